@@ -1,0 +1,3 @@
+from fttui.cli import main
+
+raise SystemExit(main())

