@@ -162,9 +162,10 @@ class Store:
         self.models_dir.mkdir(exist_ok=True)
         self.db_path = self.data_dir / "fttui.db"
         self._local = threading.local()
-        with self._tx() as conn:
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # executescript() commits on its own, so it cannot run inside _tx().
+        conn = self._conn()
+        conn.executescript(_SCHEMA)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- connections ---------------------------------------------------------
     def _conn(self) -> sqlite3.Connection:
@@ -294,6 +295,10 @@ class Store:
     def total_bytes(self) -> int:
         (total,) = self._conn().execute("SELECT COALESCE(SUM(bytes), 0) FROM files").fetchone()
         return int(total)
+
+    def file_count(self) -> int:
+        (count,) = self._conn().execute("SELECT COUNT(*) FROM files").fetchone()
+        return int(count)
 
     # -- jobs ----------------------------------------------------------------
     def create_job(self, **fields: Any) -> dict[str, Any]:
