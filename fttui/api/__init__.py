@@ -1,0 +1,78 @@
+"""The async httpx backend layer: the only code in fttui that speaks HTTP.
+
+    async with Client(base_url="http://127.0.0.1:8765/v1") as client:
+        f = await client.files.upload("train.jsonl", on_progress=print)
+        job = await client.jobs.create(training_file=f.id, model="davinci")
+        async for event in client.jobs.follow(job.id):
+            print(event.message)
+
+See docs/api.md for errors, retries and follow semantics.
+"""
+
+from fttui.api.client import Client, infer_kind
+from fttui.api.errors import (
+    APIConnectionError,
+    APIError,
+    APIStatusError,
+    APITimeoutError,
+    AuthenticationError,
+    BadRequestError,
+    ConflictError,
+    InternalServerError,
+    NotFoundError,
+    PayloadTooLargeError,
+    PermissionDeniedError,
+    RateLimitError,
+    UnprocessableEntityError,
+)
+from fttui.api.jobs import SEED_ONLY_FIELDS, UnsupportedParameterWarning
+from fttui.api.types import (
+    FINAL_JOB_STATUSES,
+    ChatCompletion,
+    Checkpoint,
+    Completion,
+    EventMetrics,
+    FileDeleted,
+    FileObject,
+    FineTuningJob,
+    Hyperparameters,
+    JobEvent,
+    Model,
+    ModelDeleted,
+    Page,
+    Usage,
+)
+
+__all__ = [
+    "FINAL_JOB_STATUSES",
+    "SEED_ONLY_FIELDS",
+    "APIConnectionError",
+    "APIError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChatCompletion",
+    "Checkpoint",
+    "Client",
+    "Completion",
+    "ConflictError",
+    "EventMetrics",
+    "FileDeleted",
+    "FileObject",
+    "FineTuningJob",
+    "Hyperparameters",
+    "InternalServerError",
+    "JobEvent",
+    "Model",
+    "ModelDeleted",
+    "NotFoundError",
+    "Page",
+    "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "UnprocessableEntityError",
+    "UnsupportedParameterWarning",
+    "Usage",
+    "infer_kind",
+]

@@ -1,0 +1,132 @@
+"""`Client`: one backend (local server, OpenAI, or any compatible URL), async.
+
+It owns one httpx connection pool; resources hang off it the way they do in the
+`openai` SDK (`client.files`, `client.jobs`, `client.models`, `client.completions`,
+`client.chat.completions`) so code reads the same against either.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import TYPE_CHECKING, Literal
+from urllib.parse import urlsplit
+
+import httpx
+
+from fttui.api._http import HTTP
+from fttui.api.errors import NotFoundError
+from fttui.api.files import Files
+from fttui.api.inference import Chat, Completions, Models
+from fttui.api.jobs import Jobs
+from fttui.api.retry import RetryPolicy
+from fttui.api.types import Usage
+
+if TYPE_CHECKING:
+    from fttui.config import Profile
+
+__all__ = ["Client", "infer_kind"]
+
+Kind = Literal["local", "openai", "compatible"]
+
+
+def infer_kind(base_url: str) -> Kind:
+    """Guess the backend kind from its URL when no profile says it."""
+    host = (urlsplit(base_url).hostname or "").lower()
+    if host == "api.openai.com":
+        return "openai"
+    if host in {"127.0.0.1", "localhost", "::1"}:
+        return "local"
+    return "compatible"
+
+
+class Client:
+    """Async client of an OpenAI-compatible fine-tuning API.
+
+    `max_retries` and `timeout` apply to every request (see `fttui.api.retry` for
+    what is retried); `kind` decides whether local-only options are sent.
+    """
+
+    def __init__(
+        self,
+        base_url: str = "http://127.0.0.1:8765/v1",
+        api_key: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        timeout: float | httpx.Timeout = 30.0,
+        max_retries: int = 4,
+        *,
+        kind: Kind | None = None,
+        label: str | None = None,
+        retry_initial_delay: float = 0.5,
+        retry_max_delay: float = 8.0,
+        retry_after_cap: float = 60.0,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        self.kind: Kind = kind or infer_kind(base_url)
+        self._http = HTTP(
+            base_url,
+            api_key=api_key,
+            organization=organization,
+            project=project,
+            timeout=timeout,
+            policy=RetryPolicy(
+                max_retries=max_retries,
+                initial_delay=retry_initial_delay,
+                max_delay=retry_max_delay,
+                retry_after_cap=retry_after_cap,
+            ),
+            transport=transport,
+        )
+        self.base_url = self._http.base_url
+        self.label = label or f"{self.kind} · {self.base_url}"
+        self.files = Files(self._http)
+        self.jobs = Jobs(self._http, self.kind)
+        self.models = Models(self._http)
+        self.completions = Completions(self._http)
+        self.chat = Chat(self._http)
+
+    @classmethod
+    def from_profile(cls, profile: Profile, **kwargs: object) -> Client:
+        """A client for a resolved `fttui.config.Profile`; kwargs as for `Client()`."""
+        return cls(
+            profile.base_url,
+            api_key=profile.api_key,
+            organization=profile.organization,
+            project=profile.project,
+            kind=profile.kind,
+            label=profile.label,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def __repr__(self) -> str:  # never shows the API key
+        return f"Client({self.label!r})"
+
+    async def usage(self) -> Usage | None:
+        """Storage used and allowed (local server), or None if the backend has no such endpoint."""
+        try:
+            body = await self._http.request("GET", "/fttui/usage")
+        except NotFoundError:
+            return None
+        return Usage.model_validate(body)
+
+    async def health(self) -> dict[str, object] | None:
+        """The local server's health answer, or None where the backend lacks it."""
+        try:
+            body = await self._http.request("GET", "/fttui/health")
+        except NotFoundError:
+            return None
+        return body if isinstance(body, dict) else None
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+
+    async def __aenter__(self) -> Client:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()

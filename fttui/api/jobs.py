@@ -1,0 +1,219 @@
+"""Fine-tuning jobs: create, list, retrieve, cancel, pause/resume, events, checkpoints.
+
+`follow()` is how the TUI streams a job's events. OpenAI's events endpoint pages
+from newest to oldest and has no "newer than" cursor, so following means polling
+the newest page and walking back until an event already yielded is reached; the
+new ones are then yielded oldest first. A poll's events are yielded only after the
+whole walk succeeded, so a connection dropped mid-walk loses nothing and repeats
+nothing: the next poll simply walks again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import warnings
+from collections.abc import AsyncIterator
+from typing import Any
+
+from fttui.api._http import HTTP
+from fttui.api.errors import APIConnectionError, APIStatusError
+from fttui.api.retry import RETRY_STATUSES
+from fttui.api.types import Checkpoint, FineTuningJob, JobEvent, Page
+
+__all__ = ["SEED_ONLY_FIELDS", "Jobs", "UnsupportedParameterWarning"]
+
+log = logging.getLogger(__name__)
+
+# The seed's classification options: only the local server implements them.
+SEED_ONLY_FIELDS = frozenset(
+    {
+        "compute_classification_metrics",
+        "classification_n_classes",
+        "classification_positive_class",
+        "classification_betas",
+    }
+)
+
+_FOLLOW_PAGE = 100
+_FOLLOW_MAX_BACKOFF = 10.0
+
+
+class UnsupportedParameterWarning(UserWarning):
+    """A job option was dropped because the backend does not implement it."""
+
+
+class Jobs:
+    """`client.jobs`: the /fine_tuning/jobs endpoints."""
+
+    def __init__(self, http: HTTP, kind: str) -> None:
+        self._http = http
+        self._kind = kind
+        # Notices about options dropped by the last create() (also issued as warnings).
+        self.last_notices: list[str] = []
+
+    async def create(
+        self,
+        *,
+        training_file: str,
+        model: str,
+        validation_file: str | None = None,
+        hyperparameters: dict[str, Any] | None = None,
+        suffix: str | None = None,
+        seed: int | None = None,
+        method: dict[str, Any] | None = None,
+        metadata: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> FineTuningJob:
+        """Start a job. Never retried once sent, except on 429 (see `fttui.api.retry`).
+
+        `extra` is merged into the body; for a backend other than the local server
+        the seed-only classification fields in it are dropped, with an
+        `UnsupportedParameterWarning` and a line in `last_notices`.
+        """
+        body: dict[str, Any] = {"training_file": training_file, "model": model}
+        optional = {
+            "validation_file": validation_file,
+            "hyperparameters": hyperparameters,
+            "suffix": suffix,
+            "seed": seed,
+            "method": method,
+            "metadata": metadata,
+        }
+        body.update({k: v for k, v in optional.items() if v is not None})
+        self.last_notices = []
+        for key, value in (extra or {}).items():
+            if key in SEED_ONLY_FIELDS and self._kind != "local":
+                notice = f"{key} is only supported by the local server; not sent to this backend"
+                self.last_notices.append(notice)
+                warnings.warn(notice, UnsupportedParameterWarning, stacklevel=2)
+                continue
+            body[key] = value
+        return FineTuningJob.model_validate(
+            await self._http.request("POST", "/fine_tuning/jobs", json=body, idempotent=False)
+        )
+
+    async def list(self, after: str | None = None, limit: int | None = 20) -> Page[FineTuningJob]:
+        body = await self._http.request(
+            "GET", "/fine_tuning/jobs", params={"after": after, "limit": limit}
+        )
+        return Page[FineTuningJob].model_validate(body)
+
+    async def iter(self, page_size: int = 100) -> AsyncIterator[FineTuningJob]:
+        """Every job, newest first, following the `after` cursor."""
+        after: str | None = None
+        while True:
+            page = await self.list(after=after, limit=page_size)
+            for job in page.data:
+                yield job
+            if not page.has_more or not page.data or page.last_id == after:
+                return
+            after = page.last_id
+
+    async def retrieve(self, job_id: str) -> FineTuningJob:
+        return FineTuningJob.model_validate(
+            await self._http.request("GET", f"/fine_tuning/jobs/{job_id}")
+        )
+
+    async def _action(self, job_id: str, action: str) -> FineTuningJob:
+        # Cancelling, pausing or resuming twice has the same effect as once: retryable.
+        body = await self._http.request(
+            "POST", f"/fine_tuning/jobs/{job_id}/{action}", idempotent=True
+        )
+        return FineTuningJob.model_validate(body)
+
+    async def cancel(self, job_id: str) -> FineTuningJob:
+        return await self._action(job_id, "cancel")
+
+    async def pause(self, job_id: str) -> FineTuningJob:
+        """Pause a running job (OpenAI and backends that have it; others answer 404)."""
+        return await self._action(job_id, "pause")
+
+    async def resume(self, job_id: str) -> FineTuningJob:
+        return await self._action(job_id, "resume")
+
+    async def events(
+        self, job_id: str, after: str | None = None, limit: int | None = 20
+    ) -> Page[JobEvent]:
+        """One page of events, newest first; `after` is the previous page's `last_id`."""
+        body = await self._http.request(
+            "GET", f"/fine_tuning/jobs/{job_id}/events", params={"after": after, "limit": limit}
+        )
+        return Page[JobEvent].model_validate(body)
+
+    async def checkpoints(
+        self, job_id: str, after: str | None = None, limit: int | None = 10
+    ) -> Page[Checkpoint]:
+        body = await self._http.request(
+            "GET",
+            f"/fine_tuning/jobs/{job_id}/checkpoints",
+            params={"after": after, "limit": limit},
+        )
+        return Page[Checkpoint].model_validate(body)
+
+    async def _new_events(
+        self, job_id: str, seen: set[str], stop_at: str | None
+    ) -> builtins.list[JobEvent]:
+        """Events newer than any in `seen` (or than `stop_at`), oldest first."""
+        fresh: list[JobEvent] = []
+        after: str | None = None
+        while True:
+            page = await self.events(job_id, after=after, limit=_FOLLOW_PAGE)
+            reached = False
+            for event in page.data:
+                if event.id in seen or event.id == stop_at:
+                    reached = True
+                    break
+                fresh.append(event)
+            if reached or not page.has_more or not page.data or page.last_id == after:
+                break
+            after = page.last_id
+        fresh.reverse()
+        # A backend that repeats an id within one walk must not make us yield it twice.
+        unique: list[JobEvent] = []
+        for event in fresh:
+            if event.id not in seen:
+                seen.add(event.id)
+                unique.append(event)
+        return unique
+
+    async def follow(
+        self, job_id: str, *, poll_interval: float = 1.0, since: str | None = None
+    ) -> AsyncIterator[JobEvent]:
+        """Yield each event of the job once, oldest first, until the job is final.
+
+        `since`: an event id already shown; only newer events are yielded. Dropped
+        connections and 5xx answers are waited out with backoff (forever: cancel
+        the consuming task to stop following); 4xx errors such as an unknown job
+        are raised.
+        """
+        seen: set[str] = set()
+        stop_at = since
+        failures = 0
+        final_polls = 0
+        while True:
+            try:
+                job = await self.retrieve(job_id)
+                batch = await self._new_events(job_id, seen, stop_at)
+            except (APIConnectionError, APIStatusError) as exc:
+                if isinstance(exc, APIStatusError) and exc.status_code not in RETRY_STATUSES:
+                    raise
+                failures += 1
+                delay = min(_FOLLOW_MAX_BACKOFF, poll_interval * 2 ** min(failures, 6))
+                log.info("following %s: %s; polling again in %.1fs", job_id, exc, delay)
+                await asyncio.sleep(delay)
+                continue
+            failures = 0
+            for event in batch:
+                yield event
+            if job.is_final:
+                # The job was final before this walk began, so the walk saw every event
+                # written up to then; one more look catches an event written just as
+                # the status changed (e.g. "job succeeded" after the transition).
+                final_polls += 1
+                if final_polls > 1:
+                    return
+                await asyncio.sleep(min(poll_interval, 0.5))
+                continue
+            await asyncio.sleep(poll_interval)

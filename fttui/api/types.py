@@ -1,0 +1,320 @@
+"""Typed results, shaped like the `openai` SDK's models.
+
+Every model allows extra fields and gives most fields defaults, so responses from
+other OpenAI-compatible providers (which add or omit fields) still parse; field
+names are the SDK's, so code written against OpenAI's docs reads naturally here.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Generic, Literal, TypeVar
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ChatCompletion",
+    "ChatCompletionChoice",
+    "ChatCompletionMessage",
+    "Checkpoint",
+    "CheckpointMetrics",
+    "Completion",
+    "CompletionChoice",
+    "CompletionLogprobs",
+    "CompletionUsage",
+    "EventMetrics",
+    "FileDeleted",
+    "FileObject",
+    "FineTuningJob",
+    "Hyperparameters",
+    "JobError",
+    "JobEvent",
+    "Model",
+    "ModelDeleted",
+    "Page",
+    "Usage",
+    "FINAL_JOB_STATUSES",
+]
+
+FINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
+
+HyperValue = int | float | Literal["auto"] | None
+
+
+class _Obj(BaseModel):
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+# -- files -------------------------------------------------------------------
+class FileObject(_Obj):
+    id: str
+    object: str = "file"
+    bytes: int = 0
+    created_at: int = 0
+    filename: str = ""
+    purpose: str = ""
+    status: str | None = None
+    status_details: str | None = None
+    expires_at: int | None = None
+
+
+class FileDeleted(_Obj):
+    id: str
+    object: str = "file"
+    deleted: bool
+
+
+class Usage(_Obj):
+    """Storage use on the local server (`GET /v1/fttui/usage`); the quota bar's data."""
+
+    object: str = "usage"
+    used_bytes: int
+    limit_bytes: int | None = None
+    max_file_bytes: int | None = None
+    files: int | None = None
+
+
+# -- jobs --------------------------------------------------------------------
+class Hyperparameters(_Obj):
+    n_epochs: HyperValue = None
+    batch_size: HyperValue = None
+    learning_rate_multiplier: HyperValue = None
+
+
+class JobError(_Obj):
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+
+
+class FineTuningJob(_Obj):
+    id: str
+    object: str = "fine_tuning.job"
+    created_at: int = 0
+    model: str = ""
+    status: str = "queued"
+    fine_tuned_model: str | None = None
+    finished_at: int | None = None
+    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    organization_id: str | None = None
+    result_files: list[str] = Field(default_factory=list)
+    trained_tokens: int | None = None
+    training_file: str | None = None
+    validation_file: str | None = None
+    error: JobError | None = None
+    seed: int | None = None
+    estimated_finish: int | None = None
+    suffix: str | None = None
+    method: dict[str, Any] | None = None
+    metadata: dict[str, str] | None = None
+    integrations: list[Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_error(cls, data: Any) -> Any:
+        # OpenAI sends `"error": {}` on healthy jobs; treat it as no error.
+        if isinstance(data, dict) and data.get("error") in ({}, ""):
+            data = {**data, "error": None}
+        return data
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_JOB_STATUSES
+
+
+class EventMetrics(BaseModel):
+    """A metrics event's values under one naming, whichever scheme the backend used.
+
+    OpenAI names them `train_loss`, `train_mean_token_accuracy`, `valid_loss`, ...;
+    the seed (and the local server) `training_loss`, `training_token_accuracy`,
+    `validation_loss`, ... Values the event lacks are None; `extra` keeps anything
+    else (e.g. `classification/accuracy`).
+    """
+
+    step: int | None = None
+    total_steps: int | None = None
+    train_loss: float | None = None
+    train_token_accuracy: float | None = None
+    train_sequence_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_token_accuracy: float | None = None
+    valid_sequence_accuracy: float | None = None
+    full_valid_loss: float | None = None
+    full_valid_token_accuracy: float | None = None
+    elapsed_tokens: int | None = None
+    elapsed_examples: int | None = None
+    extra: dict[str, Any] = Field(default_factory=dict)
+
+
+# normalised name -> source keys, first present wins
+_METRIC_KEYS: dict[str, tuple[str, ...]] = {
+    "step": ("step",),
+    "total_steps": ("total_steps",),
+    "train_loss": ("train_loss", "training_loss"),
+    "train_token_accuracy": (
+        "train_mean_token_accuracy",
+        "training_token_accuracy",
+        "train_accuracy",
+    ),
+    "train_sequence_accuracy": ("training_sequence_accuracy", "train_sequence_accuracy"),
+    "valid_loss": ("valid_loss", "validation_loss"),
+    "valid_token_accuracy": ("valid_mean_token_accuracy", "validation_token_accuracy"),
+    "valid_sequence_accuracy": ("validation_sequence_accuracy", "valid_sequence_accuracy"),
+    "full_valid_loss": ("full_valid_loss",),
+    "full_valid_token_accuracy": ("full_valid_mean_token_accuracy",),
+    "elapsed_tokens": ("elapsed_tokens",),
+    "elapsed_examples": ("elapsed_examples",),
+}
+_KNOWN_METRIC_KEYS = frozenset(k for keys in _METRIC_KEYS.values() for k in keys)
+
+
+class JobEvent(_Obj):
+    id: str
+    object: str = "fine_tuning.job.event"
+    created_at: int = 0
+    level: str = "info"
+    message: str = ""
+    type: str | None = "message"
+    data: dict[str, Any] | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_must_be_mapping(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "data" in data and not isinstance(data["data"], dict | None):
+            data = {**data, "data": {"value": data["data"]}}
+        return data
+
+    @property
+    def metrics(self) -> EventMetrics | None:
+        """Normalised metrics for a `metrics` event (or any event whose data has a step)."""
+        if not self.data or (self.type != "metrics" and "step" not in self.data):
+            return None
+        values: dict[str, Any] = {}
+        for name, keys in _METRIC_KEYS.items():
+            for key in keys:
+                if self.data.get(key) is not None:
+                    values[name] = self.data[key]
+                    break
+        extra = {k: v for k, v in self.data.items() if k not in _KNOWN_METRIC_KEYS}
+        return EventMetrics(**values, extra=extra)
+
+
+class CheckpointMetrics(_Obj):
+    step: float | None = None
+    train_loss: float | None = None
+    train_mean_token_accuracy: float | None = None
+    valid_loss: float | None = None
+    valid_mean_token_accuracy: float | None = None
+    full_valid_loss: float | None = None
+    full_valid_mean_token_accuracy: float | None = None
+
+
+class Checkpoint(_Obj):
+    id: str
+    object: str = "fine_tuning.job.checkpoint"
+    created_at: int = 0
+    fine_tuned_model_checkpoint: str = ""
+    fine_tuning_job_id: str | None = None
+    metrics: CheckpointMetrics = Field(default_factory=CheckpointMetrics)
+    step_number: int = 0
+
+
+# -- models and inference ----------------------------------------------------
+class Model(_Obj):
+    id: str
+    object: str = "model"
+    created: int = 0
+    owned_by: str = ""
+
+
+class ModelDeleted(_Obj):
+    id: str
+    object: str = "model"
+    deleted: bool
+
+
+class CompletionUsage(_Obj):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+
+
+class CompletionLogprobs(_Obj):
+    text_offset: list[int] | None = None
+    token_logprobs: list[float | None] | None = None
+    tokens: list[str] | None = None
+    top_logprobs: list[dict[str, float] | None] | None = None
+
+
+class CompletionChoice(_Obj):
+    index: int = 0
+    text: str = ""
+    finish_reason: str | None = None
+    logprobs: CompletionLogprobs | None = None
+
+
+class Completion(_Obj):
+    id: str = ""
+    object: str = "text_completion"
+    created: int = 0
+    model: str = ""
+    choices: list[CompletionChoice] = Field(default_factory=list)
+    usage: CompletionUsage | None = None
+
+    @property
+    def text(self) -> str:
+        """The first choice's text (what "try a model" shows)."""
+        return self.choices[0].text if self.choices else ""
+
+
+class ChatCompletionMessage(_Obj):
+    role: str = "assistant"
+    content: str | None = None
+    refusal: str | None = None
+
+
+class ChatCompletionChoice(_Obj):
+    index: int = 0
+    message: ChatCompletionMessage = Field(default_factory=ChatCompletionMessage)
+    finish_reason: str | None = None
+    logprobs: dict[str, Any] | None = None
+
+
+class ChatCompletion(_Obj):
+    id: str = ""
+    object: str = "chat.completion"
+    created: int = 0
+    model: str = ""
+    choices: list[ChatCompletionChoice] = Field(default_factory=list)
+    usage: CompletionUsage | None = None
+
+    @property
+    def text(self) -> str:
+        """The first choice's message content ("" when absent)."""
+        return (self.choices[0].message.content or "") if self.choices else ""
+
+
+# -- pages -------------------------------------------------------------------
+T = TypeVar("T", bound=BaseModel)
+
+
+class Page(BaseModel, Generic[T]):
+    """One page of a list endpoint; `last_id` is the cursor for the next page."""
+
+    model_config = ConfigDict(extra="allow")
+
+    object: str = "list"
+    data: list[T] = Field(default_factory=list)
+    has_more: bool = False
+    first_id: str | None = None
+    last_id: str | None = None
+
+    @model_validator(mode="after")
+    def _fill_cursors(self) -> Page[T]:
+        if self.data:
+            ids = [getattr(item, "id", None) for item in self.data]
+            if self.first_id is None and isinstance(ids[0], str):
+                self.first_id = ids[0]
+            if isinstance(ids[-1], str):
+                # The server's last_id may be absent (jobs/events lists); data wins.
+                self.last_id = ids[-1]
+        return self

@@ -1,0 +1,105 @@
+"""Start the local server in the background when the TUI needs it.
+
+The server runs as its own detached process (new session, output to
+`<data_dir>/server.log`) and is left running when the TUI exits, so training goes
+on after an SSH session drops. Uses httpx directly for the health probe: speaking
+HTTP is the API layer's job, and this is part of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from fttui.config import Profile
+from fttui.paths import data_dir as default_data_dir
+
+__all__ = ["LauncherError", "ensure_local_server", "is_healthy"]
+
+_LOG_TAIL = 2000
+
+
+class LauncherError(RuntimeError):
+    """The local server could not be started; the message carries its log's tail."""
+
+
+async def is_healthy(profile: Profile, timeout: float = 2.0) -> bool:
+    """Whether the profile's server answers its health endpoint with status ok."""
+    headers = {"Authorization": f"Bearer {profile.api_key}"} if profile.api_key else {}
+    try:
+        async with httpx.AsyncClient(timeout=timeout) as http:
+            response = await http.get(f"{profile.base_url}/fttui/health", headers=headers)
+    except httpx.HTTPError:
+        return False
+    if response.status_code != 200:
+        return False
+    try:
+        return bool(response.json().get("status") == "ok")
+    except (ValueError, AttributeError):
+        return False
+
+
+def _log_tail(log: Path) -> str:
+    try:
+        return log.read_text(errors="replace")[-_LOG_TAIL:]
+    except OSError:
+        return ""
+
+
+async def ensure_local_server(profile: Profile, timeout: float = 20.0) -> bool:
+    """Make sure the local profile's server answers; start it if not.
+
+    Returns True when this call started a server, False when one was already
+    running (or the profile is not local: nothing to start). Raises LauncherError
+    with the server log's tail when it cannot be started in `timeout` seconds.
+    """
+    if profile.kind != "local":
+        return False
+    if await is_healthy(profile):
+        return False
+    url = urlsplit(profile.base_url)
+    host = url.hostname or "127.0.0.1"
+    port = url.port or (443 if url.scheme == "https" else 80)
+    directory = default_data_dir(profile.data_dir)
+    log_path = directory / "server.log"
+    env = dict(os.environ)
+    if profile.api_key:
+        env["FTTUI_API_KEY"] = profile.api_key  # via the environment: argv is visible in `ps`
+    command = [
+        sys.executable, "-m", "fttui", "serve",
+        "--host", host, "--port", str(port), "--data-dir", str(directory),
+    ]  # fmt: skip
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,  # survives the TUI's terminal closing
+            close_fds=True,
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if await is_healthy(profile, timeout=1.0):
+            return True
+        if proc.poll() is not None:
+            # Another TUI may have started one at the same moment and won the port.
+            if await is_healthy(profile, timeout=1.0):
+                return False
+            raise LauncherError(
+                f"the local server exited with code {proc.returncode} "
+                f"(log: {log_path}):\n{_log_tail(log_path)}"
+            )
+        await asyncio.sleep(0.2)
+    raise LauncherError(
+        f"the local server did not answer on {profile.base_url} within {timeout:g}s "
+        f"(log: {log_path}):\n{_log_tail(log_path)}"
+    )
