@@ -1,0 +1,79 @@
+"""A yes/no modal: the one place destructive actions (cancel, delete) ask first."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label, Static
+
+
+class ConfirmDialog(ModalScreen[bool]):
+    """Ask `title` / `body`; dismisses with True (y, enter) or False (n, escape).
+
+    Push it with `app.push_screen(ConfirmDialog(...), callback)` or
+    `await app.push_screen_wait(...)` from a worker.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y", "confirm", "Yes"),
+        Binding("enter", "confirm", "Yes", show=False),
+        Binding("n", "cancel", "No"),
+        Binding("escape", "cancel", "No", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    ConfirmDialog {
+        align: center middle;
+        background: $background 60%;
+    }
+    ConfirmDialog > #confirm-box {
+        width: auto;
+        min-width: 40;
+        max-width: 90%;
+        height: auto;
+        max-height: 90%;
+        border: thick $warning;
+        background: $surface;
+        padding: 1 2;
+    }
+    ConfirmDialog #confirm-title { text-style: bold; width: 100%; }
+    ConfirmDialog #confirm-body { margin: 1 0; width: auto; max-width: 100%; }
+    ConfirmDialog #confirm-buttons { height: auto; width: 100%; align-horizontal: right; }
+    ConfirmDialog Button { margin-left: 1; min-width: 10; }
+    """
+
+    def __init__(
+        self, title: str, body: str = "", *, yes_label: str = "Yes (y)", no_label: str = "No (n)"
+    ) -> None:
+        super().__init__()
+        self.title_text = title
+        self.body_text = body
+        self.yes_label = yes_label
+        self.no_label = no_label
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="confirm-box"):
+            yield Label(self.title_text, id="confirm-title", markup=False)
+            if self.body_text:
+                yield Static(self.body_text, id="confirm-body", markup=False)
+            with Horizontal(id="confirm-buttons"):
+                yield Button(self.no_label, id="confirm-no")
+                yield Button(self.yes_label, id="confirm-yes", variant="warning")
+
+    def on_mount(self) -> None:
+        # Enter presses the focused button, so it confirms unless the user tabbed to "No".
+        self.query_one("#confirm-yes", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "confirm-yes")
+
+    def action_confirm(self) -> None:
+        self.dismiss(True)
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)

@@ -1,0 +1,222 @@
+"""A job's event stream: append-only, de-duplicated, virtualised, follow mode.
+
+A long job can produce tens of thousands of events (one metrics event per step).
+Lines live in a bounded deque and only the visible lines are turned into strips
+when drawn, so appending is O(batch) and drawing is O(screen), whatever the total.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from rich.cells import cell_len
+from rich.segment import Segment
+from textual.binding import Binding, BindingType
+from textual.geometry import Size
+from textual.reactive import reactive
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
+
+from widgets.rows import EventRow
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_LEVELS = {"warn": "warn", "warning": "warn", "error": "error", "fatal": "error"}
+
+
+def _level_of(event: EventRow) -> str:
+    if event.type == "metrics":
+        return "metrics"
+    return _LEVELS.get(event.level.lower(), "info")
+
+
+def _format_number(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return str(value)
+
+
+def event_text(event: EventRow) -> str:
+    """The text shown for an event: its message, or `k=v ...` for a bare metrics event."""
+    if event.type == "metrics" and event.data and not event.message:
+        return " ".join(f"{k}={_format_number(v)}" for k, v in event.data.items())
+    return event.message
+
+
+class EventLog(ScrollView, can_focus=True):
+    """Shows events in arrival order, each id once, coloured by level.
+
+    `add_events` ignores ids it has already seen (a reconnecting stream may resend
+    some). With `follow` on (the default; `f` toggles) the view sticks to the end;
+    scrolling up turns it off, `G`/End turns it back on. Only the last `max_lines`
+    lines are kept; older ones are counted and reported in a first line.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("f", "toggle_follow", "Follow"),
+        Binding("j", "scroll_down", "Down", show=False),
+        Binding("k", "scroll_up", "Up", show=False),
+        Binding("g", "scroll_home", "Top", show=False),
+        Binding("G", "scroll_end", "End", show=False),
+    ]
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "event-log--time",
+        "event-log--info",
+        "event-log--warn",
+        "event-log--error",
+        "event-log--metrics",
+        "event-log--notice",
+    }
+
+    DEFAULT_CSS = """
+    EventLog {
+        height: 1fr;
+        background: $surface;
+        scrollbar-gutter: stable;
+        overflow: auto auto;
+    }
+    EventLog > .event-log--time { color: $foreground-muted; }
+    EventLog > .event-log--info { }
+    EventLog > .event-log--warn { color: $warning; }
+    EventLog > .event-log--error { color: $error; text-style: bold; }
+    EventLog > .event-log--metrics { color: $foreground-muted; text-style: dim; }
+    EventLog > .event-log--notice { color: $foreground-muted; text-style: italic; }
+    """
+
+    follow: reactive[bool] = reactive(True)
+
+    def __init__(
+        self,
+        *,
+        max_lines: int = 20_000,
+        max_ids: int = 200_000,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self.max_lines = max_lines
+        # (time prefix, text, level) per line; the deque drops the oldest itself.
+        self._lines: deque[tuple[str, str, str]] = deque(maxlen=max_lines)
+        self._total_lines = 0
+        self._width = 0
+        self._seen: set[str] = set()
+        self._seen_order: deque[str] = deque()
+        self._max_ids = max_ids
+        self.event_count = 0
+
+    # -- public ---------------------------------------------------------------------
+    def add_events(self, rows: Iterable[EventRow]) -> int:
+        """Append the events not seen before, in the given order; returns how many."""
+        added = 0
+        lines = self._lines
+        width = self._width
+        for event in rows:
+            if event.id in self._seen:
+                continue
+            self._remember(event.id)
+            added += 1
+            stamp = datetime.fromtimestamp(event.created_at).strftime("%H:%M:%S ")
+            level = _level_of(event)
+            text = _CONTROL.sub("", event_text(event).expandtabs(4))
+            for index, part in enumerate(text.split("\n")):
+                prefix = stamp if index == 0 else " " * len(stamp)
+                lines.append((prefix, part, level))
+                width = max(width, len(prefix) + cell_len(part))
+                self._total_lines += 1
+        if not added:
+            return 0
+        self.event_count += added
+        self._width = width
+        self.virtual_size = Size(self._width, self._line_count)
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.refresh()
+        return added
+
+    def clear(self) -> None:
+        """Forget all events (e.g. another job was selected)."""
+        self._lines.clear()
+        self._seen.clear()
+        self._seen_order.clear()
+        self._total_lines = 0
+        self._width = 0
+        self.event_count = 0
+        self.virtual_size = Size(0, 0)
+        self.scroll_to(0, 0, animate=False, immediate=True)
+        self.refresh()
+
+    @property
+    def dropped_lines(self) -> int:
+        """Lines no longer kept because of `max_lines`."""
+        return self._total_lines - len(self._lines)
+
+    @property
+    def lines(self) -> list[str]:
+        """The kept lines as plain text (time prefix included), oldest first."""
+        return [prefix + text for prefix, text, _ in self._lines]
+
+    def has_seen(self, event_id: str) -> bool:
+        """True when an event with this id was already added (and not yet forgotten)."""
+        return event_id in self._seen
+
+    # -- actions --------------------------------------------------------------------
+    def action_toggle_follow(self) -> None:
+        self.follow = not self.follow
+
+    def action_scroll_up(self) -> None:
+        self.follow = False
+        super().action_scroll_up()
+
+    def action_page_up(self) -> None:
+        self.follow = False
+        super().action_page_up()
+
+    def action_scroll_home(self) -> None:
+        self.follow = False
+        super().action_scroll_home()
+
+    def action_scroll_end(self) -> None:
+        self.follow = True
+
+    def watch_follow(self, follow: bool) -> None:
+        if follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False)
+
+    # -- drawing --------------------------------------------------------------------
+    @property
+    def _line_count(self) -> int:
+        return len(self._lines) + (1 if self.dropped_lines else 0)
+
+    def _remember(self, event_id: str) -> None:
+        self._seen.add(event_id)
+        self._seen_order.append(event_id)
+        if len(self._seen_order) > self._max_ids:
+            self._seen.discard(self._seen_order.popleft())
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        index = scroll_y + y
+        width = self.size.width
+        base = self.rich_style
+        dropped = self.dropped_lines
+        if dropped:
+            if index == 0:
+                notice = f"… {dropped:,} earlier lines not kept"
+                style = base + self.get_component_rich_style("event-log--notice")
+                strip = Strip([Segment(notice, style)], cell_len(notice))
+                return strip.crop_extend(scroll_x, scroll_x + width, base)
+            index -= 1
+        if index >= len(self._lines):
+            return Strip.blank(width, base)
+        prefix, text, level = self._lines[index]
+        segments = [
+            Segment(prefix, base + self.get_component_rich_style("event-log--time")),
+            Segment(text, base + self.get_component_rich_style(f"event-log--{level}")),
+        ]
+        strip = Strip(segments, len(prefix) + cell_len(text))
+        return strip.crop_extend(scroll_x, scroll_x + width, base)

@@ -1,0 +1,91 @@
+"""The files list: id, name, size, purpose, created, status; stable under refresh."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.message import Message
+
+from widgets._format import human_bytes, local_time
+from widgets._keyed_table import KeyedTable
+from widgets.rows import FileRow
+
+_FILE_STATUS_STYLES = {"processed": "green", "error": "bold red", "deleted": "dim"}
+
+
+class FileTable(KeyedTable[FileRow]):
+    """Files keyed by id; `set_files` updates only rows that changed.
+
+    Newest first by default; `s`/`S` sort, `filter_text` filters by id, name,
+    purpose or status. Posts `FileTable.FileSelected` when the cursor's file changes.
+    """
+
+    COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("id", "ID"),
+        ("filename", "Name"),
+        ("bytes", "Size"),
+        ("purpose", "Purpose"),
+        ("created", "Created"),
+        ("status", "Status"),
+    )
+
+    class FileSelected(Message):
+        """The cursor is now on `file_id` (None: the table is empty)."""
+
+        def __init__(self, file_id: str | None) -> None:
+            super().__init__()
+            self.file_id = file_id
+
+    def __init__(
+        self,
+        *,
+        sort_key: str = "created",
+        sort_reverse: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(
+            sort_key=sort_key, sort_reverse=sort_reverse, name=name, id=id, classes=classes
+        )
+
+    def set_files(self, rows: Sequence[FileRow]) -> None:
+        """Show exactly `rows` (the full list)."""
+        self._set_rows(rows, None)
+
+    @property
+    def selected_file_id(self) -> str | None:
+        """Id of the file under the cursor."""
+        return self.selected_id
+
+    @property
+    def files(self) -> dict[str, FileRow]:
+        """All files last given to `set_files`, by id."""
+        return dict(self._all)
+
+    def _cells(self, row: FileRow, now: float | None) -> tuple[Any, ...]:
+        status = row.status or ""
+        return (
+            Text(row.id),
+            Text(row.filename),
+            Text(human_bytes(row.bytes), justify="right"),
+            Text(row.purpose),
+            Text(local_time(row.created_at)),
+            Text(status, style=_FILE_STATUS_STYLES.get(status, "")),
+        )
+
+    def _sort_value(self, row: FileRow, column: str) -> Any:
+        if column == "created":
+            return row.created_at
+        if column == "bytes":
+            return row.bytes
+        value = getattr(row, column, "")
+        return "" if value is None else str(value)
+
+    def _haystack(self, row: FileRow) -> str:
+        return "\n".join((row.id, row.filename, row.purpose, row.status or ""))
+
+    def _selected_message(self, key: str | None) -> Message:
+        return FileTable.FileSelected(key)

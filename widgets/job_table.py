@@ -1,0 +1,143 @@
+"""The jobs list: coloured status, ETA, sortable, filterable, stable under refresh."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.message import Message
+
+from widgets._format import human_duration, local_time
+from widgets._keyed_table import KeyedTable
+from widgets.rows import JobRow
+
+STATUS_STYLES: dict[str, str] = {
+    "succeeded": "bold green",
+    "failed": "bold red",
+    "cancelled": "dim",
+    "running": "bold yellow",
+    "validating_files": "cyan",
+    "queued": "cyan",
+    "paused": "magenta",
+}
+
+#: Statuses whose elapsed/ETA cell changes with the clock.
+ACTIVE = frozenset({"running", "queued", "validating_files", "paused"})
+
+
+def status_text(status: str) -> Text:
+    """A job status coloured as everywhere in the app (green ok, red failed...)."""
+    return Text(status, style=STATUS_STYLES.get(status, ""))
+
+
+def elapsed_text(job: JobRow, now: float) -> str:
+    """'3m10s' for a finished job; '3m10s, ETA 2m05s' while running with an estimate."""
+    if job.finished_at is not None:
+        return human_duration(job.finished_at - job.created_at)
+    if job.status not in ACTIVE:
+        return ""
+    text = human_duration(now - job.created_at)
+    if job.status == "running" and job.estimated_finish is not None:
+        left = job.estimated_finish - now
+        text += f", ETA {human_duration(left)}" if left > 0 else ", ETA soon"
+    return text
+
+
+class JobTable(KeyedTable[JobRow]):
+    """Jobs keyed by id; `set_jobs` updates only rows that changed.
+
+    Sort with `s` (next column) and `S` (reverse) or by clicking a header; set
+    `filter_text` to show only jobs whose id, model, status, fine-tuned model or
+    suffix contain it. Posts `JobTable.JobSelected` when the job under the cursor
+    changes (also after an update moves or removes it).
+    """
+
+    COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = (
+        ("status", "Status"),
+        ("id", "ID"),
+        ("model", "Model"),
+        ("fine_tuned_model", "Fine-tuned model"),
+        ("created", "Created"),
+        ("elapsed", "Elapsed/ETA"),
+        ("tokens", "Tokens"),
+    )
+
+    class JobSelected(Message):
+        """The cursor is now on `job_id` (None: the table is empty)."""
+
+        def __init__(self, job_id: str | None) -> None:
+            super().__init__()
+            self.job_id = job_id
+
+    def __init__(
+        self,
+        *,
+        sort_key: str = "created",
+        sort_reverse: bool = True,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(
+            sort_key=sort_key, sort_reverse=sort_reverse, name=name, id=id, classes=classes
+        )
+
+    def set_jobs(self, rows: Sequence[JobRow], now: float | None = None) -> None:
+        """Show exactly `rows` (the full list); `now` fixes the clock for ETAs (tests)."""
+        self._set_rows(rows, time.time() if now is None else now)
+
+    @property
+    def selected_job_id(self) -> str | None:
+        """Id of the job under the cursor."""
+        return self.selected_id
+
+    @property
+    def jobs(self) -> dict[str, JobRow]:
+        """All jobs last given to `set_jobs`, shown or filtered out, by id."""
+        return dict(self._all)
+
+    def _cells(self, row: JobRow, now: float | None) -> tuple[Any, ...]:
+        clock = time.time() if now is None else now
+        return (
+            status_text(row.status),
+            Text(row.id),
+            Text(row.model),
+            Text(row.fine_tuned_model or ""),
+            Text(local_time(row.created_at)),
+            Text(elapsed_text(row, clock)),
+            Text(
+                f"{row.trained_tokens:,}" if row.trained_tokens is not None else "", justify="right"
+            ),
+        )
+
+    def _ticks(self, row: JobRow) -> bool:
+        return row.status in ACTIVE
+
+    def _clock_cells(self, row: JobRow, now: float | None) -> dict[int, Any]:
+        return {5: Text(elapsed_text(row, time.time() if now is None else now))}
+
+    def _sort_value(self, row: JobRow, column: str) -> Any:
+        if column == "status":
+            return row.status
+        if column == "id":
+            return row.id
+        if column == "model":
+            return row.model
+        if column == "fine_tuned_model":
+            return row.fine_tuned_model or ""
+        if column == "elapsed":
+            end = row.finished_at if row.finished_at is not None else (self._now or time.time())
+            return end - row.created_at
+        if column == "tokens":
+            return row.trained_tokens if row.trained_tokens is not None else -1
+        return row.created_at
+
+    def _haystack(self, row: JobRow) -> str:
+        return "\n".join(
+            (row.id, row.model, row.status, row.fine_tuned_model or "", row.suffix or "")
+        )
+
+    def _selected_message(self, key: str | None) -> Message:
+        return JobTable.JobSelected(key)

@@ -1,0 +1,60 @@
+"""Two-column key/value view for job detail (hyperparameters, files, error...)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
+from textual.widgets import Static
+
+
+class KeyValueTable(VerticalScroll):
+    """Keys in a bold left column, values wrapped on the right; scrolls when long.
+
+    Values are plain text (never markup), so an error message from a server shows
+    exactly as sent.
+    """
+
+    DEFAULT_CSS = """
+    KeyValueTable { height: 1fr; }
+    KeyValueTable > #kv-body { width: 100%; height: auto; }
+    """
+
+    def __init__(
+        self,
+        items: Sequence[tuple[str, str]] = (),
+        *,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        self._items: list[tuple[str, str]] = list(items)
+
+    def compose(self) -> ComposeResult:
+        yield Static(self._table(), id="kv-body")
+
+    @property
+    def items(self) -> list[tuple[str, str]]:
+        """The pairs currently shown."""
+        return list(self._items)
+
+    def set_items(self, items: Sequence[tuple[str, str]]) -> None:
+        """Replace the shown pairs (no-op when unchanged, so polling does not flicker)."""
+        new = [(str(k), str(v)) for k, v in items]
+        if new == self._items:
+            return
+        self._items = new
+        if self.is_mounted:
+            self.query_one("#kv-body", Static).update(self._table())
+
+    def _table(self) -> Table:
+        table = Table.grid(padding=(0, 2), expand=True)
+        table.add_column(style="bold", no_wrap=True, ratio=None)
+        table.add_column(ratio=1, overflow="fold")
+        for key, value in self._items:
+            table.add_row(Text(key), Text(value))
+        return table

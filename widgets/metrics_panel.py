@@ -1,0 +1,89 @@
+"""Loss, accuracy and classification plots from one metrics frame."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+from textual.app import ComposeResult
+from textual.widget import Widget
+
+from widgets.metric_plot import MetricPlot
+
+LOSS_COLUMNS = ("training_loss", "validation_loss")
+ACCURACY_COLUMNS = (
+    "training_token_accuracy",
+    "training_sequence_accuracy",
+    "validation_token_accuracy",
+    "validation_sequence_accuracy",
+)
+CLASSIFICATION_PREFIX = "classification/"
+
+
+def _series(
+    df: pd.DataFrame, steps: list[Any], columns: list[str], strip: str = ""
+) -> dict[str, tuple[list[Any], list[Any]]]:
+    return {
+        column.removeprefix(strip): (steps, pd.to_numeric(df[column], errors="coerce").tolist())
+        for column in columns
+    }
+
+
+class MetricsPanel(Widget):
+    """Three plots fed by `set_frame(df)` with normalised column names.
+
+    It plots whichever of the known columns are present; the classification plot
+    (every `classification/*` column) is shown only when such columns exist. The
+    frame comes from live metrics events while a job runs and from the results CSV
+    once it is done; normalising legacy names is the caller's job (fttui.results).
+    """
+
+    DEFAULT_CSS = """
+    MetricsPanel {
+        height: 1fr;
+        layout: vertical;
+    }
+    MetricsPanel > MetricPlot { height: 1fr; min-height: 7; }
+    MetricsPanel > #plot-classification { display: none; }
+    MetricsPanel.-classification > #plot-classification { display: block; }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield MetricPlot("Loss", id="plot-loss")
+        yield MetricPlot("Accuracy", id="plot-accuracy")
+        yield MetricPlot("Classification", id="plot-classification")
+
+    @property
+    def loss_plot(self) -> MetricPlot:
+        return self.query_one("#plot-loss", MetricPlot)
+
+    @property
+    def accuracy_plot(self) -> MetricPlot:
+        return self.query_one("#plot-accuracy", MetricPlot)
+
+    @property
+    def classification_plot(self) -> MetricPlot:
+        return self.query_one("#plot-classification", MetricPlot)
+
+    def set_frame(self, df: pd.DataFrame) -> None:
+        """Plot the metrics in `df` (one row per step; missing values may be NaN)."""
+        if "step" in df.columns:
+            steps = pd.to_numeric(df["step"], errors="coerce").tolist()
+        else:
+            steps = list(range(1, len(df) + 1))
+        present = set(df.columns)
+        loss = [c for c in LOSS_COLUMNS if c in present]
+        accuracy = [c for c in ACCURACY_COLUMNS if c in present]
+        classification = sorted(c for c in df.columns if str(c).startswith(CLASSIFICATION_PREFIX))
+        self.loss_plot.set_series(_series(df, steps, loss), "Loss")
+        self.accuracy_plot.set_series(_series(df, steps, accuracy), "Accuracy")
+        self.classification_plot.set_series(
+            _series(df, steps, classification, CLASSIFICATION_PREFIX), "Classification"
+        )
+        self.set_class(bool(classification), "-classification")
+
+    def clear(self) -> None:
+        """Empty every plot (another job was selected)."""
+        for plot in self.query(MetricPlot):
+            plot.clear()
+        self.remove_class("-classification")
