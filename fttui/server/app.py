@@ -1,0 +1,80 @@
+"""`create_app(settings)`: the FastAPI application of the local server.
+
+The scheduler runs inside the app's lifespan, so one `uvicorn` process is the whole
+server; tests and `fttui serve` build it the same way.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from fttui import __version__
+from fttui.server.auth import BearerAuth
+from fttui.server.context import ServerContext
+from fttui.server.errors import install_handlers
+from fttui.server.routes import extras, files, jobs, legacy, models
+from fttui.server.scheduler import LocalProcessRunner, Runner, Scheduler
+from fttui.server.settings import Settings
+from fttui.store.db import Store
+
+log = logging.getLogger("fttui.server")
+
+
+def clean_file_area(store: Store) -> None:
+    """Remove what a crash can leave behind: partial uploads and bytes no row points to."""
+    for leftover in store.tmp_dir.iterdir():
+        if leftover.is_file():
+            leftover.unlink(missing_ok=True)
+    known = {row["path"] for row in store.list_files()}
+    for path in store.files_dir.iterdir():
+        if path.is_file() and f"files/{path.name}" not in known:
+            log.warning("removing %s: no file record points to it", path)
+            path.unlink(missing_ok=True)
+
+
+def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
+    store = Store(settings.data_dir)
+    scheduler = Scheduler(
+        store=store,
+        runner=runner or LocalProcessRunner(settings.data_dir, settings.trainer_command),
+        concurrency=settings.concurrency,
+        poll_interval=settings.poll_interval,
+    )
+    ctx = ServerContext(settings=settings, store=store, scheduler=scheduler)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        clean_file_area(store)
+        scheduler.start()
+        try:
+            yield
+        finally:
+            await scheduler.stop()
+            store.close()
+
+    app = FastAPI(
+        title="fttui local fine-tuning server",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.ctx = ctx
+    install_handlers(app)
+    for module in (files, jobs, models, legacy, extras):
+        app.include_router(module.router, prefix="/v1")
+    # The inference routes (/v1/completions, /v1/chat/completions) belong to the
+    # training engine's side; they plug in when present.
+    if importlib.util.find_spec("fttui.server.routes_inference") is not None:
+        inference = importlib.import_module("fttui.server.routes_inference")
+        app.include_router(inference.router, prefix="/v1")
+    if settings.api_key:
+        app.add_middleware(BearerAuth, api_key=settings.api_key)
+    return app

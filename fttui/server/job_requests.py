@@ -1,0 +1,315 @@
+"""Validate a job-creation request completely before anything is stored.
+
+Shared by `POST /v1/fine_tuning/jobs` and the legacy `POST /v1/fine-tunes`, so both
+refuse the same bad input with the same clear messages (which field, what is wrong).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+from fttui.naming import suffix_problem
+from fttui.server.errors import APIError, not_found
+from fttui.store.db import Store
+from fttui.train.hparams import AUTO, check_hyperparameter, resolve
+from fttui.train.registry import BaseModelSpec, resolve_model
+
+STANDARD_HPARAMS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+
+
+@dataclass
+class JobRequest:
+    """Everything a new job row needs, already checked."""
+
+    model: str
+    base_model: str
+    training_file: str
+    validation_file: str | None
+    hyperparameters: dict[str, Any]
+    resolved: dict[str, Any]
+    extra: dict[str, Any]
+    suffix: str | None
+    seed: int
+    metadata: dict[str, str] | None
+
+    def row(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "base_model": self.base_model,
+            "training_file": self.training_file,
+            "validation_file": self.validation_file,
+            "hyperparameters": self.hyperparameters,
+            "resolved": self.resolved,
+            "method": {"type": "supervised"},
+            "suffix": self.suffix,
+            "seed": self.seed,
+            "metadata": self.metadata,
+            "extra": self.extra,
+        }
+
+
+def _bad(message: str, param: str, code: str = "invalid_value") -> APIError:
+    return APIError(400, message, param=param, code=code)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_file(store: Store, file_id: Any, param: str) -> dict[str, Any]:
+    if not isinstance(file_id, str) or not file_id:
+        raise _bad(f"'{param}' must be a file id string", param)
+    row = store.get_file(file_id)
+    if row is None:
+        raise not_found("file", file_id, param=param)
+    if row["purpose"] != "fine-tune":
+        raise _bad(
+            f"File {file_id} has purpose {row['purpose']!r}; {param} needs a file uploaded "
+            "with purpose 'fine-tune'",
+            param,
+            "invalid_file_purpose",
+        )
+    return row
+
+
+def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
+    """The seed's classification options and fttui's training-method options."""
+    extra: dict[str, Any] = {}
+    p = "hyperparameters."
+    ccm = hp.get("compute_classification_metrics")
+    if ccm is not None:
+        if not isinstance(ccm, bool):
+            raise _bad(
+                "compute_classification_metrics must be true or false",
+                p + "compute_classification_metrics",
+            )
+        extra["compute_classification_metrics"] = ccm
+        if ccm and not has_validation:
+            raise _bad(
+                "compute_classification_metrics needs a validation_file (metrics are computed on it)",
+                "validation_file",
+            )
+    n_classes = hp.get("classification_n_classes")
+    if n_classes is not None:
+        if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
+            raise _bad(
+                "classification_n_classes must be an integer of at least 2",
+                p + "classification_n_classes",
+            )
+        extra["classification_n_classes"] = n_classes
+    positive = hp.get("classification_positive_class")
+    if positive is not None:
+        if not isinstance(positive, str) or not positive:
+            raise _bad(
+                "classification_positive_class must be a non-empty string",
+                p + "classification_positive_class",
+            )
+        if n_classes not in (None, 2):
+            raise _bad(
+                "classification_positive_class is for binary classification: "
+                "classification_n_classes must be 2",
+                p + "classification_n_classes",
+            )
+        extra["classification_positive_class"] = positive
+    betas = hp.get("classification_betas")
+    if betas is not None:
+        if (
+            not isinstance(betas, list)
+            or not betas
+            or not all(_is_number(b) and b > 0 for b in betas)
+        ):
+            raise _bad(
+                "classification_betas must be a list of positive numbers",
+                p + "classification_betas",
+            )
+        extra["classification_betas"] = [float(b) for b in betas]
+    if (n_classes is not None or positive is not None or betas is not None) and not ccm:
+        extra.setdefault("compute_classification_metrics", False)
+    plw = hp.get("prompt_loss_weight")
+    if plw is not None:
+        if not _is_number(plw) or not 0 <= plw <= 1:
+            raise _bad("prompt_loss_weight must be a number in [0, 1]", p + "prompt_loss_weight")
+        extra["prompt_loss_weight"] = float(plw)
+    method = hp.get("training_method")
+    if method is not None:
+        if method not in ("full", "lora"):
+            raise _bad("training_method must be 'full' or 'lora'", p + "training_method")
+        extra["training_method"] = method
+    for name, low, high, kind in (
+        ("lora_rank", 1, 1024, int),
+        ("lora_alpha", 0, 4096, float),
+        ("lora_dropout", 0, 1, float),
+    ):
+        value = hp.get(name)
+        if value is None:
+            continue
+        ok = (
+            isinstance(value, int) and not isinstance(value, bool)
+            if kind is int
+            else _is_number(value)
+        )
+        if not ok or not low <= value <= high or (name == "lora_alpha" and value == 0):
+            raise _bad(f"{name} must be a {kind.__name__} in [{low}, {high}]", p + name)
+        extra[name] = value
+        extra.setdefault("training_method", "lora")
+    if extra.get("training_method") == "full" and any(k.startswith("lora_") for k in extra):
+        raise _bad("lora_* options need training_method 'lora'", p + "training_method")
+    return extra
+
+
+_KNOWN_HPARAMS = frozenset(
+    {
+        *STANDARD_HPARAMS,
+        "compute_classification_metrics",
+        "classification_n_classes",
+        "classification_positive_class",
+        "classification_betas",
+        "prompt_loss_weight",
+        "training_method",
+        "lora_rank",
+        "lora_alpha",
+        "lora_dropout",
+    }
+)
+
+
+def _collect_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
+    """Merge `hyperparameters`, `method.supervised.hyperparameters` and the seed's top-level fields."""
+    hp: dict[str, Any] = {}
+    raw = body.get("hyperparameters")
+    if raw is not None and not isinstance(raw, dict):
+        raise _bad("'hyperparameters' must be an object", "hyperparameters")
+    method = body.get("method")
+    if method is not None:
+        if not isinstance(method, dict):
+            raise _bad("'method' must be an object", "method")
+        mtype = method.get("type", "supervised")
+        if mtype != "supervised":
+            raise _bad(
+                f"method.type {mtype!r} is not supported by the local trainer; use 'supervised' "
+                "(LoRA: hyperparameters.training_method = 'lora')",
+                "method.type",
+            )
+        sup = method.get("supervised") or {}
+        if not isinstance(sup, dict) or not isinstance(sup.get("hyperparameters", {}), dict):
+            raise _bad("method.supervised.hyperparameters must be an object", "method.supervised")
+        hp.update(sup.get("hyperparameters") or {})
+    hp.update(raw or {})
+    for key in _KNOWN_HPARAMS - set(STANDARD_HPARAMS):
+        if key in body and body[key] is not None:
+            hp.setdefault(key, body[key])
+    unknown = sorted(set(hp) - _KNOWN_HPARAMS)
+    if unknown:
+        raise _bad(
+            f"Unknown hyperparameter(s): {', '.join(unknown)}", f"hyperparameters.{unknown[0]}"
+        )
+    return hp
+
+
+def _resolve_base(store: Store, registry: dict[str, BaseModelSpec], model: Any) -> str:
+    if not isinstance(model, str) or not model:  # narrowed for the caller below
+        raise _bad(
+            "'model' is required: a base model or a fine-tuned model to continue from", "model"
+        )
+    spec = resolve_model(registry, model)
+    if spec is not None:
+        return spec.id
+    fine_tuned = store.get_model(model)
+    if fine_tuned is not None:
+        return str(fine_tuned["base_model"])
+    known = ", ".join(sorted([*registry, *(a for s in registry.values() for a in s.aliases)]))
+    raise APIError(
+        404,
+        f"Model {model!r} is not a base model this server can train ({known}) "
+        "nor a fine-tuned model of this server",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def parse_job_request(
+    store: Store,
+    registry: dict[str, BaseModelSpec],
+    body: Any,
+    *,
+    default_model: str | None = None,
+) -> JobRequest:
+    """Check a creation request; raises APIError naming the first bad field."""
+    if not isinstance(body, dict):
+        raise _bad("The request body must be a JSON object", "body")
+    if "training_file" not in body or body["training_file"] in (None, ""):
+        raise _bad("'training_file' is required", "training_file", "missing_required_parameter")
+    training = _check_file(store, body["training_file"], "training_file")
+    validation = None
+    if body.get("validation_file") not in (None, ""):
+        validation = _check_file(store, body["validation_file"], "validation_file")
+        if validation["id"] == training["id"]:
+            raise _bad(
+                "training_file and validation_file are the same file; they must be mutually "
+                "exclusive (no example in both)",
+                "validation_file",
+            )
+        t_fmt, v_fmt = (
+            (training.get("meta") or {}).get("format"),
+            (validation.get("meta") or {}).get("format"),
+        )
+        if t_fmt and v_fmt and t_fmt != v_fmt:
+            raise _bad(
+                f"validation_file is in {v_fmt} format but training_file is in {t_fmt}; "
+                "both must have the same format",
+                "validation_file",
+            )
+    model = body.get("model") or default_model
+    base = _resolve_base(store, registry, model)
+    assert isinstance(model, str)
+    suffix = body.get("suffix")
+    if suffix is not None:
+        if not isinstance(suffix, str):
+            raise _bad("'suffix' must be a string", "suffix")
+        problem = suffix_problem(suffix)
+        if problem:
+            raise _bad(problem, "suffix")
+    hp = _collect_hyperparameters(body)
+    standard: dict[str, Any] = {}
+    for name in STANDARD_HPARAMS:
+        value = hp.get(name, AUTO)
+        problem = check_hyperparameter(name, value)
+        if problem:
+            raise _bad(problem, f"hyperparameters.{name}")
+        standard[name] = AUTO if value in (None, AUTO) else value
+    extra = _check_extras(hp, validation is not None)
+    n_examples = int((training.get("meta") or {}).get("examples") or 0)
+    resolved = resolve(standard, max(n_examples, 1)).as_dict()
+    seed = body.get("seed")
+    if seed is None:
+        seed = secrets.randbelow(2**31)
+    elif not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:
+        raise _bad("'seed' must be an integer in [0, 2147483647]", "seed")
+    metadata = body.get("metadata")
+    if metadata is not None and (
+        not isinstance(metadata, dict)
+        or len(metadata) > 16
+        or not all(
+            isinstance(k, str) and isinstance(v, str) and len(k) <= 64 and len(v) <= 512
+            for k, v in metadata.items()
+        )
+    ):
+        raise _bad(
+            "'metadata' must be an object of at most 16 string keys (<= 64 characters) "
+            "and string values (<= 512 characters)",
+            "metadata",
+        )
+    return JobRequest(
+        model=model,
+        base_model=base,
+        training_file=training["id"],
+        validation_file=validation["id"] if validation else None,
+        hyperparameters=standard,
+        resolved=resolved,
+        extra=extra,
+        suffix=suffix or None,
+        seed=seed,
+        metadata=metadata,
+    )

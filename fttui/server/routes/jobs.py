@@ -1,0 +1,54 @@
+"""Fine-tuning jobs API (`/v1/fine_tuning/jobs`), OpenAI's current shape."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+
+from fttui.server.context import ServerContext, get_ctx, json_body
+from fttui.server.jobs_service import cancel_job, create_job, get_job
+from fttui.server.serialize import checkpoint_object, event_object, job_object, list_page
+
+router = APIRouter(prefix="/fine_tuning/jobs")
+Ctx = Annotated[ServerContext, Depends(get_ctx)]
+Limit = Annotated[int, Query(ge=1, le=1000)]
+
+
+@router.post("")
+async def create(request: Request, ctx: Ctx) -> dict[str, Any]:
+    return job_object(create_job(ctx, await json_body(request)))
+
+
+@router.get("")
+async def list_jobs(ctx: Ctx, after: str | None = None, limit: Limit = 20) -> dict[str, Any]:
+    rows = ctx.store.list_jobs(after=after, limit=limit + 1)
+    return list_page([job_object(r) for r in rows[:limit]], len(rows) > limit, with_ids=False)
+
+
+@router.get("/{job_id}")
+async def retrieve(job_id: str, ctx: Ctx) -> dict[str, Any]:
+    return job_object(get_job(ctx, job_id))
+
+
+@router.post("/{job_id}/cancel")
+async def cancel(job_id: str, ctx: Ctx) -> dict[str, Any]:
+    return job_object(cancel_job(ctx, job_id))
+
+
+@router.get("/{job_id}/events")
+async def events(
+    job_id: str, ctx: Ctx, after: str | None = None, limit: Limit = 20
+) -> dict[str, Any]:
+    get_job(ctx, job_id)
+    rows = ctx.store.list_events(job_id, after=after, limit=limit + 1)
+    return list_page([event_object(r) for r in rows[:limit]], len(rows) > limit, with_ids=False)
+
+
+@router.get("/{job_id}/checkpoints")
+async def checkpoints(
+    job_id: str, ctx: Ctx, after: str | None = None, limit: Limit = 10
+) -> dict[str, Any]:
+    get_job(ctx, job_id)
+    rows = ctx.store.list_checkpoints(job_id, after=after, limit=limit + 1)
+    return list_page([checkpoint_object(r) for r in rows[:limit]], len(rows) > limit)

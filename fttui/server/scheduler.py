@@ -1,0 +1,298 @@
+"""The job scheduler: an asyncio task inside the server that moves jobs along.
+
+validating_files -> queued (files re-checked), queued -> running (FIFO, up to
+`concurrency` at once, each in its own process started through a `Runner`), and it
+watches those processes: one that exits while its job is not final fails the job
+with the exit code and the tail of its log. The trainer itself sets succeeded /
+failed / cancelled through `Store.transition`, so nobody overwrites anybody.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from fttui.store.db import FINAL_STATUSES, Store, now
+
+log = logging.getLogger("fttui.server.scheduler")
+
+KILL_AFTER_S = 5.0
+LOG_TAIL_LINES = 15
+
+
+class RunHandle(Protocol):
+    """A started training process, as the scheduler needs to watch and stop it."""
+
+    @property
+    def pid(self) -> int: ...
+
+    def poll(self) -> int | None:
+        """The exit code once it has exited (-1 when unknown), else None."""
+        ...
+
+    def signal(self, sig: int) -> None: ...
+
+
+class Runner(Protocol):
+    """The seam between the scheduler and whatever trains a job."""
+
+    def start(self, job: dict[str, Any]) -> RunHandle: ...
+
+
+@dataclass
+class _ChildHandle:
+    proc: subprocess.Popen[bytes]
+
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
+
+    def poll(self) -> int | None:
+        return self.proc.poll()
+
+    def signal(self, sig: int) -> None:
+        # The trainer runs in its own session: signal its whole group (accelerate
+        # and data-loader children included).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.proc.pid, sig)
+
+
+@dataclass
+class AdoptedHandle:
+    """A trainer left running by a previous server process: watched by pid only."""
+
+    pid: int
+    job_id: str
+
+    def poll(self) -> int | None:
+        return None if trainer_alive(self.pid, self.job_id) else -1
+
+    def signal(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self.pid, sig)
+
+
+def trainer_alive(pid: int | None, job_id: str) -> bool:
+    """Whether `pid` is still a live trainer of `job_id` (not a recycled pid)."""
+    if not pid:
+        return False
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    zombie = stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
+    return not zombie and job_id.encode() in cmdline
+
+
+class LocalProcessRunner:
+    """Starts `<trainer command> --data-dir D --job-id J`, output to the job's train.log."""
+
+    def __init__(self, data_dir: Path, command: tuple[str, ...]) -> None:
+        self.data_dir = data_dir
+        self.command = command
+
+    def log_path(self, job_id: str) -> Path:
+        return self.data_dir / "jobs" / job_id / "train.log"
+
+    def start(self, job: dict[str, Any]) -> RunHandle:
+        log_path = self.log_path(job["id"])
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "ab") as out:
+            proc = subprocess.Popen(
+                [*self.command, "--data-dir", str(self.data_dir), "--job-id", job["id"]],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                cwd=self.data_dir,
+            )
+        return _ChildHandle(proc)
+
+
+def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 8192))
+            text = fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+    return "\n".join(text.strip().splitlines()[-lines:])
+
+
+@dataclass
+class _Running:
+    handle: RunHandle
+    term_sent_at: float | None = None
+
+
+@dataclass
+class Scheduler:
+    store: Store
+    runner: Runner
+    concurrency: int = 1
+    poll_interval: float = 0.5
+    log_dir: Path | None = None
+    _running: dict[str, _Running] = field(default_factory=dict)
+    _wake: asyncio.Event = field(default_factory=asyncio.Event)
+    _task: asyncio.Task[None] | None = None
+
+    # -- lifecycle ----------------------------------------------------------------
+    def recover(self) -> None:
+        """On server start: adopt trainers still alive, fail jobs whose trainer is gone."""
+        for job in self.store.list_jobs(statuses=["running", "paused"]):
+            pid = job.get("pid")
+            if trainer_alive(pid, job["id"]):
+                assert pid is not None
+                self._running[job["id"]] = _Running(AdoptedHandle(pid, job["id"]))
+                self.store.add_event(
+                    job["id"], "Server restarted; the job's trainer is still running"
+                )
+                continue
+            self._fail(
+                job["id"],
+                "server_restarted",
+                "The server restarted while the job was running and its trainer is gone",
+                from_statuses=("running", "paused"),
+            )
+
+    def start(self) -> None:
+        self.recover()
+        self._task = asyncio.create_task(self._loop(), name="fttui-scheduler")
+
+    async def stop(self) -> None:
+        """Server shutdown: stop the loop, then stop our trainers and fail their jobs."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for job_id, running in list(self._running.items()):
+            running.handle.signal(signal.SIGTERM)
+            deadline = time.monotonic() + KILL_AFTER_S
+            while running.handle.poll() is None and time.monotonic() < deadline:
+                await asyncio.sleep(0.1)
+            if running.handle.poll() is None:
+                running.handle.signal(signal.SIGKILL)
+            self._fail(
+                job_id,
+                "server_stopped",
+                "The server stopped while the job was running",
+                from_statuses=("running", "paused"),
+            )
+        self._running.clear()
+
+    def wake(self) -> None:
+        """Act now instead of at the next poll (a job was created or cancelled)."""
+        self._wake.set()
+
+    # -- the loop -------------------------------------------------------------------
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await asyncio.to_thread(self.tick)
+            except Exception:
+                log.exception("scheduler tick failed")
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+
+    def tick(self) -> None:
+        """One pass: validate, reap, enforce cancels, start. Safe to call repeatedly."""
+        self._validate_pending()
+        self._watch_running()
+        self._start_queued()
+
+    def _validate_pending(self) -> None:
+        for job in reversed(self.store.list_jobs(statuses=["validating_files"])):
+            problem = None
+            for param in ("training_file", "validation_file"):
+                fid = job.get(param)
+                if not fid:
+                    continue
+                row = self.store.get_file(fid)
+                if row is None or not self.store.file_path(row).exists():
+                    problem = f"{param} {fid} no longer exists"
+                    break
+            if problem:
+                if self.store.transition(
+                    job["id"],
+                    ["validating_files"],
+                    "failed",
+                    finished_at=now(),
+                    error={"code": "invalid_file", "message": problem, "param": "training_file"},
+                ):
+                    self.store.add_event(job["id"], f"Job failed: {problem}", level="error")
+            elif self.store.transition(job["id"], ["validating_files"], "queued"):
+                self.store.add_event(job["id"], "Files validated; job queued")
+
+    def _watch_running(self) -> None:
+        for job_id, running in list(self._running.items()):
+            code = running.handle.poll()
+            job = self.store.get_job(job_id)
+            if code is not None:
+                del self._running[job_id]
+                if job is not None and job["status"] not in FINAL_STATUSES:
+                    tail = log_tail(self._log_path(job_id))
+                    how = f"exit code {code}" if code >= 0 else "an unknown exit code"
+                    if code < 0 and not isinstance(running.handle, AdoptedHandle):
+                        how = f"signal {-code}"
+                    message = f"The training process ended with {how} before the job finished"
+                    if tail:
+                        message += f". Last log lines:\n{tail}"
+                    self._fail(
+                        job_id, "training_crashed", message, from_statuses=("running", "paused")
+                    )
+                continue
+            if job is None or job["status"] == "cancelled" or job.get("cancel_requested"):
+                if running.term_sent_at is None:
+                    running.handle.signal(signal.SIGTERM)
+                    running.term_sent_at = time.monotonic()
+                elif time.monotonic() - running.term_sent_at > KILL_AFTER_S:
+                    running.handle.signal(signal.SIGKILL)
+
+    def _start_queued(self) -> None:
+        while len(self._running) < self.concurrency:
+            job = self.store.next_queued_job()
+            if job is None:
+                return
+            if not self.store.transition(job["id"], ["queued"], "running", started_at=now()):
+                continue  # cancelled in between
+            try:
+                handle = self.runner.start(job)
+            except OSError as exc:
+                self._fail(
+                    job["id"],
+                    "training_not_started",
+                    f"Could not start the trainer: {exc}",
+                    from_statuses=("running",),
+                )
+                continue
+            self._running[job["id"]] = _Running(handle)
+            self.store.update_job(job["id"], pid=handle.pid)
+            self.store.add_event(job["id"], f"Fine-tuning job started (process {handle.pid})")
+
+    # -- helpers --------------------------------------------------------------------
+    def _log_path(self, job_id: str) -> Path:
+        base = self.log_dir or self.store.jobs_dir
+        return base / job_id / "train.log"
+
+    def _fail(
+        self, job_id: str, code: str, message: str, *, from_statuses: tuple[str, ...]
+    ) -> None:
+        if self.store.transition(
+            job_id,
+            list(from_statuses),
+            "failed",
+            finished_at=now(),
+            error={"code": code, "message": message, "param": None},
+        ):
+            self.store.add_event(job_id, message, level="error")

@@ -1,0 +1,182 @@
+"""Store rows -> OpenAI-shaped dicts (current API and the legacy `fine-tune` objects).
+
+The shapes follow the `openai` SDK's types (FileObject, FineTuningJob,
+FineTuningJobEvent, FineTuningJobCheckpoint, Model) and, for `/v1/fine-tunes`, what
+openai 0.28 prints; tests validate responses against the SDK's own models.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fttui.store.db import Store
+
+# Hyperparameters stored in the job's `extra`, shown with the job as the seed names them.
+EXTRA_HPARAMS = (
+    "compute_classification_metrics",
+    "classification_n_classes",
+    "classification_positive_class",
+    "classification_betas",
+    "prompt_loss_weight",
+    "training_method",
+    "lora_rank",
+    "lora_alpha",
+    "lora_dropout",
+)
+
+
+def file_object(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "file",
+        "bytes": row["bytes"],
+        "created_at": row["created_at"],
+        "filename": row["filename"],
+        "purpose": row["purpose"],
+        "status": row["status"],
+        "status_details": row.get("status_details"),
+        "expires_at": None,
+        # Not in OpenAI's object; the TUI shows it (example count and format).
+        "fttui": row.get("meta") or {},
+    }
+
+
+def _hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
+    requested = job.get("hyperparameters") or {}
+    resolved = job.get("resolved") or {}
+    return {
+        name: resolved.get(name, requested.get(name, "auto"))
+        for name in ("n_epochs", "batch_size", "learning_rate_multiplier")
+    }
+
+
+def job_object(job: dict[str, Any]) -> dict[str, Any]:
+    hp = _hyperparameters(job)
+    # Full or LoRA training is a hyperparameter (`training_method`); OpenAI's `method`
+    # type stays `supervised`, the only one the local trainer does.
+    method_type = "supervised"
+    extra = job.get("extra") or {}
+    return {
+        "id": job["id"],
+        "object": "fine_tuning.job",
+        "created_at": job["created_at"],
+        "model": job["model"],
+        "training_file": job["training_file"],
+        "validation_file": job.get("validation_file"),
+        "status": job["status"],
+        "fine_tuned_model": job.get("fine_tuned_model"),
+        "finished_at": job.get("finished_at"),
+        "trained_tokens": job.get("trained_tokens"),
+        "result_files": list(job.get("result_files") or []),
+        "error": job.get("error"),
+        "hyperparameters": hp,
+        "organization_id": job["organization_id"],
+        "seed": job.get("seed") or 0,
+        "estimated_finish": job.get("estimated_finish"),
+        "integrations": [],
+        "metadata": job.get("metadata"),
+        "method": {"type": method_type, method_type: {"hyperparameters": dict(hp)}},
+        "suffix": job.get("suffix"),
+        "user_provided_suffix": job.get("suffix"),
+        # Not in OpenAI's object: the seed's extra hyperparameters and the base model.
+        "fttui": {
+            "base_model": job.get("base_model"),
+            "started_at": job.get("started_at"),
+            "hyperparameters": {k: extra[k] for k in EXTRA_HPARAMS if k in extra},
+        },
+    }
+
+
+def event_object(event: dict[str, Any], *, legacy: bool = False) -> dict[str, Any]:
+    if legacy:
+        return {
+            "object": "fine-tune-event",
+            "created_at": event["created_at"],
+            "level": event["level"],
+            "message": event["message"],
+        }
+    return {
+        "id": event["id"],
+        "object": "fine_tuning.job.event",
+        "created_at": event["created_at"],
+        "level": event["level"],
+        "message": event["message"],
+        "type": event.get("type") or "message",
+        "data": event.get("data"),
+    }
+
+
+def checkpoint_object(row: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "object": "fine_tuning.job.checkpoint",
+        "created_at": row["created_at"],
+        "fine_tuned_model_checkpoint": row["fine_tuned_model_checkpoint"],
+        "fine_tuning_job_id": row["job_id"],
+        "step_number": row["step_number"],
+        "metrics": row.get("metrics") or {},
+    }
+
+
+def list_page(
+    data: Sequence[dict[str, Any]], has_more: bool, *, with_ids: bool = True
+) -> dict[str, Any]:
+    page: dict[str, Any] = {"object": "list", "data": list(data), "has_more": has_more}
+    if with_ids:
+        page["first_id"] = data[0]["id"] if data else None
+        page["last_id"] = data[-1]["id"] if data else None
+    return page
+
+
+# -- legacy /v1/fine-tunes ------------------------------------------------------
+
+_LEGACY_STATUS = {"validating_files": "pending", "queued": "pending", "paused": "running"}
+
+
+def legacy_status(status: str) -> str:
+    return _LEGACY_STATUS.get(status, status)
+
+
+def legacy_job_object(
+    store: Store, job: dict[str, Any], *, with_events: bool = True
+) -> dict[str, Any]:
+    """The `fine-tune` object as openai 0.28 printed it, built from the same job row."""
+
+    def files(ids: Sequence[str | None]) -> list[dict[str, Any]]:
+        out = []
+        for fid in ids:
+            row = store.get_file(fid) if fid else None
+            if row is not None:
+                out.append(file_object(row))
+        return out
+
+    events = store.events_since(job["id"]) if with_events else []
+    extra = job.get("extra") or {}
+    hyperparams: dict[str, Any] = {**_hyperparameters(job)}
+    hyperparams["prompt_loss_weight"] = extra.get("prompt_loss_weight", 0.01)
+    for key in EXTRA_HPARAMS:
+        if key in extra and key != "prompt_loss_weight":
+            hyperparams[key] = extra[key]
+    times = [job["created_at"], job.get("started_at"), job.get("finished_at")]
+    if events:
+        times.append(events[-1]["created_at"])
+    return {
+        "object": "fine-tune",
+        "id": job["id"],
+        "hyperparams": hyperparams,
+        "organization_id": job["organization_id"],
+        "model": job["model"],
+        "training_files": files([job["training_file"]]),
+        "validation_files": files([job.get("validation_file")]),
+        "result_files": files(list(job.get("result_files") or [])),
+        "created_at": job["created_at"],
+        "updated_at": max(t for t in times if t is not None),
+        "status": legacy_status(job["status"]),
+        "fine_tuned_model": job.get("fine_tuned_model"),
+        "events": [event_object(e, legacy=True) for e in events],
+    }
+
+
+def model_object(model_id: str, created: int, owned_by: str, **extra: Any) -> dict[str, Any]:
+    return {"id": model_id, "object": "model", "created": created, "owned_by": owned_by, **extra}
