@@ -27,6 +27,11 @@ if TYPE_CHECKING:  # pandas is imported lazily: the app must start fast.
 ALIASES: dict[str, str] = {
     "train_loss": "training_loss",
     "train_accuracy": "training_token_accuracy",
+    "train_token_accuracy": "training_token_accuracy",
+    "train_sequence_accuracy": "training_sequence_accuracy",
+    "valid_token_accuracy": "validation_token_accuracy",
+    "valid_sequence_accuracy": "validation_sequence_accuracy",
+    "full_valid_token_accuracy": "full_validation_token_accuracy",
     "train_mean_token_accuracy": "training_token_accuracy",
     "valid_loss": "validation_loss",
     "valid_accuracy": "validation_token_accuracy",

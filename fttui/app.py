@@ -1,0 +1,155 @@
+"""The Textual application behind `fttui`.
+
+`run(args)` resolves the backend profile, starts the local server in the
+background when it is the chosen backend (it keeps running after the app exits,
+so training goes on when an SSH session drops), and runs `FtTuiApp`. Heavy
+modules (pandas, plotext, the data checker) load only when a screen needs them,
+so the first screen draws fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding, BindingType
+
+from fttui.screens.commands import ActionsProvider
+
+if TYPE_CHECKING:
+    from fttui.api import Client
+    from fttui.screens.main import MainScreen
+
+
+class FtTuiApp(App[int]):
+    """Files, jobs, events and plots of one backend."""
+
+    CSS_PATH = Path(__file__).with_name("app.tcss")
+    TITLE = "fttui"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (120, "-wide")]  # noqa: RUF012
+    COMMANDS = App.COMMANDS | {ActionsProvider}
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit"),
+        Binding("question_mark", "help", "Keys"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False),
+    ]
+
+    def __init__(
+        self,
+        client: Client,
+        *,
+        org: str = "local",
+        start_server: Callable[[], Awaitable[bool]] | None = None,
+        frozen_now: float | None = None,
+    ) -> None:
+        """`start_server` is awaited (in a worker) before the first load; `frozen_now`
+        pins the clock used for elapsed/ETA columns, for reproducible screenshots."""
+        super().__init__()
+        self.client = client
+        self.org = org
+        self._start_server = start_server
+        self._frozen_now = frozen_now
+        self._backend_ok = True
+        self._backend_note = ""
+
+    def now(self) -> float:
+        return self._frozen_now if self._frozen_now is not None else time.time()
+
+    @property
+    def main(self) -> MainScreen:
+        from fttui.screens.main import MainScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise LookupError("main screen not mounted")
+
+    def on_mount(self) -> None:
+        from fttui.screens.main import MainScreen
+
+        self.theme = "textual-dark"
+        self._update_subtitle()
+        self.push_screen(MainScreen(live=self._start_server is None))
+        if self._start_server is not None:
+            self._boot()
+
+    @work(group="boot")
+    async def _boot(self) -> None:
+        assert self._start_server is not None
+        self._backend_note = "starting local server…"
+        self._update_subtitle()
+        ok = await self._start_server()
+        self._backend_note = "" if ok else "local server did not start; retrying"
+        if not ok:
+            self.notify(
+                "the local server did not answer; see `fttui serve` output or its data dir's "
+                "server.log",
+                title="backend",
+                severity="error",
+                timeout=10,
+            )
+        self._update_subtitle()
+        self.main.start()
+
+    def set_backend_state(self, ok: bool) -> None:
+        """Called by the main screen when the backend stops or starts answering."""
+        self._backend_ok = ok
+        if ok:
+            self._backend_note = ""
+        self._update_subtitle()
+
+    def _update_subtitle(self) -> None:
+        parts = [self.client.label, self.org]
+        if self._backend_note:
+            parts.append(self._backend_note)
+        elif not self._backend_ok:
+            parts.append("unreachable, retrying")
+        self.sub_title = " · ".join(parts)
+
+    def action_help(self) -> None:
+        from fttui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen())
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point for `fttui` with no subcommand."""
+    from fttui.api import Client
+    from fttui.config import resolve_profile
+
+    try:
+        profile = resolve_profile(
+            name=getattr(args, "profile", None),
+            base_url=getattr(args, "base_url", None),
+            api_key=getattr(args, "api_key", None),
+            data_dir=getattr(args, "data_dir", None),
+        )
+    except ValueError as exc:
+        print(f"fttui: {exc}")
+        return 2
+    # Few retries: a refresh timer tries again soon anyway, and a backend that is
+    # down should show as down within seconds, not after a long backoff.
+    client = Client.from_profile(profile, max_retries=1)
+    start_server: Callable[[], Awaitable[bool]] | None = None
+    if profile.kind == "local":
+        from fttui.launcher import LauncherError, ensure_local_server
+
+        async def start() -> bool:
+            """True when a server answers (already running or started now)."""
+            try:
+                await ensure_local_server(profile)
+            except LauncherError:
+                return False
+            return True
+
+        start_server = start
+    org = profile.organization or ("local" if profile.kind == "local" else "default org")
+    app = FtTuiApp(client, org=org, start_server=start_server)
+    result = app.run()
+    return int(result or 0)

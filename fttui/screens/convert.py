@@ -1,0 +1,138 @@
+"""API objects -> the plain rows and key/value lists the widgets take.
+
+The widgets know nothing of `fttui.api`; this is the one place that knows both
+sides, so a change in the API types is fixed here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from widgets import EventRow, FileRow, JobRow
+
+
+def _get(obj: Any, name: str, default: Any = None) -> Any:
+    """Attribute or key access: API types are pydantic models, tests may pass dicts."""
+    if isinstance(obj, dict):
+        return obj.get(name, default)
+    return getattr(obj, name, default)
+
+
+def job_row(job: Any) -> JobRow:
+    return JobRow(
+        id=_get(job, "id"),
+        status=_get(job, "status") or "unknown",
+        model=_get(job, "model") or "",
+        fine_tuned_model=_get(job, "fine_tuned_model"),
+        created_at=int(_get(job, "created_at") or 0),
+        finished_at=_get(job, "finished_at"),
+        estimated_finish=_get(job, "estimated_finish"),
+        trained_tokens=_get(job, "trained_tokens"),
+        suffix=_get(job, "user_provided_suffix") or _get(job, "suffix"),
+    )
+
+
+def file_row(f: Any) -> FileRow:
+    return FileRow(
+        id=_get(f, "id"),
+        filename=_get(f, "filename") or "",
+        bytes=int(_get(f, "bytes") or 0),
+        purpose=_get(f, "purpose") or "",
+        created_at=int(_get(f, "created_at") or 0),
+        status=_get(f, "status"),
+    )
+
+
+def event_row(e: Any) -> EventRow:
+    data = _get(e, "data")
+    if data is not None and not isinstance(data, dict):
+        data = data.model_dump() if hasattr(data, "model_dump") else dict(data)
+    return EventRow(
+        id=_get(e, "id"),
+        created_at=int(_get(e, "created_at") or 0),
+        level=_get(e, "level") or "info",
+        message=_get(e, "message") or "",
+        type=_get(e, "type") or "message",
+        data=data,
+    )
+
+
+def _when(ts: int | None) -> str:
+    if not ts:
+        return "-"
+    return datetime.fromtimestamp(int(ts), UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "model_dump"):
+        return value.model_dump(exclude_none=True)
+    return value
+
+
+def _fmt(value: Any) -> str:
+    value = _plain(value)
+    if value is None or value == "" or value == [] or value == {}:
+        return "-"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(", ", ": "))
+    return str(value)
+
+
+def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str, str]]:
+    """What the job detail pane lists: resolved hyperparameters, files, names, error."""
+    items: list[tuple[str, str]] = [
+        ("id", _fmt(_get(job, "id"))),
+        ("status", _fmt(_get(job, "status"))),
+        ("model", _fmt(_get(job, "model"))),
+        ("fine-tuned model", _fmt(_get(job, "fine_tuned_model"))),
+        ("suffix", _fmt(_get(job, "user_provided_suffix") or _get(job, "suffix"))),
+        ("training file", _fmt(_get(job, "training_file"))),
+        ("validation file", _fmt(_get(job, "validation_file"))),
+    ]
+    hp = _plain(_get(job, "hyperparameters")) or {}
+    method = _plain(_get(job, "method")) or {}
+    if isinstance(method, dict):
+        kind = method.get("type")
+        if kind:
+            items.append(("method", str(kind)))
+            inner = method.get(kind) or {}
+            if isinstance(inner, dict) and inner.get("hyperparameters"):
+                hp = {**inner["hyperparameters"], **(hp if isinstance(hp, dict) else {})}
+    if isinstance(hp, dict):
+        for name in ("n_epochs", "batch_size", "learning_rate_multiplier"):
+            if name in hp:
+                items.append((name, _fmt(hp[name])))
+        for name, value in hp.items():
+            if name not in ("n_epochs", "batch_size", "learning_rate_multiplier"):
+                items.append((name, _fmt(value)))
+    local = _plain(_get(job, "fttui")) or {}
+    if isinstance(local, dict):
+        for name, value in (local.get("hyperparameters") or {}).items():
+            items.append((name, _fmt(value)))
+        if local.get("base_model") and local.get("base_model") != _get(job, "model"):
+            items.append(("base model", _fmt(local["base_model"])))
+    items += [
+        ("seed", _fmt(_get(job, "seed"))),
+        ("trained tokens", _fmt(_get(job, "trained_tokens"))),
+        ("created", _when(_get(job, "created_at"))),
+        ("finished", _when(_get(job, "finished_at"))),
+        ("estimated finish", _when(_get(job, "estimated_finish"))),
+        ("result files", _fmt(_get(job, "result_files"))),
+    ]
+    error = _plain(_get(job, "error"))
+    if isinstance(error, dict):
+        message = error.get("message")
+        if message:
+            items.append(("error", str(message)))
+    elif error:
+        items.append(("error", str(error)))
+    for ckpt in checkpoints or []:
+        items.append(
+            (
+                f"checkpoint step {_get(ckpt, 'step_number')}",
+                _fmt(_get(ckpt, "fine_tuned_model_checkpoint")),
+            )
+        )
+    return items

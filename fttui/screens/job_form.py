@@ -1,0 +1,148 @@
+"""`n` / `y`: the create-job form as a modal screen.
+
+The widget checks every field locally (nothing is sent while a field is wrong);
+the server may still refuse (an unknown model, a file that is not ready), and then
+its 4xx message is shown verbatim at the top of the form, which stays open.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Label
+
+from fttui.api import APIConnectionError, APIError, APIStatusError, Client
+from widgets import HyperparamForm
+
+
+def values_from_job(job: Any) -> dict[str, Any]:
+    """A job as the form's `load()` takes it (clone: same files, model, settings).
+
+    To continue from the job's fine-tuned model instead, pick it in the model list:
+    fine-tuned models are listed there next to the base models.
+    """
+    hp = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
+    # The local server reports its seed-only options under the job's `fttui` key.
+    local = getattr(job, "fttui", None) or {}
+    hp = {**hp, **(local.get("hyperparameters") or {})}
+    extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}
+    base = {
+        k: v for k, v in hp.items() if k in ("n_epochs", "batch_size", "learning_rate_multiplier")
+    }
+    return {
+        "model": job.model,
+        "training_file": job.training_file,
+        "validation_file": job.validation_file,
+        "hyperparameters": base,
+        "suffix": getattr(job, "user_provided_suffix", None) or getattr(job, "suffix", None),
+        "seed": job.seed,
+        "method": "lora" if hp.get("training_method") == "lora" else "full",
+        "extra": extra,
+    }
+
+
+def request_body(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's values as `client.jobs.create` keyword arguments.
+
+    The form's method choice (full/lora) travels as the local server's
+    `hyperparameters.training_method`; "full" is the default and is not sent.
+    """
+    body = {k: v for k, v in values.items() if v not in (None, {}, "")}
+    method = body.pop("method", None)
+    if isinstance(method, str):
+        if method == "lora":
+            body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": "lora"}
+    elif isinstance(method, dict):
+        body["method"] = method
+    return body
+
+
+class JobFormScreen(ModalScreen[str | None]):
+    """Returns the new job's id, or None when cancelled."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Cancel"),
+        Binding("ctrl+s", "submit", "Create job"),
+    ]
+
+    def __init__(self, client: Client, *, org: str = "local", clone_from: Any = None) -> None:
+        super().__init__()
+        self.client = client
+        self.org = org
+        self.clone_from = clone_from
+
+    def compose(self) -> ComposeResult:
+        title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
+        with Vertical(classes="modal-box", id="job-form-box"):
+            yield Label(title, classes="modal-title")
+            with VerticalScroll(id="job-form-scroll"):
+                yield HyperparamForm(id="job-form")
+            with Horizontal(classes="modal-buttons"):
+                yield Label("ctrl+s creates · Esc cancels", classes="modal-hint")
+                yield Button("Cancel", id="form-cancel")
+                yield Button("Create (ctrl+s)", id="form-submit", variant="primary")
+
+    def on_mount(self) -> None:
+        form = self.query_one(HyperparamForm)
+        form.org = self.org
+        self.load_choices()
+
+    @work(group="form-load")
+    async def load_choices(self) -> None:
+        """Models (base and fine-tuned, for continue-from) and fine-tune files."""
+        form = self.query_one(HyperparamForm)
+        try:
+            models = await self.client.models.list()
+            files = [f async for f in self.client.files.iter()]
+        except APIError as exc:
+            form.show_server_error(str(exc))
+            return
+        form.set_models(sorted(m.id for m in models))
+        form.set_files(
+            [(f"{f.filename} ({f.id})", f.id) for f in files if f.purpose == "fine-tune"]
+        )
+        if self.clone_from is not None:
+            form.load(values_from_job(self.clone_from))
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "form-submit":
+            self.action_submit()
+        elif event.button.id == "form-cancel":
+            self.action_close()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    def action_submit(self) -> None:
+        form = self.query_one(HyperparamForm)
+        errors = form.validate()
+        if errors:
+            first = next(iter(errors))
+            self.notify(
+                f"{len(errors)} field(s) need fixing: {first}: {errors[first]}",
+                severity="warning",
+            )
+            return
+        self.create(form.values())
+
+    @work(exclusive=True, group="form-submit")
+    async def create(self, values: dict[str, Any]) -> None:
+        form = self.query_one(HyperparamForm)
+        body = request_body(values)
+        try:
+            job = await self.client.jobs.create(**body)
+        except APIStatusError as exc:
+            form.show_server_error(exc.message)
+            return
+        except APIConnectionError as exc:
+            form.show_server_error(f"backend unreachable: {exc}")
+            return
+        except APIError as exc:
+            form.show_server_error(str(exc))
+            return
+        self.dismiss(job.id)

@@ -1,0 +1,571 @@
+"""The main screen: files, jobs, job detail, events and plots.
+
+At 120 columns and more the five panes sit side by side in a grid; below that
+only the active pane is shown (number keys and Tab switch), so the app stays
+usable at 80x24. All backend calls run in workers; a failed call becomes a
+notification, and a backend that cannot be reached is shown in the header and
+retried by the refresh timers until it answers again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Container, Vertical
+from textual.reactive import reactive
+from textual.screen import Screen
+from textual.widgets import Footer, Header, Input, Static
+
+from fttui.api import APIConnectionError, APIError
+from fttui.screens.convert import event_row, file_row, job_detail, job_row
+from widgets import (
+    EventLog,
+    EventRow,
+    FileTable,
+    JobRow,
+    JobTable,
+    KeyValueTable,
+    MetricsPanel,
+    QuotaBar,
+)
+
+if TYPE_CHECKING:
+    from fttui.app import FtTuiApp
+
+T = TypeVar("T")
+
+PANES: tuple[str, ...] = ("files", "jobs", "detail", "events", "plots")
+PANE_TITLES: dict[str, str] = {
+    "files": "Files",
+    "jobs": "Jobs",
+    "detail": "Job detail",
+    "events": "Events",
+    "plots": "Plots",
+}
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+JOBS_INTERVAL = 2.0
+FILES_INTERVAL = 5.0
+FLUSH_INTERVAL = 0.25
+PLOT_INTERVAL = 1.0
+
+
+class MainScreen(Screen[None]):
+    """Everything a user watches; modal screens do the rest."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("1", "pane('files')", "Files pane", show=False),
+        Binding("2", "pane('jobs')", "Jobs pane", show=False),
+        Binding("3", "pane('detail')", "Detail pane", show=False),
+        Binding("4", "pane('events')", "Events pane", show=False),
+        Binding("5", "pane('plots')", "Plots pane", show=False),
+        Binding("tab", "cycle_pane(1)", "Next pane", show=False),
+        Binding("shift+tab", "cycle_pane(-1)", "Previous pane", show=False),
+        Binding("n", "new_job", "New job"),
+        Binding("y", "clone_job", "Clone job", show=False),
+        Binding("c", "cancel_job", "Cancel job"),
+        Binding("u", "upload", "Upload"),
+        Binding("d", "download", "Download results"),
+        Binding("t", "try_model", "Try model"),
+        Binding("x", "delete", "Delete"),
+        Binding("p", "preview", "Preview file", show=False),
+        Binding("r", "refresh", "Refresh", show=False),
+        Binding("s", "sort", "Sort jobs", show=False),
+        Binding("slash", "filter", "Filter jobs"),
+        Binding("f", "toggle_follow", "Follow events", show=False),
+    ]
+
+    active_pane: reactive[str] = reactive("jobs")
+    selected_job_id: reactive[str | None] = reactive(None)
+    backend_ok: reactive[bool] = reactive(True)
+
+    def __init__(self, *, live: bool = True) -> None:
+        """`live=False` mounts the panes without starting timers (the app starts them)."""
+        super().__init__()
+        self._live = live
+        self._jobs: dict[str, Any] = {}
+        self._jobs_loaded = False
+        self._jobs_busy = False
+        self._files: list[Any] = []
+        self._event_buffer: list[EventRow] = []
+        self._metric_ids: set[str] = set()
+        self._metrics: list[dict[str, Any]] = []
+        self._metrics_dirty = False
+        self._results_loaded_for: str | None = None
+        self._last_plot = 0.0
+        self._detail_status: str | None = None
+        self._timers_started = False
+
+    @property
+    def ftapp(self) -> FtTuiApp:
+        return self.app  # type: ignore[return-value]
+
+    # -- layout -----------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static(id="pane-bar")
+        with Container(id="panes"):
+            with Vertical(id="col-left", classes="column"):
+                with Vertical(id="pane-files", classes="pane"):
+                    yield QuotaBar(id="quota")
+                    yield FileTable(id="files", classes="pane-main")
+                with Vertical(id="pane-jobs", classes="pane"):
+                    yield Input(
+                        placeholder="filter jobs (Enter keeps, Esc clears)", id="job-filter"
+                    )
+                    yield JobTable(id="jobs", classes="pane-main")
+            with Vertical(id="col-right", classes="column"):
+                with Vertical(id="pane-detail", classes="pane"):
+                    yield KeyValueTable(id="detail", classes="pane-main")
+                with Vertical(id="pane-events", classes="pane"):
+                    yield EventLog(id="events", classes="pane-main")
+                with Vertical(id="pane-plots", classes="pane"):
+                    yield MetricsPanel(id="plots", classes="pane-main")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        for name in PANES:
+            pane = self.query_one(f"#pane-{name}")
+            pane.border_title = f"{PANES.index(name) + 1} {PANE_TITLES[name]}"
+        self.query_one("#job-filter", Input).display = False
+        self.watch_active_pane(self.active_pane)
+        self.query_one("#jobs", JobTable).focus()
+        if self._live:
+            self.start()
+
+    def start(self) -> None:
+        """Load everything once, then keep it fresh on timers."""
+        if self._timers_started:
+            return
+        self._timers_started = True
+        self.refresh_jobs()
+        self.refresh_files()
+        self.set_interval(JOBS_INTERVAL, self.refresh_jobs)
+        self.set_interval(FILES_INTERVAL, self.refresh_files)
+        self.set_interval(FLUSH_INTERVAL, self._flush_events)
+
+    # -- panes ------------------------------------------------------------------
+    def watch_active_pane(self, name: str) -> None:
+        for pane_name in PANES:
+            self.query_one(f"#pane-{pane_name}").set_class(pane_name == name, "-active")
+        left = name in ("files", "jobs")
+        self.query_one("#col-left").set_class(left, "-active")
+        self.query_one("#col-right").set_class(not left, "-active")
+        bar = "  ".join(
+            f"[b reverse] {i} {PANE_TITLES[p]} [/]" if p == name else f" {i} {PANE_TITLES[p]} "
+            for i, p in enumerate(PANES, start=1)
+        )
+        self.query_one("#pane-bar", Static).update(bar)
+
+    def action_pane(self, name: str) -> None:
+        self.active_pane = name
+        self.query_one(f"#pane-{name} .pane-main").focus()
+
+    def action_cycle_pane(self, step: int) -> None:
+        index = (PANES.index(self.active_pane) + step) % len(PANES)
+        self.action_pane(PANES[index])
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        node = event.widget
+        while node is not None and node is not self:
+            if node.has_class("pane") and node.id:
+                self.active_pane = node.id.removeprefix("pane-")
+                return
+            node = node.parent  # type: ignore[assignment]
+
+    # -- backend state ----------------------------------------------------------
+    def watch_backend_ok(self, ok: bool) -> None:
+        self.ftapp.set_backend_state(ok)
+
+    async def call(self, what: str, make: Callable[[], Awaitable[T]]) -> T | None:
+        """Run one API call; errors become notifications (and the header's state)."""
+        try:
+            result = await make()
+        except APIConnectionError as exc:
+            if self.backend_ok:
+                self.notify(f"{what}: {exc}", title="backend unreachable", severity="error")
+            self.backend_ok = False
+            return None
+        except APIError as exc:
+            self.backend_ok = True
+            self.notify(str(exc), title=what, severity="error", timeout=8)
+            return None
+        if not self.backend_ok:
+            self.notify("connection restored", title="backend")
+        self.backend_ok = True
+        return result
+
+    # -- jobs -------------------------------------------------------------------
+    @work(group="jobs")
+    async def refresh_jobs(self, full: bool = False) -> None:
+        """All jobs once, then the newest page plus any active job beyond it."""
+        if self._jobs_busy:
+            return
+        self._jobs_busy = True
+        try:
+            client = self.ftapp.client
+            if full or not self._jobs_loaded:
+
+                async def load_all() -> list[Any]:
+                    return [job async for job in client.jobs.iter(page_size=100)]
+
+                jobs = await self.call("list jobs", load_all)
+                if jobs is None:
+                    return
+                self._jobs = {job.id: job for job in jobs}
+                self._jobs_loaded = True
+            else:
+                page = await self.call("list jobs", lambda: client.jobs.list(limit=100))
+                if page is None:
+                    return
+                fresh = {job.id: job for job in page.data}
+                stale = [
+                    jid
+                    for jid, job in self._jobs.items()
+                    if jid not in fresh and job.status not in FINAL
+                ]
+                for jid in stale[:20]:
+                    job = await self.call("refresh job", partial(client.jobs.retrieve, jid))
+                    if job is not None:
+                        fresh[jid] = job
+                self._jobs.update(fresh)
+            self._show_jobs()
+        finally:
+            self._jobs_busy = False
+
+    def _show_jobs(self) -> None:
+        rows: list[JobRow] = [job_row(job) for job in self._jobs.values()]
+        table = self.query_one("#jobs", JobTable)
+        table.set_jobs(rows, now=self.ftapp.now())
+        selected = table.selected_job_id
+        if self.selected_job_id is None and selected is not None:
+            self.selected_job_id = selected
+        current = self._jobs.get(self.selected_job_id or "")
+        if current is not None and current.status != self._detail_status:
+            self.load_detail(current.id)
+
+    @on(JobTable.JobSelected)
+    def _job_selected(self, message: JobTable.JobSelected) -> None:
+        self.selected_job_id = message.job_id
+
+    def watch_selected_job_id(self, job_id: str | None) -> None:
+        self.query_one("#events", EventLog).clear()
+        self.query_one("#plots", MetricsPanel).clear()
+        self._event_buffer.clear()
+        self._metric_ids.clear()
+        self._metrics.clear()
+        self._metrics_dirty = False
+        self._results_loaded_for = None
+        self._detail_status = None
+        if job_id is None:
+            self.query_one("#detail", KeyValueTable).set_items([])
+            return
+        self.follow_events(job_id)
+        self.load_detail(job_id)
+
+    @work(exclusive=True, group="detail")
+    async def load_detail(self, job_id: str) -> None:
+        client = self.ftapp.client
+        job = await self.call("job detail", lambda: client.jobs.retrieve(job_id))
+        if job is None or job_id != self.selected_job_id:
+            return
+        self._jobs[job_id] = job
+        page = await self.call("checkpoints", lambda: client.jobs.checkpoints(job_id))
+        checkpoints = list(page.data) if page is not None else []
+        self._detail_status = job.status
+        self.query_one("#detail", KeyValueTable).set_items(job_detail(job, checkpoints))
+        self.query_one("#pane-detail").border_subtitle = job.status
+        if job.status in FINAL and job.result_files and self._results_loaded_for != job_id:
+            self.load_results(job_id, job.result_files[0])
+
+    @work(exclusive=True, group="events")
+    async def follow_events(self, job_id: str) -> None:
+        """Stream the job's events into the buffer; resume after a dropped connection.
+
+        Restarting the follow replays events, but EventLog and the metrics buffer
+        both drop ids they have seen, so nothing shows twice.
+        """
+        client = self.ftapp.client
+        while job_id == self.selected_job_id:
+            try:
+                async for event in client.jobs.follow(job_id, poll_interval=1.0):
+                    if job_id != self.selected_job_id:
+                        return
+                    self._event_buffer.append(event_row(event))
+                self.backend_ok = True
+                return
+            except APIConnectionError:
+                self.backend_ok = False
+            except APIError as exc:
+                self.notify(str(exc), title="events", severity="error")
+                return
+            await asyncio.sleep(2.0)
+
+    def _flush_events(self) -> None:
+        """Move buffered events into the log (and metrics into the plots), in batches."""
+        if self._event_buffer:
+            rows, self._event_buffer = self._event_buffer, []
+            self.query_one("#events", EventLog).add_events(rows)
+            for row in rows:
+                if row.type == "metrics" and row.data and row.id not in self._metric_ids:
+                    self._metric_ids.add(row.id)
+                    self._metrics.append(row.data)
+                    self._metrics_dirty = True
+        if (
+            self._metrics_dirty
+            and self._results_loaded_for is None
+            and time.monotonic() - self._last_plot >= PLOT_INTERVAL
+        ):
+            self._metrics_dirty = False
+            self._last_plot = time.monotonic()
+            self.plot_metrics(list(self._metrics), self.selected_job_id)
+
+    @work(exclusive=True, group="plot", thread=True)
+    def plot_metrics(self, metrics: list[dict[str, Any]], job_id: str | None) -> None:
+        """Build the frame off the UI thread: tens of thousands of events take a while."""
+        from fttui.results import frame_from_metrics
+
+        frame = frame_from_metrics(metrics)
+        if job_id == self.selected_job_id and self._results_loaded_for is None:
+            self.app.call_from_thread(self.query_one("#plots", MetricsPanel).set_frame, frame)
+
+    @work(exclusive=True, group="results")
+    async def load_results(self, job_id: str, file_id: str) -> None:
+        """A finished job's curves come from its results CSV (the complete record)."""
+        from fttui.results import ResultsError, read_results_csv
+
+        client = self.ftapp.client
+        with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
+            path = Path(tmp) / "results.csv"
+            done = await self.call("results file", lambda: client.files.download(file_id, path))
+            if done is None and not path.exists():
+                return
+            try:
+                frame = await asyncio.to_thread(read_results_csv, path)
+            except ResultsError as exc:
+                self.notify(str(exc), title="results file", severity="warning")
+                return
+        if job_id == self.selected_job_id:
+            self._results_loaded_for = job_id
+            self.query_one("#plots", MetricsPanel).set_frame(frame)
+
+    # -- files ------------------------------------------------------------------
+    @work(exclusive=True, group="files")
+    async def refresh_files(self) -> None:
+        client = self.ftapp.client
+
+        async def load_all() -> list[Any]:
+            return [f async for f in client.files.iter()]
+
+        files = await self.call("list files", load_all)
+        if files is None:
+            return
+        self._files = files
+        self.query_one("#files", FileTable).set_files([file_row(f) for f in files])
+        usage = await self.call("usage", client.usage)
+        quota = self.query_one("#quota", QuotaBar)
+        if usage is not None:
+            quota.used = usage.used_bytes
+            quota.limit = usage.limit_bytes
+        else:
+            quota.used = sum(int(f.bytes or 0) for f in files)
+            quota.limit = None
+
+    # -- helpers for actions ----------------------------------------------------
+    def selected_job(self) -> Any | None:
+        job_id = self.selected_job_id
+        if job_id is None:
+            self.notify("select a job first (2 or Tab to the jobs pane)", severity="warning")
+            return None
+        return self._jobs.get(job_id)
+
+    def selected_file_id(self) -> str | None:
+        return self.query_one("#files", FileTable).selected_file_id
+
+    # -- actions ----------------------------------------------------------------
+    def action_refresh(self) -> None:
+        self.refresh_jobs(full=True)
+        self.refresh_files()
+        if self.selected_job_id:
+            self.load_detail(self.selected_job_id)
+
+    def action_sort(self) -> None:
+        self.query_one("#jobs", JobTable).action_cycle_sort()
+
+    def action_filter(self) -> None:
+        self.action_pane("jobs")
+        box = self.query_one("#job-filter", Input)
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed, "#job-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.query_one("#jobs", JobTable).filter_text = event.value
+
+    @on(Input.Submitted, "#job-filter")
+    def _filter_done(self) -> None:
+        box = self.query_one("#job-filter", Input)
+        box.display = bool(box.value)
+        self.query_one("#jobs", JobTable).focus()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.query_one("#job-filter", Input)
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.query_one("#jobs", JobTable).focus()
+            event.stop()
+
+    def action_toggle_follow(self) -> None:
+        log = self.query_one("#events", EventLog)
+        log.follow = not log.follow
+        self.notify(f"follow {'on' if log.follow else 'off'}", timeout=2)
+
+    def action_new_job(self) -> None:
+        from fttui.screens.job_form import JobFormScreen
+
+        self.app.push_screen(
+            JobFormScreen(self.ftapp.client, org=self.ftapp.org), self._job_created
+        )
+
+    def action_clone_job(self) -> None:
+        from fttui.screens.job_form import JobFormScreen
+
+        job = self.selected_job()
+        if job is None:
+            return
+        screen = JobFormScreen(self.ftapp.client, org=self.ftapp.org, clone_from=job)
+        self.app.push_screen(screen, self._job_created)
+
+    def _job_created(self, job_id: str | None) -> None:
+        if job_id:
+            self.notify(f"created {job_id}", title="new job")
+            self.refresh_jobs(full=False)
+
+    def action_cancel_job(self) -> None:
+        from widgets import ConfirmDialog
+
+        job = self.selected_job()
+        if job is None:
+            return
+        if job.status in FINAL:
+            self.notify(f"{job.id} is already {job.status}", severity="warning")
+            return
+
+        def confirmed(yes: bool | None) -> None:
+            if yes:
+                self._cancel(job.id)
+
+        self.app.push_screen(
+            ConfirmDialog(f"Cancel job {job.id}?", f"model {job.model}, status {job.status}"),
+            confirmed,
+        )
+
+    @work(group="actions")
+    async def _cancel(self, job_id: str) -> None:
+        job = await self.call("cancel", lambda: self.ftapp.client.jobs.cancel(job_id))
+        if job is not None:
+            self._jobs[job_id] = job
+            self.notify(f"{job_id}: {job.status}", title="cancel")
+            self._show_jobs()
+            self.load_detail(job_id)
+
+    def action_upload(self) -> None:
+        from fttui.screens.upload import UploadScreen
+
+        def uploaded(file_id: str | None) -> None:
+            if file_id:
+                self.refresh_files()
+
+        self.app.push_screen(UploadScreen(self.ftapp.client), uploaded)
+
+    def action_download(self) -> None:
+        from fttui.screens.download import DownloadScreen
+
+        job = self.selected_job()
+        if job is None:
+            return
+        if not job.result_files:
+            self.notify(f"{job.id} has no results file yet ({job.status})", severity="warning")
+            return
+        self.app.push_screen(DownloadScreen(self.ftapp.client, job.id, job.result_files[0]))
+
+    def action_try_model(self) -> None:
+        from fttui.screens.try_model import TryModelScreen
+
+        job = self.selected_job()
+        model = job.fine_tuned_model if job is not None else None
+        if job is None:
+            return
+        if not model:
+            self.notify(
+                f"{job.id} has no fine-tuned model yet; trying its base model {job.model}",
+                severity="warning",
+            )
+        self.app.push_screen(
+            TryModelScreen(self.ftapp.client, model or job.model, training_file=job.training_file)
+        )
+
+    def action_preview(self) -> None:
+        from fttui.screens.preview import PreviewScreen
+
+        file_id = self.selected_file_id()
+        if file_id is None:
+            self.notify("select a file first (1 for the files pane)", severity="warning")
+            return
+        self.app.push_screen(PreviewScreen(self.ftapp.client, file_id))
+
+    def action_delete(self) -> None:
+        """`x` deletes what the active pane shows: a file, or a job's fine-tuned model."""
+        from widgets import ConfirmDialog
+
+        if self.active_pane == "files":
+            file_id = self.selected_file_id()
+            if file_id is None:
+                self.notify("no file selected", severity="warning")
+                return
+
+            def delete_file(yes: bool | None) -> None:
+                if yes:
+                    self._delete_file(file_id)
+
+            self.app.push_screen(
+                ConfirmDialog(f"Delete file {file_id}?", "Its bytes are removed."), delete_file
+            )
+            return
+        job = self.selected_job()
+        if job is None:
+            return
+        model = job.fine_tuned_model
+        if not model:
+            self.notify(f"{job.id} has no fine-tuned model to delete", severity="warning")
+            return
+
+        def delete_model(yes: bool | None) -> None:
+            if yes:
+                self._delete_model(model)
+
+        self.app.push_screen(
+            ConfirmDialog(f"Delete model {model}?", "It can no longer be used or continued."),
+            delete_model,
+        )
+
+    @work(group="actions")
+    async def _delete_file(self, file_id: str) -> None:
+        if await self.call("delete file", lambda: self.ftapp.client.files.delete(file_id)):
+            self.notify(f"deleted {file_id}", title="files")
+            self.refresh_files()
+
+    @work(group="actions")
+    async def _delete_model(self, model: str) -> None:
+        if await self.call("delete model", lambda: self.ftapp.client.models.delete(model)):
+            self.notify(f"deleted {model}", title="models")

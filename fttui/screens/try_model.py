@@ -1,0 +1,192 @@
+"""`t`: try a model on a prompt, formatted exactly as its training data was.
+
+The seed's rule: at inference the prompt ends with the training separator and
+the completion is cut at the training stop sequence. Both are taken from the
+training file's check report (the file is fetched with a ranged read and
+checked in a thread) and stay editable, written with backslash escapes.
+For classification (max_tokens 1) the top log-probabilities are shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import math
+import tempfile
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.table import Table
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static, TextArea
+
+from fttui.api import APIError, Client
+
+HEAD_BYTES = 262144
+
+
+def escape(text: str) -> str:
+    """`\\n\\n###\\n\\n` style, so whitespace separators can be seen and edited."""
+    return text.encode("unicode_escape").decode("ascii")
+
+
+def unescape(text: str) -> str:
+    return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
+
+
+def dataset_markers(report: Any) -> tuple[str | None, str | None]:
+    """(separator, stop) a check report detected; None where it found none."""
+
+    def first(*names: str) -> str | None:
+        for name in names:
+            value = getattr(report, name, None)
+            if value is None and isinstance(getattr(report, "stats", None), dict):
+                value = report.stats.get(name)
+            if isinstance(value, str) and value:
+                return value
+        return None
+
+    return first("separator", "prompt_separator"), first("stop", "stop_sequence", "end_token")
+
+
+class TryModelScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+s", "send", "Send"),
+    ]
+
+    def __init__(self, client: Client, model: str, *, training_file: str | None = None) -> None:
+        super().__init__()
+        self.client = client
+        self.model = model
+        self.training_file = training_file
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box", id="try-box"):
+            yield Label("Try a model", classes="modal-title")
+            yield Label("model", classes="modal-hint")
+            yield Input(value=self.model, id="try-model")
+            with Horizontal(id="try-markers"):
+                with Vertical():
+                    yield Label("separator (appended to the prompt)", classes="modal-hint")
+                    yield Input(id="try-separator", placeholder="e.g. \\n\\n###\\n\\n")
+                with Vertical():
+                    yield Label("stop sequence", classes="modal-hint")
+                    yield Input(id="try-stop", placeholder="e.g. \\n or  END")
+                with Vertical():
+                    yield Label("max tokens (1 = classify)", classes="modal-hint")
+                    yield Input(value="32", id="try-max-tokens", type="integer")
+            yield Label("prompt (ctrl+s sends)", classes="modal-hint")
+            yield TextArea(id="try-prompt")
+            yield Static("", id="try-output")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Close", id="try-close")
+                yield Button("Send (ctrl+s)", id="try-send", variant="primary")
+
+    def on_mount(self) -> None:
+        self.query_one("#try-prompt", TextArea).focus()
+        if self.training_file:
+            self.detect_markers(self.training_file)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "try-send":
+            self.action_send()
+        else:
+            self.action_close()
+
+    def action_close(self) -> None:
+        self.dismiss(None)
+
+    @work(exclusive=True, group="markers")
+    async def detect_markers(self, file_id: str) -> None:
+        """Separator and stop from the training file's check report."""
+        from fttui.data import check_file
+
+        try:
+            head = await self.client.files.head(file_id, max_bytes=HEAD_BYTES)
+        except APIError as exc:
+            self.notify(f"training file: {exc}", severity="warning")
+            return
+        lines = head.split(b"\n")
+        if len(head) >= HEAD_BYTES:
+            lines = lines[:-1]  # the last line may be cut short by the ranged read
+        with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
+            path = Path(tmp) / "head.jsonl"
+            path.write_bytes(b"\n".join(lines) + b"\n")
+            try:
+                report = await asyncio.to_thread(check_file, path)
+            except (OSError, ValueError) as exc:
+                self.notify(f"could not check the training file: {exc}", severity="warning")
+                return
+        separator, stop = dataset_markers(report)
+        sep_box = self.query_one("#try-separator", Input)
+        stop_box = self.query_one("#try-stop", Input)
+        if separator and not sep_box.value:
+            sep_box.value = escape(separator)
+        if stop and not stop_box.value:
+            stop_box.value = escape(stop)
+
+    def action_send(self) -> None:
+        prompt = self.query_one("#try-prompt", TextArea).text
+        if not prompt.strip():
+            self.notify("write a prompt first", severity="warning")
+            return
+        try:
+            max_tokens = int(self.query_one("#try-max-tokens", Input).value or "32")
+        except ValueError:
+            self.notify("max tokens must be a whole number", severity="error")
+            return
+        if not 1 <= max_tokens <= 2048:
+            self.notify("max tokens must be between 1 and 2048", severity="error")
+            return
+        self.send(prompt, max_tokens)
+
+    @work(exclusive=True, group="send")
+    async def send(self, prompt: str, max_tokens: int) -> None:
+        output = self.query_one("#try-output", Static)
+        model = self.query_one("#try-model", Input).value.strip()
+        separator = unescape(self.query_one("#try-separator", Input).value)
+        stop = unescape(self.query_one("#try-stop", Input).value)
+        classify = max_tokens == 1
+        output.update(Text(f"asking {model} …", style="dim"))
+        try:
+            completion = await self.client.completions.create(
+                model=model,
+                prompt=prompt + separator,
+                max_tokens=max_tokens,
+                temperature=0.0,
+                stop=[stop] if stop else None,
+                logprobs=5 if classify else None,
+            )
+        except APIError as exc:
+            output.update(Text(str(exc), style="red"))
+            return
+        output.update(render_completion(completion))
+
+
+def render_completion(completion: Any) -> Any:
+    """The completion text, then (when asked for) the top tokens with probabilities."""
+    choice = completion.choices[0]
+    text = Text()
+    text.append("completion: ", style="bold")
+    text.append(repr(choice.text))
+    text.append(f"   ({choice.finish_reason})", style="dim")
+    logprobs = getattr(choice, "logprobs", None)
+    top = getattr(logprobs, "top_logprobs", None) if logprobs is not None else None
+    if not top:
+        return text
+    table = Table(title="top tokens (first position)", box=None, expand=False)
+    table.add_column("token")
+    table.add_column("logprob", justify="right")
+    table.add_column("probability", justify="right")
+    first = top[0] or {}
+    for token, logprob in sorted(first.items(), key=lambda kv: -kv[1]):
+        table.add_row(repr(token), f"{logprob:.3f}", f"{math.exp(logprob):.1%}")
+    from rich.console import Group
+
+    return Group(text, table)

@@ -1,0 +1,148 @@
+"""`u`: check a JSONL file, show the report, then upload it with a progress bar.
+
+The check runs in a thread (it tokenises every example) so the screen stays live;
+the upload streams from disk through the API layer, which reports progress.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Static
+
+from fttui.api import APIError, Client
+from widgets import ConfirmDialog, PathInput, TransferProgress
+
+
+class UploadScreen(ModalScreen[str | None]):
+    """Returns the uploaded file's id, or None."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("ctrl+s", "upload", "Upload"),
+    ]
+
+    def __init__(self, client: Client, path: str = "") -> None:
+        super().__init__()
+        self.client = client
+        self.initial_path = path
+        self.report: Any = None
+        self.checked_path: Path | None = None
+        self.uploading = False
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Label("Upload a training or validation file", classes="modal-title")
+            yield Label("JSONL path (Tab completes, Enter checks):", classes="modal-hint")
+            yield PathInput(value=self.initial_path, id="upload-path")
+            with VerticalScroll(classes="report", id="upload-report-box"):
+                yield Static("", id="upload-report")
+            yield TransferProgress(id="upload-progress")
+            with Horizontal(classes="modal-buttons"):
+                yield Button("Close", id="upload-close")
+                yield Button("Check (Enter)", id="upload-check")
+                yield Button("Upload (ctrl+s)", id="upload-go", variant="primary", disabled=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#upload-progress").display = False
+        self.query_one("#upload-report-box").display = False
+        self.query_one("#upload-path").focus()
+
+    def _path(self) -> Path:
+        return Path(self.query_one("#upload-path", Input).value.strip()).expanduser()
+
+    @on(Input.Submitted, "#upload-path")
+    def _submitted(self) -> None:
+        self.check()
+
+    @on(Input.Changed, "#upload-path")
+    def _changed(self) -> None:
+        self.query_one("#upload-go", Button).disabled = True
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "upload-check":
+            self.check()
+        elif event.button.id == "upload-go":
+            self.action_upload()
+        elif event.button.id == "upload-close":
+            self.action_close()
+
+    def action_close(self) -> None:
+        if not self.uploading:
+            self.dismiss(None)
+
+    def _show(self, renderable: Any) -> None:
+        self.query_one("#upload-report-box").display = True
+        self.query_one("#upload-report", Static).update(renderable)
+
+    @work(exclusive=True, group="check")
+    async def check(self) -> None:
+        import asyncio
+
+        from fttui.data import check_file
+
+        path = self._path()
+        if not path.is_file():
+            self._show(f"[red]{path}: no such file[/red]")
+            return
+        self._show(f"checking {path} …")
+        try:
+            report = await asyncio.to_thread(check_file, path)
+        except (OSError, ValueError) as exc:
+            self._show(f"[red]{path}: {exc}[/red]")
+            return
+        self.report = report
+        self.checked_path = path
+        self._show(report.to_rich())
+        go = self.query_one("#upload-go", Button)
+        go.disabled = False
+        go.focus()
+
+    def action_upload(self) -> None:
+        if self.checked_path is None or self.report is None or self.uploading:
+            self.notify("check the file first (Enter)", severity="warning")
+            return
+        errors = list(getattr(self.report, "errors", []) or [])
+        if errors:
+
+            def answer(yes: bool | None) -> None:
+                if yes:
+                    self.upload()
+
+            self.app.push_screen(
+                ConfirmDialog(
+                    f"The check found {len(errors)} error(s). Upload anyway?",
+                    "Training may fail or learn the wrong thing; `fttui prepare --fix` can fix many.",
+                ),
+                answer,
+            )
+            return
+        self.upload()
+
+    @work(exclusive=True, group="upload")
+    async def upload(self) -> None:
+        assert self.checked_path is not None
+        path = self.checked_path
+        progress = self.query_one("#upload-progress", TransferProgress)
+        progress.display = True
+        progress.set_label(f"uploading {path.name}")
+        self.uploading = True
+        self.query_one("#upload-go", Button).disabled = True
+        try:
+            uploaded = await self.client.files.upload(
+                path, purpose="fine-tune", on_progress=progress.update_progress
+            )
+        except APIError as exc:
+            self.notify(str(exc), title="upload", severity="error", timeout=10)
+            self.query_one("#upload-go", Button).disabled = False
+            return
+        finally:
+            self.uploading = False
+        self.notify(f"uploaded {path.name} as {uploaded.id}", title="upload")
+        self.dismiss(uploaded.id)

@@ -1,0 +1,61 @@
+"""Fixtures for the app's tests: a real server (seeded or with the tiny model) and the app."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ServerProcess, free_port  # tests/conftest.py
+
+from fttui.api import Client
+from fttui.app import FtTuiApp
+
+from .seed import NOW, seed_store
+
+
+@pytest.fixture(autouse=True)
+def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Times on screen in UTC, whatever the machine's zone (snapshots compare text)."""
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+
+
+@pytest.fixture
+def seeded_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server over the fixed state of `seed.py` (three files, three finished jobs)."""
+    data = tmp_path / "seeded"
+    seed_store(data).close()
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def make_app(server: ServerProcess, *, frozen: bool = True) -> FtTuiApp:
+    client = Client(server.base_url, max_retries=1, label=f"local · 127.0.0.1:{server.port}")
+    # The port changes per run; a fixed label keeps snapshots stable.
+    if frozen:
+        client.label = "local · 127.0.0.1"
+    return FtTuiApp(client, org="local", frozen_now=NOW if frozen else None)
+
+
+async def wait_for(
+    pilot: object, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+) -> None:
+    """Pause the pilot until `predicate()` holds (real server, real timing)."""
+    pause: Callable[[float], Awaitable[None]] = pilot.pause  # type: ignore[attr-defined]
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        await pause(0.05)
+
+
+@pytest.fixture
+def tiny_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items() if k.startswith("FTTUI")}
