@@ -7,6 +7,7 @@ know nothing of HTTP or `fttui.api`: the app converts API objects and feeds them
 from widgets.confirm import ConfirmDialog
 from widgets.event_log import EventLog
 from widgets.file_table import FileTable
+from widgets.hparam_form import HyperparamForm
 from widgets.job_table import JobTable
 from widgets.kv_table import KeyValueTable
 from widgets.metric_plot import MetricPlot
@@ -22,6 +23,7 @@ __all__ = [
     "EventRow",
     "FileRow",
     "FileTable",
+    "HyperparamForm",
     "JobRow",
     "JobTable",
     "KeyValueTable",

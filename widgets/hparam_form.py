@@ -1,0 +1,459 @@
+"""The create-job form: model, files, hyperparameters, suffix, seed, classification.
+
+Every field is checked here with the same pure rules the server uses
+(`fttui.train.hparams`, `fttui.naming`), so a bad value is caught next to its field
+before anything is sent; the server's own refusal, if any, is shown verbatim on top.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.reactive import reactive
+from textual.widget import Widget
+from textual.widgets import Checkbox, Input, Label, Select, Static
+
+from fttui.naming import SUFFIX_MAX, fine_tuned_model_name, suffix_problem
+from fttui.train.hparams import AUTO, check_hyperparameter
+
+HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})
+SEED_MAX = 2**31 - 1
+METHODS = (("full fine-tune", "full"), ("LoRA adapter", "lora"))
+
+#: Every field `validate()` may report, in the order they appear.
+FIELDS = (
+    "model",
+    "training_file",
+    "validation_file",
+    *HYPERPARAMETERS,
+    "suffix",
+    "seed",
+    "method",
+    "compute_classification_metrics",
+    "classification_n_classes",
+    "classification_positive_class",
+    "classification_betas",
+)
+
+
+def parse_number(text: str) -> Any:
+    """'' or 'auto' -> 'auto'; '3' -> 3; '0.1' -> 0.1; anything else stays a string
+    (so `check_hyperparameter` names it in its message)."""
+    value = text.strip()
+    if value in ("", AUTO):
+        return AUTO
+    try:
+        return int(value)
+    except ValueError:
+        pass
+    try:
+        number = float(value)
+    except ValueError:
+        return value
+    return number if math.isfinite(number) else value
+
+
+def parse_betas(text: str) -> tuple[list[float], str | None]:
+    """'0.5, 1, 2' -> [0.5, 1.0, 2.0]; the error names the first bad item."""
+    betas: list[float] = []
+    for index, item in enumerate(text.split(","), start=1):
+        item = item.strip()
+        if not item:
+            continue
+        try:
+            beta = float(item)
+        except ValueError:
+            return betas, f"beta {index} ({item!r}) is not a number"
+        if not math.isfinite(beta) or beta <= 0:
+            return betas, f"beta {index} ({item!r}) must be a positive number"
+        betas.append(beta)
+    return betas, None
+
+
+class HyperparamForm(Widget):
+    """The job form's fields; the screen around it owns the submit/cancel buttons.
+
+    `validate()` shows each problem in the Label under its field and returns them
+    (field -> message; empty when the form is fine); `values()` gives the request
+    pieces; `load()` pre-fills (clone); `show_server_error()` shows a refusal.
+    The suffix field shows a live `n/40` count and the resulting model name.
+    """
+
+    DEFAULT_CSS = """
+    HyperparamForm {
+        layout: vertical;
+        height: auto;
+        padding: 0 1;
+    }
+    HyperparamForm #server-error {
+        display: none;
+        color: $error;
+        border: round $error;
+        padding: 0 1;
+        height: auto;
+    }
+    HyperparamForm #server-error.-shown { display: block; }
+    HyperparamForm .field { height: auto; width: 1fr; }
+    HyperparamForm .row { height: auto; }
+    HyperparamForm .field-label { color: $foreground-muted; margin-top: 1; }
+    HyperparamForm .field-error { color: $error; height: auto; width: 100%; display: none; }
+    HyperparamForm .field-error.-shown { display: block; }
+    HyperparamForm #suffix-counter { width: auto; margin-left: 1; color: $foreground-muted; }
+    HyperparamForm #suffix-counter.-over { color: $error; text-style: bold; }
+    HyperparamForm #model-preview { color: $accent; height: auto; width: 100%; }
+    HyperparamForm #classification-options { height: auto; display: none; }
+    HyperparamForm #classification-options.-shown { display: block; }
+    HyperparamForm Select { width: 1fr; }
+    HyperparamForm Input { width: 1fr; }
+    """
+
+    org: reactive[str] = reactive("local")
+
+    PLACEHOLDERS: ClassVar[dict[str, str]] = {
+        "n_epochs": "auto (4)",
+        "batch_size": "auto",
+        "learning_rate_multiplier": "auto",
+    }
+
+    def __init__(
+        self,
+        *,
+        preview_time: datetime | None = None,
+        name: str | None = None,
+        id: str | None = None,
+        classes: str | None = None,
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        #: Fixed time for the model-name preview (tests, screenshots); None = now.
+        self.preview_time = preview_time
+        self._models: list[str] = []
+        self._files: list[tuple[str, str]] = []
+
+    # -- layout ---------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        yield Static("", id="server-error", markup=False)
+        yield from self._field(
+            "model",
+            "Model (base, or a fine-tuned model to continue from)",
+            Select[str]([], prompt="choose a model", id="model"),
+        )
+        with Horizontal(classes="row"):
+            yield from self._field(
+                "training_file",
+                "Training file",
+                Select[str]([], prompt="choose a file", id="training_file"),
+            )
+            yield from self._field(
+                "validation_file",
+                "Validation file (optional)",
+                Select[str]([], prompt="none", id="validation_file"),
+            )
+        with Horizontal(classes="row"):
+            for name in HYPERPARAMETERS:
+                yield from self._field(
+                    name, name, Input(placeholder=self.PLACEHOLDERS[name], id=name)
+                )
+        with Vertical(classes="field"):
+            yield Label(f"Suffix (up to {SUFFIX_MAX} characters)", classes="field-label")
+            with Horizontal(classes="row"):
+                yield Input(placeholder="e.g. custom model name", id="suffix")
+                yield Label(f"0/{SUFFIX_MAX}", id="suffix-counter")
+            yield Label("", id="model-preview", markup=False)
+            yield Label("", id="suffix-error", classes="field-error", markup=False)
+        with Horizontal(classes="row"):
+            yield from self._field(
+                "seed", "Seed (optional)", Input(placeholder="random", id="seed")
+            )
+            yield from self._field(
+                "method",
+                "Method",
+                Select[str](METHODS, value="full", allow_blank=False, id="method"),
+            )
+        with Vertical(classes="field"):
+            yield Checkbox(
+                "Compute classification metrics (needs a validation file)",
+                id="compute_classification_metrics",
+            )
+            yield Label(
+                "", id="compute_classification_metrics-error", classes="field-error", markup=False
+            )
+        with Vertical(id="classification-options"), Horizontal(classes="row"):
+            yield from self._field(
+                "classification_n_classes",
+                "Number of classes",
+                Input(placeholder="e.g. 2", id="classification_n_classes"),
+            )
+            yield from self._field(
+                "classification_positive_class",
+                "Positive class (binary)",
+                Input(placeholder="e.g. ' positive'", id="classification_positive_class"),
+            )
+            yield from self._field(
+                "classification_betas",
+                "F-betas (comma list)",
+                Input(placeholder="e.g. 0.5, 1, 2", id="classification_betas"),
+            )
+
+    def _field(self, name: str, label: str, control: Widget) -> ComposeResult:
+        with Vertical(classes="field", id=f"{name}-field"):
+            yield Label(label, classes="field-label")
+            yield control
+            yield Label("", id=f"{name}-error", classes="field-error", markup=False)
+
+    def on_mount(self) -> None:
+        self._update_suffix()
+
+    # -- choices --------------------------------------------------------------------
+    def set_models(self, models: list[str]) -> None:
+        """The models to choose from (base models and fine-tuned ones)."""
+        self._models = list(dict.fromkeys(models))
+        self._set_options(self.query_one("#model", Select), [(m, m) for m in self._models])
+        self._update_suffix()
+
+    def set_files(self, files: list[tuple[str, str]]) -> None:
+        """Uploaded files as (label, file id), offered for training and validation."""
+        self._files = list(files)
+        for select_id in ("#training_file", "#validation_file"):
+            self._set_options(self.query_one(select_id, Select), self._files)
+
+    @staticmethod
+    def _set_options(select: Select[str], options: Iterable[tuple[str, str]]) -> None:
+        """Replace options, keeping the current choice when it is still offered."""
+        options = list(options)
+        current = select.value
+        select.set_options(options)
+        if current != Select.NULL and any(value == current for _, value in options):
+            select.value = current
+
+    def _choose(self, select_id: str, value: str | None) -> None:
+        """Select `value`, adding it as an option when not offered (a cloned job's
+        model or file may no longer be listed, and the user should still see it)."""
+        select = self.query_one(f"#{select_id}", Select)
+        if not value:
+            select.clear()
+            return
+        if select_id == "model":
+            if value not in self._models:
+                self.set_models([*self._models, value])
+        elif all(v != value for _, v in self._files):
+            self.set_files([*self._files, (value, value)])
+        select.value = value
+
+    # -- reading --------------------------------------------------------------------
+    def _input(self, name: str) -> str:
+        return self.query_one(f"#{name}", Input).value
+
+    def _select(self, name: str) -> str | None:
+        value = self.query_one(f"#{name}", Select).value
+        return None if value == Select.NULL else str(value)
+
+    @property
+    def classification_on(self) -> bool:
+        return self.query_one("#compute_classification_metrics", Checkbox).value
+
+    def _check(self, name: str) -> str | None:
+        """The problem with one field, or None."""
+        if name == "model":
+            return None if self._select("model") else "choose a model"
+        if name == "training_file":
+            return None if self._select("training_file") else "choose a training file"
+        if name == "validation_file":
+            validation = self._select("validation_file")
+            if validation and validation == self._select("training_file"):
+                return "the validation file must differ from the training file"
+            return None
+        if name in HYPERPARAMETERS:
+            return check_hyperparameter(name, parse_number(self._input(name)))
+        if name == "suffix":
+            return suffix_problem(self._input("suffix"))
+        if name == "seed":
+            text = self._input("seed").strip()
+            if not text:
+                return None
+            try:
+                seed = int(text)
+            except ValueError:
+                return f"seed must be a whole number, got {text!r}"
+            return None if 0 <= seed <= SEED_MAX else f"seed must be in [0, {SEED_MAX}], got {seed}"
+        if name == "method":
+            return None if self._select("method") in ("full", "lora") else "choose full or lora"
+        if not self.classification_on:
+            return None
+        if name == "compute_classification_metrics":
+            if not self._select("validation_file"):
+                return "classification metrics need a validation file: choose one above"
+            return None
+        if name == "classification_n_classes":
+            text = self._input("classification_n_classes").strip()
+            try:
+                n_classes = int(text)
+            except ValueError:
+                return f"number of classes must be a whole number of at least 2, got {text!r}"
+            return (
+                None if n_classes >= 2 else f"number of classes must be at least 2, got {n_classes}"
+            )
+        if name == "classification_positive_class":
+            text = self._input("classification_n_classes").strip()
+            binary = text == "2"
+            if binary and not self._input("classification_positive_class"):
+                return "binary classification needs the positive class (the label's exact text)"
+            return None
+        if name == "classification_betas":
+            return parse_betas(self._input("classification_betas"))[1]
+        return None
+
+    def _show_error(self, name: str, message: str | None) -> None:
+        label = self.query_one(f"#{name}-error", Label)
+        label.update(message or "")
+        label.set_class(bool(message), "-shown")
+
+    def validate(self) -> dict[str, str]:
+        """Check every field, show each problem under its field, return them."""
+        errors: dict[str, str] = {}
+        for name in FIELDS:
+            message = self._check(name)
+            self._show_error(name, message)
+            if message:
+                errors[name] = message
+        return errors
+
+    def values(self) -> dict[str, Any]:
+        """The request pieces (call `validate()` first; bad values pass through raw)."""
+        hyperparameters: dict[str, Any] = {}
+        for name in HYPERPARAMETERS:
+            value = parse_number(self._input(name))
+            if name in INT_HYPERPARAMETERS and isinstance(value, float) and value.is_integer():
+                value = int(value)
+            elif name == "learning_rate_multiplier" and isinstance(value, int):
+                value = float(value)
+            hyperparameters[name] = value
+        seed_text = self._input("seed").strip()
+        seed: int | None = None
+        if seed_text:
+            try:
+                seed = int(seed_text)
+            except ValueError:
+                seed = None
+        extra: dict[str, Any] = {}
+        if self.classification_on:
+            extra["compute_classification_metrics"] = True
+            n_text = self._input("classification_n_classes").strip()
+            extra["classification_n_classes"] = int(n_text) if n_text.isdigit() else n_text
+            positive = self._input("classification_positive_class")
+            if positive:
+                extra["classification_positive_class"] = positive
+            betas = parse_betas(self._input("classification_betas"))[0]
+            if betas:
+                extra["classification_betas"] = betas
+        return {
+            "model": self._select("model"),
+            "training_file": self._select("training_file"),
+            "validation_file": self._select("validation_file"),
+            "hyperparameters": hyperparameters,
+            "suffix": self._input("suffix") or None,
+            "seed": seed,
+            "method": self._select("method") or "full",
+            "extra": extra,
+        }
+
+    # -- writing --------------------------------------------------------------------
+    def load(self, values: dict[str, Any]) -> None:
+        """Pre-fill from `values` as `values()` returns them (flat classification keys
+        and `hyperparameters` holding them are accepted too)."""
+        self._choose("model", values.get("model"))
+        self._choose("training_file", values.get("training_file"))
+        self._choose("validation_file", values.get("validation_file"))
+        hyperparameters = dict(values.get("hyperparameters") or {})
+        for name in HYPERPARAMETERS:
+            value = hyperparameters.get(name, AUTO)
+            self.query_one(f"#{name}", Input).value = "" if value in (None, AUTO) else str(value)
+        self.query_one("#suffix", Input).value = values.get("suffix") or ""
+        seed = values.get("seed")
+        self.query_one("#seed", Input).value = "" if seed is None else str(seed)
+        method = values.get("method") or "full"
+        self.query_one("#method", Select).value = method if method in ("full", "lora") else "full"
+        extra = {**hyperparameters, **values, **(values.get("extra") or {})}
+        on = bool(extra.get("compute_classification_metrics"))
+        self.query_one("#compute_classification_metrics", Checkbox).value = on
+        n_classes = extra.get("classification_n_classes")
+        self.query_one("#classification_n_classes", Input).value = (
+            "" if n_classes is None else str(n_classes)
+        )
+        self.query_one("#classification_positive_class", Input).value = (
+            extra.get("classification_positive_class") or ""
+        )
+        betas = extra.get("classification_betas") or []
+        self.query_one("#classification_betas", Input).value = ", ".join(f"{b:g}" for b in betas)
+        self._update_suffix()
+        self._show_classification(on)
+
+    def show_server_error(self, message: str) -> None:
+        """Show the server's refusal verbatim at the top (empty clears it)."""
+        box = self.query_one("#server-error", Static)
+        box.update(message)
+        box.set_class(bool(message), "-shown")
+        if message:
+            box.scroll_visible(top=True)
+
+    def clear_server_error(self) -> None:
+        self.show_server_error("")
+
+    @property
+    def model_preview(self) -> str:
+        """The fine-tuned model name the current choices would produce."""
+        model = self._select("model") or "<model>"
+        return fine_tuned_model_name(model, self.org, self._input("suffix"), self.preview_time)
+
+    # -- live updates ---------------------------------------------------------------
+    def _update_suffix(self) -> None:
+        suffix = self._input("suffix")
+        counter = self.query_one("#suffix-counter", Label)
+        counter.update(f"{len(suffix)}/{SUFFIX_MAX}")
+        counter.set_class(len(suffix) > SUFFIX_MAX, "-over")
+        self.query_one("#model-preview", Label).update(f"→ {self.model_preview}")
+
+    def _show_classification(self, on: bool) -> None:
+        self.query_one("#classification-options").set_class(on, "-shown")
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        name = event.input.id or ""
+        if name == "suffix":
+            self._update_suffix()
+        if name in FIELDS:
+            self._show_error(name, self._check(name))
+        if name == "classification_n_classes":
+            self._show_error(
+                "classification_positive_class", self._check("classification_positive_class")
+            )
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        name = event.select.id or ""
+        if name == "model":
+            self._update_suffix()
+        if name in ("model", "training_file", "validation_file") and event.value != Select.NULL:
+            self._show_error(name, self._check(name))
+        if name in ("training_file", "validation_file"):
+            self._show_error("validation_file", self._check("validation_file"))
+            self._show_error(
+                "compute_classification_metrics", self._check("compute_classification_metrics")
+            )
+
+    def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
+        self._show_classification(event.value)
+        if not event.value:
+            for name in FIELDS[FIELDS.index("compute_classification_metrics") :]:
+                self._show_error(name, None)
+        else:
+            self._show_error(
+                "compute_classification_metrics", self._check("compute_classification_metrics")
+            )
+
+    def watch_org(self) -> None:
+        if self.is_mounted:
+            self._update_suffix()
