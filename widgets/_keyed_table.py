@@ -134,10 +134,6 @@ class KeyedTable(DataTable[Any], Generic[R]):
         self._update_count += 1
         self.refresh()
 
-    def _matches(self, row: R) -> bool:
-        needle = self.filter_text.strip().casefold()
-        return not needle or needle in self._haystack(row).casefold()
-
     def _sort_function(self) -> Callable[[Any], Any]:
         column = self.sort_key
         rows = self._all
@@ -162,7 +158,12 @@ class KeyedTable(DataTable[Any], Generic[R]):
         old_cursor_row = self.cursor_row
         scroll = (self.scroll_x, self.scroll_y)
         now = self._now
-        visible = {key: row for key, row in self._all.items() if self._matches(row)}
+        needle = self.filter_text.strip().casefold()  # a reactive: read once, not per row
+        visible = (
+            {k: r for k, r in self._all.items() if needle in self._haystack(r).casefold()}
+            if needle
+            else self._all
+        )
         gone = [key for key in self._shown if key not in visible]
         if len(gone) > _REBUILD_ABOVE:
             self.clear()

@@ -134,7 +134,8 @@ class EventLog(ScrollView, can_focus=True):
         self._width = width
         self.virtual_size = Size(self._width, self._line_count)
         if self.follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            # force: the scrollbar may not exist yet, which would veto the scroll.
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
         self.refresh()
         return added
 
@@ -185,7 +186,7 @@ class EventLog(ScrollView, can_focus=True):
 
     def watch_follow(self, follow: bool) -> None:
         if follow:
-            self.scroll_end(animate=False, immediate=True, x_axis=False)
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
 
     # -- drawing --------------------------------------------------------------------
     @property

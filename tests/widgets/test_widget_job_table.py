@@ -1,0 +1,160 @@
+"""JobTable: incremental updates keep the cursor on its job; sort, filter, vim keys, speed."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+from widget_host import Host
+
+from widgets import JobRow, JobTable
+
+NOW = 1_700_000_000
+
+
+def job(n: int, status: str = "succeeded", **changes: object) -> JobRow:
+    row = JobRow(
+        id=f"ftjob-{n:05d}",
+        status=status,
+        model="babbage-002" if n % 2 else "davinci-002",
+        fine_tuned_model=f"babbage-002:ft-acme:run{n}-2024" if status == "succeeded" else None,
+        created_at=NOW - 10_000 + n * 10,
+        finished_at=NOW - 9_000 + n * 10 if status in ("succeeded", "failed", "cancelled") else None,
+        estimated_finish=NOW + 125 if status == "running" else None,
+        trained_tokens=1000 * n if status == "succeeded" else None,
+        suffix=f"run{n}",
+    )
+    return dataclasses.replace(row, **changes)  # type: ignore[arg-type]
+
+
+def host() -> Host:
+    return Host(lambda: [JobTable()])
+
+
+async def test_cursor_stays_on_same_job_when_rows_are_added_and_reordered() -> None:
+    app = host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(n) for n in range(10)], now=NOW)
+        await pilot.pause()
+        # Newest first by default.
+        assert table.row_ids()[:2] == ["ftjob-00009", "ftjob-00008"]
+        table.focus()
+        await pilot.press("j", "j", "j")
+        assert table.selected_job_id == "ftjob-00006"
+
+        # Three newer jobs arrive (they sort above) and one old job disappears.
+        rows = [job(n) for n in range(1, 13)]
+        table.set_jobs(rows, now=NOW)
+        await pilot.pause()
+        assert table.row_ids()[0] == "ftjob-00012"
+        assert "ftjob-00000" not in table.row_ids()
+        assert table.selected_job_id == "ftjob-00006"
+
+        # Sorting by status moves rows around; the cursor follows its job.
+        rows[5] = job(6, status="failed")
+        table.sort_key = "status"
+        table.set_jobs(rows, now=NOW)
+        await pilot.pause()
+        assert table.selected_job_id == "ftjob-00006"
+        assert table.row_ids()[-1] == "ftjob-00006"  # 'failed' sorts first; reversed: last
+
+
+async def test_only_changed_cells_are_updated_and_status_is_coloured() -> None:
+    app = host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(1, "running"), job(2)], now=NOW)
+        await pilot.pause()
+        row = table.get_row("ftjob-00001")
+        assert str(row[0]) == "running" and "yellow" in str(row[0].style)
+        assert str(row[5]).endswith("ETA 2m05s")
+
+        table.set_jobs([job(1, "failed"), job(2)], now=NOW + 5)
+        await pilot.pause()
+        row = table.get_row("ftjob-00001")
+        assert str(row[0]) == "failed" and "red" in str(row[0].style)
+        assert "ETA" not in str(row[5])
+        assert str(table.get_row("ftjob-00002")[6]) == "2,000"
+
+
+async def test_filter_hides_non_matching_jobs_and_clearing_it_brings_them_back() -> None:
+    app = host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(1), job(2, "failed"), job(3, "running"), job(4)], now=NOW)
+        await pilot.pause()
+        table.filter_text = "FAILED"
+        await pilot.pause()
+        assert table.row_ids() == ["ftjob-00002"]
+        table.filter_text = "run3"  # suffix
+        await pilot.pause()
+        assert table.row_ids() == ["ftjob-00003"]
+        table.filter_text = "davinci"  # model: even ids
+        await pilot.pause()
+        assert sorted(table.row_ids()) == ["ftjob-00002", "ftjob-00004"]
+        table.filter_text = ""
+        await pilot.pause()
+        assert len(table.row_ids()) == 4
+
+
+async def test_sort_cycles_columns_and_reverses() -> None:
+    app = host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(1), job(3), job(2)], now=NOW)
+        await pilot.pause()
+        table.sort_key = "tokens"
+        table.sort_reverse = False
+        await pilot.pause()
+        assert table.row_ids() == ["ftjob-00001", "ftjob-00002", "ftjob-00003"]
+        table.focus()
+        await pilot.press("S")
+        assert table.row_ids() == ["ftjob-00003", "ftjob-00002", "ftjob-00001"]
+        await pilot.press("s")  # tokens is the last column: wraps to status
+        assert table.sort_key == "status"
+        assert "▼" in str(table.columns["status"].label)  # type: ignore[index]
+
+
+async def test_job_selected_is_posted_when_the_cursor_job_changes() -> None:
+    app = host()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(n) for n in range(5)], now=NOW)
+        await pilot.pause()
+        table.focus()
+        await pilot.press("G")
+        await pilot.pause()
+        await pilot.press("g")
+        await pilot.pause()
+        ids = [m.job_id for m in app.messages]  # type: ignore[attr-defined]
+        assert ids[0] == "ftjob-00004"
+        assert ids[-2:] == ["ftjob-00000", "ftjob-00004"]
+        # A refresh with the same data posts nothing new.
+        count = len(app.messages)
+        table.set_jobs([job(n) for n in range(5)], now=NOW)
+        await pilot.pause()
+        assert len(app.messages) == count
+
+
+async def test_refresh_of_5000_jobs_with_10_changes_is_fast() -> None:
+    """The jobs pane polls every few seconds: a refresh must not block the UI."""
+    app = host()
+    async with app.run_test(size=(120, 30)) as pilot:
+        table = app.query_one(JobTable)
+        rows = [job(n, "running" if n % 250 == 0 else "succeeded") for n in range(5000)]
+        table.set_jobs(rows, now=NOW)
+        await pilot.pause()
+        table.focus()
+        await pilot.press("j", "j")
+        selected = table.selected_job_id
+        for n in range(3, 5000, 500):
+            rows[n] = job(n, "failed")
+        started = time.perf_counter()
+        table.set_jobs(rows, now=NOW + 3)
+        elapsed = time.perf_counter() - started
+        await pilot.pause()
+        print(f"\nJobTable.set_jobs 5000 rows, 10 changed: {elapsed * 1000:.1f} ms")
+        assert table.selected_job_id == selected
+        assert str(table.get_row("ftjob-00003")[0]) == "failed"
+        assert elapsed < 0.25, f"refresh took {elapsed * 1000:.0f} ms"  # target 50 ms; CI is noisy
