@@ -197,6 +197,13 @@ def test_models_list_retrieve_delete(sdk: openai.OpenAI, queued_server: ServerPr
     assert listed[name].owned_by == "org-local"
     validate_strictly(Model, sdk.models.retrieve(name).model_dump())
 
+    # continue from the fine-tuned model: it trains from the same base
+    train = sdk.files.create(file=("more.jsonl", PROMPT_COMPLETION), purpose="fine-tune")
+    more = sdk.fine_tuning.jobs.create(model=name, training_file=train.id)
+    assert more.model == name
+    assert more.model_dump()["fttui"]["base_model"] == "SmolLM2-135M-Instruct"
+    sdk.fine_tuning.jobs.cancel(more.id)
+
     with pytest.raises(openai.PermissionDeniedError) as err:
         sdk.models.delete("ada")
     assert "base model" in err.value.message
