@@ -164,8 +164,8 @@ class HyperparamForm(Widget):
             with Horizontal(classes="row"):
                 yield Input(placeholder="e.g. custom model name", id="suffix")
                 yield Label(f"0/{SUFFIX_MAX}", id="suffix-counter")
-            yield Label("", id="model-preview", markup=False)
             yield Label("", id="suffix-error", classes="field-error", markup=False)
+            yield Label("", id="model-preview", markup=False)
         with Horizontal(classes="row"):
             yield from self._field(
                 "seed", "Seed (optional)", Input(placeholder="random", id="seed")

@@ -58,10 +58,11 @@ class JobTable(KeyedTable[JobRow]):
         ("status", "Status"),
         ("id", "ID"),
         ("model", "Model"),
-        ("fine_tuned_model", "Fine-tuned model"),
         ("created", "Created"),
         ("elapsed", "Elapsed/ETA"),
         ("tokens", "Tokens"),
+        # Last: the widest column, so the others stay visible at 80 columns.
+        ("fine_tuned_model", "Fine-tuned model"),
     )
 
     class JobSelected(Message):
@@ -104,19 +105,19 @@ class JobTable(KeyedTable[JobRow]):
             status_text(row.status),
             Text(row.id),
             Text(row.model),
-            Text(row.fine_tuned_model or ""),
             Text(local_time(row.created_at)),
             Text(elapsed_text(row, clock)),
             Text(
                 f"{row.trained_tokens:,}" if row.trained_tokens is not None else "", justify="right"
             ),
+            Text(row.fine_tuned_model or ""),
         )
 
     def _ticks(self, row: JobRow) -> bool:
         return row.status in ACTIVE
 
     def _clock_cells(self, row: JobRow, now: float | None) -> dict[int, Any]:
-        return {5: Text(elapsed_text(row, time.time() if now is None else now))}
+        return {4: Text(elapsed_text(row, time.time() if now is None else now))}
 
     def _sort_value(self, row: JobRow, column: str) -> Any:
         if column == "status":

@@ -8,7 +8,9 @@ from textual.app import App
 from widgets import ConfirmDialog
 
 
-@pytest.mark.parametrize(("key", "expected"), [("y", True), ("enter", True), ("n", False), ("escape", False)])
+@pytest.mark.parametrize(
+    ("key", "expected"), [("y", True), ("enter", True), ("n", False), ("escape", False)]
+)
 async def test_confirm_dialog_answers_by_key(key: str, expected: bool) -> None:
     answers: list[bool | None] = []
     app: App[None] = App()

@@ -12,7 +12,13 @@ T0 = 1_700_000_000
 
 
 def event(n: int, level: str = "info", message: str | None = None, **kw: object) -> EventRow:
-    return EventRow(id=f"ftevent-{n}", created_at=T0 + n, level=level, message=f"event number {n}" if message is None else message, **kw)  # type: ignore[arg-type]
+    return EventRow(
+        id=f"ftevent-{n}",
+        created_at=T0 + n,
+        level=level,
+        message=f"event number {n}" if message is None else message,
+        **kw,
+    )  # type: ignore[arg-type]
 
 
 async def test_events_are_shown_once_in_arrival_order() -> None:
@@ -24,7 +30,9 @@ async def test_events_are_shown_once_in_arrival_order() -> None:
         assert log.add_events([event(2), event(3), event(4)]) == 1
         assert log.add_events([event(4)]) == 0
         await pilot.pause()
-        assert [line.split(" ", 1)[1] for line in log.lines] == [f"event number {n}" for n in (1, 2, 3, 4)]
+        assert [line.split(" ", 1)[1] for line in log.lines] == [
+            f"event number {n}" for n in (1, 2, 3, 4)
+        ]
         text = drawn_text(log)
         assert text.count("event number 2") == 1
         assert "event number 4" in text
@@ -111,7 +119,9 @@ async def test_50000_events_in_batches_of_500_stay_fast() -> None:
             if start % 5000 == 0:
                 await pilot.pause()  # let it draw now and then, as the app would
         await pilot.pause()
-        print(f"\nEventLog.add_events 50,000 events / 500 per batch: worst batch {worst * 1000:.1f} ms")
+        print(
+            f"\nEventLog.add_events 50,000 events / 500 per batch: worst batch {worst * 1000:.1f} ms"
+        )
         assert log.event_count == 50_000
         assert len(log.lines) == 20_000
         assert "event number 49999" in drawn_text(log)

@@ -19,7 +19,9 @@ def job(n: int, status: str = "succeeded", **changes: object) -> JobRow:
         model="babbage-002" if n % 2 else "davinci-002",
         fine_tuned_model=f"babbage-002:ft-acme:run{n}-2024" if status == "succeeded" else None,
         created_at=NOW - 10_000 + n * 10,
-        finished_at=NOW - 9_000 + n * 10 if status in ("succeeded", "failed", "cancelled") else None,
+        finished_at=NOW - 9_000 + n * 10
+        if status in ("succeeded", "failed", "cancelled")
+        else None,
         estimated_finish=NOW + 125 if status == "running" else None,
         trained_tokens=1000 * n if status == "succeeded" else None,
         suffix=f"run{n}",
@@ -68,14 +70,14 @@ async def test_only_changed_cells_are_updated_and_status_is_coloured() -> None:
         await pilot.pause()
         row = table.get_row("ftjob-00001")
         assert str(row[0]) == "running" and "yellow" in str(row[0].style)
-        assert str(row[5]).endswith("ETA 2m05s")
+        assert str(row[4]).endswith("ETA 2m05s")
 
         table.set_jobs([job(1, "failed"), job(2)], now=NOW + 5)
         await pilot.pause()
         row = table.get_row("ftjob-00001")
         assert str(row[0]) == "failed" and "red" in str(row[0].style)
-        assert "ETA" not in str(row[5])
-        assert str(table.get_row("ftjob-00002")[6]) == "2,000"
+        assert "ETA" not in str(row[4])
+        assert str(table.get_row("ftjob-00002")[5]) == "2,000"
 
 
 async def test_filter_hides_non_matching_jobs_and_clearing_it_brings_them_back() -> None:
@@ -111,7 +113,7 @@ async def test_sort_cycles_columns_and_reverses() -> None:
         table.focus()
         await pilot.press("S")
         assert table.row_ids() == ["ftjob-00003", "ftjob-00002", "ftjob-00001"]
-        await pilot.press("s")  # tokens is the last column: wraps to status
+        await pilot.press("s", "s")  # fine-tuned model is last, then it wraps to status
         assert table.sort_key == "status"
         assert "▼" in str(table.columns["status"].label)  # type: ignore[index]
 

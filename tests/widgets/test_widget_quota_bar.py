@@ -30,6 +30,7 @@ async def test_quota_text_and_levels_follow_used_bytes() -> None:
         summary_style = bar.render().spans[-1].style
         assert summary_style == critical
 
+
 async def test_unknown_limit_says_unknown_and_draws_no_fill() -> None:
     app = Host(lambda: [QuotaBar(5_000, None)])
     async with app.run_test(size=(60, 3)) as pilot:

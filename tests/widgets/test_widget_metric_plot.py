@@ -1,0 +1,96 @@
+"""MetricPlot and MetricsPanel: what is drawn, redraw on resize, empty state."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+from widget_host import Host, drawn_text
+
+from widgets import MetricPlot, MetricsPanel
+
+
+async def test_plot_draws_title_series_names_and_axes_and_redraws_on_resize() -> None:
+    app = Host(lambda: [MetricPlot("Loss")])
+    async with app.run_test(size=(80, 20)) as pilot:
+        plot = app.query_one(MetricPlot)
+        await pilot.pause()
+        assert "no data yet" in drawn_text(plot)
+
+        steps = list(range(1, 21))
+        plot.set_series(
+            {
+                "training_loss": (steps, [2.0 / s for s in steps]),
+                "validation_loss": (steps, [math.nan if s % 5 else 2.2 / s for s in steps]),
+            },
+            title="Loss",
+        )
+        await pilot.pause()
+        text = drawn_text(plot)
+        assert text.splitlines()[0].startswith("Loss")
+        assert "training_loss 0.1" in text and "validation_loss 0.11" in text
+        assert "┤" in text and "└" in text  # y ticks and the x axis
+        assert "2.00" in text  # the largest loss labels the top of the y axis
+        assert plot.series["validation_loss"][0] == [5.0, 10.0, 15.0, 20.0]  # NaNs dropped
+        width_before = max(len(line) for line in text.splitlines())
+        redraws = plot.redraws
+
+        await pilot.resize_terminal(50, 16)
+        await pilot.pause()
+        resized = drawn_text(plot)
+        assert plot.redraws > redraws
+        assert max(len(line) for line in resized.splitlines()) < width_before
+        assert "training_loss" in resized
+
+        plot.clear()
+        await pilot.pause()
+        assert "no data yet" in drawn_text(plot)
+
+
+async def test_same_data_does_not_rebuild_the_chart() -> None:
+    app = Host(lambda: [MetricPlot("Loss")])
+    async with app.run_test(size=(60, 15)) as pilot:
+        plot = app.query_one(MetricPlot)
+        plot.set_series({"a": ([1, 2], [1.0, 0.5])}, "Loss")
+        await pilot.pause()
+        redraws = plot.redraws
+        plot.set_series({"a": ([1, 2], [1.0, 0.5])}, "Loss")
+        plot.refresh()
+        await pilot.pause()
+        assert plot.redraws == redraws
+
+
+async def test_panel_plots_present_columns_and_shows_classification_only_when_present() -> None:
+    app = Host(lambda: [MetricsPanel()])
+    async with app.run_test(size=(100, 40)) as pilot:
+        panel = app.query_one(MetricsPanel)
+        frame = pd.DataFrame(
+            {
+                "step": [1, 2, 3],
+                "training_loss": [1.5, 1.0, 0.7],
+                "training_token_accuracy": [0.5, 0.6, 0.7],
+                "validation_sequence_accuracy": [None, None, 0.4],
+            }
+        )
+        panel.set_frame(frame)
+        await pilot.pause()
+        assert set(panel.loss_plot.series) == {"training_loss"}
+        assert set(panel.accuracy_plot.series) == {
+            "training_token_accuracy",
+            "validation_sequence_accuracy",
+        }
+        assert not panel.classification_plot.display
+        assert "training_token_accuracy" in drawn_text(panel.accuracy_plot)
+
+        frame["classification/accuracy"] = [0.5, 0.7, 0.9]
+        frame["classification/f1.0"] = [0.4, 0.6, 0.8]
+        panel.set_frame(frame)
+        await pilot.pause()
+        assert panel.classification_plot.display
+        assert set(panel.classification_plot.series) == {"accuracy", "f1.0"}
+        assert "f1.0" in drawn_text(panel.classification_plot)
+
+        panel.clear()
+        await pilot.pause()
+        assert not panel.classification_plot.display
+        assert "no data yet" in drawn_text(panel.loss_plot)
