@@ -163,3 +163,20 @@ def test_second_server_on_same_data_dir_refuses(start_server: StartServer) -> No
     assert "already using" in other.stderr and "Traceback" not in other.stderr
     with client(srv) as api:
         assert api.get("/fttui/health").status_code == 200
+
+
+def test_clean_shutdown_stops_trainers_and_fails_their_jobs(start_server: StartServer) -> None:
+    srv = start_server(env=trainer_env("import time; time.sleep(120)"))
+    with client(srv) as api:
+        job = wait_for(api, new_job(api)["id"], {"running"})
+        pid = recorded_pid(srv, job["id"])
+        assert pid and alive(pid)
+    srv.stop()  # SIGTERM: uvicorn's graceful shutdown runs the scheduler's stop
+    assert not alive(pid)
+    store = Store(srv.data_dir)
+    try:
+        row = store.get_job(job["id"])
+    finally:
+        store.close()
+    assert row is not None and row["status"] == "failed"
+    assert row["error"]["code"] == "server_stopped"
