@@ -1,0 +1,286 @@
+"""Opt-in fixes for a checked file, written to new files (the input is never modified).
+
+`plan_fixes` turns the requested fix names and a `Report` into a list saying what
+each fix will change (shown before anything is written); `apply_fixes` streams the
+input once more, applies the plan line by line and, for a split, streams the
+result into train/validation files. The split is stratified by class for
+classification, exact per class, reproducible from its seed, and keeps identical
+examples on one side so the two files never overlap.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from fttui.data.check import Example, ParseError, iter_lines, parse_line
+from fttui.data.report import Report
+from fttui.data.tokens import TokenCounter
+
+FIXES: dict[str, str] = {
+    "separator": "add the separator to the end of prompts that lack it",
+    "leading-space": "add a leading space to completions that do not start with whitespace",
+    "stop": "add the stop sequence to the end of completions that lack it",
+    "dedupe": "drop examples that repeat an earlier one",
+    "drop-long": "drop examples longer than the model's token limit",
+    "drop-invalid": "drop lines that are not valid examples (and blank lines)",
+    "split": "split into training and validation files",
+    "to-chat": "convert prompt/completion to chat messages (user/assistant)",
+}
+ALL = ("separator", "leading-space", "stop", "dedupe", "drop-long", "drop-invalid")
+ORDER = tuple(FIXES)
+DEFAULT_SPLIT = 0.2
+
+
+class FixError(ValueError):
+    """A fix request that cannot be honoured (unknown name, bad split, unsafe output)."""
+
+
+@dataclass(frozen=True)
+class PlannedFix:
+    name: str
+    description: str
+    affected: int  # examples (or lines) the fix changes, drops or moves
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def parse_fix_names(names: Iterable[str], split: float | None) -> list[str]:
+    """Requested fixes in application order; `all` expands, `--split` implies `split`."""
+    wanted: set[str] = set()
+    for raw in names:
+        for name in raw.split(","):
+            name = name.strip().lower().replace("_", "-")
+            if not name:
+                continue
+            if name == "all":
+                wanted.update(ALL)
+            elif name in FIXES:
+                wanted.add(name)
+            else:
+                raise FixError(f"unknown fix {name!r}; choose from {', '.join([*FIXES, 'all'])}")
+    if split is not None:
+        if not 0 < split < 1:
+            raise FixError(f"--split must be between 0 and 1 (exclusive), got {split}")
+        wanted.add("split")
+    return [name for name in ORDER if name in wanted]
+
+
+def _count(report: Report, code: str) -> int:
+    issue = report.issue(code)
+    return issue.count if issue else 0
+
+
+def plan_fixes(report: Report, names: list[str], split: float | None = None) -> list[PlannedFix]:
+    """What each requested fix will do to this file, before it is applied."""
+    stats = report.training
+    n = stats.n_examples
+    pc = stats.format == "prompt_completion"
+    plan = []
+    for name in names:
+        desc, affected = FIXES[name], 0
+        if name == "separator":
+            sep = stats.suggested_separator
+            affected = n if report.issue("no_separator") else _count(report, "separator_missing")
+            desc = f"add separator {sep!r} to prompts that lack it"
+            if not pc or sep is None:
+                desc, affected = "separator: not applicable to this file", 0
+        elif name == "leading-space":
+            affected = _count(report, "no_leading_space")
+            if not pc:
+                desc = "leading-space: not applicable to chat files"
+        elif name == "stop":
+            stop = stats.suggested_stop
+            affected = n if report.issue("no_stop") else _count(report, "stop_missing")
+            desc = f"add stop sequence {stop!r} to completions that lack it"
+            if not pc or stop is None:
+                desc, affected = "stop: not applicable to this file", 0
+        elif name == "dedupe":
+            affected = _count(report, "duplicates")
+        elif name == "drop-long":
+            affected = stats.n_too_long
+            desc = f"drop examples over {report.token_limit} tokens (counted after the other fixes)"
+        elif name == "drop-invalid":
+            affected = sum(i.count for i in report.errors if i.file == "training" and i.lines)
+            affected += _count(report, "blank_lines")
+        elif name == "split":
+            share = split if split is not None else DEFAULT_SPLIT
+            kind = "stratified by class" if stats.task == "classification" else "at random"
+            affected = round(n * share)
+            desc = f"move {share:.0%} of examples to a validation file, {kind}"
+        elif name == "to-chat":
+            affected = n if pc else 0
+            if not pc:
+                desc = "to-chat: the file is already in chat format"
+        plan.append(PlannedFix(name, desc, affected))
+    return plan
+
+
+def output_paths(source: Path, prefix: str | None, split: bool) -> list[Path]:
+    """`<prefix>.jsonl`, or `<prefix>_train.jsonl` and `<prefix>_valid.jsonl` for a split."""
+    base = prefix.removesuffix(".jsonl") if prefix else str(source.with_suffix("")) + "_prepared"
+    if split:
+        return [Path(f"{base}_train.jsonl"), Path(f"{base}_valid.jsonl")]
+    return [Path(f"{base}.jsonl")]
+
+
+def _transform(ex: Example, names: list[str], report: Report) -> dict[str, Any]:
+    stats = report.training
+    obj = dict(ex.obj)
+    if ex.messages is not None:
+        return obj
+    prompt, completion = ex.prompt, ex.completion
+    sep, stop = stats.suggested_separator, stats.suggested_stop
+    if "separator" in names and sep and not prompt.endswith(sep):
+        prompt += sep
+    if "leading-space" in names and not completion[:1].isspace():
+        completion = " " + completion
+    if "stop" in names and stop and not completion.endswith(stop):
+        completion += stop
+    if "to-chat" in names:
+        if sep and prompt.endswith(sep):
+            prompt = prompt[: -len(sep)]
+        if stop and completion.endswith(stop):
+            completion = completion[: -len(stop)]
+        others = {k: v for k, v in obj.items() if k not in ("prompt", "completion")}
+        return {
+            "messages": [
+                {"role": "user", "content": prompt},
+                {"role": "assistant", "content": completion.strip()},
+            ],
+            **others,
+        }
+    obj["prompt"], obj["completion"] = prompt, completion
+    return obj
+
+
+def _dump(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False) + "\n"
+
+
+def _label(obj: dict[str, Any], stop: str | None) -> str:
+    if "messages" in obj:
+        for message in reversed(obj["messages"]):
+            if message.get("role") == "assistant" and isinstance(message.get("content"), str):
+                return str(message["content"])
+        return ""
+    label = str(obj.get("completion", ""))
+    return label[: -len(stop)] if stop and label.endswith(stop) else label
+
+
+def apply_fixes(
+    source: Path,
+    report: Report,
+    names: list[str],
+    counter: TokenCounter,
+    *,
+    prefix: str | None = None,
+    split: float | None = None,
+    seed: int = 0,
+) -> list[Path]:
+    """Write the fixed file(s); returns their paths. Raises FixError before writing
+    anything when an output would overwrite the input."""
+    outputs = output_paths(source, prefix, "split" in names)
+    resolved = source.resolve()
+    for out in outputs:
+        if out.resolve() == resolved:
+            raise FixError(f"output {out} would overwrite the input; choose another -o prefix")
+    for out in outputs:
+        out.parent.mkdir(parents=True, exist_ok=True)
+    stage = outputs[0] if len(outputs) == 1 else outputs[0].with_name(outputs[0].name + ".tmp")
+    seen: set[int] = set()
+    labels: dict[str, int] = {}
+    limit = report.token_limit
+    stratified = report.training.task == "classification"
+    stop = report.training.suggested_stop if "stop" in names else report.training.stop_sequence
+    if "to-chat" in names:
+        stop = None
+    with stage.open("w", encoding="utf-8") as sink:
+        for line, raw in iter_lines(source):
+            if raw.isspace() or not raw:
+                if "drop-invalid" not in names:
+                    sink.write(raw.decode("utf-8", "replace"))
+                continue
+            try:
+                ex, _ = parse_line(raw, line)
+            except ParseError:
+                if "drop-invalid" not in names:
+                    sink.write(raw.decode("utf-8", "replace").rstrip("\r\n") + "\n")
+                continue
+            obj = _transform(ex, names, report)
+            if "dedupe" in names:
+                key = hash(json.dumps(obj, sort_keys=True, ensure_ascii=False))
+                if key in seen:
+                    continue
+                seen.add(key)
+            if "drop-long" in names and _tokens(obj, counter) > limit:
+                continue
+            sink.write(_dump(obj))
+            if "split" in names:
+                # Only classification keeps labels (few, short); otherwise one group.
+                label = _label(obj, stop) if stratified else ""
+                labels[label] = labels.get(label, 0) + 1
+    if "split" in names:
+        _split(stage, outputs[0], outputs[1], labels, report, split or DEFAULT_SPLIT, seed, stop)
+        stage.unlink()
+    return outputs
+
+
+def _tokens(obj: dict[str, Any], counter: TokenCounter) -> int:
+    if "messages" in obj:
+        return counter.count_chat([obj["messages"]])[0]
+    return sum(counter.count([obj["prompt"], obj["completion"]]))
+
+
+def _split(
+    stage: Path,
+    train_out: Path,
+    valid_out: Path,
+    labels: dict[str, int],
+    report: Report,
+    share: float,
+    seed: int,
+    stop: str | None,
+) -> None:
+    """Exact per-class validation counts, chosen by a seeded RNG; duplicates follow the
+    first copy so no example lands on both sides."""
+    stratified = report.training.task == "classification"
+    groups = labels
+    rng = random.Random(seed)
+    chosen: dict[str, set[int]] = {}
+    for name in sorted(groups):
+        size = groups[name]
+        take = round(size * share)
+        if size >= 2:
+            take = min(max(take, 1), size - 1)
+        chosen[name] = set(rng.sample(range(size), take))
+    ordinal: dict[str, int] = {}
+    side_of: dict[int, bool] = {}  # one small entry per example: keeps duplicates together
+    with (
+        stage.open(encoding="utf-8") as src,
+        train_out.open("w", encoding="utf-8") as train,
+        valid_out.open("w", encoding="utf-8") as valid,
+    ):
+        for text in src:
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError:
+                train.write(text)  # kept invalid lines (no drop-invalid) stay in training
+                continue
+            if not isinstance(obj, dict):
+                train.write(text)
+                continue
+            key = hash(json.dumps(obj, sort_keys=True, ensure_ascii=False))
+            to_valid = side_of.get(key)
+            group = _label(obj, stop) if stratified else ""
+            index = ordinal.get(group, 0)
+            ordinal[group] = index + 1
+            if to_valid is None:
+                to_valid = index in chosen.get(group, set())
+                side_of[key] = to_valid
+            (valid if to_valid else train).write(text)

@@ -1,0 +1,106 @@
+"""`fttui prepare FILE`: check a JSONL training file, optionally fix it into new files.
+
+Exit codes: 0 clean, 1 warnings only, 2 errors (or unusable input). With fixes,
+the planned changes are listed first, the fixed files are written next to the
+input (or under `-o PREFIX`) and the exit code is that of the fixed files' check.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from fttui.data.check import check_file
+from fttui.data.encodings import EncodingUnavailable
+from fttui.data.fixes import FixError, apply_fixes, parse_fix_names, plan_fixes
+from fttui.data.models import resolve
+from fttui.data.tokens import counter_for
+
+
+def _fail(message: str, as_json: bool) -> int:
+    if as_json:
+        print(json.dumps({"error": message, "exit_code": 2}))
+    else:
+        Console(stderr=True).print(f"[red]fttui prepare:[/] {message}", highlight=False)
+    return 2
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the check (and fixes) for parsed CLI arguments; returns the exit code."""
+    as_json = bool(getattr(args, "json", False))
+    data_dir = getattr(args, "data_dir", None)
+    path = Path(args.file)
+    for label, candidate in (("file", path), ("--validation", args.validation)):
+        if candidate is not None and not Path(candidate).is_file():
+            return _fail(f"{label} {candidate}: no such file", as_json)
+    try:
+        fixes = parse_fix_names(args.fix or [], args.split)
+    except FixError as exc:
+        return _fail(str(exc), as_json)
+    if args.n_epochs is not None and args.n_epochs < 1:
+        return _fail(f"--n-epochs must be at least 1, got {args.n_epochs}", as_json)
+    try:
+        report = check_file(
+            path,
+            validation=args.validation,
+            model=args.model,
+            n_epochs=args.n_epochs or 4,
+            data_dir=data_dir,
+        )
+    except (OSError, EncodingUnavailable) as exc:
+        return _fail(str(exc), as_json)
+
+    console = Console()
+    out: dict[str, Any] = {**report.to_json(), "fixes": [], "outputs": [], "fixed": None}
+    if not as_json:
+        console.print(report.to_rich())
+    if not fixes:
+        if as_json:
+            print(json.dumps(out, ensure_ascii=False))
+        return report.exit_code
+
+    plan = plan_fixes(report, fixes, args.split)
+    out["fixes"] = [p.as_dict() for p in plan]
+    if not as_json:
+        table = Table(title="Fixes to apply (written to new files; the input is not modified)")
+        for column in ("fix", "what it does", "examples"):
+            table.add_column(column, justify="right" if column == "examples" else "left")
+        for item in plan:
+            table.add_row(item.name, item.description, f"{item.affected:,}")
+        console.print(table)
+    try:
+        counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
+        outputs = apply_fixes(
+            path,
+            report,
+            fixes,
+            counter,
+            prefix=args.output,
+            split=args.split,
+            seed=args.seed or 0,
+        )
+    except (OSError, FixError, EncodingUnavailable) as exc:
+        return _fail(str(exc), as_json)
+    out["outputs"] = [str(p) for p in outputs]
+    fixed = check_file(
+        outputs[0],
+        validation=outputs[1] if len(outputs) > 1 else None,
+        model=args.model,
+        n_epochs=args.n_epochs or 4,
+        data_dir=data_dir,
+    )
+    out["fixed"] = fixed.to_json()
+    out["exit_code"] = fixed.exit_code
+    if as_json:
+        print(json.dumps(out, ensure_ascii=False))
+    else:
+        console.print(f"Wrote {', '.join(map(str, outputs))}; checking the result:")
+        console.print(fixed.to_rich())
+    sys.stdout.flush()
+    return fixed.exit_code
