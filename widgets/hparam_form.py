@@ -115,6 +115,13 @@ class HyperparamForm(Widget):
 
     org: reactive[str] = reactive("local")
 
+    #: Short enough for three side by side at 80 columns; errors use the API names.
+    LABELS: ClassVar[dict[str, str]] = {
+        "n_epochs": "n_epochs",
+        "batch_size": "batch_size",
+        "learning_rate_multiplier": "lr multiplier",
+    }
+
     PLACEHOLDERS: ClassVar[dict[str, str]] = {
         "n_epochs": "auto (4)",
         "batch_size": "auto",
@@ -157,7 +164,7 @@ class HyperparamForm(Widget):
         with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
                 yield from self._field(
-                    name, name, Input(placeholder=self.PLACEHOLDERS[name], id=name)
+                    name, self.LABELS[name], Input(placeholder=self.PLACEHOLDERS[name], id=name)
                 )
         with Vertical(classes="field"):
             yield Label(f"Suffix (up to {SUFFIX_MAX} characters)", classes="field-label")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import plotext
 from rich.console import Group, RenderableType
@@ -29,6 +30,20 @@ def _clean(steps: Sequence[float], values: Sequence[float]) -> tuple[list[float]
             xs.append(fx)
             ys.append(fy)
     return xs, ys
+
+
+def thin(xs: list[float], ys: list[float], limit: int) -> tuple[list[float], list[float]]:
+    """At most `limit` evenly spaced points, first and last kept.
+
+    A terminal chart has about two dots per column, so plotting 10,000 steps costs
+    plotext a second and shows nothing more than plotting a few hundred.
+    """
+    count = len(xs)
+    if count <= limit or limit < 2:
+        return xs, ys
+    step = (count - 1) / (limit - 1)
+    picks = [round(i * step) for i in range(limit)]
+    return [xs[i] for i in picks], [ys[i] for i in picks]
 
 
 class MetricPlot(Widget):
@@ -130,16 +145,32 @@ class MetricPlot(Widget):
             return Group(header, legend, Text(f"cannot plot: {exc}", style="red"))
         return Group(header, legend, chart)
 
+    def _x_ticks(self, fig: Any, width: int) -> None:
+        """Plain step numbers on the x axis (plotext would write 2.0e4 for 20000)."""
+        xs = [x for steps, _ in self._series.values() for x in (steps[0], steps[-1])]
+        low, high = min(xs), max(xs)
+        if high <= low:
+            return
+        count = max(2, min(7, width // 12))
+        positions = [low + (high - low) * i / (count - 1) for i in range(count)]
+        integral = all(float(x).is_integer() for x in xs)
+        if integral:
+            positions = sorted({float(round(p)) for p in positions})
+        labels = [f"{int(p)}" if integral else f"{p:.3g}" for p in positions]
+        fig.ruler("x").ticks(positions, labels)
+
     def _chart(self, width: int, height: int) -> Text:
         fig = plotext.figure
         fig.clear()
         fig.plot_size(width, height)
         fig.theme("simple")
-        for index, (xs, ys) in enumerate(self._series.values()):
+        for index, (all_xs, all_ys) in enumerate(self._series.values()):
+            xs, ys = thin(all_xs, all_ys, 2 * width)
             colour = PALETTE[index % len(PALETTE)]
             signal = fig.signal(xs, ys, marker=plotext.marker("hd", pixel=colour))
             signal.lines()
             fig.draw(signal)
+        self._x_ticks(fig, width)
         text = Text.from_ansi(str(fig.build()).rstrip("\n"), no_wrap=True)
         text.no_wrap = True
         return text

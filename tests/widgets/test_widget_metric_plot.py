@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pandas as pd
 from widget_host import Host, drawn_text
@@ -94,3 +95,20 @@ async def test_panel_plots_present_columns_and_shows_classification_only_when_pr
         await pilot.pause()
         assert not panel.classification_plot.display
         assert "no data yet" in drawn_text(panel.loss_plot)
+
+
+async def test_long_runs_are_thinned_so_a_redraw_stays_cheap() -> None:
+    app = Host(lambda: [MetricPlot("Loss")])
+    async with app.run_test(size=(80, 20)) as pilot:
+        plot = app.query_one(MetricPlot)
+        steps = list(range(1, 20_001))
+        plot.set_series(
+            {name: (steps, [1.0 / (s + i) for s in steps]) for i, name in enumerate("abcd")}, "Loss"
+        )
+        started = time.perf_counter()
+        await pilot.pause()
+        text = drawn_text(plot)
+        elapsed = time.perf_counter() - started
+        assert "a 5e-05" in text  # the legend shows the last value of every series
+        assert "20000" in text.splitlines()[-1]  # plain step numbers on the x axis
+        assert elapsed < 0.5, f"drawing 4 x 20,000 points took {elapsed * 1000:.0f} ms"
