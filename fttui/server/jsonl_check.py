@@ -153,7 +153,7 @@ class JsonlChecker:
             self.format, self.format_line = fmt, line_no
         elif fmt != self.format:
             return (
-                f"is in {_FORMAT_NAMES[fmt]} format but line {self.format_line} is in "
+                f"this example is in {_FORMAT_NAMES[fmt]} format but line {self.format_line} is in "
                 f"{_FORMAT_NAMES[self.format]} format; a file must use one format"
             )
         return None

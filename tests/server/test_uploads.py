@@ -114,7 +114,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         "mixed formats",
         GOOD + CHAT_OK,
         400,
-        "line 2: is in chat ('messages') format but line 1 is in prompt/completion",
+        "line 2: this example is in chat ('messages') format but line 1 is in prompt/completion",
     ),
     (
         "both formats on one line",
