@@ -7,6 +7,7 @@ import shlex
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -57,11 +58,13 @@ def recorded_pid(srv: ServerProcess, job_id: str, timeout: float = 10) -> int | 
 
 
 def alive(pid: int) -> bool:
+    """Running (a zombie waiting to be reaped does not count)."""
     try:
         os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[-1].split()[0]
+    except (ProcessLookupError, FileNotFoundError):
         return False
-    return True
+    return state != "Z"
 
 
 def test_crashed_trainer_fails_the_job_with_exit_code_and_log(start_server: StartServer) -> None:
@@ -180,3 +183,30 @@ def test_clean_shutdown_stops_trainers_and_fails_their_jobs(start_server: StartS
         store.close()
     assert row is not None and row["status"] == "failed"
     assert row["error"]["code"] == "server_stopped"
+
+
+def test_trainer_that_outlives_a_killed_server_is_adopted(start_server: StartServer) -> None:
+    srv = start_server(env=trainer_env("import time; time.sleep(120)"))
+    with client(srv) as api:
+        job = wait_for(api, new_job(api)["id"], {"running"})
+        pid = recorded_pid(srv, job["id"])
+        assert pid and alive(pid)
+    srv.restart(kill=True)  # the trainer runs in its own session and keeps training
+    try:
+        with client(srv) as api:
+            assert api.get(f"/fine_tuning/jobs/{job['id']}").json()["status"] == "running"
+            messages = [
+                e["message"]
+                for e in api.get(f"/fine_tuning/jobs/{job['id']}/events").json()["data"]
+            ]
+            assert "trainer is still running" in messages[0]
+            api.post(
+                f"/fine_tuning/jobs/{job['id']}/cancel"
+            )  # the adopted trainer still obeys cancel
+            deadline = time.monotonic() + 10
+            while alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert not alive(pid)
+    finally:
+        if alive(pid):
+            os.kill(pid, 9)
