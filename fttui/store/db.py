@@ -127,7 +127,7 @@ def _decode(row: sqlite3.Row | None) -> dict[str, Any] | None:
     if row is None:
         return None
     out: dict[str, Any] = {}
-    for key in row.keys():
+    for key in row.keys():  # noqa: SIM118 - iterating a sqlite3.Row yields values
         value = row[key]
         if key in _JSON_COLUMNS and isinstance(value, str):
             value = json.loads(value)
@@ -273,7 +273,10 @@ class Store:
         return self._one("SELECT * FROM files WHERE id = ?", (file_id,))
 
     def list_files(
-        self, purpose: str | None = None, after: str | None = None, limit: int | None = None,
+        self,
+        purpose: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
         descending: bool = True,
     ) -> list[dict[str, Any]]:
         where, params = ("purpose = ?", [purpose]) if purpose else ("", [])
@@ -443,7 +446,12 @@ class Store:
 
     # -- models --------------------------------------------------------------
     def add_model(
-        self, model_id: str, *, base_model: str, path: str, job_id: str | None = None,
+        self,
+        model_id: str,
+        *,
+        base_model: str,
+        path: str,
+        job_id: str | None = None,
         owned_by: str = "org-local",
     ) -> dict[str, Any]:
         self._insert(
