@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.segment import Segment
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.geometry import Size
 from textual.reactive import reactive
@@ -183,6 +184,10 @@ class EventLog(ScrollView, can_focus=True):
 
     def action_scroll_end(self) -> None:
         self.follow = True
+
+    def on_mouse_scroll_up(self, event: events.MouseScrollUp) -> None:
+        # Reading back through the log with the wheel must not be yanked to the end.
+        self.follow = False
 
     def watch_follow(self, follow: bool) -> None:
         if follow:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from textual import events
 from widget_host import Host, drawn_text
 
 from widgets import EventLog, EventRow
@@ -84,8 +85,14 @@ async def test_follow_sticks_to_the_end_and_f_toggles_it() -> None:
         await pilot.pause()
         assert log.follow
         assert "event number 119" in drawn_text(log)
-        # Scrolling up by hand stops following.
+        # Scrolling up by hand (keys or wheel) stops following.
         await pilot.press("k")
+        assert not log.follow
+        await pilot.press("G")
+        assert log.follow
+        # Pilot has no wheel helper; this is what a wheel turn delivers.
+        await pilot._post_mouse_events([events.MouseScrollUp], widget=log)
+        await pilot.pause()
         assert not log.follow
 
 
