@@ -15,6 +15,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist
 
 R = TypeVar("R")
 
@@ -89,7 +90,7 @@ class KeyedTable(DataTable[Any], Generic[R]):
             return None
         try:
             key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except Exception:
+        except CellDoesNotExist:
             return None
         return None if key.value is None else str(key.value)
 

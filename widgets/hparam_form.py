@@ -107,6 +107,7 @@ class HyperparamForm(Widget):
     HyperparamForm #suffix-counter { width: auto; margin-left: 1; color: $foreground-muted; }
     HyperparamForm #suffix-counter.-over { color: $error; text-style: bold; }
     HyperparamForm #model-preview { color: $accent; height: auto; width: 100%; }
+    HyperparamForm #compute_classification_metrics { margin-top: 1; }
     HyperparamForm #classification-options { height: auto; display: none; }
     HyperparamForm #classification-options.-shown { display: block; }
     HyperparamForm Select { width: 1fr; }
