@@ -213,6 +213,18 @@ async def test_load_prefills_every_field_even_unlisted_models() -> None:
         assert str(form.query_one("#model-preview", Label).content).startswith(
             "→ babbage-002:ft-local:again-"
         )
+        # Loading a job without validation file or classification clears both.
+        plain = {
+            **values,
+            "validation_file": None,
+            "suffix": None,
+            "seed": None,
+            "extra": {},
+        }
+        form.load(plain)
+        await pilot.pause()
+        assert form.values() == plain
+        assert not form.query_one("#classification-options").has_class("-shown")
 
 
 async def test_server_error_is_shown_verbatim_on_top() -> None:
