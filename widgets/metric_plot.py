@@ -6,7 +6,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import plotext
 from rich.console import Group, RenderableType
 from rich.style import Style
 from rich.text import Text
@@ -160,6 +159,8 @@ class MetricPlot(Widget):
         fig.ruler("x").ticks(positions, labels)
 
     def _chart(self, width: int, height: int) -> Text:
+        import plotext  # lazily: 0.1 s of import that app start-up need not pay
+
         fig = plotext.figure
         fig.clear()
         fig.plot_size(width, height)

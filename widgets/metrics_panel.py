@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 from textual.app import ComposeResult
 from textual.widget import Widget
 
 from widgets.metric_plot import MetricPlot
+
+if TYPE_CHECKING:  # pandas is imported when a frame arrives, not at app start-up
+    import pandas as pd
 
 LOSS_COLUMNS = ("training_loss", "validation_loss")
 ACCURACY_COLUMNS = (
@@ -23,6 +25,8 @@ CLASSIFICATION_PREFIX = "classification/"
 def _series(
     df: pd.DataFrame, steps: list[Any], columns: list[str], strip: str = ""
 ) -> dict[str, tuple[list[Any], list[Any]]]:
+    import pandas as pd
+
     return {
         column.removeprefix(strip): (steps, pd.to_numeric(df[column], errors="coerce").tolist())
         for column in columns
@@ -67,6 +71,8 @@ class MetricsPanel(Widget):
 
     def set_frame(self, df: pd.DataFrame) -> None:
         """Plot the metrics in `df` (one row per step; missing values may be NaN)."""
+        import pandas as pd
+
         if "step" in df.columns:
             steps = pd.to_numeric(df["step"], errors="coerce").tolist()
         else:
