@@ -26,7 +26,7 @@ from fttui.data.models import ModelInfo, resolve
 from fttui.data.report import MAX_LINES, FileStats, Issue, Report, Severity
 from fttui.data.tokens import Messages, TokenCounter, counter_for
 
-MAX_FILE_BYTES = 150 * 1024 * 1024  # OpenAI's per-file limit, 150 MB
+MAX_FILE_BYTES = 150_000_000  # OpenAI's per-file limit, 150 MB (as the local server)
 MAX_CLASSES = 1000  # more distinct completions than this is never "classification"
 CLASSIFICATION_RATIO = 3  # legacy tool: classification when classes < examples / 3
 MIN_PER_CLASS = 100  # the seed: about 100 examples per class at least
@@ -37,9 +37,27 @@ ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function
 DEFAULT_SEPARATORS = ("\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n@@@\n\n")
 DEFAULT_STOPS = ("\n", " END", "###", " STOP")
 
+# Codes of lines that are not usable examples (what the drop-invalid fix removes).
+INVALID_LINE_CODES = frozenset(
+    {
+        "invalid_utf8",
+        "invalid_json",
+        "not_an_object",
+        "missing_keys",
+        "wrong_type",
+        "empty_prompt",
+        "empty_completion",
+        "mixed_format",
+        "invalid_messages",
+        "unknown_role",
+        "empty_content",
+        "missing_assistant",
+    }
+)
+
 # code -> (severity, what it means); the first occurrence's detail is appended.
 ISSUES: dict[str, tuple[Severity, str]] = {
-    "file_too_large": ("error", "file is larger than the 150 MB limit"),
+    "file_too_large": ("error", "file is larger than the per-file limit"),
     "no_examples": ("error", "file has no valid examples"),
     "invalid_utf8": ("error", "lines are not valid UTF-8"),
     "invalid_json": ("error", "lines are not valid JSON"),
@@ -216,8 +234,10 @@ class FileScan:
         train_format: str | None = None,
         expect_separator: str | None = None,
         expect_stop: str | None = None,
+        max_file_bytes: int = MAX_FILE_BYTES,
     ) -> None:
         self.path = path
+        self.max_file_bytes = max_file_bytes
         self.role = role
         self.counter = counter
         self.limit = limit
@@ -262,9 +282,9 @@ class FileScan:
     def run(self) -> FileScan:
         size = self.path.stat().st_size
         self.stats.bytes = size
-        if size > MAX_FILE_BYTES:
+        if size > self.max_file_bytes:
             self.flag_many(
-                "file_too_large", [], 1, f"{size / 1e6:.1f} MB > {MAX_FILE_BYTES / 1e6:.0f} MB"
+                "file_too_large", [], 1, f"{size:,} bytes > {self.max_file_bytes:,} bytes"
             )
         n_lines = 0
         for line, raw in iter_lines(self.path):
@@ -493,14 +513,19 @@ def check_file(
     model: str = "davinci-002",
     n_epochs: int = 4,
     data_dir: str | None = None,
+    max_file_bytes: int = MAX_FILE_BYTES,
 ) -> Report:
     """Check a training file (and optionally its validation file) for `model`.
 
     Streams each file once; raises OSError only when a file cannot be read at all.
+    `data_dir` locates the local server's models.json (for local model names);
+    `max_file_bytes` is the per-file limit (OpenAI's 150 MB unless a server says less).
     """
     info: ModelInfo = resolve(model, data_dir)
     counter, notes = counter_for(info, data_dir)
-    train = FileScan(Path(path), "training", counter, info.limit).run()
+    train = FileScan(
+        Path(path), "training", counter, info.limit, max_file_bytes=max_file_bytes
+    ).run()
     for note in notes:
         train.flag_many("tokenizer", [], 1, note)
     valid = None
@@ -514,6 +539,7 @@ def check_file(
             train_format=train.stats.format,
             expect_separator=train.stats.separator,
             expect_stop=train.stats.stop_sequence,
+            max_file_bytes=max_file_bytes,
         ).run()
     order = {"error": 0, "warning": 1, "info": 2}
     issues = sorted(

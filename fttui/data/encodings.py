@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import tiktoken
-from tiktoken.load import data_gym_to_mergeable_bpe_ranks, load_tiktoken_bpe
+from tiktoken.load import check_hash, data_gym_to_mergeable_bpe_ranks, load_tiktoken_bpe
 
 ENDOFTEXT = "<|endoftext|>"
 FIM_PREFIX = "<|fim_prefix|>"
@@ -147,8 +147,8 @@ def _source_for(item: _TiktokenFile) -> str:
     cache_dir = _tiktoken_cache_dir()
     if cache_dir:
         cached = Path(cache_dir) / hashlib.sha1(item.url.encode()).hexdigest()
-        if cached.exists():
-            return item.url
+        if cached.exists() and check_hash(cached.read_bytes(), item.sha256):
+            return item.url  # a good copy (ours or tiktoken's download); a bad one is replaced
         data = _bundled_bytes(item)
         if data is None:
             return item.url  # not bundled: tiktoken downloads it (online only)

@@ -33,7 +33,6 @@ SEPARATOR_CANDIDATES = (
     "->",
     "\n\n",
     "\n",
-    ":",
 )
 STOP_CANDIDATES = (" END", "END", "\n###\n", "###", "\n\n", "\n", "<|endoftext|>")
 
@@ -142,17 +141,23 @@ class EndingTracker:
     def result(self) -> EndingResult:
         if not self.n or self.common is None:
             return EndingResult(None)
-        options: list[tuple[str, int]] = []  # (ending, candidate index or -1 for common)
-        common = self.common
-        if common and (not common[0].isalnum() or common in self.candidates):
-            options.append((common[-REPEAT_CAP:], -1))
         cover = [self.cover(i) for i in range(len(self.candidates))]
-        for i, cand in enumerate(self.candidates):
-            if cover[i] * 2 > self.n:
-                options.append((cand, i))
-        if not options:
+        majority = [(c, i) for i, c in enumerate(self.candidates) if cover[i] * 2 > self.n]
+        common = self.common[-REPEAT_CAP:]
+        # A common suffix starting mid-word ("ive" of " positive"/" negative") is no stop.
+        common_ok = bool(common) and (not common[0].isalnum() or common in self.candidates)
+        ending, index = "", -1
+        if majority:
+            # The longest well-known ending most texts share: '\n\n###\n\n' rather than
+            # the whole common tail ' politely\n\n###\n\n'. A whitespace-only one ('\n')
+            # is more likely the end of a custom separator ('\n\nAnswer:\n'), which wins.
+            ending, index = max(majority, key=lambda o: len(o[0]))
+            if common_ok and ending.isspace() and len(common) > len(ending):
+                ending, index = common, -1
+        elif common_ok:
+            ending = common
+        if not ending:
             return EndingResult(None)
-        ending, index = max(options, key=lambda o: (len(o[0]), o[1] == -1))
         out = EndingResult(ending)
         if index >= 0 and cover[index] < self.n:
             out.missing_lines = list(self.missing[index])

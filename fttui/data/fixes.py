@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fttui.data.check import Example, ParseError, iter_lines, parse_line
+from fttui.data.check import INVALID_LINE_CODES, Example, ParseError, iter_lines, parse_line
 from fttui.data.report import Report
 from fttui.data.tokens import TokenCounter
 
@@ -106,7 +106,11 @@ def plan_fixes(report: Report, names: list[str], split: float | None = None) -> 
             affected = stats.n_too_long
             desc = f"drop examples over {report.token_limit} tokens (counted after the other fixes)"
         elif name == "drop-invalid":
-            affected = sum(i.count for i in report.errors if i.file == "training" and i.lines)
+            affected = sum(
+                i.count
+                for i in report.errors
+                if i.file == "training" and i.code in INVALID_LINE_CODES
+            )
             affected += _count(report, "blank_lines")
         elif name == "split":
             share = split if split is not None else DEFAULT_SPLIT
@@ -208,6 +212,9 @@ def apply_fixes(
                 continue
             try:
                 ex, _ = parse_line(raw, line)
+                fmt = "chat" if ex.messages is not None else "prompt_completion"
+                if fmt != report.training.format:
+                    raise ParseError("mixed_format", fmt)
             except ParseError:
                 if "drop-invalid" not in names:
                     sink.write(raw.decode("utf-8", "replace").rstrip("\r\n") + "\n")

@@ -27,7 +27,7 @@ def _fail(message: str, as_json: bool) -> int:
     if as_json:
         print(json.dumps({"error": message, "exit_code": 2}))
     else:
-        Console(stderr=True).print(f"[red]fttui prepare:[/] {message}", highlight=False)
+        print(f"fttui prepare: {message}", file=sys.stderr)
     return 2
 
 

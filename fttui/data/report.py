@@ -8,6 +8,7 @@ human view that `fttui prepare` prints and the TUI shows before an upload.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 from rich.console import Group, RenderableType
@@ -170,7 +171,7 @@ class Report:
             if fs is None:
                 continue
             stats.add_row(
-                f"{fs.role}: {fs.path}",
+                f"{fs.role}: {Path(fs.path).name}",
                 f"{fs.n_examples:,}",
                 _size(fs.bytes),
                 f"{fs.total_tokens:,}",
