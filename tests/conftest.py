@@ -107,3 +107,32 @@ def server(data_dir: Path) -> Iterator[ServerProcess]:
         yield srv
     finally:
         srv.stop()
+
+
+# -- the training engine's tiny model (tests/train, and others who train for real) --
+
+
+def register_tiny_model(data_dir: Path, model_dir: Path, model_id: str = "tiny-test") -> str:
+    """Register the tiny model in `<data_dir>/models.json` (do it before the server starts).
+
+    Its base learning rate is high so a few steps visibly lower the loss.
+    """
+    import json
+
+    path = data_dir / "models.json"
+    config = json.loads(path.read_text()) if path.exists() else {}
+    models = [m for m in config.get("models", []) if m.get("id") != model_id]
+    models.append(
+        {"id": model_id, "source": str(model_dir), "base_learning_rate": 0.05, "context_length": 256}
+    )
+    config["models"] = models
+    path.write_text(json.dumps(config))
+    return model_id
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer random-weight Llama with a small BPE tokenizer and a chat template."""
+    from fttui.train.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny")

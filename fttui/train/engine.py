@@ -1,0 +1,354 @@
+"""The training loop: a plain torch loop over padding-free packed batches.
+
+Why not a Trainer class: per step we need the seed's metrics (token and sequence
+accuracy on completion tokens), cheap cancellation between steps and exact control
+over what is computed. Each batch's examples are packed into one row with
+`position_ids` restarting per example and no attention mask; transformers then
+builds a block-diagonal mask so examples never attend to each other, and no compute
+is spent on padding. Logits are computed only at positions whose next token is a
+completion token (`logits_to_keep` with indices), which skips most of the LM head on
+prompts.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import random
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from fttui.train.data import IGNORE, Example
+from fttui.train.metrics import classification_metrics, token_and_sequence_accuracy
+
+# Longest packed row per forward pass; bigger batches are split and their
+# gradients accumulated, so batch_size never decides peak memory.
+MAX_TOKENS_PER_PASS = 8192
+
+
+@dataclass
+class TrainConfig:
+    n_epochs: int
+    batch_size: int
+    learning_rate: float
+    seed: int = 0
+    method: str = "full"  # "full" or "lora"
+    lora_r: int = 16
+    lora_alpha: int = 32
+    lora_dropout: float = 0.0
+    warmup_ratio: float = 0.03
+    eval_every: int = 0  # steps between validations; 0 = about 10 per run
+    max_eval_examples: int = 256
+    bf16: bool = False
+    classification: ClassificationSetup | None = None
+
+
+@dataclass
+class ClassificationSetup:
+    """Class labels mapped to their first token; index of the positive class if binary."""
+
+    labels: list[str]
+    token_ids: list[int]
+    positive_index: int | None = None
+    betas: list[float] = field(default_factory=lambda: [1.0])
+
+    def index_of(self, completion: str) -> int | None:
+        key = completion.strip()
+        for i, label in enumerate(self.labels):
+            if label.strip() == key:
+                return i
+        return None
+
+
+class Reporter(Protocol):
+    """Where the loop sends what happens; run.py writes it to the store and CSV."""
+
+    def should_stop(self) -> bool: ...
+
+    def on_step(self, row: dict[str, Any], total_steps: int) -> None: ...
+
+    def on_epoch_end(self, epoch: int, step: int, row: dict[str, Any], model: Any) -> None: ...
+
+
+@dataclass
+class Outcome:
+    steps: int
+    total_steps: int
+    elapsed_tokens: int
+    stopped: bool
+
+
+@dataclass
+class _Packed:
+    input_ids: torch.Tensor
+    position_ids: torch.Tensor
+    keep: torch.Tensor  # positions whose logits we need
+    targets: torch.Tensor  # next-token targets at `keep`
+    owner: list[int]  # example index (within the pack) of each kept position
+    first_keep: list[int]  # index into `keep` of each example's first target
+    n_examples: int
+    n_tokens: int
+
+
+def pack(examples: Sequence[Example], device: torch.device) -> _Packed:
+    """One padding-free row: concatenated ids, per-example positions, shifted targets."""
+    ids: list[int] = []
+    positions: list[int] = []
+    keep: list[int] = []
+    targets: list[int] = []
+    owner: list[int] = []
+    first_keep: list[int] = []
+    for k, ex in enumerate(examples):
+        offset = len(ids)
+        ids.extend(ex.input_ids)
+        positions.extend(range(len(ex.input_ids)))
+        first_keep.append(len(keep))
+        for t in range(len(ex.input_ids) - 1):
+            target = ex.labels[t + 1]
+            if target != IGNORE:
+                keep.append(offset + t)
+                targets.append(target)
+                owner.append(k)
+    return _Packed(
+        input_ids=torch.tensor([ids], device=device),
+        position_ids=torch.tensor([positions], device=device),
+        keep=torch.tensor(keep, device=device),
+        targets=torch.tensor(targets, device=device),
+        owner=owner,
+        first_keep=first_keep,
+        n_examples=len(examples),
+        n_tokens=len(ids),
+    )
+
+
+def micro_batches(
+    examples: Sequence[Example], budget: int = MAX_TOKENS_PER_PASS
+) -> Iterator[list[Example]]:
+    """Split a batch into consecutive groups of at most `budget` tokens (at least one example)."""
+    group: list[Example] = []
+    size = 0
+    for ex in examples:
+        if group and size + ex.n_tokens > budget:
+            yield group
+            group, size = [], 0
+        group.append(ex)
+        size += ex.n_tokens
+    if group:
+        yield group
+
+
+def _grouped(values: list[int], owner: list[int], n: int) -> list[list[int]]:
+    out: list[list[int]] = [[] for _ in range(n)]
+    for v, k in zip(values, owner, strict=True):
+        out[k].append(v)
+    return out
+
+
+def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    if bf16:
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
+def _forward(model: Any, packed: _Packed) -> torch.Tensor:
+    """Logits (kept positions x vocab) in float32."""
+    out = model(
+        input_ids=packed.input_ids,
+        position_ids=packed.position_ids,
+        logits_to_keep=packed.keep,
+        use_cache=False,
+    )
+    return out.logits[0].float()
+
+
+def batch_schedule(n_examples: int, n_epochs: int, batch_size: int, seed: int) -> list[list[int]]:
+    """Every epoch's shuffled order, concatenated and cut into batches of batch_size.
+
+    A batch may straddle two epochs, so every step sees exactly batch_size examples
+    (the seed's elapsed_examples grows by batch_size) and no example is dropped.
+    """
+    rng = random.Random(seed)
+    stream: list[int] = []
+    for _ in range(n_epochs):
+        order = list(range(n_examples))
+        rng.shuffle(order)
+        stream.extend(order)
+    return [stream[i : i + batch_size] for i in range(0, len(stream), batch_size)]
+
+
+def apply_lora(model: Any, config: TrainConfig) -> Any:
+    from peft import LoraConfig, get_peft_model
+
+    lora = LoraConfig(
+        r=config.lora_r,
+        lora_alpha=config.lora_alpha,
+        lora_dropout=config.lora_dropout,
+        target_modules="all-linear",
+        task_type="CAUSAL_LM",
+    )
+    return get_peft_model(model, lora)
+
+
+@torch.no_grad()
+def evaluate(
+    model: Any,
+    examples: Sequence[Example],
+    device: torch.device,
+    bf16: bool,
+    classification: ClassificationSetup | None = None,
+    should_stop: Callable[[], bool] = lambda: False,
+) -> dict[str, float]:
+    """Validation loss and accuracies, plus classification metrics when set up."""
+    was_training = model.training
+    model.eval()
+    loss_sum = 0.0
+    n_targets = 0
+    targets_all: list[list[int]] = []
+    preds_all: list[list[int]] = []
+    class_probs: list[np.ndarray] = []
+    truth: list[int] = []
+    for group in micro_batches(examples):
+        if should_stop():
+            break
+        packed = pack(group, device)
+        with _autocast(device, bf16):
+            logits = _forward(model, packed)
+        loss_sum += float(F.cross_entropy(logits, packed.targets, reduction="sum"))
+        n_targets += int(packed.targets.numel())
+        preds = logits.argmax(-1).tolist()
+        targets_all += _grouped(packed.targets.tolist(), packed.owner, packed.n_examples)
+        preds_all += _grouped(preds, packed.owner, packed.n_examples)
+        if classification is not None:
+            first = torch.tensor(packed.first_keep, device=device)
+            probs = torch.softmax(logits[first], dim=-1)[:, classification.token_ids]
+            for ex, row in zip(group, probs.cpu().numpy(), strict=True):
+                label = classification.index_of(ex.completion)
+                if label is not None:
+                    truth.append(label)
+                    class_probs.append(row)
+    if was_training:
+        model.train()
+    if n_targets == 0:
+        return {}
+    token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
+    result = {
+        "validation_loss": loss_sum / n_targets,
+        "validation_token_accuracy": token_acc,
+        "validation_sequence_accuracy": seq_acc,
+    }
+    if classification is not None and truth:
+        result.update(
+            classification_metrics(
+                truth,
+                np.stack(class_probs),
+                positive_index=classification.positive_index,
+                betas=classification.betas,
+            )
+        )
+    return result
+
+
+def train(
+    model: Any,
+    train_examples: Sequence[Example],
+    valid_examples: Sequence[Example],
+    config: TrainConfig,
+    reporter: Reporter,
+    device: torch.device,
+) -> tuple[Any, Outcome]:
+    """Fine-tune `model` in place; returns the (possibly LoRA-wrapped) model and totals."""
+    torch.manual_seed(config.seed)
+    random.seed(config.seed)
+    np.random.seed(config.seed % (2**32))
+    if config.method == "lora":
+        model = apply_lora(model, config)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    batches = batch_schedule(len(train_examples), config.n_epochs, config.batch_size, config.seed)
+    total_steps = len(batches)
+    warmup = max(1, math.ceil(total_steps * config.warmup_ratio))
+
+    def lr_factor(step: int) -> float:  # step counts from 0
+        if step < warmup:
+            return (step + 1) / warmup
+        return max(0.0, (total_steps - step) / max(1, total_steps - warmup))
+
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor)
+    eval_every = config.eval_every or max(1, total_steps // 10)
+    n = len(train_examples)
+    eval_set = list(valid_examples[: config.max_eval_examples])
+    elapsed_tokens = elapsed_examples = 0
+    epoch_losses: list[float] = []
+    step = 0
+    for step, batch_idx in enumerate(batches, start=1):
+        if reporter.should_stop():
+            return model, Outcome(step - 1, total_steps, elapsed_tokens, stopped=True)
+        batch = [train_examples[i] for i in batch_idx]
+        n_targets = sum(sum(1 for lab in ex.labels[1:] if lab != IGNORE) for ex in batch)
+        loss_sum = 0.0
+        targets_all: list[list[int]] = []
+        preds_all: list[list[int]] = []
+        for group in micro_batches(batch):
+            packed = pack(group, device)
+            with _autocast(device, config.bf16):
+                logits = _forward(model, packed)
+            loss = F.cross_entropy(logits, packed.targets, reduction="sum")
+            (loss / max(1, n_targets)).backward()
+            loss_sum += float(loss.detach())
+            preds = logits.detach().argmax(-1).tolist()
+            targets_all += _grouped(packed.targets.tolist(), packed.owner, packed.n_examples)
+            preds_all += _grouped(preds, packed.owner, packed.n_examples)
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        optimizer.step()
+        scheduler.step()
+        optimizer.zero_grad(set_to_none=True)
+        elapsed_tokens += sum(ex.n_tokens for ex in batch)
+        elapsed_examples += len(batch)
+        token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
+        row: dict[str, Any] = {
+            "step": step,
+            "elapsed_tokens": elapsed_tokens,
+            "elapsed_examples": elapsed_examples,
+            "training_loss": loss_sum / max(1, n_targets),
+            "training_sequence_accuracy": seq_acc,
+            "training_token_accuracy": token_acc,
+        }
+        epoch_losses.append(row["training_loss"])
+        epoch_done = elapsed_examples // n > (elapsed_examples - len(batch)) // n
+        if eval_set and (epoch_done or step % eval_every == 0 or step == total_steps):
+            row.update(
+                evaluate(
+                    model,
+                    eval_set if not epoch_done else valid_examples,
+                    device,
+                    config.bf16,
+                    config.classification if epoch_done else None,
+                    reporter.should_stop,
+                )
+            )
+        reporter.on_step(row, total_steps)
+        if epoch_done:
+            epoch = elapsed_examples // n
+            reporter.on_epoch_end(
+                epoch,
+                step,
+                {**row, "epoch_training_loss": sum(epoch_losses) / len(epoch_losses)},
+                model,
+            )
+            epoch_losses = []
+    return model, Outcome(step, total_steps, elapsed_tokens, stopped=False)
+
+
+def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start

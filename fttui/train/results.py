@@ -1,0 +1,100 @@
+"""The seed's results CSV, written row by row as training goes, and metrics events.
+
+Each row is flushed as soon as it is written, so a cancelled or crashed job keeps
+every step it finished.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from pathlib import Path
+from typing import IO, Any
+
+from fttui.train.engine import ClassificationSetup
+
+TRAIN_COLUMNS = [
+    "step",
+    "elapsed_tokens",
+    "elapsed_examples",
+    "training_loss",
+    "training_sequence_accuracy",
+    "training_token_accuracy",
+]
+VALIDATION_COLUMNS = [
+    "validation_loss",
+    "validation_sequence_accuracy",
+    "validation_token_accuracy",
+]
+
+
+def classification_columns(setup: ClassificationSetup) -> list[str]:
+    if setup.positive_index is None:
+        return ["classification/accuracy", "classification/weighted_f1_score"]
+    return [
+        "classification/accuracy",
+        "classification/precision",
+        "classification/recall",
+        *(f"classification/f{float(b)}" for b in setup.betas),
+        "classification/auroc",
+        "classification/auprc",
+    ]
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.6g}"
+    return str(value)
+
+
+class ResultsCsv:
+    """results.csv with exactly the seed's columns for this job's options."""
+
+    def __init__(
+        self, path: Path, *, validation: bool, classification: ClassificationSetup | None
+    ) -> None:
+        self.path = path
+        self.columns = list(TRAIN_COLUMNS)
+        if validation:
+            self.columns += VALIDATION_COLUMNS
+        if classification is not None:
+            self.columns += classification_columns(classification)
+        self.rows = 0
+        self._fh: IO[str] | None = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        self._writer = csv.writer(self._fh)
+        self._writer.writerow(self.columns)
+        self._fh.flush()
+
+    def write(self, row: dict[str, Any]) -> None:
+        if self._fh is None:
+            return
+        self._writer.writerow([_cell(row.get(col)) for col in self.columns])
+        self._fh.flush()
+        self.rows += 1
+
+    def close(self) -> None:
+        if self._fh is not None:
+            self._fh.close()
+            self._fh = None
+
+
+def metrics_event_data(row: dict[str, Any], total_steps: int) -> dict[str, Any]:
+    """A metrics event's `data`: OpenAI's key names and the seed's, side by side."""
+    data: dict[str, Any] = {
+        "step": row["step"],
+        "total_steps": total_steps,
+        "train_loss": row["training_loss"],
+        "train_mean_token_accuracy": row["training_token_accuracy"],
+    }
+    if "validation_loss" in row:
+        data["valid_loss"] = row["validation_loss"]
+        data["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
+    for key, value in row.items():
+        if key == "epoch_training_loss":
+            continue
+        if isinstance(value, float) and math.isnan(value):
+            value = None
+        data[key] = value
+    return data

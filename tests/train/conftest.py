@@ -1,0 +1,87 @@
+"""A real `fttui serve` with the tiny model registered, shared by this folder's tests."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import ServerProcess, free_port, register_tiny_model  # tests/conftest.py
+
+ANIMALS = {"cat": " meow", "dog": " woof", "bird": " tweet"}
+SEPARATOR = "\n\n###\n\n"
+STOP = " END"
+
+
+def toy_lines(n: int, offset: int = 0) -> list[str]:
+    """A learnable prompt/completion set: the animal decides the sound."""
+    names = list(ANIMALS)
+    lines = []
+    for i in range(offset, offset + n):
+        name = names[i % len(names)]
+        prompt = f"{name} number {i} says{SEPARATOR}"
+        lines.append(json.dumps({"prompt": prompt, "completion": ANIMALS[name] + STOP}))
+    return lines
+
+
+@pytest.fixture(scope="module")
+def tiny_server(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("train-data")
+    register_tiny_model(data_dir, tiny_model_dir)
+    srv = ServerProcess(data_dir=data_dir, port=free_port())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def upload(srv: ServerProcess, name: str, lines: list[str]) -> str:
+    content = ("\n".join(lines) + "\n").encode()
+    resp = httpx.post(
+        f"{srv.base_url}/files",
+        files={"file": (name, content, "application/jsonl")},
+        data={"purpose": "fine-tune"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["id"])
+
+
+def create_job(srv: ServerProcess, **body: Any) -> dict[str, Any]:
+    resp = httpx.post(f"{srv.base_url}/fine_tuning/jobs", json=body, timeout=30)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
+def get_job(srv: ServerProcess, job_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{srv.base_url}/fine_tuning/jobs/{job_id}", timeout=30).json())
+
+
+def wait_for(
+    srv: ServerProcess, job_id: str, statuses: set[str], timeout: float = 90
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = get_job(srv, job_id)
+        if job["status"] in statuses:
+            return job
+        time.sleep(0.2)
+    log = srv.data_dir / "jobs" / job_id / "train.log"
+    raise AssertionError(
+        f"job {job_id} still {job['status']} after {timeout}s\n"
+        + (log.read_text(errors="replace")[-3000:] if log.exists() else "")
+    )
+
+
+def events(srv: ServerProcess, job_id: str) -> list[dict[str, Any]]:
+    resp = httpx.get(
+        f"{srv.base_url}/fine_tuning/jobs/{job_id}/events", params={"limit": 1000}, timeout=30
+    )
+    return list(reversed(resp.json()["data"]))

@@ -1,0 +1,275 @@
+"""Real training of the tiny model through the real server: results, checkpoints, model,
+inference, cancel and failures, as a user of the local backend sees them."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ServerProcess
+from openai.types import Completion
+from openai.types.chat import ChatCompletion
+from openai.types.fine_tuning import FineTuningJob
+from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
+
+from fttui.store import Store
+
+from .conftest import SEPARATOR, create_job, events, toy_lines, upload, wait_for
+
+SEED_COLUMNS = [
+    "step",
+    "elapsed_tokens",
+    "elapsed_examples",
+    "training_loss",
+    "training_sequence_accuracy",
+    "training_token_accuracy",
+]
+VALIDATION_COLUMNS = [
+    "validation_loss",
+    "validation_sequence_accuracy",
+    "validation_token_accuracy",
+]
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_server: ServerProcess) -> dict[str, object]:
+    """One finished job: 48 examples, batch 4, 3 epochs, with a validation file."""
+    train_id = upload(tiny_server, "train.jsonl", toy_lines(48))
+    valid_id = upload(tiny_server, "valid.jsonl", toy_lines(9, offset=100))
+    job = create_job(
+        tiny_server,
+        model="tiny-test",
+        training_file=train_id,
+        validation_file=valid_id,
+        hyperparameters={"n_epochs": 3, "batch_size": 4},
+        suffix="Toy Animals",
+        seed=7,
+    )
+    return wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
+
+
+def _csv(srv: ServerProcess, file_id: str) -> tuple[list[str], list[dict[str, str]]]:
+    resp = httpx.get(f"{srv.base_url}/files/{file_id}/content", timeout=30)
+    assert resp.status_code == 200
+    reader = csv.DictReader(io.StringIO(resp.text))
+    rows = list(reader)
+    return list(reader.fieldnames or []), rows
+
+
+def test_job_succeeds_with_a_named_model_and_resolved_hyperparameters(
+    trained: dict[str, object],
+) -> None:
+    job = FineTuningJob.model_validate(trained)
+    assert job.status == "succeeded", job.error
+    assert job.fine_tuned_model is not None
+    assert job.fine_tuned_model.startswith("tiny-test:ft-local:toy-animals-")
+    assert job.hyperparameters.n_epochs == 3
+    assert job.hyperparameters.batch_size == 4
+    assert job.hyperparameters.learning_rate_multiplier == 0.05  # seed default for batch < 8
+    assert job.trained_tokens and job.trained_tokens > 48 * 3 * 5
+    assert len(job.result_files) == 1
+
+
+def test_results_csv_has_seed_columns_one_row_per_step_and_loss_falls(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    header, rows = _csv(tiny_server, trained["result_files"][0])  # type: ignore[index]
+    assert header == SEED_COLUMNS + VALIDATION_COLUMNS
+    assert [int(r["step"]) for r in rows] == list(range(1, 48 * 3 // 4 + 1))
+    assert [int(r["elapsed_examples"]) for r in rows] == [4 * s for s in range(1, 37)]
+    tokens = [int(r["elapsed_tokens"]) for r in rows]
+    assert all(b > a for a, b in zip(tokens, tokens[1:], strict=False))
+    losses = [float(r["training_loss"]) for r in rows]
+    first, last = sum(losses[:3]) / 3, sum(losses[-3:]) / 3
+    assert last < 0.6 * first, (first, last)
+    validated = [r for r in rows if r["validation_loss"]]
+    assert 3 <= len(validated) < len(rows)  # periodically, not every step
+    assert float(validated[-1]["validation_loss"]) < float(validated[0]["validation_loss"])
+    assert float(rows[-1]["training_token_accuracy"]) > float(rows[0]["training_token_accuracy"])
+
+
+def test_events_carry_metrics_in_both_namings_and_the_milestones(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    evs = events(tiny_server, str(trained["id"]))
+    metrics = [e for e in evs if e["type"] == "metrics"]
+    assert len(metrics) == 36
+    data = metrics[-1]["data"]
+    assert data["step"] == 36 and data["total_steps"] == 36
+    assert data["train_loss"] == pytest.approx(data["training_loss"])
+    assert "train_mean_token_accuracy" in data and "training_sequence_accuracy" in data
+    messages = " | ".join(e["message"] for e in evs if e["type"] == "message")
+    assert "Files validated: 48 training examples, 9 validation examples" in messages
+    assert "Training started: 3 epochs, batch size 4" in messages
+    assert "Epoch 3: training loss=" in messages and "validation loss=" in messages
+    assert f"Results file: {trained['result_files'][0]}" in messages  # type: ignore[index]
+    assert "Job succeeded" in messages
+
+
+def test_checkpoints_per_epoch_and_model_listed(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    resp = httpx.get(
+        f"{tiny_server.base_url}/fine_tuning/jobs/{trained['id']}/checkpoints", timeout=30
+    )
+    page = resp.json()["data"]
+    ckpts = [FineTuningJobCheckpoint.model_validate(c) for c in page]
+    assert sorted(c.step_number for c in ckpts) == [12, 24, 36]
+    assert all(
+        c.fine_tuned_model_checkpoint == f"{trained['fine_tuned_model']}:ckpt-step-{c.step_number}"
+        for c in ckpts
+    )
+    models = httpx.get(f"{tiny_server.base_url}/models", timeout=30).json()["data"]
+    assert trained["fine_tuned_model"] in {m["id"] for m in models}
+
+
+def test_completions_answer_with_the_fine_tuned_model(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    body = {
+        "model": trained["fine_tuned_model"],
+        "prompt": f"cat number 500 says{SEPARATOR}",
+        "max_tokens": 6,
+        "temperature": 0,
+        "stop": [" END"],
+        "logprobs": 3,
+    }
+    resp = httpx.post(f"{tiny_server.base_url}/completions", json=body, timeout=60)
+    assert resp.status_code == 200, resp.text
+    completion = Completion.model_validate(resp.json())
+    choice = completion.choices[0]
+    assert choice.text == " meow"  # learnt, and cut at the stop sequence
+    assert choice.finish_reason == "stop"
+    assert choice.logprobs is not None and choice.logprobs.tokens
+    assert "".join(choice.logprobs.tokens) == " meow"
+    assert all(len(top) == 3 for top in choice.logprobs.top_logprobs or [])
+    assert (choice.logprobs.text_offset or [0])[0] == len(body["prompt"])  # type: ignore[arg-type]
+
+    chat = httpx.post(
+        f"{tiny_server.base_url}/chat/completions",
+        json={
+            "model": trained["fine_tuned_model"],
+            "messages": [{"role": "user", "content": "hi"}],
+            "max_tokens": 5,
+        },
+        timeout=60,
+    )
+    assert chat.status_code == 200, chat.text
+    assert ChatCompletion.model_validate(chat.json()).choices[0].message.role == "assistant"
+
+
+def test_unknown_model_is_a_404_in_openai_shape(tiny_server: ServerProcess) -> None:
+    resp = httpx.post(
+        f"{tiny_server.base_url}/completions",
+        json={"model": "no-such-model", "prompt": "x"},
+        timeout=30,
+    )
+    assert resp.status_code == 404
+    error = resp.json()["error"]
+    assert error["param"] == "model" and "no-such-model" in error["message"]
+
+
+def test_continue_from_the_fine_tuned_model(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    """A second job starts from the first one's weights: its first loss is already low."""
+    train_id = upload(tiny_server, "more.jsonl", toy_lines(8, offset=200))
+    job = create_job(
+        tiny_server,
+        model=trained["fine_tuned_model"],
+        training_file=train_id,
+        hyperparameters={"n_epochs": 1, "batch_size": 4},
+    )
+    done = wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done["error"]
+    assert done["fine_tuned_model"].startswith("tiny-test:ft-local:")
+    _, first_rows = _csv(tiny_server, trained["result_files"][0])  # type: ignore[index]
+    _, rows = _csv(tiny_server, done["result_files"][0])
+    assert float(rows[0]["training_loss"]) < 0.6 * float(first_rows[0]["training_loss"])
+
+
+def test_cancel_stops_training_within_seconds_and_keeps_rows(tiny_server: ServerProcess) -> None:
+    train_id = upload(tiny_server, "long.jsonl", toy_lines(30))
+    job = create_job(
+        tiny_server,
+        model="tiny-test",
+        training_file=train_id,
+        hyperparameters={"n_epochs": 50, "batch_size": 1},
+    )
+    csv_path = tiny_server.data_dir / "jobs" / job["id"] / "results.csv"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if csv_path.exists() and csv_path.read_text().count("\n") >= 4:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("training never started")
+    pid = Store(tiny_server.data_dir).get_job(job["id"])["pid"]  # type: ignore[index]
+    resp = httpx.post(f"{tiny_server.base_url}/fine_tuning/jobs/{job['id']}/cancel", timeout=30)
+    assert resp.status_code == 200
+    t0 = time.monotonic()
+    done = wait_for(tiny_server, job["id"], {"cancelled", "failed", "succeeded"}, timeout=5)
+    assert done["status"] == "cancelled"
+    while time.monotonic() - t0 < 5 and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid), "the training process is still running 5 s after cancel"
+    rows = csv_path.read_text().strip().splitlines()
+    assert rows[0].split(",") == SEED_COLUMNS and len(rows) >= 4
+    assert len(rows) - 1 < 30 * 50  # stopped long before the end
+    messages = [e["message"] for e in events(tiny_server, job["id"])]
+    assert any("cancelled" in m.lower() for m in messages)
+
+
+def _alive(pid: int | None) -> bool:
+    if not pid:
+        return False
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def test_overlong_example_fails_the_job_naming_the_line(tiny_server: ServerProcess) -> None:
+    lines = toy_lines(6)
+    long_prompt = " ".join(f"zqx{i}" for i in range(300)) + SEPARATOR
+    lines[2] = json.dumps({"prompt": long_prompt, "completion": " meow END"})
+    train_id = upload(tiny_server, "long-line.jsonl", lines)
+    job = create_job(tiny_server, model="tiny-test", training_file=train_id)
+    done = wait_for(tiny_server, job["id"], {"failed", "succeeded", "cancelled"})
+    assert done["status"] == "failed"
+    message = done["error"]["message"]
+    assert "lines 3 (" in message and "256 tokens" in message and "truncated" in message
+    assert done["error"]["param"] == "training_file"
+
+
+def test_killed_trainer_fails_the_job_with_a_clear_error(tiny_server: ServerProcess) -> None:
+    train_id = upload(tiny_server, "kill.jsonl", toy_lines(30))
+    job = create_job(
+        tiny_server,
+        model="tiny-test",
+        training_file=train_id,
+        hyperparameters={"n_epochs": 50, "batch_size": 1},
+    )
+    store = Store(tiny_server.data_dir)
+    deadline = time.monotonic() + 60
+    pid = None
+    while time.monotonic() < deadline:
+        row = store.get_job(job["id"])
+        if row and row["status"] == "running" and row["pid"]:
+            pid = row["pid"]
+            break
+        time.sleep(0.1)
+    assert pid, "job never started running"
+    os.kill(pid, signal.SIGKILL)
+    done = wait_for(tiny_server, job["id"], {"failed", "succeeded", "cancelled"}, timeout=20)
+    assert done["status"] == "failed"
+    assert done["error"]["message"]
+    assert "signal 9" in done["error"]["message"]
