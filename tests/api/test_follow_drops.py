@@ -44,16 +44,17 @@ async def test_follow_through_connections_cut_mid_response(
             ) as flaky,
         ):
             follower = asyncio.create_task(collect(flaky, job.id, got))
-            # 250 metrics events: more than two pages of 100, so walks span pages.
-            for step in range(1, 251):
-                store.add_event(
-                    job.id,
-                    f"Step {step}/250: training loss={1 / step:.4f}",
-                    type="metrics",
-                    data={"step": step, "train_loss": 1 / step},
-                )
-                if step % 25 == 0:
-                    await asyncio.sleep(0.05)
+            # 250 metrics events in bursts of 10, 40 and 200 (written without yielding to
+            # the follower), so one poll must walk back across several pages of 100.
+            step = 0
+            for burst in (10, 40, 200):
+                for _ in range(burst):
+                    step += 1
+                    store.add_event(
+                        job.id, f"Step {step}/250: training loss={1 / step:.4f}",
+                        type="metrics", data={"step": step, "train_loss": 1 / step},
+                    )  # fmt: skip
+                await asyncio.sleep(0.3)
             async with Client(queued_server.base_url) as direct:
                 await direct.jobs.cancel(job.id)
             await asyncio.wait_for(follower, timeout=60)
