@@ -19,7 +19,7 @@ from fttui.api.files import Files
 from fttui.api.inference import Chat, Completions, Models
 from fttui.api.jobs import Jobs
 from fttui.api.retry import RetryPolicy
-from fttui.api.types import Usage
+from fttui.api.types import Usage, parse
 
 if TYPE_CHECKING:
     from fttui.config import Profile
@@ -107,7 +107,7 @@ class Client:
             body = await self._http.request("GET", "/fttui/usage")
         except NotFoundError:
             return None
-        return Usage.model_validate(body)
+        return parse(Usage, body)
 
     async def health(self) -> dict[str, object] | None:
         """The local server's health answer, or None where the backend lacks it."""

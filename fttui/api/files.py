@@ -20,7 +20,7 @@ import httpx
 
 from fttui.api._http import HTTP
 from fttui.api.errors import APIError, transport_error
-from fttui.api.types import FileDeleted, FileObject, Page
+from fttui.api.types import FileDeleted, FileObject, Page, parse
 
 __all__ = ["Files", "ProgressCallback"]
 
@@ -105,7 +105,7 @@ class Files:
             timeout=timeout,
             idempotent=False,
         )
-        return FileObject.model_validate(body)
+        return parse(FileObject, body)
 
     async def list(
         self, purpose: str | None = None, limit: int | None = None, after: str | None = None
@@ -113,7 +113,7 @@ class Files:
         body = await self._http.request(
             "GET", "/files", params={"purpose": purpose, "limit": limit, "after": after}
         )
-        return Page[FileObject].model_validate(body)
+        return parse(Page[FileObject], body)
 
     async def iter(
         self, purpose: str | None = None, page_size: int = 100
@@ -132,10 +132,10 @@ class Files:
             after = page.last_id
 
     async def retrieve(self, file_id: str) -> FileObject:
-        return FileObject.model_validate(await self._http.request("GET", f"/files/{file_id}"))
+        return parse(FileObject, await self._http.request("GET", f"/files/{file_id}"))
 
     async def delete(self, file_id: str) -> FileDeleted:
-        return FileDeleted.model_validate(await self._http.request("DELETE", f"/files/{file_id}"))
+        return parse(FileDeleted, await self._http.request("DELETE", f"/files/{file_id}"))
 
     async def download(
         self,

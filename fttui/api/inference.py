@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fttui.api._http import HTTP
-from fttui.api.types import ChatCompletion, Completion, Model, ModelDeleted, Page
+from fttui.api.types import ChatCompletion, Completion, Model, ModelDeleted, Page, parse
 
 __all__ = ["Chat", "ChatCompletions", "Completions", "Models"]
 
@@ -22,16 +22,14 @@ class Models:
 
     async def list(self) -> list[Model]:
         body = await self._http.request("GET", "/models")
-        return Page[Model].model_validate(body).data
+        return parse(Page[Model], body).data
 
     async def retrieve(self, model_id: str) -> Model:
-        return Model.model_validate(await self._http.request("GET", f"/models/{model_id}"))
+        return parse(Model, await self._http.request("GET", f"/models/{model_id}"))
 
     async def delete(self, model_id: str) -> ModelDeleted:
         """Delete a fine-tuned model (base models cannot be deleted: 4xx)."""
-        return ModelDeleted.model_validate(
-            await self._http.request("DELETE", f"/models/{model_id}")
-        )
+        return parse(ModelDeleted, await self._http.request("DELETE", f"/models/{model_id}"))
 
 
 def _body(fields: dict[str, Any]) -> dict[str, Any]:
@@ -66,8 +64,8 @@ class Completions:
                 **extra,
             }
         )
-        return Completion.model_validate(
-            await self._http.request("POST", "/completions", json=body, idempotent=True)
+        return parse(
+            Completion, await self._http.request("POST", "/completions", json=body, idempotent=True)
         )
 
 
@@ -97,8 +95,9 @@ class ChatCompletions:
                 **extra,
             }
         )
-        return ChatCompletion.model_validate(
-            await self._http.request("POST", "/chat/completions", json=body, idempotent=True)
+        return parse(
+            ChatCompletion,
+            await self._http.request("POST", "/chat/completions", json=body, idempotent=True),
         )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from fttui.api._http import HTTP
 from fttui.api.errors import APIConnectionError, APIStatusError
 from fttui.api.retry import RETRY_STATUSES
-from fttui.api.types import Checkpoint, FineTuningJob, JobEvent, Page
+from fttui.api.types import Checkpoint, FineTuningJob, JobEvent, Page, parse
 
 __all__ = ["SEED_ONLY_FIELDS", "Jobs", "UnsupportedParameterWarning"]
 
@@ -90,15 +90,16 @@ class Jobs:
                 warnings.warn(notice, UnsupportedParameterWarning, stacklevel=2)
                 continue
             body[key] = value
-        return FineTuningJob.model_validate(
-            await self._http.request("POST", "/fine_tuning/jobs", json=body, idempotent=False)
+        return parse(
+            FineTuningJob,
+            await self._http.request("POST", "/fine_tuning/jobs", json=body, idempotent=False),
         )
 
     async def list(self, after: str | None = None, limit: int | None = 20) -> Page[FineTuningJob]:
         body = await self._http.request(
             "GET", "/fine_tuning/jobs", params={"after": after, "limit": limit}
         )
-        return Page[FineTuningJob].model_validate(body)
+        return parse(Page[FineTuningJob], body)
 
     async def iter(self, page_size: int = 100) -> AsyncIterator[FineTuningJob]:
         """Every job, newest first, following the `after` cursor."""
@@ -112,16 +113,14 @@ class Jobs:
             after = page.last_id
 
     async def retrieve(self, job_id: str) -> FineTuningJob:
-        return FineTuningJob.model_validate(
-            await self._http.request("GET", f"/fine_tuning/jobs/{job_id}")
-        )
+        return parse(FineTuningJob, await self._http.request("GET", f"/fine_tuning/jobs/{job_id}"))
 
     async def _action(self, job_id: str, action: str) -> FineTuningJob:
         # Cancelling, pausing or resuming twice has the same effect as once: retryable.
         body = await self._http.request(
             "POST", f"/fine_tuning/jobs/{job_id}/{action}", idempotent=True
         )
-        return FineTuningJob.model_validate(body)
+        return parse(FineTuningJob, body)
 
     async def cancel(self, job_id: str) -> FineTuningJob:
         return await self._action(job_id, "cancel")
@@ -140,7 +139,7 @@ class Jobs:
         body = await self._http.request(
             "GET", f"/fine_tuning/jobs/{job_id}/events", params={"after": after, "limit": limit}
         )
-        return Page[JobEvent].model_validate(body)
+        return parse(Page[JobEvent], body)
 
     async def checkpoints(
         self, job_id: str, after: str | None = None, limit: int | None = 10
@@ -150,7 +149,7 @@ class Jobs:
             f"/fine_tuning/jobs/{job_id}/checkpoints",
             params={"after": after, "limit": limit},
         )
-        return Page[Checkpoint].model_validate(body)
+        return parse(Page[Checkpoint], body)
 
     async def _new_events(
         self, job_id: str, seen: set[str], stop_at: str | None

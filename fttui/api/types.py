@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from fttui.api.errors import APIError
 
 __all__ = [
     "ChatCompletion",
@@ -33,6 +35,7 @@ __all__ = [
     "Page",
     "Usage",
     "FINAL_JOB_STATUSES",
+    "parse",
 ]
 
 FINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -318,3 +321,24 @@ class Page(BaseModel, Generic[T]):
                 # The server's last_id may be absent (jobs/events lists); data wins.
                 self.last_id = ids[-1]
         return self
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse(model: type[M], body: Any) -> M:
+    """Validate a response body, turning a shape mismatch into a readable APIError.
+
+    A provider whose answer lacks a required field (or sends a wrong type) gets a
+    message naming the object and the field, not a pydantic traceback.
+    """
+    try:
+        return model.model_validate(body)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
+        name = getattr(model, "__name__", "object")
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise APIError(
+            f"unexpected response from the server: {name} field {where!r}: {first['msg']}{more}"
+        ) from exc

@@ -7,12 +7,14 @@ real HTTP server speaking OpenAI's error format; gaps between requests are timed
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 
 import pytest
 
 from fttui.api import (
     APIConnectionError,
+    APIError,
     APITimeoutError,
     AuthenticationError,
     Client,
@@ -160,3 +162,67 @@ async def test_unreachable_server_is_a_connection_error() -> None:
         with pytest.raises(APIConnectionError) as info:
             await client.files.list()
     assert "cannot reach" in str(info.value)
+
+
+async def test_malformed_response_is_a_readable_error() -> None:
+    with ScriptedServer(lambda n, m, p: Reply(200, {"object": "fine_tuning.job"})) as srv:
+        async with Client(srv.base_url) as client:
+            with pytest.raises(APIError, match="FineTuningJob field 'id': Field required"):
+                await client.jobs.retrieve("ftjob-1")
+
+
+COMPLETION = {
+    "id": "cmpl-1",
+    "object": "text_completion",
+    "created": 1,
+    "model": "davinci:ft-acme:reviews-2022-02-15-04-21-04",
+    "choices": [
+        {
+            "text": " positive",
+            "index": 0,
+            "finish_reason": "length",
+            "logprobs": {
+                "tokens": [" positive"],
+                "token_logprobs": [-0.01],
+                "top_logprobs": [{" positive": -0.01, " negative": -4.6}],
+                "text_offset": [20],
+            },
+        }
+    ],
+    "usage": {"prompt_tokens": 8, "completion_tokens": 1, "total_tokens": 9},
+}
+
+
+async def test_classification_inference_sends_the_seeds_parameters() -> None:
+    """As the seed says: same separator, max_tokens=1, logprobs=5 for the top classes."""
+    with ScriptedServer(lambda n, m, p: Reply(200, COMPLETION)) as srv:
+        async with Client(srv.base_url) as client:
+            done = await client.completions.create(
+                model=COMPLETION["model"], prompt="Great phone\n\n###\n\n", max_tokens=1,
+                logprobs=5, stop=["\n"],
+            )  # fmt: skip
+    sent = json.loads(srv.requests[0].body)
+    assert srv.requests[0].path == "/v1/completions"
+    assert (sent["max_tokens"], sent["logprobs"], sent["stop"]) == (1, 5, ["\n"])
+    assert done.text == " positive"
+    top = done.choices[0].logprobs
+    assert top is not None and top.top_logprobs == [{" positive": -0.01, " negative": -4.6}]
+
+
+async def test_chat_completion_text() -> None:
+    body = {
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "created": 1,
+        "model": "m",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"},
+                     "finish_reason": "stop"}],
+    }  # fmt: skip
+    with ScriptedServer(lambda n, m, p: Reply(200, body)) as srv:
+        async with Client(srv.base_url) as client:
+            done = await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "hello"}], max_tokens=5
+            )
+    assert (
+        done.text == "hi" and json.loads(srv.requests[0].body)["messages"][0]["content"] == "hello"
+    )
