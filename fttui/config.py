@@ -197,6 +197,10 @@ def resolve_profile(
             )
         profile = known[name]
     elif env_url:
+        if not env_url.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"OPENAI_BASE_URL must start with http:// or https://, got {env_url!r}"
+            )
         profile = Profile(
             name="env", base_url=env_url, kind=_kind_for_url(env_url), api_key_env="OPENAI_API_KEY"
         )

@@ -228,6 +228,6 @@ def transport_error(exc: httpx.TransportError, what: str) -> APIConnectionError:
     detail = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
         return APITimeoutError(f"{what} timed out ({detail})", request_sent=sent)
-    return APIConnectionError(
-        f"{what} failed: cannot reach the server ({detail})", request_sent=sent
-    )
+    if not sent:
+        return APIConnectionError(f"{what}: cannot reach the server ({detail})", request_sent=False)
+    return APIConnectionError(f"{what}: connection to the server lost ({detail})")

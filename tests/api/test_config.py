@@ -45,6 +45,11 @@ def test_openai_base_url_env_selects_a_compatible_backend(cfg: Path) -> None:
     assert (p.kind, p.base_url, p.api_key) == ("compatible", "https://llm.example.com/v1", "k")
 
 
+def test_bad_openai_base_url_env_is_named(cfg: Path) -> None:
+    with pytest.raises(ConfigError, match="OPENAI_BASE_URL must start with http"):
+        resolve_profile(env={"OPENAI_BASE_URL": "llm.example.com"}, path=cfg)
+
+
 def test_flags_beat_env_and_env_beats_the_profile_file(cfg: Path) -> None:
     cfg.write_text(
         'default = "mine"\n'
