@@ -16,6 +16,7 @@ from fttui.api import (
     ConflictError,
     FileObject,
     NotFoundError,
+    PayloadTooLargeError,
     PermissionDeniedError,
     UnsupportedParameterWarning,
 )
@@ -212,3 +213,27 @@ async def test_api_key_is_sent_and_never_shown(tmp_path: Path) -> None:
 def test_types_tolerate_other_providers_fields() -> None:
     f = FileObject.model_validate({"id": "file-1", "bytes": 3, "provider_extra": {"x": 1}})
     assert f.id == "file-1" and f.model_extra == {"provider_extra": {"x": 1}}
+
+
+async def test_oversize_file_and_full_quota_are_clear_413s(tmp_path: Path) -> None:
+    data = tmp_path / "small"
+    data.mkdir()
+    limits = ("--max-file-bytes", "200000", "--quota-bytes", "300000")
+    srv = ServerProcess(data_dir=data, port=free_port(), extra_args=limits)
+    srv.start()
+    try:
+        async with Client(srv.base_url, max_retries=0) as client:
+            big = write_jsonl(tmp_path / "big.jsonl", 8000)  # about 520 kB
+            with pytest.raises(PayloadTooLargeError) as info:
+                await client.files.upload(big)
+            assert "200000" in str(info.value) and info.value.status_code == 413
+            fits = write_jsonl(tmp_path / "fits.jsonl", 2000)  # about 130 kB each
+            await client.files.upload(fits)
+            await client.files.upload(fits)
+            with pytest.raises(PayloadTooLargeError) as full:
+                await client.files.upload(fits)
+            assert "quota" in str(full.value).lower()
+            usage = await client.usage()
+            assert usage is not None and usage.used_bytes == 2 * fits.stat().st_size
+    finally:
+        srv.stop()

@@ -58,6 +58,7 @@ async def test_follow_through_connections_cut_mid_response(
             async with Client(queued_server.base_url) as direct:
                 await direct.jobs.cancel(job.id)
             await asyncio.wait_for(follower, timeout=60)
+        print(f"proxy: {proxy.connections} connections, {proxy.cuts} cut mid-response")
         assert proxy.cuts >= 3, "the proxy never cut a connection: the test proved nothing"
         assert [e.id for e in got] == stored_ids(store, job.id)
         steps = [m.step for e in got if (m := e.metrics) is not None]
