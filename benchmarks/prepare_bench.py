@@ -106,7 +106,7 @@ def generate(path: Path, n_lines: int, target_bytes: int, seed: int = 0) -> Path
     """
     rng = random.Random(seed)
     per_line = max(64, target_bytes // n_lines)
-    words_per_line = max(4, per_line // 7)
+    words_per_line = max(4, int(per_line / 6.3))
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", encoding="utf-8") as out:
         for i in range(n_lines):

@@ -163,6 +163,13 @@ def _transform(ex: Example, names: list[str], report: Report) -> dict[str, Any]:
     return obj
 
 
+def _key(obj: dict[str, Any]) -> int:
+    """The same example identity the checker uses (other keys do not count)."""
+    if "messages" in obj:
+        return hash(json.dumps(obj["messages"], sort_keys=True, ensure_ascii=False))
+    return hash((obj.get("prompt"), obj.get("completion")))
+
+
 def _dump(obj: dict[str, Any]) -> str:
     return json.dumps(obj, ensure_ascii=False) + "\n"
 
@@ -221,7 +228,7 @@ def apply_fixes(
                 continue
             obj = _transform(ex, names, report)
             if "dedupe" in names:
-                key = hash(json.dumps(obj, sort_keys=True, ensure_ascii=False))
+                key = _key(obj)
                 if key in seen:
                     continue
                 seen.add(key)
@@ -282,7 +289,7 @@ def _split(
             if not isinstance(obj, dict):
                 train.write(text)
                 continue
-            key = hash(json.dumps(obj, sort_keys=True, ensure_ascii=False))
+            key = _key(obj)
             to_valid = side_of.get(key)
             group = _label(obj, stop) if stratified else ""
             index = ordinal.get(group, 0)
