@@ -63,7 +63,7 @@ ISSUES: dict[str, tuple[Severity, str]] = {
     "invalid_json": ("error", "lines are not valid JSON"),
     "not_an_object": ("error", "lines are not JSON objects"),
     "missing_keys": ("error", "lines lack required keys"),
-    "wrong_type": ("error", "fields have the wrong type"),
+    "wrong_type": ("error", "lines have a field of the wrong type"),
     "empty_prompt": ("error", "prompts are empty"),
     "empty_completion": ("error", "completions are empty"),
     "mixed_format": ("error", "lines use a different format from the first example"),
@@ -99,6 +99,7 @@ class _Acc:
     lines: list[int] = field(default_factory=list)
     count: int = 0
     detail: str = ""
+    per_line: bool = False  # detail describes the first line (else the whole file)
 
 
 @dataclass
@@ -258,7 +259,7 @@ class FileScan:
     def flag(self, code: str, line: int, detail: str = "") -> None:
         acc = self.accs.get(code)
         if acc is None:
-            acc = self.accs[code] = _Acc(code, detail=detail)
+            acc = self.accs[code] = _Acc(code, detail=detail, per_line=True)
         acc.count += 1
         if len(acc.lines) < MAX_LINES:
             acc.lines.append(line)
@@ -274,7 +275,10 @@ class FileScan:
             what = f"{acc.count} {title}" if acc.lines else title
             if acc.code in ("file_too_large", "no_examples", "tokenizer", "task"):
                 what = title
-            message = f"{what}: {acc.detail}" if acc.detail else what
+            if acc.detail and acc.per_line:
+                message = f"{what}; line {acc.lines[0]}: {acc.detail}"
+            else:
+                message = f"{what}: {acc.detail}" if acc.detail else what
             out.append(Issue(acc.code, message, acc.lines, acc.count, severity, self.role))
         return out
 

@@ -14,9 +14,7 @@ texts = st.text(alphabet="ab#\n ", max_size=24)
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet="ab#\n", max_size=40), st.integers(1, 64))
 def test_repeat_length_is_the_longest_suffix_found_earlier(text: str, cap: int) -> None:
-    brute = max(
-        (k for k in range(1, min(cap, len(text)) + 1) if text[-k:] in text[:-k]), default=0
-    )
+    brute = max((k for k in range(1, min(cap, len(text)) + 1) if text[-k:] in text[:-k]), default=0)
     assert repeat_length(text, cap) == brute
 
 
