@@ -86,7 +86,7 @@ ISSUES: dict[str, tuple[Severity, str]] = {
     "duplicates": ("warning", "examples repeat an earlier example"),
     "multi_token_classes": ("warning", "classes are more than one token"),
     "few_examples_per_class": ("warning", "classes have fewer than ~100 examples"),
-    "few_examples": ("warning", "fewer than ~500 examples for conditional generation"),
+    "few_examples": ("warning", "fewer examples than the seed advises for generation"),
     "class_imbalance": ("warning", "classes are imbalanced"),
     "tokenizer": ("warning", "tokenizer fallback"),
     "task": ("info", "task"),
