@@ -115,7 +115,8 @@ def plan_fixes(report: Report, names: list[str], split: float | None = None) -> 
         elif name == "split":
             share = split if split is not None else DEFAULT_SPLIT
             kind = "stratified by class" if stats.task == "classification" else "at random"
-            affected = round(n * share)
+            kept = n - sum(p.affected for p in plan if p.name in ("dedupe", "drop-long"))
+            affected = round(kept * share)
             desc = f"move {share:.0%} of examples to a validation file, {kind}"
         elif name == "to-chat":
             affected = n if pc else 0
