@@ -81,7 +81,7 @@ def plan_fixes(report: Report, names: list[str], split: float | None = None) -> 
     stats = report.training
     n = stats.n_examples
     pc = stats.format == "prompt_completion"
-    plan = []
+    plan: list[PlannedFix] = []
     for name in names:
         desc, affected = FIXES[name], 0
         if name == "separator":
