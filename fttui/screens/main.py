@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
-from functools import partial
+from collections.abc import Awaitable, Callable, Coroutine
+from contextlib import suppress
+from functools import partial, wraps
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, ParamSpec, TypeVar
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Container, Vertical
+from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
@@ -42,6 +44,24 @@ if TYPE_CHECKING:
     from fttui.app import FtTuiApp
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+
+def teardown_safe(
+    func: Callable[P, Awaitable[None]],
+) -> Callable[P, Coroutine[Any, Any, None]]:
+    """A worker whose await returns after the screen was torn down (app quitting)
+    finds its widgets gone; that is not an error worth a traceback."""
+
+    @wraps(func)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> None:
+        try:
+            await func(*args, **kwargs)
+        except NoMatches:
+            return
+
+    return wrapper
+
 
 PANES: tuple[str, ...] = ("files", "jobs", "detail", "events", "plots")
 PANE_TITLES: dict[str, str] = {
@@ -206,6 +226,7 @@ class MainScreen(Screen[None]):
 
     # -- jobs -------------------------------------------------------------------
     @work(group="jobs")
+    @teardown_safe
     async def refresh_jobs(self, full: bool = False) -> None:
         """All jobs once, then the newest page plus any active job beyond it."""
         if self._jobs_busy:
@@ -273,6 +294,7 @@ class MainScreen(Screen[None]):
         self.load_detail(job_id)
 
     @work(exclusive=True, group="detail")
+    @teardown_safe
     async def load_detail(self, job_id: str) -> None:
         client = self.ftapp.client
         job = await self.call("job detail", lambda: client.jobs.retrieve(job_id))
@@ -288,6 +310,7 @@ class MainScreen(Screen[None]):
             self.load_results(job_id, job.result_files[0])
 
     @work(exclusive=True, group="events")
+    @teardown_safe
     async def follow_events(self, job_id: str) -> None:
         """Stream the job's events into the buffer; resume after a dropped connection.
 
@@ -335,10 +358,16 @@ class MainScreen(Screen[None]):
         from fttui.results import frame_from_metrics
 
         frame = frame_from_metrics(metrics)
+        self.app.call_from_thread(self._show_metrics_frame, frame, job_id)
+
+    def _show_metrics_frame(self, frame: Any, job_id: str | None) -> None:
+        """Live curves, unless the selection moved or the results CSV already drew them."""
         if job_id == self.selected_job_id and self._results_loaded_for is None:
-            self.app.call_from_thread(self.query_one("#plots", MetricsPanel).set_frame, frame)
+            with suppress(NoMatches):
+                self.query_one("#plots", MetricsPanel).set_frame(frame)
 
     @work(exclusive=True, group="results")
+    @teardown_safe
     async def load_results(self, job_id: str, file_id: str) -> None:
         """A finished job's curves come from its results CSV (the complete record)."""
         from fttui.results import ResultsError, read_results_csv
@@ -360,6 +389,7 @@ class MainScreen(Screen[None]):
 
     # -- files ------------------------------------------------------------------
     @work(exclusive=True, group="files")
+    @teardown_safe
     async def refresh_files(self) -> None:
         client = self.ftapp.client
 
@@ -471,6 +501,7 @@ class MainScreen(Screen[None]):
         )
 
     @work(group="actions")
+    @teardown_safe
     async def _cancel(self, job_id: str) -> None:
         job = await self.call("cancel", lambda: self.ftapp.client.jobs.cancel(job_id))
         if job is not None:
@@ -560,12 +591,14 @@ class MainScreen(Screen[None]):
         )
 
     @work(group="actions")
+    @teardown_safe
     async def _delete_file(self, file_id: str) -> None:
         if await self.call("delete file", lambda: self.ftapp.client.files.delete(file_id)):
             self.notify(f"deleted {file_id}", title="files")
             self.refresh_files()
 
     @work(group="actions")
+    @teardown_safe
     async def _delete_model(self, model: str) -> None:
         if await self.call("delete model", lambda: self.ftapp.client.models.delete(model)):
             self.notify(f"deleted {model}", title="models")

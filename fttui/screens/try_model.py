@@ -40,18 +40,11 @@ def unescape(text: str) -> str:
 
 
 def dataset_markers(report: Any) -> tuple[str | None, str | None]:
-    """(separator, stop) a check report detected; None where it found none."""
-
-    def first(*names: str) -> str | None:
-        for name in names:
-            value = getattr(report, name, None)
-            if value is None and isinstance(getattr(report, "stats", None), dict):
-                value = report.stats.get(name)
-            if isinstance(value, str) and value:
-                return value
-        return None
-
-    return first("separator", "prompt_separator"), first("stop", "stop_sequence", "end_token")
+    """(separator, stop sequence) the check report detected in the training file."""
+    stats = getattr(report, "training", None)
+    separator = getattr(stats, "separator", None)
+    stop = getattr(stats, "stop_sequence", None)
+    return (separator or None), (stop or None)
 
 
 class TryModelScreen(ModalScreen[None]):
