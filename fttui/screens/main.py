@@ -124,6 +124,7 @@ class MainScreen(Screen[None]):
         self._last_plot = 0.0
         self._detail_status: str | None = None
         self._timers_started = False
+        self._pending_select: str | None = None
 
     @property
     def ftapp(self) -> FtTuiApp:
@@ -267,6 +268,9 @@ class MainScreen(Screen[None]):
         rows: list[JobRow] = [job_row(job) for job in self._jobs.values()]
         table = self.query_one("#jobs", JobTable)
         table.set_jobs(rows, now=self.ftapp.now())
+        if self._pending_select is not None and table.select_id(self._pending_select):
+            self.selected_job_id = self._pending_select
+            self._pending_select = None
         selected = table.selected_job_id
         if self.selected_job_id is None and selected is not None:
             self.selected_job_id = selected
@@ -479,6 +483,7 @@ class MainScreen(Screen[None]):
     def _job_created(self, job_id: str | None) -> None:
         if job_id:
             self.notify(f"created {job_id}", title="new job")
+            self._pending_select = job_id
             self.refresh_jobs(full=False)
 
     def action_cancel_job(self) -> None:

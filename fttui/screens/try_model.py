@@ -58,6 +58,7 @@ class TryModelScreen(ModalScreen[None]):
         self.client = client
         self.model = model
         self.training_file = training_file
+        self.last_completion: Any = None
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="try-box"):
@@ -159,6 +160,7 @@ class TryModelScreen(ModalScreen[None]):
         except APIError as exc:
             output.update(Text(str(exc), style="red"))
             return
+        self.last_completion = completion
         output.update(render_completion(completion))
 
 

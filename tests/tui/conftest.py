@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -23,10 +22,7 @@ def _utc(monkeypatch: pytest.MonkeyPatch) -> None:
     time.tzset()
 
 
-@pytest.fixture
-def seeded_server(tmp_path: Path) -> Iterator[ServerProcess]:
-    """A server over the fixed state of `seed.py` (three files, three finished jobs)."""
-    data = tmp_path / "seeded"
+def _seeded(data: Path) -> Iterator[ServerProcess]:
     seed_store(data).close()
     srv = ServerProcess(data_dir=data, port=free_port())
     srv.start()
@@ -34,6 +30,18 @@ def seeded_server(tmp_path: Path) -> Iterator[ServerProcess]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def seeded_server(tmp_path: Path) -> Iterator[ServerProcess]:
+    """A server over the fixed state of `seed.py` (three files, three finished jobs)."""
+    yield from _seeded(tmp_path / "seeded")
+
+
+@pytest.fixture(scope="module")
+def shared_seeded_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """The same, shared by a module's tests that change nothing on the server."""
+    yield from _seeded(tmp_path_factory.mktemp("seeded") / "data")
 
 
 def make_app(server: ServerProcess, *, frozen: bool = True) -> FtTuiApp:
@@ -45,17 +53,16 @@ def make_app(server: ServerProcess, *, frozen: bool = True) -> FtTuiApp:
 
 
 async def wait_for(
-    pilot: object, predicate: Callable[[], bool], timeout: float = 20.0, what: str = "condition"
+    pilot: object,
+    predicate: Callable[[], bool],
+    timeout: float = 20.0,
+    what: str | Callable[[], str] = "condition",
 ) -> None:
     """Pause the pilot until `predicate()` holds (real server, real timing)."""
     pause: Callable[[float], Awaitable[None]] = pilot.pause  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
     while not predicate():
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+            said = what() if callable(what) else what
+            raise AssertionError(f"timed out after {timeout}s waiting for {said}")
         await pause(0.05)
-
-
-@pytest.fixture
-def tiny_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k.startswith("FTTUI")}

@@ -1,0 +1,170 @@
+"""The whole loop through the UI, against a real server training the tiny model for real:
+upload (check report first), create a job in the form, watch events and curves arrive,
+try the fine-tuned model with the dataset's separator and stop, cancel another job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ServerProcess, free_port, register_tiny_model
+from textual.widgets import Button, Input, Select, TextArea
+
+from fttui.screens.job_form import JobFormScreen
+from fttui.screens.main import MainScreen
+from fttui.screens.try_model import TryModelScreen
+from fttui.screens.upload import UploadScreen
+from widgets import ConfirmDialog, EventLog, FileTable, HyperparamForm, JobTable, MetricsPanel
+
+from .conftest import make_app, wait_for
+
+pytestmark = pytest.mark.slow
+
+LABELS = [("red", "colour"), ("dog", "animal"), ("blue", "colour"), ("cat", "animal")]
+
+
+@pytest.fixture
+def tiny_server(tmp_path: Path, tiny_model_dir: Path) -> Iterator[ServerProcess]:
+    data = tmp_path / "data"
+    data.mkdir()
+    register_tiny_model(data, tiny_model_dir)
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _training_file(tmp_path: Path) -> Path:
+    path = tmp_path / "words.jsonl"
+    rows = [
+        {"prompt": f"{word}\n\n###\n\n", "completion": f" {label}\n"} for word, label in LABELS * 6
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def _job(server: ServerProcess, job_id: str) -> dict[str, object]:
+    return httpx.get(f"{server.base_url}/fine_tuning/jobs/{job_id}").json()  # type: ignore[no-any-return]
+
+
+async def test_upload_train_watch_try_and_cancel(
+    tiny_server: ServerProcess, tmp_path: Path
+) -> None:
+    app = make_app(tiny_server, frozen=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        main = app.main
+        # -- upload: the check report comes first, then the streamed upload.
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen), what="upload dialog")
+        upload = app.screen
+        upload.query_one("#upload-path", Input).value = str(_training_file(tmp_path))
+        await pilot.press("enter")
+        go = upload.query_one("#upload-go", Button)
+        await wait_for(pilot, lambda: not go.disabled, timeout=60, what="check report")
+        assert upload.report is not None and upload.report.n_examples == 24
+        await pilot.press("ctrl+s")
+        if isinstance(app.screen, ConfirmDialog):
+            await pilot.press("y")
+        files = main.query_one(FileTable)
+        await wait_for(
+            pilot,
+            lambda: any(f.filename == "words.jsonl" for f in files.files.values()),
+            timeout=30,
+            what="uploaded file listed",
+        )
+        file_id = next(f.id for f in files.files.values() if f.filename == "words.jsonl")
+        # -- create a job in the form.
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen), what="form")
+        form = app.screen.query_one(HyperparamForm)
+        models = form.query_one("#model", Select)
+        await wait_for(pilot, lambda: len(models._options) > 2, what="model choices")
+        models.value = "tiny-test"
+        form.query_one("#training_file", Select).value = file_id
+        form.query_one("#n_epochs", Input).value = "2"
+        form.query_one("#batch_size", Input).value = "4"
+        form.query_one("#suffix", Input).value = "pilot"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="job created")
+        await wait_for(
+            pilot,
+            lambda: (
+                main.selected_job_id is not None
+                and main.selected_job_id in main.query_one(JobTable).jobs
+            ),
+            what="selected",
+        )
+        job_id = main.selected_job_id
+        assert job_id is not None
+        # -- events stream in and the curves get points.
+        log = main.query_one(EventLog)
+        await wait_for(pilot, lambda: len(log.lines) >= 3, timeout=60, what="events")
+        plots = main.query_one(MetricsPanel)
+        await wait_for(pilot, lambda: plots.loss_plot.has_data, timeout=120, what="plot points")
+        await wait_for(
+            pilot,
+            lambda: _job(tiny_server, job_id)["status"] == "succeeded",
+            timeout=180,
+            what="job succeeded",
+        )
+        await wait_for(
+            pilot,
+            lambda: (
+                any("succeeded" in ln or "completed" in ln for ln in log.lines)
+                or len(log.lines) >= 5
+            ),
+            timeout=30,
+            what="final events",
+        )
+        steps = plots.loss_plot.series["training_loss"][0]
+        assert len(steps) >= 2  # 24 examples, batch 4, 2 epochs: 12 steps
+        # -- try the fine-tuned model: separator and stop come from the training file.
+        await wait_for(
+            pilot,
+            lambda: main._jobs[job_id].fine_tuned_model is not None,
+            timeout=30,
+            what="model name",
+        )
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TryModelScreen), what="try dialog")
+        trial = app.screen
+        sep = trial.query_one("#try-separator", Input)
+        await wait_for(pilot, lambda: sep.value == "\\n\\n###\\n\\n", timeout=30, what="separator")
+        assert trial.query_one("#try-stop", Input).value == "\\n"
+        trial.query_one("#try-prompt", TextArea).text = "red"
+        trial.query_one("#try-max-tokens", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot, lambda: trial.last_completion is not None, timeout=60, what="completion"
+        )
+        choice = trial.last_completion.choices[0]
+        assert choice.logprobs is not None and len(choice.logprobs.top_logprobs[0]) >= 2
+        await pilot.press("escape")
+        # -- clone it into a second job, then cancel that one with confirmation.
+        await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen), what="clone form")
+        form = app.screen.query_one(HyperparamForm)
+        suffix = form.query_one("#suffix", Input)
+        await wait_for(pilot, lambda: suffix.value == "pilot", what="prefilled")
+        form.query_one("#n_epochs", Input).value = "50"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="second job")
+        await wait_for(pilot, lambda: main.selected_job_id not in (None, job_id), what="selected 2")
+        second = main.selected_job_id
+        assert second is not None
+        await pilot.press("2", "c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
+        await pilot.press("y")
+        await wait_for(
+            pilot,
+            lambda: _job(tiny_server, second)["status"] == "cancelled",
+            timeout=30,
+            what="cancelled",
+        )
+        jobs = main.query_one(JobTable)
+        await wait_for(pilot, lambda: jobs.jobs[second].status == "cancelled", what="shown")
