@@ -272,7 +272,8 @@ def train(
         model = apply_lora(model, config)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0)
+    # The fused kernel does the whole update in one pass over memory (faster on CPU too).
+    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0, fused=True)
     batches = batch_schedule(len(train_examples), config.n_epochs, config.batch_size, config.seed)
     total_steps = len(batches)
     warmup = max(1, math.ceil(total_steps * config.warmup_ratio))
