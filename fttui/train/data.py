@@ -104,7 +104,10 @@ def load_examples(
             if not raw.strip():
                 continue
             try:
-                record = json.loads(raw)
+                try:
+                    record = json.loads(raw)
+                except json.JSONDecodeError as exc:
+                    raise ValueError(f"not valid JSON ({exc.msg} at column {exc.colno})") from None
                 if not isinstance(record, dict):
                     raise ValueError("not a JSON object")
                 if "messages" in record:
