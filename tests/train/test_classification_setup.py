@@ -1,0 +1,55 @@
+"""Binary classification through the engine's evaluation: the seed's binary columns,
+computed from first-token class probabilities, and the single-token warning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from fttui.train.data import load_examples
+from fttui.train.engine import evaluate
+from fttui.train.models import load_for_training
+from fttui.train.results import classification_columns
+from fttui.train.setup import classification_setup
+
+
+def _examples(tmp_path: Path, tok: Any, labels: list[str]) -> list[Any]:
+    path = tmp_path / "cls.jsonl"
+    rows = [
+        {"prompt": f"item {i}\n\n###\n\n", "completion": label} for i, label in enumerate(labels)
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in rows) + "\n")
+    return load_examples(path, tok, 256)
+
+
+def test_binary_metrics_columns_and_values(tiny_model_dir: Path, tmp_path: Path) -> None:
+    model, tok = load_for_training(str(tiny_model_dir), torch.device("cpu"))
+    examples = _examples(tmp_path, tok, [" yes", " no", " yes", " no", " no", " yes"])
+    options = {"classification_positive_class": " yes", "classification_betas": [1, 2]}
+    setup, warning = classification_setup(tok, examples, examples, options)
+    assert setup is not None and warning is None
+    assert setup.labels[setup.positive_index or 0] == "yes"
+    assert classification_columns(setup) == [
+        "classification/accuracy",
+        "classification/precision",
+        "classification/recall",
+        "classification/f1.0",
+        "classification/f2.0",
+        "classification/auroc",
+        "classification/auprc",
+    ]
+    result = evaluate(model, examples, torch.device("cpu"), False, setup)
+    assert set(classification_columns(setup)) <= set(result)
+    assert 0.0 <= result["classification/accuracy"] <= 1.0
+    assert result["classification/accuracy"] * 6 == round(result["classification/accuracy"] * 6)
+
+
+def test_multi_token_labels_get_a_warning(tiny_model_dir: Path, tmp_path: Path) -> None:
+    _, tok = load_for_training(str(tiny_model_dir), torch.device("cpu"))
+    examples = _examples(tmp_path, tok, [" zebra crossing", " meow", " zebra crossing", " meow"])
+    setup, warning = classification_setup(tok, examples, examples, {})
+    assert setup is not None
+    assert warning is not None and "not single tokens" in warning and "zebra crossing" in warning
