@@ -57,6 +57,11 @@ class FtTuiApp(App[int]):
         self._backend_ok = True
         self._backend_note = ""
 
+    @property
+    def frozen_now(self) -> float | None:
+        """The pinned clock, when there is one (screenshots, snapshots)."""
+        return self._frozen_now
+
     def now(self) -> float:
         return self._frozen_now if self._frozen_now is not None else time.time()
 

@@ -7,6 +7,7 @@ its 4xx message is shown verbatim at the top of the form, which stays open.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from textual import work
@@ -83,13 +84,16 @@ class JobFormScreen(ModalScreen[str | None]):
             with VerticalScroll(id="job-form-scroll"):
                 yield HyperparamForm(id="job-form")
             with Horizontal(classes="modal-buttons"):
-                yield Label("ctrl+s creates · Esc cancels", classes="modal-hint")
+                yield Label("ctrl+s creates · Esc cancels", classes="modal-hint button-hint")
                 yield Button("Cancel", id="form-cancel")
                 yield Button("Create (ctrl+s)", id="form-submit", variant="primary")
 
     def on_mount(self) -> None:
         form = self.query_one(HyperparamForm)
         form.org = self.org
+        frozen = getattr(self.app, "frozen_now", None)
+        if frozen is not None:  # screenshots and snapshots: a reproducible preview
+            form.preview_time = datetime.fromtimestamp(frozen, UTC)
         self.load_choices()
 
     @work(group="form-load")

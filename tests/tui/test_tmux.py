@@ -1,0 +1,111 @@
+"""End to end: the installed `fttui` in a real terminal (tmux), keys in, screen text out."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from conftest import ServerProcess
+
+from .seed import JOB_FAILED, JOB_OK
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+
+def _fttui() -> str:
+    exe = Path(sys.executable).with_name("fttui")
+    return str(exe) if exe.exists() else "fttui"
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Callable[..., str]]:
+    """A private tmux server; yields `run(*args)` for tmux commands."""
+    socket = str(tmp_path / "tmux.sock")
+
+    def run(*args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-S", socket, *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    try:
+        yield run
+    finally:
+        subprocess.run(["tmux", "-S", socket, "kill-server"], capture_output=True)
+
+
+def _screen(tmux: Callable[..., str]) -> str:
+    return tmux("capture-pane", "-p", "-t", "app")
+
+
+def _wait_screen(tmux: Callable[..., str], needle: str, timeout: float = 20.0) -> str:
+    deadline = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < deadline:
+        text = _screen(tmux)
+        if needle in text:
+            return text
+        time.sleep(0.2)
+    raise AssertionError(f"{needle!r} never appeared; screen was:\n{text}")
+
+
+def test_installed_fttui_in_tmux(
+    seeded_server: ServerProcess, tmux: Callable[..., str], tmp_path: Path
+) -> None:
+    env = {
+        "FTTUI_CONFIG_DIR": str(tmp_path / "config"),
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "TZ": "UTC",
+    }
+    command = " ".join(
+        [
+            "env",
+            *(f"{k}={v}" for k, v in env.items()),
+            _fttui(),
+            "--base-url",
+            seeded_server.base_url,
+            "--data-dir",
+            str(seeded_server.data_dir),
+        ]
+    )
+    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", command)
+    # 100 columns: the narrow layout, jobs pane first.
+    screen = _wait_screen(tmux, JOB_OK)
+    assert "1 Files" in screen and "5 Plots" in screen
+    assert JOB_FAILED in screen
+    tmux("send-keys", "-t", "app", "4")
+    _wait_screen(tmux, "The job has successfully completed")
+    tmux("send-keys", "-t", "app", "3")
+    _wait_screen(tmux, "davinci:ft-local:reviews")
+    tmux("send-keys", "-t", "app", "?")
+    _wait_screen(tmux, "Cancel job")
+    tmux("send-keys", "-t", "app", "Escape")
+    time.sleep(0.5)  # a lone ESC is told from an escape sequence by a short pause
+    tmux("send-keys", "-t", "app", "2")
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "app", "j")
+    time.sleep(0.3)
+    tmux("send-keys", "-t", "app", "3")
+    _wait_screen(tmux, "does not start with a space")
+    tmux("send-keys", "-t", "app", "q")
+    deadline = time.monotonic() + 10
+    while _alive(tmux):
+        assert time.monotonic() < deadline, "fttui did not quit on q:\n" + _screen(tmux)
+        time.sleep(0.2)
+    # It quit, and left the server running (training goes on after the session ends).
+    assert seeded_server.proc is not None and seeded_server.proc.poll() is None
+
+
+def _alive(tmux: Callable[..., str]) -> bool:
+    try:
+        tmux("has-session", "-t", "app")
+    except subprocess.CalledProcessError:
+        return False
+    return True
