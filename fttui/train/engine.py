@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import math
 import random
-import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -256,6 +255,31 @@ def evaluate(
     return result
 
 
+class Interrupted(Exception):
+    """Raised from inside a forward pass when cancel was requested."""
+
+
+@contextlib.contextmanager
+def _interruptible(model: Any, should_stop: Callable[[], bool]) -> Iterator[None]:
+    """Check for cancel before every decoder layer, so a long step stops within one layer.
+
+    A step of a real model on CPU can take many seconds; the server kills the
+    trainer 5 s after asking it to stop, and we want to finish cleanly before that.
+    """
+
+    def hook(module: Any, args: Any) -> None:
+        if should_stop():
+            raise Interrupted
+
+    layers = [m for m in model.modules() if type(m).__name__.endswith("DecoderLayer")]
+    handles = [layer.register_forward_pre_hook(hook) for layer in layers]
+    try:
+        yield
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def train(
     model: Any,
     train_examples: Sequence[Example],
@@ -290,66 +314,67 @@ def train(
     elapsed_tokens = elapsed_examples = 0
     epoch_losses: list[float] = []
     step = 0
-    for step, batch_idx in enumerate(batches, start=1):
-        if reporter.should_stop():
-            return model, Outcome(step - 1, total_steps, elapsed_tokens, stopped=True)
-        batch = [train_examples[i] for i in batch_idx]
-        n_targets = sum(sum(1 for lab in ex.labels[1:] if lab != IGNORE) for ex in batch)
-        loss_sum = 0.0
-        targets_all: list[list[int]] = []
-        preds_all: list[list[int]] = []
-        for group in micro_batches(batch):
-            packed = pack(group, device)
-            with _autocast(device, config.bf16):
-                logits = _forward(model, packed)
-            loss = F.cross_entropy(logits, packed.targets, reduction="sum")
-            (loss / max(1, n_targets)).backward()
-            loss_sum += float(loss.detach())
-            preds = logits.detach().argmax(-1).tolist()
-            targets_all += _grouped(packed.targets.tolist(), packed.owner, packed.n_examples)
-            preds_all += _grouped(preds, packed.owner, packed.n_examples)
-        torch.nn.utils.clip_grad_norm_(params, 1.0)
-        optimizer.step()
-        scheduler.step()
+    try:
+        with _interruptible(model, reporter.should_stop):
+            for step, batch_idx in enumerate(batches, start=1):
+                if reporter.should_stop():
+                    return model, Outcome(step - 1, total_steps, elapsed_tokens, stopped=True)
+                batch = [train_examples[i] for i in batch_idx]
+                n_targets = sum(sum(1 for lab in ex.labels[1:] if lab != IGNORE) for ex in batch)
+                loss_sum = 0.0
+                targets_all: list[list[int]] = []
+                preds_all: list[list[int]] = []
+                for group in micro_batches(batch):
+                    packed = pack(group, device)
+                    with _autocast(device, config.bf16):
+                        logits = _forward(model, packed)
+                    loss = F.cross_entropy(logits, packed.targets, reduction="sum")
+                    (loss / max(1, n_targets)).backward()
+                    loss_sum += float(loss.detach())
+                    preds = logits.detach().argmax(-1).tolist()
+                    targets_all += _grouped(
+                        packed.targets.tolist(), packed.owner, packed.n_examples
+                    )
+                    preds_all += _grouped(preds, packed.owner, packed.n_examples)
+                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                optimizer.step()
+                scheduler.step()
+                optimizer.zero_grad(set_to_none=True)
+                elapsed_tokens += sum(ex.n_tokens for ex in batch)
+                elapsed_examples += len(batch)
+                token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
+                row: dict[str, Any] = {
+                    "step": step,
+                    "elapsed_tokens": elapsed_tokens,
+                    "elapsed_examples": elapsed_examples,
+                    "training_loss": loss_sum / max(1, n_targets),
+                    "training_sequence_accuracy": seq_acc,
+                    "training_token_accuracy": token_acc,
+                }
+                epoch_losses.append(row["training_loss"])
+                epoch_done = elapsed_examples // n > (elapsed_examples - len(batch)) // n
+                if eval_set and (epoch_done or step % eval_every == 0 or step == total_steps):
+                    row.update(
+                        evaluate(
+                            model,
+                            eval_set if not epoch_done else valid_examples,
+                            device,
+                            config.bf16,
+                            config.classification if epoch_done else None,
+                            reporter.should_stop,
+                        )
+                    )
+                reporter.on_step(row, total_steps)
+                if epoch_done:
+                    epoch = elapsed_examples // n
+                    reporter.on_epoch_end(
+                        epoch,
+                        step,
+                        {**row, "epoch_training_loss": sum(epoch_losses) / len(epoch_losses)},
+                        model,
+                    )
+                    epoch_losses = []
+    except Interrupted:
         optimizer.zero_grad(set_to_none=True)
-        elapsed_tokens += sum(ex.n_tokens for ex in batch)
-        elapsed_examples += len(batch)
-        token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
-        row: dict[str, Any] = {
-            "step": step,
-            "elapsed_tokens": elapsed_tokens,
-            "elapsed_examples": elapsed_examples,
-            "training_loss": loss_sum / max(1, n_targets),
-            "training_sequence_accuracy": seq_acc,
-            "training_token_accuracy": token_acc,
-        }
-        epoch_losses.append(row["training_loss"])
-        epoch_done = elapsed_examples // n > (elapsed_examples - len(batch)) // n
-        if eval_set and (epoch_done or step % eval_every == 0 or step == total_steps):
-            row.update(
-                evaluate(
-                    model,
-                    eval_set if not epoch_done else valid_examples,
-                    device,
-                    config.bf16,
-                    config.classification if epoch_done else None,
-                    reporter.should_stop,
-                )
-            )
-        reporter.on_step(row, total_steps)
-        if epoch_done:
-            epoch = elapsed_examples // n
-            reporter.on_epoch_end(
-                epoch,
-                step,
-                {**row, "epoch_training_loss": sum(epoch_losses) / len(epoch_losses)},
-                model,
-            )
-            epoch_losses = []
+        return model, Outcome(max(0, step - 1), total_steps, elapsed_tokens, stopped=True)
     return model, Outcome(step, total_steps, elapsed_tokens, stopped=False)
-
-
-def timed(fn: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = fn()
-    return value, time.perf_counter() - start
