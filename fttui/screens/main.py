@@ -135,11 +135,11 @@ class MainScreen(Screen[None]):
         yield Header()
         yield Static(id="pane-bar")
         with Container(id="panes"):
-            with Vertical(id="col-left", classes="column"):
+            with Vertical(id="col-left", classes="column -active"):
                 with Vertical(id="pane-files", classes="pane"):
                     yield QuotaBar(id="quota")
                     yield FileTable(id="files", classes="pane-main")
-                with Vertical(id="pane-jobs", classes="pane"):
+                with Vertical(id="pane-jobs", classes="pane -active"):
                     yield Input(
                         placeholder="filter jobs (Enter keeps, Esc clears)", id="job-filter"
                     )
@@ -158,7 +158,7 @@ class MainScreen(Screen[None]):
             pane = self.query_one(f"#pane-{name}")
             pane.border_title = f"{PANES.index(name) + 1} {PANE_TITLES[name]}"
         self.query_one("#job-filter", Input).display = False
-        self.watch_active_pane(self.active_pane)
+        self._update_pane_bar(self.active_pane)
         self.query_one("#jobs", JobTable).focus()
         if self._live:
             self.start()
@@ -181,6 +181,9 @@ class MainScreen(Screen[None]):
         left = name in ("files", "jobs")
         self.query_one("#col-left").set_class(left, "-active")
         self.query_one("#col-right").set_class(not left, "-active")
+        self._update_pane_bar(name)
+
+    def _update_pane_bar(self, name: str) -> None:
         bar = "  ".join(
             f"[b reverse] {i} {PANE_TITLES[p]} [/]" if p == name else f" {i} {PANE_TITLES[p]} "
             for i, p in enumerate(PANES, start=1)

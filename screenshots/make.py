@@ -1,0 +1,175 @@
+"""Screenshots of the real app driving a real local server with real jobs.
+
+    python screenshots/make.py [--out screenshots]
+
+Builds the tests' tiny model (random weights, trains in seconds on a CPU), starts
+`fttui serve` on a scratch data directory, uploads a small classification dataset
+through the API, trains one job to completion and cancels a second, then drives
+the app (Textual's pilot) and saves each main screen as SVG (`App.save_screenshot`)
+and PNG (converted with `rsvg-convert`, from Debian's librsvg2-bin, when present).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.append(str(ROOT / "tests"))  # ServerProcess and the tiny-model helper
+
+from conftest import ServerProcess, free_port, register_tiny_model  # noqa: E402
+
+from fttui.api import Client  # noqa: E402
+from fttui.app import FtTuiApp  # noqa: E402
+
+WORDS = [("red", "colour"), ("dog", "animal"), ("blue", "colour"), ("cat", "animal")]
+
+
+def dataset(path: Path, repeat: int) -> Path:
+    rows = [
+        {"prompt": f"{w}\n\n###\n\n", "completion": f" {label}\n"} for w, label in WORDS * repeat
+    ]
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+async def prepare(client: Client, work: Path) -> tuple[str, str]:
+    """Two real jobs: one trained to the end, one cancelled while it runs."""
+    train = await client.files.upload(dataset(work / "words-train.jsonl", 8))
+    valid = await client.files.upload(dataset(work / "words-valid.jsonl", 2))
+    done = await client.jobs.create(
+        training_file=train.id,
+        validation_file=valid.id,
+        model="tiny-test",
+        suffix="words",
+        hyperparameters={"n_epochs": 3, "batch_size": 4},
+    )
+    while not (await client.jobs.retrieve(done.id)).is_final:
+        await asyncio.sleep(1)
+    cancelled = await client.jobs.create(
+        training_file=train.id,
+        model="tiny-test",
+        suffix="long-run",
+        hyperparameters={"n_epochs": 50, "batch_size": 2},
+    )
+    await asyncio.sleep(3)
+    await client.jobs.cancel(cancelled.id)
+    return done.id, cancelled.id
+
+
+async def wait_for(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate() and time.monotonic() < deadline:
+        await pilot.pause(0.1)
+
+
+async def shoot(base_url: str, out: Path, sample: Path) -> list[Path]:
+    from widgets import FileTable, JobTable, MetricsPanel
+
+    saved: list[Path] = []
+
+    async def save(app: FtTuiApp, name: str) -> None:
+        for widget in app.screen.query("Input, TextArea"):
+            widget.cursor_blink = False  # type: ignore[attr-defined]
+        app.clear_notifications()
+        await asyncio.sleep(0.3)
+        saved.append(Path(app.save_screenshot(f"{name}.svg", path=str(out))))
+
+    async def settled(app: FtTuiApp, pilot: Any) -> None:
+        main = app.main
+        await wait_for(pilot, lambda: len(main.query_one(JobTable).jobs) >= 2)
+        await wait_for(pilot, lambda: len(main.query_one(FileTable).files) >= 3)
+        await wait_for(pilot, lambda: main.query_one(MetricsPanel).loss_plot.has_data)
+        await pilot.pause(1.0)
+
+    for size, prefix in (((200, 60), "wide"), ((80, 24), "narrow")):
+        client = Client(base_url, label="local · 127.0.0.1:8765")
+        app = FtTuiApp(client)
+        async with app.run_test(size=size) as pilot:
+            await settled(app, pilot)
+            await save(app, f"{prefix}-main")
+            if prefix == "narrow":
+                for key, pane in (("1", "files"), ("3", "detail"), ("4", "events"), ("5", "plots")):
+                    await pilot.press(key)
+                    await save(app, f"narrow-{pane}")
+                await pilot.press("2")
+            await pilot.press("n")
+            await pilot.pause(1.5)
+            form = app.screen.query_one("HyperparamForm")
+            form.query_one("#suffix").value = "words v2"  # type: ignore[attr-defined]
+            await save(app, f"{prefix}-new-job")
+            await pilot.press("escape", "question_mark")
+            await save(app, f"{prefix}-help")
+            await pilot.press("escape")
+            if prefix == "wide":
+                await pilot.press("u")
+                await pilot.pause(0.3)
+                app.screen.query_one("#upload-path").value = str(sample)  # type: ignore[attr-defined]
+                await pilot.press("enter")
+                await pilot.pause(4.0)
+                await save(app, "wide-upload")
+                await pilot.press("escape", "t")
+                await pilot.pause(2.0)
+                app.screen.query_one("#try-prompt").text = "red"  # type: ignore[attr-defined]
+                app.screen.query_one("#try-max-tokens").value = "1"  # type: ignore[attr-defined]
+                await pilot.press("ctrl+s")
+                await pilot.pause(4.0)
+                await save(app, "wide-try-model")
+        await client.aclose()
+    return saved
+
+
+def to_png(svgs: list[Path]) -> list[Path]:
+    tool = shutil.which("rsvg-convert")
+    if tool is None:
+        print("rsvg-convert not found (apt-get install librsvg2-bin): SVG only", file=sys.stderr)
+        return []
+    pngs = []
+    for svg in svgs:
+        png = svg.with_suffix(".png")
+        subprocess.run([tool, str(svg), "-o", str(png)], check=True)
+        pngs.append(png)
+    return pngs
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    from fttui.train.tiny import build_tiny_model
+
+    with tempfile.TemporaryDirectory(prefix="fttui-shots-") as tmp:
+        work = Path(tmp)
+        data = work / "data"
+        data.mkdir()
+        register_tiny_model(data, build_tiny_model(work / "tiny"))
+        server = ServerProcess(data_dir=data, port=free_port())
+        server.start()
+        try:
+
+            async def run() -> list[Path]:
+                async with Client(server.base_url) as client:
+                    await prepare(client, work)
+                sample = dataset(work / "new-data.jsonl", 3)
+                return await shoot(server.base_url, args.out, sample)
+
+            svgs = asyncio.run(run())
+        finally:
+            server.stop()
+    for path in svgs + to_png(svgs):
+        print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
