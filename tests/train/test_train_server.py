@@ -152,6 +152,19 @@ def test_completions_answer_with_the_fine_tuned_model(
     assert all(len(top) == 3 for top in choice.logprobs.top_logprobs or [])
     assert (choice.logprobs.text_offset or [0])[0] == len(body["prompt"])  # type: ignore[arg-type]
 
+    both = httpx.post(
+        f"{tiny_server.base_url}/completions",
+        json={
+            **body,
+            "prompt": [f"dog number 501 says{SEPARATOR}", f"bird number 502 says{SEPARATOR}"],
+        },
+        timeout=60,
+    )
+    assert [(c.index, c.text) for c in Completion.model_validate(both.json()).choices] == [
+        (0, " woof"),
+        (1, " tweet"),
+    ]
+
     chat = httpx.post(
         f"{tiny_server.base_url}/chat/completions",
         json={
