@@ -39,7 +39,7 @@ class TrainConfig:
     seed: int = 0
     method: str = "full"  # "full" or "lora"
     lora_r: int = 16
-    lora_alpha: int = 32
+    lora_alpha: float = 32.0
     lora_dropout: float = 0.0
     warmup_ratio: float = 0.03
     eval_every: int = 0  # steps between validations; 0 = about 10 per run
@@ -188,7 +188,7 @@ def apply_lora(model: Any, config: TrainConfig) -> Any:
 
     lora = LoraConfig(
         r=config.lora_r,
-        lora_alpha=config.lora_alpha,
+        lora_alpha=config.lora_alpha,  # type: ignore[arg-type]  # used as alpha / r: floats work
         lora_dropout=config.lora_dropout,
         target_modules="all-linear",
         task_type="CAUSAL_LM",

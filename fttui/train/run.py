@@ -195,7 +195,7 @@ class JobRun:
             seed=int(job.get("seed") or 0),
             method=method,
             lora_r=int(opts.get("lora_rank") or opts.get("lora_r") or 16),
-            lora_alpha=int(opts.get("lora_alpha") or 2 * int(opts.get("lora_rank") or 16)),
+            lora_alpha=float(opts.get("lora_alpha") or 2 * int(opts.get("lora_rank") or 16)),
             lora_dropout=float(opts.get("lora_dropout") or 0.0),
             bf16=os.environ.get("FTTUI_CPU_BF16") == "1",
             classification=classification,
