@@ -41,9 +41,14 @@ class ServerProcess:
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
             [
-                sys.executable, "-m", "fttui", "serve",
-                "--port", str(self.port),
-                "--data-dir", str(self.data_dir),
+                sys.executable,
+                "-m",
+                "fttui",
+                "serve",
+                "--port",
+                str(self.port),
+                "--data-dir",
+                str(self.data_dir),
                 *self.extra_args,
             ],
             stdout=log,
@@ -61,7 +66,10 @@ class ServerProcess:
                     + (self.data_dir / "server.log").read_text(errors="replace")[-4000:]
                 )
             try:
-                if httpx.get(f"{self.base_url}/models", headers=headers, timeout=1).status_code < 500:
+                if (
+                    httpx.get(f"{self.base_url}/models", headers=headers, timeout=1).status_code
+                    < 500
+                ):
                     return
             except httpx.TransportError:
                 pass
@@ -123,7 +131,12 @@ def register_tiny_model(data_dir: Path, model_dir: Path, model_id: str = "tiny-t
     config = json.loads(path.read_text()) if path.exists() else {}
     models = [m for m in config.get("models", []) if m.get("id") != model_id]
     models.append(
-        {"id": model_id, "source": str(model_dir), "base_learning_rate": 0.05, "context_length": 256}
+        {
+            "id": model_id,
+            "source": str(model_dir),
+            "base_learning_rate": 0.05,
+            "context_length": 256,
+        }
     )
     config["models"] = models
     path.write_text(json.dumps(config))
