@@ -164,10 +164,40 @@ def startup(runs: int) -> dict[str, float]:
     }
 
 
-async def load(n_jobs: int, n_events: int) -> dict[str, float]:
+HANDLERS: dict[str, list[float]] = {}
+
+
+def _timed(owner: type, name: str) -> None:
+    """Wrap `owner.name` to record how long each synchronous call blocks the loop."""
+    original = getattr(owner, name)
+
+    def wrapper(*args: object, **kwargs: object) -> object:
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            HANDLERS.setdefault(f"{owner.__name__}.{name}", []).append(time.perf_counter() - start)
+
+    setattr(owner, name, wrapper)
+
+
+async def load(n_jobs: int, n_events: int) -> dict[str, object]:
     from fttui.api import Client
     from fttui.app import FtTuiApp
-    from widgets import EventLog, JobTable
+    from fttui.screens.main import MainScreen
+    from widgets import EventLog, FileTable, JobTable, KeyValueTable, MetricsPanel
+
+    for owner, name in (
+        (MainScreen, "_show_jobs"),
+        (MainScreen, "_flush_events"),
+        (JobTable, "set_jobs"),
+        (JobTable, "_drain"),
+        (FileTable, "set_files"),
+        (EventLog, "add_events"),
+        (MetricsPanel, "set_frame"),
+        (KeyValueTable, "set_items"),
+    ):
+        _timed(owner, name)
 
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
@@ -220,6 +250,8 @@ async def load(n_jobs: int, n_events: int) -> dict[str, float]:
         "p99_lag_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
         "probes": len(lags),
         "peak_rss_mb": rss_mb,
+        "handler_max_ms": {k: round(1000 * max(v), 1) for k, v in sorted(HANDLERS.items())},
+        "handler_calls": {k: len(v) for k, v in sorted(HANDLERS.items())},
     }
 
 

@@ -10,6 +10,7 @@ so the first screen draws fast.
 from __future__ import annotations
 
 import argparse
+import gc
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -76,6 +77,10 @@ class FtTuiApp(App[int]):
 
     def on_mount(self) -> None:
         from fttui.screens.main import MainScreen
+
+        # Modules, classes and styles live as long as the app: keep them out of
+        # the garbage collector's full passes, which otherwise stall the UI.
+        gc.freeze()
 
         self.theme = "textual-dark"
         self._update_subtitle()

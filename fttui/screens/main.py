@@ -10,6 +10,7 @@ retried by the refresh timers until it answers again.
 from __future__ import annotations
 
 import asyncio
+import gc
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Coroutine
@@ -77,6 +78,7 @@ JOBS_INTERVAL = 2.0
 FILES_INTERVAL = 5.0
 FLUSH_INTERVAL = 0.25
 PLOT_INTERVAL = 1.0
+FLUSH_BATCH = 1000
 
 
 class MainScreen(Screen[None]):
@@ -113,6 +115,10 @@ class MainScreen(Screen[None]):
         super().__init__()
         self._live = live
         self._jobs: dict[str, Any] = {}
+        # Widget rows per job, rebuilt only for jobs whose data changed: the table
+        # skips rows that are the same object, so a refresh of 5,000 unchanged jobs
+        # costs a dictionary walk instead of 5,000 conversions.
+        self._rows: dict[str, JobRow] = {}
         self._jobs_loaded = False
         self._jobs_busy = False
         self._files: list[Any] = []
@@ -246,7 +252,16 @@ class MainScreen(Screen[None]):
                 jobs = await self.call("list jobs", load_all)
                 if jobs is None:
                     return
-                self._jobs = {job.id: job for job in jobs}
+                first = not self._jobs_loaded
+                self._jobs = {}
+                self._rows = {}
+                for job in jobs:
+                    self._keep_job(job)
+                if first:
+                    # Thousands of long-lived job objects would make every full
+                    # garbage collection walk them (pauses of 100-400 ms at 5,000
+                    # jobs); frozen objects are skipped by the collector.
+                    gc.freeze()
                 self._jobs_loaded = True
             else:
                 page = await self.call("list jobs", lambda: client.jobs.list(limit=100))
@@ -262,15 +277,29 @@ class MainScreen(Screen[None]):
                     job = await self.call("refresh job", partial(client.jobs.retrieve, jid))
                     if job is not None:
                         fresh[jid] = job
-                self._jobs.update(fresh)
+                for job in fresh.values():
+                    self._keep_job(job)
             self._show_jobs()
         finally:
             self._jobs_busy = False
 
+    def _keep_job(self, job: Any) -> None:
+        """Remember a job as the backend sent it; convert it only if it changed."""
+        old = self._jobs.get(job.id)
+        self._jobs[job.id] = job
+        if old is None or old != job or job.id not in self._rows:
+            row = job_row(job)
+            if self._rows.get(job.id) != row:
+                self._rows[job.id] = row
+
     def _show_jobs(self) -> None:
-        rows: list[JobRow] = [job_row(job) for job in self._jobs.values()]
         table = self.query_one("#jobs", JobTable)
-        table.set_jobs(rows, now=self.ftapp.now())
+        if table.rows_pending and self._pending_select is None:
+            # The first load is still going into the table chunk by chunk; a refresh
+            # now would make every remaining chunk re-sort the table. The next
+            # timer tick shows whatever changed meanwhile.
+            return
+        table.set_jobs(list(self._rows.values()), now=self.ftapp.now())
         if self._pending_select is not None and table.select_id(self._pending_select):
             self.selected_job_id = self._pending_select
             self._pending_select = None
@@ -307,7 +336,7 @@ class MainScreen(Screen[None]):
         job = await self.call("job detail", lambda: client.jobs.retrieve(job_id))
         if job is None or job_id != self.selected_job_id:
             return
-        self._jobs[job_id] = job
+        self._keep_job(job)
         page = await self.call("checkpoints", lambda: client.jobs.checkpoints(job_id))
         checkpoints = list(page.data) if page is not None else []
         self._detail_status = job.status
@@ -327,10 +356,16 @@ class MainScreen(Screen[None]):
         client = self.ftapp.client
         while job_id == self.selected_job_id:
             try:
+                count = 0
                 async for event in client.jobs.follow(job_id, poll_interval=1.0):
                     if job_id != self.selected_job_id:
                         return
                     self._event_buffer.append(event_row(event))
+                    count += 1
+                    if count % 500 == 0:
+                        # A catch-up batch (tens of thousands of events) arrives
+                        # without a single await: let the UI breathe in between.
+                        await asyncio.sleep(0)
                 self.backend_ok = True
                 return
             except APIConnectionError:
@@ -343,8 +378,16 @@ class MainScreen(Screen[None]):
     def _flush_events(self) -> None:
         """Move buffered events into the log (and metrics into the plots), in batches."""
         if self._event_buffer:
-            rows, self._event_buffer = self._event_buffer, []
-            self.query_one("#events", EventLog).add_events(rows)
+            # Bounded batches: a follow that starts on a job with 50,000 events hands
+            # them over at once; one batch per frame keeps every frame short.
+            rows = self._event_buffer[:FLUSH_BATCH]
+            del self._event_buffer[:FLUSH_BATCH]
+            if self._event_buffer:
+                self.call_after_refresh(self._flush_events)
+            try:
+                self.query_one("#events", EventLog).add_events(rows)
+            except NoMatches:  # the app is closing
+                return
             for row in rows:
                 if row.type == "metrics" and row.data and row.id not in self._metric_ids:
                     self._metric_ids.add(row.id)
@@ -513,7 +556,7 @@ class MainScreen(Screen[None]):
     async def _cancel(self, job_id: str) -> None:
         job = await self.call("cancel", lambda: self.ftapp.client.jobs.cancel(job_id))
         if job is not None:
-            self._jobs[job_id] = job
+            self._keep_job(job)
             self.notify(f"{job_id}: {job.status}", title="cancel")
             self._show_jobs()
             self.load_detail(job_id)
