@@ -18,6 +18,7 @@ from fttui import __version__
 from fttui.server.auth import BearerAuth
 from fttui.server.context import ServerContext
 from fttui.server.errors import install_handlers
+from fttui.server.limits import RequestLimits
 from fttui.server.routes import extras, files, jobs, legacy, models
 from fttui.server.scheduler import LocalProcessRunner, Runner, Scheduler
 from fttui.server.settings import Settings
@@ -77,4 +78,6 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
         app.include_router(inference.router, prefix="/v1")
     if settings.api_key:
         app.add_middleware(BearerAuth, api_key=settings.api_key)
+    # Outermost: rate limit, body size and JSON depth apply before auth and routes.
+    app.add_middleware(RequestLimits)
     return app
