@@ -9,6 +9,7 @@ temp file is removed, so nothing half-written is ever visible.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -131,9 +132,16 @@ class _Receiver:
             return
         assert self._fd is not None and self.checker is not None
         view = memoryview(chunk)
-        while view:
-            written = os.write(self._fd, view)
-            view = view[written:]
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            # Disk full: a clear 507 and the partial temp file removed (not a 400/500).
+            if exc.errno not in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+                raise
+            self._fail(disk_full_error())
+            return
         self.checker.feed(chunk)
 
     def on_part_end(self) -> None:
@@ -159,6 +167,15 @@ class _Receiver:
         if self.tmp_path is not None:
             self.tmp_path.unlink(missing_ok=True)
             self.tmp_path = None
+
+
+def disk_full_error() -> APIError:
+    return APIError(
+        507,
+        "The server's disk is full: the upload was not stored; free disk space and retry",
+        param="file",
+        code="disk_full",
+    )
 
 
 def quota_error(room: int) -> APIError:
