@@ -72,7 +72,7 @@ async def wait_for(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
         await pilot.pause(0.1)
 
 
-async def shoot(base_url: str, out: Path, sample: Path) -> list[Path]:
+async def shoot(base_url: str, out: Path, sample: Path, done_id: str) -> list[Path]:
     from widgets import FileTable, JobTable, MetricsPanel
 
     saved: list[Path] = []
@@ -86,8 +86,10 @@ async def shoot(base_url: str, out: Path, sample: Path) -> list[Path]:
 
     async def settled(app: FtTuiApp, pilot: Any) -> None:
         main = app.main
-        await wait_for(pilot, lambda: len(main.query_one(JobTable).jobs) >= 2)
+        jobs = main.query_one(JobTable)
+        await wait_for(pilot, lambda: len(jobs.jobs) >= 2)
         await wait_for(pilot, lambda: len(main.query_one(FileTable).files) >= 3)
+        jobs.select_id(done_id)  # the trained job: its curves, events and model
         await wait_for(pilot, lambda: main.query_one(MetricsPanel).loss_plot.has_data)
         await pilot.pause(1.0)
 
@@ -122,7 +124,12 @@ async def shoot(base_url: str, out: Path, sample: Path) -> list[Path]:
                 app.screen.query_one("#try-prompt").text = "red"  # type: ignore[attr-defined]
                 app.screen.query_one("#try-max-tokens").value = "1"  # type: ignore[attr-defined]
                 await pilot.press("ctrl+s")
-                await pilot.pause(4.0)
+                trial = app.screen
+                await wait_for(
+                    pilot,
+                    lambda trial=trial: trial.last_completion is not None,  # type: ignore[attr-defined]
+                    90,
+                )
                 await save(app, "wide-try-model")
         await client.aclose()
     return saved
@@ -159,9 +166,9 @@ def main() -> int:
 
             async def run() -> list[Path]:
                 async with Client(server.base_url) as client:
-                    await prepare(client, work)
+                    done_id, _ = await prepare(client, work)
                 sample = dataset(work / "new-data.jsonl", 3)
-                return await shoot(server.base_url, args.out, sample)
+                return await shoot(server.base_url, args.out, sample, done_id)
 
             svgs = asyncio.run(run())
         finally:

@@ -39,7 +39,11 @@ async def settled(pilot: Pilot[Any]) -> None:
         lambda: len(plots.loss_plot.series.get("training_loss", ([], []))[0]) == 24,
         what="results curves",
     )
-    await wait_for(pilot, lambda: main.query_one(FileTable).rows_pending == 0, what="rows")
+    files = main.query_one(FileTable)
+    await wait_for(pilot, lambda: files.rows_pending == 0, what="rows")
+    # Column widths follow the content once every row is measured.
+    id_column = next(iter(files.columns.values()))
+    await wait_for(pilot, lambda: id_column.get_render_width(files) >= 29, what="id column width")
     await pilot.pause(0.3)
 
 
