@@ -19,6 +19,7 @@ from fttui.server.auth import BearerAuth
 from fttui.server.context import ServerContext
 from fttui.server.errors import install_handlers
 from fttui.server.limits import RequestLimits
+from fttui.server.openapi_errors import ERROR_RESPONSES
 from fttui.server.routes import extras, files, jobs, legacy, models
 from fttui.server.scheduler import LocalProcessRunner, Runner, Scheduler
 from fttui.server.settings import Settings
@@ -70,12 +71,12 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     app.state.ctx = ctx
     install_handlers(app)
     for module in (files, jobs, models, legacy, extras):
-        app.include_router(module.router, prefix="/v1")
+        app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     # The inference routes (/v1/completions, /v1/chat/completions) belong to the
     # training engine's side; they plug in when present.
     if importlib.util.find_spec("fttui.server.routes_inference") is not None:
         inference = importlib.import_module("fttui.server.routes_inference")
-        app.include_router(inference.router, prefix="/v1")
+        app.include_router(inference.router, prefix="/v1", responses=ERROR_RESPONSES)
     if settings.api_key:
         app.add_middleware(BearerAuth, api_key=settings.api_key)
     # Outermost: rate limit, body size and JSON depth apply before auth and routes.

@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fttui.server.openapi_errors import allowed_methods
+
 log = logging.getLogger("fttui.server")
 
 _TYPES = {
@@ -94,9 +96,13 @@ def install_handlers(app: FastAPI) -> None:
             message = f"Method {request.method} is not allowed on {request.url.path}"
         else:
             message = str(exc.detail)
-        return APIError(
+        response = APIError(
             exc.status_code, message, code="not_found" if exc.status_code == 404 else None
         ).response()
+        response.headers.update(exc.headers or {})
+        if exc.status_code == 405:  # RFC 9110: list every method the path serves
+            response.headers["Allow"] = ", ".join(allowed_methods(request))
+        return response
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(_: Request, exc: RequestValidationError) -> JSONResponse:
