@@ -221,21 +221,22 @@ async def load(n_jobs: int, n_events: int) -> dict[str, object]:
                 app.set_interval(0.01, probe)
                 main = app.main
                 table = main.query_one(JobTable)
-                t = time.perf_counter()
+                started = t = time.perf_counter()
                 while len(table.jobs) < n_jobs + 1 or table.rows_pending:
                     await pilot.pause(0.05)
                 jobs_s = time.perf_counter() - t
                 # A few periodic refreshes of the full table (2 s interval).
                 await pilot.pause(5.0)
                 refresh_lags = list(lags)
+                # The big job is the newest, so it has been selected (and followed)
+                # since the start, alongside the jobs load.
                 table.select_id(big)
                 log = main.query_one(EventLog)
-                t = time.perf_counter()
                 while len(log.lines) + log.dropped_lines < n_events:
                     await pilot.pause(0.1)
-                    if time.perf_counter() - t > 300:
+                    if time.perf_counter() - started > 300:
                         break
-                follow_s = time.perf_counter() - t
+                follow_s = time.perf_counter() - started
                 await pilot.pause(2.0)  # the plot of 25,000 metrics points is built
         finally:
             srv.stop()
@@ -244,7 +245,7 @@ async def load(n_jobs: int, n_events: int) -> dict[str, object]:
     return {
         "seed_s": seed_s,
         "all_jobs_loaded_s": jobs_s,
-        "follow_all_events_s": follow_s,
+        "all_events_shown_since_start_s": follow_s,
         "max_lag_ms_jobs": 1000 * max(refresh_lags),
         "max_lag_ms_overall": 1000 * max(lags),
         "p99_lag_ms": 1000 * ordered[int(0.99 * (len(ordered) - 1))],
