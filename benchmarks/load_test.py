@@ -131,6 +131,8 @@ async def run_load(
 
         async def worker(seed: int) -> None:
             rng = random.Random(seed)
+            if think:  # independent TUIs are not in step: spread the first requests
+                await asyncio.sleep(rng.uniform(0, think))
             while time.perf_counter() < stop_at:
                 op = rng.choices(names, weights)[0]
                 started = time.perf_counter()
