@@ -89,9 +89,10 @@ def test_installed_fttui_in_tmux(
     tmux("send-keys", "-t", "app", "Escape")
     time.sleep(0.5)  # a lone ESC is told from an escape sequence by a short pause
     tmux("send-keys", "-t", "app", "2")
-    time.sleep(0.3)
+    _wait_screen(tmux, "─ 2 Jobs")
+    time.sleep(0.5)  # the jobs list has focus before j moves its cursor
     tmux("send-keys", "-t", "app", "j")
-    time.sleep(0.3)
+    time.sleep(1.0)  # the selection settles (the table debounces it)
     tmux("send-keys", "-t", "app", "3")
     _wait_screen(tmux, "does not start with a space")
     tmux("send-keys", "-t", "app", "q")
@@ -109,3 +110,52 @@ def _alive(tmux: Callable[..., str]) -> bool:
     except subprocess.CalledProcessError:
         return False
     return True
+
+
+def test_fttui_starts_the_local_server_and_leaves_it_running(
+    tmux: Callable[..., str], tmp_path: Path
+) -> None:
+    """The default (local) profile: no server yet, so the app starts one in the
+    background; after `q` it keeps running, so training survives the session."""
+    import httpx
+    import psutil
+    from conftest import free_port
+
+    port = free_port()
+    data = tmp_path / "data"
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "config.toml").write_text(
+        f'default = "local"\n[profiles.local]\nbase_url = "http://127.0.0.1:{port}/v1"\n'
+        f'data_dir = "{data}"\n'
+    )
+    env = f"env FTTUI_CONFIG_DIR={config} TERM=xterm-256color HOME={tmp_path} PATH={os.environ['PATH']}"
+    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", f"{env} {_fttui()}")
+    try:
+        _wait_screen(tmux, f"local · http://127.0.0.1:{port}/v1", timeout=30)
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/v1/fttui/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "no server started:\n" + _screen(tmux)
+            time.sleep(0.3)
+        _wait_screen(tmux, "─ 2 Jobs")
+        time.sleep(2.5)  # a jobs refresh against the new server
+        screen = _screen(tmux)
+        assert "starting local server" not in screen and "unreachable" not in screen, screen
+        tmux("send-keys", "-t", "app", "q")
+        deadline = time.monotonic() + 10
+        while _alive(tmux):
+            assert time.monotonic() < deadline, "fttui did not quit on q"
+            time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{port}/v1/fttui/health").status_code == 200
+        assert (data / "fttui.db").exists()
+    finally:
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmdline = proc.info["cmdline"] or []
+            if "serve" in cmdline and str(port) in cmdline and str(data) in cmdline:
+                proc.terminate()
+                proc.wait(10)
