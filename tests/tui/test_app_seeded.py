@@ -37,8 +37,8 @@ async def _loaded(pilot: object, app: object) -> MainScreen:
     return main
 
 
-async def test_panes_show_the_backend_state(seeded_server: ServerProcess) -> None:
-    app = make_app(seeded_server)
+async def test_panes_show_the_backend_state(shared_seeded_server: ServerProcess) -> None:
+    app = make_app(shared_seeded_server)
     async with app.run_test(size=(160, 48)) as pilot:
         main = await _loaded(pilot, app)
         jobs = main.query_one(JobTable)
@@ -59,15 +59,17 @@ async def test_panes_show_the_backend_state(seeded_server: ServerProcess) -> Non
         loss = plots.loss_plot.series
         assert len(loss["validation_loss"][0]) == 6
         # Quota: the server's byte count against its 1 GB limit.
-        usage = httpx.get(f"{seeded_server.base_url}/fttui/usage").json()
+        usage = httpx.get(f"{shared_seeded_server.base_url}/fttui/usage").json()
         quota = main.query_one(QuotaBar)
         await wait_for(pilot, lambda: quota.used == usage["used_bytes"], what="quota")
         assert quota.limit == 1_000_000_000
         assert "local · 127.0.0.1 · local" in app.sub_title
 
 
-async def test_selecting_the_failed_job_shows_its_error(seeded_server: ServerProcess) -> None:
-    app = make_app(seeded_server)
+async def test_selecting_the_failed_job_shows_its_error(
+    shared_seeded_server: ServerProcess,
+) -> None:
+    app = make_app(shared_seeded_server)
     async with app.run_test(size=(160, 48)) as pilot:
         main = await _loaded(pilot, app)
         await pilot.press("j")
@@ -82,8 +84,8 @@ async def test_selecting_the_failed_job_shows_its_error(seeded_server: ServerPro
         assert not any("successfully" in ln for ln in log.lines)
 
 
-async def test_filter_sort_and_narrow_panes(seeded_server: ServerProcess) -> None:
-    app = make_app(seeded_server)
+async def test_filter_sort_and_narrow_panes(shared_seeded_server: ServerProcess) -> None:
+    app = make_app(shared_seeded_server)
     async with app.run_test(size=(80, 24)) as pilot:
         main = await _loaded(pilot, app)
         jobs = main.query_one(JobTable)
@@ -104,9 +106,9 @@ async def test_filter_sort_and_narrow_panes(seeded_server: ServerProcess) -> Non
 
 
 async def test_download_results_to_a_chosen_path(
-    seeded_server: ServerProcess, tmp_path: Path
+    shared_seeded_server: ServerProcess, tmp_path: Path
 ) -> None:
-    app = make_app(seeded_server)
+    app = make_app(shared_seeded_server)
     target = tmp_path / "out" / "my-results.csv"
     target.parent.mkdir()
     async with app.run_test(size=(160, 48)) as pilot:
@@ -118,7 +120,7 @@ async def test_download_results_to_a_chosen_path(
         await pilot.press("enter")
         await wait_for(pilot, target.exists, what="file written")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="dialog closed")
-    served = httpx.get(f"{seeded_server.base_url}/files/{FILE_RESULTS}/content").content
+    served = httpx.get(f"{shared_seeded_server.base_url}/files/{FILE_RESULTS}/content").content
     assert target.read_bytes() == served
     assert target.read_text().startswith("step,elapsed_tokens")
 
@@ -144,9 +146,9 @@ async def test_delete_file_asks_first(seeded_server: ServerProcess) -> None:
 
 
 async def test_help_lists_every_key_and_palette_runs_actions(
-    seeded_server: ServerProcess,
+    shared_seeded_server: ServerProcess,
 ) -> None:
-    app = make_app(seeded_server)
+    app = make_app(shared_seeded_server)
     async with app.run_test(size=(120, 60)) as pilot:
         main = await _loaded(pilot, app)
         await pilot.press("question_mark")
