@@ -94,6 +94,8 @@ class JobFormScreen(ModalScreen[str | None]):
         frozen = getattr(self.app, "frozen_now", None)
         if frozen is not None:  # screenshots and snapshots: a reproducible preview
             form.preview_time = datetime.fromtimestamp(frozen, UTC)
+        # Keyboard first: the form opens with its first field ready for input.
+        form.query_one("#model").focus()
         self.load_choices()
 
     @work(group="form-load")
