@@ -169,8 +169,8 @@ def _free_port() -> int:
 
 
 @contextmanager
-def local_server(data_dir: Path) -> Iterator[str]:
-    """`fttui serve` on a free loopback port with the rate limit off; yields its base URL."""
+def local_server(data_dir: Path) -> Iterator[tuple[str, int]]:
+    """`fttui serve` on a free loopback port with the rate limit off; yields (base URL, pid)."""
     port = _free_port()
     env = {**os.environ, "FTTUI_RATE_LIMIT": "0"}
     env.pop("FTTUI_API_KEY", None)
@@ -196,7 +196,7 @@ def local_server(data_dir: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 raise RuntimeError("the server did not start in 60 s")
             time.sleep(0.1)
-        yield base
+        yield base, proc.pid
     finally:
         proc.terminate()
         try:
@@ -271,13 +271,26 @@ def main(argv: list[str] | None = None) -> int:
         with tempfile.TemporaryDirectory() as scratch:
             data_dir = Path(scratch)
             model = register_tiny(data_dir) if args.train == "tiny" else None
-            with local_server(data_dir) as base:
+            with local_server(data_dir) as (base, pid):
                 if args.train == "default":
                     # the server's first base model is its default (SmolLM2-135M)
                     model = httpx.get(f"{base}/models", timeout=30).json()["data"][0]["id"]
                 ids, training = seed_jobs(base, model)
+                import psutil
+
+                server = psutil.Process(pid)
+                server_cpu = sum(server.cpu_times()[:2])
+                client_cpu = time.process_time()
                 result = asyncio.run(measure(base, ids, args))
                 summary = result.summary()
+                # CPU seconds per wall second over warm-up + run: who used the 2 cores
+                wall = result.duration + args.warmup
+                summary["server_cpu_share"] = round(
+                    (sum(server.cpu_times()[:2]) - server_cpu) / wall, 2
+                )
+                summary["load_generator_cpu_share"] = round(
+                    (time.process_time() - client_cpu) / wall, 2
+                )
                 summary["training_job_status_after"] = training_status(base, training)
     summary["train"] = args.train
     summary["cpus"] = os.cpu_count()

@@ -18,6 +18,7 @@ import sys
 import time
 import traceback
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -205,9 +206,7 @@ class JobRun:
             resolved={**resolved.as_dict(), "training_method": method, "learning_rate": lr},
             hyperparameters=resolved.as_dict(),
         )
-        self.model_name = fine_tuned_model_name(
-            job["model"], job.get("organization_id") or "org-local", job.get("suffix")
-        )
+        self.model_name = self._claim_model_name(job)
         self.csv = ResultsCsv(
             self.job_dir / "results.csv",
             validation=bool(valid_ex),
@@ -295,6 +294,26 @@ class JobRun:
         self.results_file = file_id
         self.event(f"Results file: {file_id}")
         return file_id
+
+    def _claim_model_name(self, job: dict[str, Any]) -> str:
+        """A result model name no other job holds, claimed by creating its directory.
+
+        Names have one-second resolution, so two jobs of one base model starting in
+        the same second (`--concurrency 2`) got the same name and the second failed
+        to save its model. `mkdir` is atomic across trainer processes; on a clash the
+        timestamp moves on a second, keeping the seed's name format.
+        """
+        when = datetime.now(UTC)
+        for _ in range(3600):
+            name = fine_tuned_model_name(
+                job["model"], job.get("organization_id") or "org-local", job.get("suffix"), when
+            )
+            try:
+                (self.store.models_dir / safe_dir_name(name)).mkdir()
+                return name
+            except FileExistsError:
+                when += timedelta(seconds=1)
+        raise RuntimeError("no free fine-tuned model name within an hour of now")
 
     def _save_final(
         self, model: Any, tokenizer: Any, job: dict[str, Any], base_id: str, tokens: int
