@@ -13,7 +13,7 @@ from typing import Any
 from fttui.naming import suffix_problem
 from fttui.server.errors import APIError, not_found
 from fttui.store.db import Store
-from fttui.train.hparams import AUTO, check_hyperparameter, resolve
+from fttui.train.hparams import AUTO, EXTRA_HPARAMS, check_hyperparameter, resolve
 from fttui.train.registry import BaseModelSpec, resolve_model
 
 STANDARD_HPARAMS = ("n_epochs", "batch_size", "learning_rate_multiplier")
@@ -159,20 +159,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
     return extra
 
 
-_KNOWN_HPARAMS = frozenset(
-    {
-        *STANDARD_HPARAMS,
-        "compute_classification_metrics",
-        "classification_n_classes",
-        "classification_positive_class",
-        "classification_betas",
-        "prompt_loss_weight",
-        "training_method",
-        "lora_rank",
-        "lora_alpha",
-        "lora_dropout",
-    }
-)
+_KNOWN_HPARAMS = frozenset({*STANDARD_HPARAMS, *EXTRA_HPARAMS})
 
 
 def _collect_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:

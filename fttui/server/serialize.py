@@ -11,19 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from fttui.store.db import Store
-
-# Hyperparameters stored in the job's `extra`, shown with the job as the seed names them.
-EXTRA_HPARAMS = (
-    "compute_classification_metrics",
-    "classification_n_classes",
-    "classification_positive_class",
-    "classification_betas",
-    "prompt_loss_weight",
-    "training_method",
-    "lora_rank",
-    "lora_alpha",
-    "lora_dropout",
-)
+from fttui.train.hparams import EXTRA_HPARAMS
 
 
 def file_object(row: dict[str, Any]) -> dict[str, Any]:

@@ -11,6 +11,20 @@ from typing import Any
 
 AUTO = "auto"
 
+# The seed's hyperparameters beyond OpenAI's three, plus the trainer's method options:
+# the local server accepts them and keeps them in the job's `extra`.
+EXTRA_HPARAMS: tuple[str, ...] = (
+    "compute_classification_metrics",
+    "classification_n_classes",
+    "classification_positive_class",
+    "classification_betas",
+    "prompt_loss_weight",
+    "training_method",
+    "lora_rank",
+    "lora_alpha",
+    "lora_dropout",
+)
+
 # name -> (type, minimum, maximum, inclusive minimum)
 RANGES: dict[str, tuple[type, float, float, bool]] = {
     "n_epochs": (int, 1, 50, True),
