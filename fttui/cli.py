@@ -33,7 +33,9 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="bind address (default 127.0.0.1)")
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
     serve.add_argument("--data-dir", help="data directory ($FTTUI_DATA_DIR)")
-    serve.add_argument("--api-key", help="required bearer key ($FTTUI_API_KEY); needed off loopback")
+    serve.add_argument(
+        "--api-key", help="required bearer key ($FTTUI_API_KEY); needed off loopback"
+    )
     serve.add_argument("--max-file-bytes", type=int, help="per-file limit (default 150 MB)")
     serve.add_argument("--quota-bytes", type=int, help="total storage quota (default 1 GB)")
     serve.add_argument("--concurrency", type=int, help="jobs trained at once (default 1 on CPU)")
@@ -43,7 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     prepare.add_argument("file", help="training JSONL file")
     prepare.add_argument("--validation", help="validation JSONL file (checked for overlap)")
     prepare.add_argument("--model", default="davinci-002", help="model whose tokenizer/limit apply")
-    prepare.add_argument("--n-epochs", type=int, default=4, help="epochs for the billed-token estimate")
+    prepare.add_argument(
+        "--n-epochs", type=int, default=4, help="epochs for the billed-token estimate"
+    )
     prepare.add_argument(
         "--fix",
         action="append",
@@ -52,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="apply a fix (repeatable): separator, leading-space, stop, dedupe, drop-long, "
         "split, to-chat, all",
     )
-    prepare.add_argument("--split", type=float, default=None, help="validation share for --fix split")
+    prepare.add_argument(
+        "--split", type=float, default=None, help="validation share for --fix split"
+    )
     prepare.add_argument("--seed", type=int, default=0, help="seed for the split")
     prepare.add_argument("-o", "--output", help="output path prefix for fixed files")
     prepare.add_argument("--json", action="store_true", help="print a stable JSON report")
