@@ -157,7 +157,9 @@ def parse_line(raw: bytes, line: int) -> tuple[Example, list[str]]:
     except UnicodeDecodeError as exc:
         raise ParseError("invalid_utf8", f"byte {exc.start + 1} is not valid UTF-8") from exc
     except json.JSONDecodeError as exc:
-        raise ParseError("invalid_json", f"{exc.msg} at column {exc.colno}") from exc
+        raise ParseError(
+            "invalid_json", f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
+        ) from exc
     if not isinstance(obj, dict):
         raise ParseError("not_an_object", f"found {type(obj).__name__}, expected an object")
     if "messages" in obj:

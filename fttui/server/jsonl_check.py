@@ -127,7 +127,9 @@ class JsonlChecker:
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            self._report(line_no, f"not valid JSON: {exc.msg} at column {exc.colno}")
+            self._report(
+                line_no, f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
+            )
             return
         problem = self._check_example(value, line_no)
         if problem:
