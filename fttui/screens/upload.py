@@ -54,6 +54,20 @@ class UploadScreen(ModalScreen[str | None]):
         self.query_one("#upload-report-box").display = False
         self.query_one("#upload-path").focus()
 
+    @property
+    def check_model(self) -> str:
+        """The model whose tokenizer and context limit the check applies.
+
+        On the local server that is its default model (its own tokenizer and
+        2048-token context), so lengths are checked as the trainer will check them;
+        elsewhere davinci-002 (cl100k_base, 16,384 tokens), the checker's default.
+        """
+        if self.client.kind == "local":
+            from fttui.train.registry import DEFAULT_MODEL
+
+            return DEFAULT_MODEL
+        return "davinci-002"
+
     def _path(self) -> Path:
         return Path(self.query_one("#upload-path", Input).value.strip()).expanduser()
 
@@ -93,7 +107,7 @@ class UploadScreen(ModalScreen[str | None]):
             return
         self._show(f"checking {path} …")
         try:
-            report = await asyncio.to_thread(check_file, path)
+            report = await asyncio.to_thread(check_file, path, model=self.check_model)
         except (OSError, ValueError) as exc:
             self._show(f"[red]{path}: {exc}[/red]")
             return
