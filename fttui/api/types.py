@@ -44,7 +44,7 @@ HyperValue = int | float | Literal["auto"] | None
 
 
 class _Obj(BaseModel):
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 # -- files -------------------------------------------------------------------
@@ -303,7 +303,7 @@ T = TypeVar("T", bound=BaseModel)
 class Page(BaseModel, Generic[T]):
     """One page of a list endpoint; `last_id` is the cursor for the next page."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     object: str = "list"
     data: list[T] = Field(default_factory=list)

@@ -78,7 +78,19 @@ JOBS_INTERVAL = 2.0
 FILES_INTERVAL = 5.0
 FLUSH_INTERVAL = 0.25
 PLOT_INTERVAL = 1.0
-FLUSH_BATCH = 1000
+FLUSH_BATCH = 200
+
+
+def _preload_plotext(then: Callable[[Path], Any] | None = None, path: Path | None = None) -> Any:
+    """Import plotext (for the charts), then return `then(path)`; meant for a thread.
+
+    The charts import plotext on their first draw, and that import (0.1-0.4 s, most
+    of it plotext building its own docs) would block the UI thread for a whole frame:
+    the workers that fetch the plot data import it first, off the UI thread.
+    """
+    import plotext  # noqa: F401
+
+    return then(path) if then is not None and path is not None else None
 
 
 class MainScreen(Screen[None]):
@@ -362,7 +374,7 @@ class MainScreen(Screen[None]):
                         return
                     self._event_buffer.append(event_row(event))
                     count += 1
-                    if count % 500 == 0:
+                    if count % FLUSH_BATCH == 0:
                         # A catch-up batch (tens of thousands of events) arrives
                         # without a single await: let the UI breathe in between.
                         await asyncio.sleep(0)
@@ -407,6 +419,7 @@ class MainScreen(Screen[None]):
         """Build the frame off the UI thread: tens of thousands of events take a while."""
         from fttui.results import frame_from_metrics
 
+        _preload_plotext()
         frame = frame_from_metrics(metrics)
         self.app.call_from_thread(self._show_metrics_frame, frame, job_id)
 
@@ -429,7 +442,7 @@ class MainScreen(Screen[None]):
             if done is None and not path.exists():
                 return
             try:
-                frame = await asyncio.to_thread(read_results_csv, path)
+                frame = await asyncio.to_thread(_preload_plotext, read_results_csv, path)
             except ResultsError as exc:
                 self.notify(str(exc), title="results file", severity="warning")
                 return
