@@ -13,8 +13,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import shutil
 import signal
+import socket
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -93,22 +96,108 @@ def trainer_alive(pid: int | None, job_id: str) -> bool:
     return not zombie and job_id.encode() in cmdline
 
 
+def visible_gpu_count() -> int:
+    """CUDA GPUs this server's trainers would see, without importing torch.
+
+    `CUDA_VISIBLE_DEVICES` decides when set (empty or "-1" hides every GPU);
+    otherwise `nvidia-smi -L` lists them (no driver, no GPU: 0).
+    """
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None:
+        ids = [d.strip() for d in visible.split(",") if d.strip()]
+        if "-1" in ids:
+            ids = ids[: ids.index("-1")]
+        return len(ids)
+    smi = shutil.which("nvidia-smi")
+    if smi is None:
+        return 0
+    try:
+        out = subprocess.run([smi, "-L"], capture_output=True, text=True, timeout=10, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return 0
+    return sum(1 for line in out.stdout.splitlines() if line.startswith("GPU "))
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def data_parallel_processes(n_gpus: int) -> int:
+    """How many training processes a job gets: `FTTUI_NUM_PROCESSES`, else one per GPU."""
+    env = os.environ.get("FTTUI_NUM_PROCESSES", "").strip()
+    if env:
+        try:
+            return max(1, int(env))
+        except ValueError:
+            log.warning("ignoring FTTUI_NUM_PROCESSES=%r (not a number)", env)
+    return max(1, n_gpus)
+
+
+def accelerate_command(num_processes: int, module: str = "fttui.train.run") -> list[str]:
+    """`accelerate launch` of the trainer module with `num_processes` ranks on this machine.
+
+    `--multi_gpu` selects accelerate's torchrun launcher, which is the one that starts
+    several local processes; `--cpu` would select its single-process launcher in this
+    accelerate version (1.x), so on a machine without GPUs the trainer itself picks the
+    gloo backend (`PartialState(cpu=True)`). Each launch gets its own rendezvous port so
+    that two jobs (`--concurrency 2`) never share one.
+    """
+    return [
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        str(num_processes),
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(_free_port()),
+        "-m",
+        module,
+    ]
+
+
 class LocalProcessRunner:
-    """Starts `<trainer command> --data-dir D --job-id J`, output to the job's train.log."""
+    """Starts `<trainer command> --data-dir D --job-id J`, output to the job's train.log.
+
+    With the default trainer command and more than one GPU visible (or
+    `FTTUI_NUM_PROCESSES=N`, N > 1, which also works on CPU), the trainer is started
+    under `accelerate launch` as N data-parallel ranks. A custom
+    `FTTUI_TRAINER_COMMAND` is used as given.
+    """
 
     def __init__(self, data_dir: Path, command: tuple[str, ...]) -> None:
         self.data_dir = data_dir
         self.command = command
+        self._gpus: int | None = None
 
     def log_path(self, job_id: str) -> Path:
         return self.data_dir / "jobs" / job_id / "train.log"
+
+    def trainer_command(self) -> list[str]:
+        default = self.command[-2:] == ("-m", "fttui.train.run") and len(self.command) == 3
+        if not default:
+            return list(self.command)
+        if self._gpus is None:
+            self._gpus = visible_gpu_count()
+        n = data_parallel_processes(self._gpus)
+        if n <= 1:
+            return list(self.command)
+        return accelerate_command(n)
 
     def start(self, job: dict[str, Any]) -> RunHandle:
         log_path = self.log_path(job["id"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [*self.command, "--data-dir", str(self.data_dir), "--job-id", job["id"]],
+                [*self.trainer_command(), "--data-dir", str(self.data_dir), "--job-id", job["id"]],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,

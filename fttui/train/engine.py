@@ -65,6 +65,89 @@ class ClassificationSetup:
         return None
 
 
+@dataclass
+class Ranks:
+    """This process's place in a data-parallel run (torch.distributed already set up).
+
+    Each rank trains on examples `rank::world_size` of every global batch; gradients
+    are summed across ranks before the optimizer step, so every rank applies the same
+    update. Only rank 0 evaluates and reports.
+    """
+
+    rank: int
+    world_size: int
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+
+def _all_reduce_grads(params: Sequence[torch.nn.Parameter], bucket_elems: int = 1 << 24) -> None:
+    """Sum every parameter's gradient across ranks, in flat buckets (a rank may have none)."""
+    import torch.distributed as dist
+
+    grads = []
+    for p in params:
+        if p.grad is None:
+            p.grad = torch.zeros_like(p)
+        grads.append(p.grad)
+    bucket: list[torch.Tensor] = []
+    size = 0
+    for g in [*grads, None]:
+        if g is not None and (not bucket or size + g.numel() <= bucket_elems):
+            bucket.append(g)
+            size += g.numel()
+            continue
+        if bucket:
+            flat = torch.cat([t.reshape(-1) for t in bucket])
+            dist.all_reduce(flat)
+            offset = 0
+            for t in bucket:
+                t.copy_(flat[offset : offset + t.numel()].view_as(t))
+                offset += t.numel()
+        bucket, size = ([g], g.numel()) if g is not None else ([], 0)
+
+
+def _any_rank(flag: bool, device: torch.device) -> bool:
+    import torch.distributed as dist
+
+    t = torch.tensor([1.0 if flag else 0.0], device=device)
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item() > 0)
+
+
+def _sum_ranks(value: float, device: torch.device) -> float:
+    import torch.distributed as dist
+
+    t = torch.tensor([value], dtype=torch.float64, device=device)
+    dist.all_reduce(t)
+    return float(t.item())
+
+
+def _gather_lists(
+    targets: list[list[int]], preds: list[list[int]]
+) -> tuple[list[list[int]], list[list[int]]]:
+    import torch.distributed as dist
+
+    out: list[Any] = [None] * dist.get_world_size()
+    dist.all_gather_object(out, (targets, preds))
+    all_t: list[list[int]] = []
+    all_p: list[list[int]] = []
+    for t, p in out:
+        all_t += t
+        all_p += p
+    return all_t, all_p
+
+
+def broadcast_parameters(model: Any) -> None:
+    """Rank 0's weights on every rank (they load the same files; this makes sure)."""
+    import torch.distributed as dist
+
+    with torch.no_grad():
+        for p in model.parameters():
+            dist.broadcast(p.data, src=0)
+
+
 class Reporter(Protocol):
     """Where the loop sends what happens; run.py writes it to the store and CSV."""
 
@@ -287,13 +370,22 @@ def train(
     config: TrainConfig,
     reporter: Reporter,
     device: torch.device,
+    ranks: Ranks | None = None,
 ) -> tuple[Any, Outcome]:
-    """Fine-tune `model` in place; returns the (possibly LoRA-wrapped) model and totals."""
+    """Fine-tune `model` in place; returns the (possibly LoRA-wrapped) model and totals.
+
+    With `ranks` (world size > 1) this process trains its share of each batch and
+    only rank 0 evaluates and calls `reporter.on_step` / `on_epoch_end`.
+    """
+    dp = ranks is not None and ranks.world_size > 1
+    main = ranks is None or ranks.main
     torch.manual_seed(config.seed)
     random.seed(config.seed)
     np.random.seed(config.seed % (2**32))
     if config.method == "lora":
         model = apply_lora(model, config)
+    if dp:
+        broadcast_parameters(model)
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     # The fused kernel does the whole update in one pass over memory (faster on CPU too).
@@ -315,16 +407,26 @@ def train(
     epoch_losses: list[float] = []
     step = 0
     try:
-        with _interruptible(model, reporter.should_stop):
+        # Data-parallel ranks must stop at the same step (a rank stopping inside a
+        # forward pass would leave the others waiting in the gradient all-reduce), so
+        # they agree between steps instead of checking before every layer.
+        hook = contextlib.nullcontext() if dp else _interruptible(model, reporter.should_stop)
+        with hook:
             for step, batch_idx in enumerate(batches, start=1):
-                if reporter.should_stop():
+                stop = reporter.should_stop()
+                if dp:
+                    stop = _any_rank(stop, device)
+                if stop:
                     return model, Outcome(step - 1, total_steps, elapsed_tokens, stopped=True)
                 batch = [train_examples[i] for i in batch_idx]
+                # Normalised by the whole batch's targets on every rank: the sum of the
+                # ranks' gradients is then the single-process gradient.
                 n_targets = sum(sum(1 for lab in ex.labels[1:] if lab != IGNORE) for ex in batch)
+                mine = batch[ranks.rank :: ranks.world_size] if dp and ranks else batch
                 loss_sum = 0.0
                 targets_all: list[list[int]] = []
                 preds_all: list[list[int]] = []
-                for group in micro_batches(batch):
+                for group in micro_batches(mine):
                     packed = pack(group, device)
                     with _autocast(device, config.bf16):
                         logits = _forward(model, packed)
@@ -336,6 +438,10 @@ def train(
                         packed.targets.tolist(), packed.owner, packed.n_examples
                     )
                     preds_all += _grouped(preds, packed.owner, packed.n_examples)
+                if dp:
+                    _all_reduce_grads(params)
+                    loss_sum = _sum_ranks(loss_sum, device)
+                    targets_all, preds_all = _gather_lists(targets_all, preds_all)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
@@ -353,6 +459,8 @@ def train(
                 }
                 epoch_losses.append(row["training_loss"])
                 epoch_done = elapsed_examples // n > (elapsed_examples - len(batch)) // n
+                if not main:
+                    continue
                 if eval_set and (epoch_done or step % eval_every == 0 or step == total_steps):
                     row.update(
                         evaluate(

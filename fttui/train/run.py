@@ -6,11 +6,16 @@ model and the final status. Status changes always use `Store.transition` from
 `running`, so a job the user cancelled can never be turned back into `succeeded`.
 SIGTERM (cancel) sets a flag that the loop checks between steps; the process then
 writes a `cancelled` event, keeps the rows and checkpoints written so far and exits 0.
+
+Under `accelerate launch` (WORLD_SIZE > 1) every rank runs this module: all train
+their share of each batch, and only rank 0 writes to the store (events, results,
+checkpoints, the model, the status).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import signal
@@ -21,7 +26,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fttui.naming import fine_tuned_model_name
 from fttui.store import Store, new_id, now
@@ -29,6 +34,9 @@ from fttui.train.data import DataError, Example, load_examples
 from fttui.train.hparams import resolve as resolve_hparams
 from fttui.train.models import UnknownModel, ensure_local, load_for_training, resolve, safe_dir_name
 from fttui.train.results import ResultsCsv, metrics_event_data
+
+if TYPE_CHECKING:
+    from fttui.train.engine import Ranks
 
 log = logging.getLogger("fttui.train")
 
@@ -44,7 +52,10 @@ class Stopped(Exception):
 class JobRun:
     """One job's training run: reads the job, trains, reports through the store."""
 
-    def __init__(self, store: Store, job_id: str) -> None:
+    def __init__(self, store: Store, job_id: str, ranks: Ranks | None = None) -> None:
+        self.ranks = ranks
+        self.distributed = ranks is not None and ranks.world_size > 1
+        self.main = ranks is None or ranks.main
         self.store = store
         self.job_id = job_id
         self.job_dir = store.jobs_dir / job_id
@@ -77,14 +88,30 @@ class JobRun:
             raise Stopped
 
     def event(self, message: str, level: str = "info", **kwargs: Any) -> None:
+        if not self.main:
+            return
         self.store.add_event(self.job_id, message, level=level, **kwargs)
         print(f"[{level}] {message}", flush=True)
 
+    def _cancel_requested(self) -> bool:
+        job = self.store.get_job(self.job_id)
+        return job is None or bool(job["cancel_requested"]) or job["status"] != "running"
+
     # -- the run ----------------------------------------------------------------
     def run(self) -> int:
+        if not self.main:
+            return self._run_follower()
         try:
             self._train()
         except Stopped:
+            if self.distributed and not self._cancel_requested():
+                # The launcher stops every rank when one of them fails.
+                self._fail(
+                    "training_error",
+                    "Training failed: another data-parallel rank stopped (see train.log)",
+                    None,
+                )
+                return 1
             self._finish_cancelled()
             return 0
         except DataError as exc:
@@ -104,6 +131,18 @@ class JobRun:
             if "out of memory" in str(exc).lower():
                 message += " (try a smaller batch_size or training_method 'lora')"
             self._fail("training_error", message, None)
+            return 1
+        return 0
+
+    def _run_follower(self) -> int:
+        """Ranks other than 0: train, write nothing; a crash exits non-zero, which
+        makes the launcher stop rank 0, which then fails the job."""
+        try:
+            self._train()
+        except Stopped:
+            return 0
+        except Exception:
+            traceback.print_exc()
             return 1
         return 0
 
@@ -161,8 +200,20 @@ class JobRun:
         opts = self._options(job)
         ref = resolve(self.store, job["model"])
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        if self.distributed and device.type == "cuda":
+            device = torch.device("cuda", torch.cuda.current_device())
         self.event(f"Loading model {job['model']}")
-        location = ensure_local(self.store, ref)
+        if self.distributed:
+            import torch.distributed as dist
+
+            # Rank 0 converts/copies the base model into the store once; the others wait.
+            if self.main:
+                location = ensure_local(self.store, ref)
+            dist.barrier()
+            if not self.main:
+                location = ensure_local(self.store, ref)
+        else:
+            location = ensure_local(self.store, ref)
         model, tokenizer = load_for_training(location, device)
         self.check()
         limit = min(
@@ -201,6 +252,13 @@ class JobRun:
             bf16=os.environ.get("FTTUI_CPU_BF16") == "1",
             classification=classification,
         )
+        if not self.main:
+            # Other ranks: the same run, nothing written.
+            self.check()
+            _, outcome = train(model, train_ex, valid_ex, config, self, device, self.ranks)
+            if outcome.stopped:
+                raise Stopped
+            return
         self.store.update_job(
             self.job_id,
             resolved={**resolved.as_dict(), "training_method": method, "learning_rate": lr},
@@ -224,9 +282,10 @@ class JobRun:
             f"Training started: {config.n_epochs} epochs, batch size {config.batch_size}, "
             f"learning rate {lr:.3g} (multiplier {resolved.learning_rate_multiplier}), "
             f"method {method}, device {device.type}"
+            + (f", {self.ranks.world_size} data-parallel ranks" if self.ranks else "")
         )
         self.check()
-        model, outcome = train(model, train_ex, valid_ex, config, self, device)
+        model, outcome = train(model, train_ex, valid_ex, config, self, device, self.ranks)
         if outcome.stopped:
             raise Stopped
         self.csv.close()
@@ -350,6 +409,38 @@ class JobRun:
             self.store.delete_model(self.model_name)
 
 
+def _data_parallel_ranks() -> Ranks | None:
+    """Join the process group when started by `accelerate launch` with several ranks."""
+    if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+        return None
+    _die_with_parent()
+    import torch
+    from accelerate import PartialState
+
+    from fttui.train.engine import Ranks
+
+    # No GPU: accelerate's CPU mode, which sets up the gloo backend.
+    state = PartialState(cpu=not torch.cuda.is_available())
+    return Ranks(rank=state.process_index, world_size=state.num_processes)
+
+
+def _die_with_parent() -> None:
+    """SIGKILL this rank when its launcher dies.
+
+    torchrun starts each rank in a session of its own, so the scheduler's SIGKILL of
+    the launcher's process group (5 s after a cancel) would not reach the ranks.
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    import ctypes
+
+    pr_set_pdeathsig = 1
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    if os.getppid() == 1:  # the launcher died before prctl
+        os._exit(1)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fttui.train.run")
     parser.add_argument("--data-dir", required=True)
@@ -357,7 +448,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
     store = Store(Path(args.data_dir))
-    job_run = JobRun(store, args.job_id)
+    job_run = JobRun(store, args.job_id, _data_parallel_ranks())
     signal.signal(signal.SIGTERM, job_run.request_stop)
     signal.signal(signal.SIGINT, job_run.request_stop)
     return job_run.run()
