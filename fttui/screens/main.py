@@ -93,6 +93,29 @@ def _preload_plotext(then: Callable[[Path], Any] | None = None, path: Path | Non
     return then(path) if then is not None and path is not None else None
 
 
+class _Footer(Footer):
+    """Footer that rebuilds its keys once per refresh, however often bindings change.
+
+    Textual's Footer queues a full recompose (a dozen keys, each styled) on every
+    focus change and screen-stack change; during start-up that happened 11 times
+    before the first frame. Coalescing them shows the same keys for less work.
+    """
+
+    _recompose_queued = False
+
+    def bindings_changed(self, screen: Screen[Any]) -> None:
+        self._bindings_ready = True
+        if not screen.app.app_focus:
+            return
+        if self.is_attached and screen is self.screen and not self._recompose_queued:
+            self._recompose_queued = True
+            self.call_after_refresh(self._recompose_once)
+
+    async def _recompose_once(self) -> None:
+        self._recompose_queued = False
+        await self.recompose()
+
+
 class MainScreen(Screen[None]):
     """Everything a user watches; modal screens do the rest."""
 
@@ -169,7 +192,7 @@ class MainScreen(Screen[None]):
                     yield EventLog(id="events", classes="pane-main")
                 with Vertical(id="pane-plots", classes="pane"):
                     yield MetricsPanel(id="plots", classes="pane-main")
-        yield Footer()
+        yield _Footer()
 
     def on_mount(self) -> None:
         for name in PANES:
