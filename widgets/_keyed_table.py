@@ -12,6 +12,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
 from textual.reactive import reactive
 from textual.widgets import DataTable
@@ -228,6 +229,20 @@ class KeyedTable(DataTable[Any], Generic[R]):
             self.sort("id", key=self._sort_function(), reverse=self.sort_reverse)
         self._restore(selected, old_cursor_row, scroll)
         self._schedule_drain()
+
+    async def _on_idle(self, event: events.Idle) -> None:
+        """Measure new rows (DataTable does it when idle), then drop stale renders.
+
+        DataTable widens its columns on idle but keeps the lines it rendered before
+        with the old widths; a frame drawn between `add_row` and that idle pass
+        would stay on screen with squeezed columns (seen under load). Clearing the
+        render caches after a measuring pass redraws the visible rows once.
+        """
+        measuring = self._require_update_dimensions or bool(self._updated_cells)
+        await super()._on_idle(event)
+        if measuring:
+            self._clear_caches()
+            self.refresh()
 
     def _add(self, rows: list[tuple[str, R]]) -> None:
         now = self._now

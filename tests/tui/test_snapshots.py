@@ -109,8 +109,8 @@ CASES: dict[str, tuple[tuple[int, int], Callable[[Pilot[Any]], Awaitable[None]]]
     "help_narrow": ((80, 24), keys("question_mark")),
     "form_wide": ((160, 48), open_form),
     "form_narrow": ((80, 24), open_form),
-    "upload_wide": ((160, 48), open_upload),
-    "try_wide": ((160, 48), open_try),
+    "upload_narrow": ((80, 24), open_upload),
+    "try_narrow": ((80, 24), open_try),
 }
 
 
