@@ -49,8 +49,8 @@ class KeyedTable(DataTable[Any], Generic[R]):
     def __init__(
         self,
         *,
-        sort_key: str,
-        sort_reverse: bool = False,
+        sort_key: str = "created",
+        sort_reverse: bool = True,
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,

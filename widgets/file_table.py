@@ -38,19 +38,6 @@ class FileTable(KeyedTable[FileRow]):
             super().__init__()
             self.file_id = file_id
 
-    def __init__(
-        self,
-        *,
-        sort_key: str = "created",
-        sort_reverse: bool = True,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(
-            sort_key=sort_key, sort_reverse=sort_reverse, name=name, id=id, classes=classes
-        )
-
     def set_files(self, rows: Sequence[FileRow]) -> None:
         """Show exactly `rows` (the full list)."""
         self._set_rows(rows, None)

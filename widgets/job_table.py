@@ -72,19 +72,6 @@ class JobTable(KeyedTable[JobRow]):
             super().__init__()
             self.job_id = job_id
 
-    def __init__(
-        self,
-        *,
-        sort_key: str = "created",
-        sort_reverse: bool = True,
-        name: str | None = None,
-        id: str | None = None,
-        classes: str | None = None,
-    ) -> None:
-        super().__init__(
-            sort_key=sort_key, sort_reverse=sort_reverse, name=name, id=id, classes=classes
-        )
-
     def set_jobs(self, rows: Sequence[JobRow], now: float | None = None) -> None:
         """Show exactly `rows` (the full list); `now` fixes the clock for ETAs (tests)."""
         self._set_rows(rows, time.time() if now is None else now)
