@@ -148,12 +148,20 @@ def run(args: argparse.Namespace) -> int:
     client = Client.from_profile(profile, max_retries=1)
     start_server: Callable[[], Awaitable[bool]] | None = None
     if profile.kind == "local":
+        from fttui.api import APIError
         from fttui.launcher import LauncherError, ensure_local_server
+
+        async def answers() -> bool:
+            try:
+                health = await client.health()
+            except APIError:
+                return False
+            return bool(health and health.get("status") == "ok")
 
         async def start() -> bool:
             """True when a server answers (already running or started now)."""
             try:
-                await ensure_local_server(profile)
+                await ensure_local_server(profile, probe=answers)
             except LauncherError:
                 return False
             return True

@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -53,16 +54,24 @@ def _log_tail(log: Path) -> str:
         return ""
 
 
-async def ensure_local_server(profile: Profile, timeout: float = 20.0) -> bool:
+async def ensure_local_server(
+    profile: Profile,
+    timeout: float = 20.0,
+    *,
+    probe: Callable[[], Awaitable[bool]] | None = None,
+) -> bool:
     """Make sure the local profile's server answers; start it if not.
 
     Returns True when this call started a server, False when one was already
     running (or the profile is not local: nothing to start). Raises LauncherError
     with the server log's tail when it cannot be started in `timeout` seconds.
+    `probe` replaces the first health check: the TUI passes one that goes through
+    its own API client, whose connection the first screen's requests then reuse
+    (a throwaway client costs a TLS context and a TCP connect on every start).
     """
     if profile.kind != "local":
         return False
-    if await is_healthy(profile):
+    if await (probe() if probe is not None else is_healthy(profile)):
         return False
     url = urlsplit(profile.base_url)
     host = url.hostname or "127.0.0.1"

@@ -9,7 +9,17 @@
 See docs/api.md for errors, retries and follow semantics.
 """
 
-from fttui.api.client import Client, infer_kind
+import sys as _sys
+
+# `import httpx` also imports httpx's own command-line tool whenever click and
+# pygments are installed (they are: uvicorn needs click): tens of milliseconds of
+# every `fttui` start, for code fttui never runs. Marked absent, httpx falls back
+# to its stub `httpx.main`; the `httpx` console script runs in its own process and
+# is unaffected.
+if "httpx" not in _sys.modules:
+    _sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+from fttui.api.client import Client, infer_kind  # noqa: E402
 from fttui.api.errors import (
     APIConnectionError,
     APIError,

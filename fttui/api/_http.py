@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from fttui import __version__
+from fttui.api._transport import LazyTLSTransport
 from fttui.api.errors import APIError, status_error, transport_error
 from fttui.api.retry import RetryPolicy
 
@@ -61,7 +62,7 @@ class HTTP:
             headers=headers,
             timeout=self.timeout,
             follow_redirects=True,
-            transport=transport,
+            transport=transport or LazyTLSTransport(),
         )
 
     async def aclose(self) -> None:
@@ -125,8 +126,12 @@ class HTTP:
         files: FilesFactory | None = None,
         idempotent: bool | None = None,
         timeout: httpx.Timeout | None = None,
+        retry: bool = True,
     ) -> Any:
-        """Send with retries and return the decoded JSON body (None for an empty body)."""
+        """Send with retries and return the decoded JSON body (None for an empty body).
+
+        `retry=False` sends once: for probes, whose caller decides what a failure means.
+        """
 
         async def attempt() -> Any:
             response = await self._send(
@@ -149,6 +154,8 @@ class HTTP:
                     f"a body that is not JSON ({response.text[:120]!r})"
                 ) from exc
 
+        if not retry:
+            return await attempt()
         return await self.policy.run(attempt, idempotent=self._idempotent(method, idempotent))
 
     @asynccontextmanager

@@ -110,9 +110,13 @@ class Client:
         return parse(Usage, body)
 
     async def health(self) -> dict[str, object] | None:
-        """The local server's health answer, or None where the backend lacks it."""
+        """The local server's health answer, or None where the backend lacks it.
+
+        A probe: a server that cannot be reached raises APIConnectionError at once
+        instead of being retried (the caller decides whether to wait or start one).
+        """
         try:
-            body = await self._http.request("GET", "/fttui/health")
+            body = await self._http.request("GET", "/fttui/health", retry=False)
         except NotFoundError:
             return None
         return body if isinstance(body, dict) else None

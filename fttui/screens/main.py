@@ -29,6 +29,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Input, Static
 
 from fttui.api import APIConnectionError, APIError
+from fttui.results import LiveMetrics
 from fttui.screens.convert import event_row, file_row, job_detail, job_row
 from widgets import (
     EventLog,
@@ -102,6 +103,7 @@ class _Footer(Footer):
     """
 
     _recompose_queued = False
+    _shown: tuple[tuple[str, str, str, bool, str], ...] | None = None
 
     def bindings_changed(self, screen: Screen[Any]) -> None:
         self._bindings_ready = True
@@ -111,8 +113,22 @@ class _Footer(Footer):
             self._recompose_queued = True
             self.call_after_refresh(self._recompose_once)
 
+    def _keys_shown(self) -> tuple[tuple[str, str, str, bool, str], ...]:
+        """What the footer would show: the keys, their labels and enabled states."""
+        return tuple(
+            (binding.key, binding.description, binding.action, enabled, tooltip)
+            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
+            if binding.show or binding.key == self.app.COMMAND_PALETTE_BINDING
+        )
+
     async def _recompose_once(self) -> None:
+        """Recompose only when the keys on show changed: most focus moves (and every
+        start-up step) leave them as they were, and each recompose restyles them all."""
         self._recompose_queued = False
+        shown = self._keys_shown()
+        if shown == self._shown:
+            return
+        self._shown = shown
         await self.recompose()
 
 
@@ -159,7 +175,7 @@ class MainScreen(Screen[None]):
         self._files: list[Any] = []
         self._event_buffer: list[EventRow] = []
         self._metric_ids: set[str] = set()
-        self._metrics: list[dict[str, Any]] = []
+        self._metrics = LiveMetrics()
         self._metrics_dirty = False
         self._results_loaded_for: str | None = None
         self._last_plot = 0.0
@@ -354,7 +370,7 @@ class MainScreen(Screen[None]):
         self.query_one("#plots", MetricsPanel).clear()
         self._event_buffer.clear()
         self._metric_ids.clear()
-        self._metrics.clear()
+        self._metrics = LiveMetrics()
         self._metrics_dirty = False
         self._results_loaded_for = None
         self._detail_status = None
@@ -426,8 +442,8 @@ class MainScreen(Screen[None]):
             for row in rows:
                 if row.type == "metrics" and row.data and row.id not in self._metric_ids:
                     self._metric_ids.add(row.id)
-                    self._metrics.append(row.data)
-                    self._metrics_dirty = True
+                    if self._metrics.add(row.data):
+                        self._metrics_dirty = True
         if (
             self._metrics_dirty
             and self._results_loaded_for is None
@@ -435,15 +451,15 @@ class MainScreen(Screen[None]):
         ):
             self._metrics_dirty = False
             self._last_plot = time.monotonic()
-            self.plot_metrics(list(self._metrics), self.selected_job_id)
+            self.plot_metrics(self._metrics.snapshot(), self.selected_job_id)
 
     @work(exclusive=True, group="plot", thread=True)
-    def plot_metrics(self, metrics: list[dict[str, Any]], job_id: str | None) -> None:
-        """Build the frame off the UI thread: tens of thousands of events take a while."""
-        from fttui.results import frame_from_metrics
+    def plot_metrics(self, columns: dict[str, Any], job_id: str | None) -> None:
+        """Build the frame off the UI thread (the first one imports pandas and plotext)."""
+        from fttui.results import frame_from_columns
 
         _preload_plotext()
-        frame = frame_from_metrics(metrics)
+        frame = frame_from_columns(columns)
         self.app.call_from_thread(self._show_metrics_frame, frame, job_id)
 
     def _show_metrics_frame(self, frame: Any, job_id: str | None) -> None:

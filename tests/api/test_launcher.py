@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from conftest import free_port
 
-from fttui.api import Client
+from fttui.api import APIConnectionError, Client
 from fttui.config import resolve_profile
 from fttui.launcher import LauncherError, ensure_local_server, is_healthy
 
@@ -74,3 +74,29 @@ async def test_a_server_that_cannot_start_reports_its_log(tmp_path: Path) -> Non
     )
     with pytest.raises(LauncherError, match="(?s)exited with code 2.*without an API key"):
         await ensure_local_server(profile, timeout=30)
+
+
+async def test_health_is_a_probe_and_the_launcher_trusts_the_apps_probe(tmp_path: Path) -> None:
+    """The TUI checks the server through its own client (whose connection the first
+    screen then reuses); a health probe of a dead port fails at once, not after the
+    client's retries and backoff."""
+    url = f"http://127.0.0.1:{free_port()}/v1"
+    async with Client(url, max_retries=4, retry_initial_delay=0.5) as client:
+        started = time.monotonic()
+        with pytest.raises(APIConnectionError):
+            await client.health()
+        assert time.monotonic() - started < 0.4  # 4 retries would take seconds
+    profile = replace(
+        resolve_profile(env={}, path=tmp_path / "none.toml"),
+        base_url=url,
+        data_dir=tmp_path / "data",
+    )
+    probed: list[bool] = []
+
+    async def probe() -> bool:
+        probed.append(True)
+        return True
+
+    assert await ensure_local_server(profile, probe=probe) is False  # answered: nothing started
+    assert probed == [True]
+    assert _server_pid(tmp_path / "data") is None

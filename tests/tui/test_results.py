@@ -96,3 +96,31 @@ def test_metrics_events_in_both_schemes_merge_by_step() -> None:
 def test_no_metrics_gives_an_empty_frame_with_a_step_column() -> None:
     frame = frame_from_metrics([])
     assert list(frame.columns) == ["step"] and frame.empty
+
+
+def test_live_metrics_fold_in_events_as_they_arrive() -> None:
+    """The live plot's columns, built one event at a time, give the same frame as
+    all events at once, and a snapshot does not change when more arrive."""
+    from fttui.results import LiveMetrics, frame_from_columns
+
+    events: list[dict[str, float] | None] = []
+    for step in range(1, 301):
+        events.append({"step": step, "train_loss": 3.0 / step, "train_accuracy": step / 300})
+        if step % 50 == 0:  # validation arrives as its own event for the same step
+            events.append({"step": step, "valid_loss": 3.5 / step})
+    events.append({"step": 7, "train_loss": 9.0})  # a step reported again: last value wins
+    live = LiveMetrics()
+    snapshot = None
+    for i, data in enumerate(events):
+        live.add(data)
+        if i == 100:
+            snapshot = live.snapshot()
+    assert len(live) == 300
+    assert snapshot is not None and len(snapshot["step"]) == 100
+    whole = frame_from_metrics(events)
+    incremental = frame_from_columns(live.snapshot())
+    assert list(incremental.columns) == list(whole.columns)
+    assert incremental.equals(whole)
+    assert incremental["training_loss"][6] == 9.0
+    assert incremental["validation_loss"].notna().sum() == 6
+    assert not live.add({"message": "no step"}) and len(live) == 300
