@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import lru_cache
 
 _UNITS = ("B", "kB", "MB", "GB", "TB", "PB")
 
@@ -33,5 +34,23 @@ def local_time(ts: float | None, with_seconds: bool = False) -> str:
     """A Unix time as local 'YYYY-MM-DD HH:MM' (what a person scanning a list reads)."""
     if ts is None:
         return ""
-    fmt = "%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M"
-    return datetime.fromtimestamp(ts).strftime(fmt)
+    if with_seconds:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S")
+    return _local_minute(int(ts // 60))
+
+
+def clock_time(ts: float) -> str:
+    """A Unix time as local 'HH:MM:SS' (event log lines)."""
+    t = int(ts)
+    return f"{_local_minute(t // 60)[11:]}:{t % 60:02d}"
+
+
+@lru_cache(maxsize=4096)
+def _local_minute(minute: int) -> str:
+    """'YYYY-MM-DD HH:MM' of a minute since the epoch.
+
+    Cached: lists show thousands of rows and logs tens of thousands of lines from a
+    few minutes, and formatting each through strftime showed in frame times. Time
+    zone offsets are whole minutes, so the seconds never depend on the zone.
+    """
+    return datetime.fromtimestamp(minute * 60).strftime("%Y-%m-%d %H:%M")

@@ -1,46 +1,122 @@
-"""A DataTable whose rows are keyed by id and updated incrementally.
+"""A table of rows keyed by id, updated incrementally and drawn line by line.
 
-Jobs and files are polled every few seconds; rebuilding thousands of rows each time
-would block the UI and lose the cursor. This base keeps the rows it shows, touches
-only rows that changed, keeps the cursor on the same id and leaves the scroll
-position alone. Subclasses say how a row becomes cells, sorts and matches a filter.
+Jobs and files are polled every few seconds; with 5,000 jobs Textual's DataTable
+was the app's slowest part: it re-rendered every visible cell through Rich after
+any change (about 100 ms for a 160-column pane), measured every new cell the same
+way, and kept some twenty Python objects per row, which made the garbage
+collector's full passes take 100-250 ms. This table keeps each row as a tuple of
+strings (invisible to the collector), grows its column widths as rows arrive,
+sorts ids rather than rows, and draws only the visible rows, each cached as one
+strip until that row, the widths or the styles change. An update costs
+O(changed rows) plus a sort; a frame costs O(visible rows).
+
+The cursor stays on the same id across updates; the scroll position is left
+alone. Subclasses say how a row becomes cells, sorts and matches a filter.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
 
+from rich.cells import cell_len
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
+from textual.geometry import Size
 from textual.reactive import reactive
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist
+from textual.scroll_view import ScrollView
+from textual.strip import Strip
 
 R = TypeVar("R")
 
-# Above this many removals a full rebuild is cheaper than remove_row (O(rows) each).
-_REBUILD_ABOVE = 64
-# New rows beyond this many are added one chunk per frame (DataTable measures every
-# new cell, about 0.1 ms each, so 5,000 rows at once would block for a second).
-_CHUNK = 100
+# Rows whose cells are not known yet are measured this many per frame (a first
+# load of 5,000 jobs would otherwise format every cell in one blocking step).
+_MEASURE_CHUNK = 500
+# Drawn rows kept; far more than any screen shows.
+_STRIP_CACHE_MAX = 512
 
 
-class KeyedTable(DataTable[Any], Generic[R]):
+def _width(text: str) -> int:
+    return len(text) if text.isascii() else cell_len(text)
+
+
+@dataclass
+class Column:
+    """One column: its key, header label (with the sort arrow) and content width."""
+
+    key: str
+    label: Text
+    width: int
+    right: bool = False
+
+
+class KeyedTable(ScrollView, Generic[R], can_focus=True):
     """Shared machinery for JobTable and FileTable (not exported on its own)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("up", "cursor_up", "Up", show=False),
+        Binding("down", "cursor_down", "Down", show=False),
         Binding("j", "cursor_down", "Down", show=False),
         Binding("k", "cursor_up", "Up", show=False),
-        Binding("g", "cursor_first", "First", show=False),
-        Binding("G", "cursor_last", "Last", show=False),
+        Binding("pageup", "page_up", "Page up", show=False),
+        Binding("pagedown", "page_down", "Page down", show=False),
+        Binding("home,g", "cursor_first", "First", show=False),
+        Binding("end,G", "cursor_last", "Last", show=False),
         Binding("s", "cycle_sort", "Sort"),
         Binding("S", "reverse_sort", "Reverse sort", show=False),
     ]
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = {
+        "keyed-table--header",
+        "keyed-table--cursor",
+        "keyed-table--even-row",
+    }
+
+    DEFAULT_CSS = """
+    KeyedTable {
+        background: $surface;
+        color: $foreground;
+        height: auto;
+        max-height: 100%;
+        overflow: auto auto;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .keyed-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+            & > .keyed-table--header {
+                background-tint: $foreground 5%;
+            }
+        }
+        &:dark > .keyed-table--even-row {
+            background: $surface-darken-1 40%;
+        }
+        & > .keyed-table--header {
+            text-style: bold;
+            background: $panel;
+            color: $foreground;
+        }
+        & > .keyed-table--even-row {
+            background: $surface-lighten-1 50%;
+        }
+        & > .keyed-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+    }
+    """
+
     #: (column key, header label) in display order; subclasses set it.
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
+    #: Keys of right-aligned columns (numbers).
+    RIGHT_ALIGNED: ClassVar[frozenset[str]] = frozenset()
 
     sort_key: reactive[str] = reactive("")
     sort_reverse: reactive[bool] = reactive(False)
@@ -55,21 +131,35 @@ class KeyedTable(DataTable[Any], Generic[R]):
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, name=name, id=id, classes=classes)
+        super().__init__(name=name, id=id, classes=classes)
         self._all: dict[str, R] = {}
-        # id -> (row, cells) as currently shown in the table.
-        self._shown: dict[str, tuple[R, tuple[Any, ...]]] = {}
+        self._seen: dict[str, R] = {}  # each row as last synced, to spot changes
+        self._cells: dict[str, tuple[str, ...]] = {}  # rows measured so far: plain strings
+        self._unmeasured: list[str] = []
+        self._measure_scheduled = False
+        self._order: list[str] = []  # shown ids, top to bottom
+        self._index: dict[str, int] | None = None  # id -> position in _order, built lazily
         self._now: float | None = None
+        self._cursor = 0
         self._last_selected: str | None = None
-        self._pending: list[tuple[str, R]] = []
-        self._pending_in_order = False
-        self._drain_scheduled = False
+        # id -> (cursor, parity, focus), its drawn line, the style that fills the rest.
+        self._strips: dict[str, tuple[tuple[Any, ...], Strip, Style]] = {}
         self.set_reactive(KeyedTable.sort_key, sort_key)
         self.set_reactive(KeyedTable.sort_reverse, sort_reverse)
+        self.columns: dict[str, Column] = {
+            key: Column(key, Text(label), 0, key in self.RIGHT_ALIGNED)
+            for key, label in self.COLUMNS
+        }
+        self._relabel()
 
     # -- hooks for subclasses -------------------------------------------------------
-    def _cells(self, row: R, now: float | None) -> tuple[Any, ...]:
+    def _row_cells(self, row: R, now: float | None) -> tuple[str, ...]:
+        """The row's cells as plain text, in COLUMNS order."""
         raise NotImplementedError
+
+    def _cell_style(self, column: int, text: str) -> str:
+        """A style for one cell (e.g. a coloured status); "" for the table's own."""
+        return ""
 
     def _sort_value(self, row: R, column: str) -> Any:
         raise NotImplementedError
@@ -83,36 +173,92 @@ class KeyedTable(DataTable[Any], Generic[R]):
     def _selected_message(self, key: str | None) -> Any:
         raise NotImplementedError
 
+    def _ticks(self, row: R) -> bool:
+        """True when some of the row's cells depend on the clock (see `_clock_cells`)."""
+        return False
+
+    def _clock_cells(self, row: R, now: float | None) -> dict[int, str]:
+        """The clock-dependent cells of an unchanged row, by column index."""
+        return {}
+
     # -- public ---------------------------------------------------------------------
+    @property
+    def row_count(self) -> int:
+        """Rows shown (after the filter)."""
+        return len(self._order)
+
+    @property
+    def cursor_row(self) -> int:
+        """Index of the row under the cursor (0 when the table is empty)."""
+        return self._cursor
+
     @property
     def selected_id(self) -> str | None:
         """Id of the row under the cursor, or None when the table is empty."""
-        if self.row_count == 0:
-            return None
-        try:
-            key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
-        except CellDoesNotExist:
-            return None
-        return None if key.value is None else str(key.value)
+        return self._order[self._cursor] if self._order else None
+
+    @property
+    def rows_pending(self) -> int:
+        """Rows whose cells are still to be measured (they go in chunk by chunk)."""
+        return len(self._unmeasured)
 
     def row_ids(self) -> list[str]:
         """Ids of the shown rows, top to bottom (after filter and sort)."""
-        return [str(row.key.value) for row in self.ordered_rows]
+        return list(self._order)
+
+    def get_row(self, key: str) -> tuple[Text, ...]:
+        """The cells of the row with this id, styled as drawn."""
+        cells = self._cells_for(key)
+        return tuple(Text(text, style=self._cell_style(i, text)) for i, text in enumerate(cells))
+
+    def get_row_index(self, key: str) -> int:
+        """Position of the row with this id among the shown rows (KeyError if hidden)."""
+        if self._index is None:
+            self._index = {k: i for i, k in enumerate(self._order)}
+        return self._index[key]
 
     def select_id(self, key: str) -> bool:
         """Move the cursor to the row with this id; False when it is not shown."""
-        if key not in self._shown:
+        try:
+            index = self.get_row_index(key)
+        except KeyError:
             return False
-        self.move_cursor(row=self.get_row_index(key))
+        self.move_cursor(index)
         return True
 
+    def move_cursor(self, row: int, *, scroll: bool = True) -> None:
+        """Put the cursor on row index `row` (clamped) and announce the change."""
+        if not self._order:
+            self._cursor = 0
+            self._announce()
+            return
+        row = min(max(0, row), len(self._order) - 1)
+        if row != self._cursor:
+            self._refresh_row(self._cursor)
+            self._cursor = row
+            self._refresh_row(row)
+        if scroll:
+            self._scroll_cursor_into_view()
+        self._announce()
+
+    # -- actions --------------------------------------------------------------------
+    def action_cursor_up(self) -> None:
+        self.move_cursor(self._cursor - 1)
+
+    def action_cursor_down(self) -> None:
+        self.move_cursor(self._cursor + 1)
+
+    def action_page_up(self) -> None:
+        self.move_cursor(self._cursor - self._page_rows)
+
+    def action_page_down(self) -> None:
+        self.move_cursor(self._cursor + self._page_rows)
+
     def action_cursor_first(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=0)
+        self.move_cursor(0)
 
     def action_cursor_last(self) -> None:
-        if self.row_count:
-            self.move_cursor(row=self.row_count - 1)
+        self.move_cursor(len(self._order) - 1)
 
     def action_cycle_sort(self) -> None:
         """Sort by the next column (wrapping round)."""
@@ -123,191 +269,137 @@ class KeyedTable(DataTable[Any], Generic[R]):
     def action_reverse_sort(self) -> None:
         self.sort_reverse = not self.sort_reverse
 
-    # -- machinery ------------------------------------------------------------------
-    def on_mount(self) -> None:
-        for key, label in self.COLUMNS:
-            self.add_column(self._header(key, label), key=key)
-        self._sync()
-
-    def _header(self, key: str, label: str) -> Text:
-        # The arrow slot is always reserved so the column width never jumps.
-        arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else "  "
-        return Text(label + arrow)
-
-    def _relabel(self) -> None:
-        for key, label in self.COLUMNS:
-            column = self.columns.get(key)  # type: ignore[call-overload]
-            if column is not None:
-                column.label = self._header(key, label)
-        self._update_count += 1
-        self.refresh()
-
-    def _sort_function(self) -> Callable[[Any], Any]:
-        column = self.sort_key
-        rows = self._all
-
-        def key(row_id: Any) -> Any:
-            # The "id" column's cell is the plain id string: look the row up by it.
-            row_key = str(row_id)  # a Text cell: str() is its plain text
-            return (self._sort_value(rows[row_key], column), row_key)
-
-        return key
-
+    # -- updates --------------------------------------------------------------------
     def _set_rows(self, rows: Sequence[R], now: float | None) -> None:
         self._all = {self._row_id(r): r for r in rows}
         self._now = now
         self._sync()
 
     def _sync(self, resort: bool = False) -> None:
-        """Make the table show `self._all` filtered and sorted, touching only changes."""
-        if not self.columns:
-            return  # not mounted yet: on_mount syncs
+        """Show `self._all` filtered and sorted; recompute cells only where rows changed."""
         selected = self.selected_id
-        old_cursor_row = self.cursor_row
-        scroll = (self.scroll_x, self.scroll_y)
-        now = self._now
-        needle = self.filter_text.strip().casefold()  # a reactive: read once, not per row
-        visible = (
-            {k: r for k, r in self._all.items() if needle in self._haystack(r).casefold()}
+        needle = self.filter_text.strip().casefold()
+        rows = self._all
+        shown = (
+            [k for k, r in rows.items() if needle in self._haystack(r).casefold()]
             if needle
-            else self._all
+            else list(rows)
         )
-        gone = [key for key in self._shown if key not in visible]
-        if len(gone) > _REBUILD_ABOVE:
-            self.clear()
-            self._shown.clear()
-            gone = []
-        for key in gone:
-            self.remove_row(key)
-            del self._shown[key]
-        column_keys = [key for key, _ in self.COLUMNS]
-        sort_key = self.sort_key  # a reactive: read once, not per row
-        reorder = resort
-        self._pending.clear()  # rows still queued from an earlier update are re-queued below
-        new_rows: list[tuple[str, R]] = []
-        for key, row in visible.items():
-            old = self._shown.get(key)
-            if old is None:
-                new_rows.append((key, row))
-                continue
-            old_row, old_cells = old
-            if old_row is row or old_row == row:
-                if not self._ticks(row):
-                    continue  # the common case, kept cheap: nothing to recompute
-                # Same data, but some cells follow the clock: recompute only those.
-                ticked = list(old_cells)
-                for index, cell in self._clock_cells(row, now).items():
-                    if cell != old_cells[index]:
-                        self._update(key, column_keys[index], cell)
-                        ticked[index] = cell
-                        reorder = reorder or column_keys[index] == sort_key
-                self._shown[key] = (row, tuple(ticked))
-                continue
-            cells = self._cells(row, now)
-            if cells == old_cells and old_row == row:
-                continue
-            for index, (before, after) in enumerate(zip(old_cells, cells, strict=True)):
-                if before != after:
-                    self._update(key, column_keys[index], after)
-            if self._sort_value(old_row, sort_key) != self._sort_value(row, sort_key):
-                reorder = True
-            self._shown[key] = (row, cells)
-        in_order = False
-        if len(new_rows) > _CHUNK:
-            # Many new rows (first load, filter cleared): add them in sorted chunks, one
-            # per frame, so the top of the list shows at once and the UI never stalls.
-            order = self._sort_function()
-            new_rows.sort(key=lambda item: order(item[0]), reverse=self.sort_reverse)
-            # Into an empty table, sorted chunks appended in turn stay sorted: no
-            # re-sort of the growing table per chunk (15 ms at 5,000 rows).
-            in_order = not self._shown
-            self._pending = new_rows[_CHUNK:]
-            new_rows = new_rows[:_CHUNK]
-        self._pending_in_order = in_order
-        self._add(new_rows)
-        if (new_rows and not in_order) or reorder:
-            self.sort("id", key=self._sort_function(), reverse=self.sort_reverse)
-        self._restore(selected, old_cursor_row, scroll)
-        self._schedule_drain()
-
-    async def _on_idle(self, event: events.Idle) -> None:
-        """Measure new rows (DataTable does it when idle), then drop stale renders.
-
-        DataTable widens its columns on idle but keeps the lines it rendered before
-        with the old widths; a frame drawn between `add_row` and that idle pass
-        would stay on screen with squeezed columns (seen under load). Clearing the
-        render caches after a measuring pass redraws the visible rows once.
-        """
-        measuring = self._require_update_dimensions or bool(self._updated_cells)
-        await super()._on_idle(event)
-        if measuring:
-            self._clear_caches()
-            self.refresh()
-
-    def _add(self, rows: list[tuple[str, R]]) -> None:
+        for key in [k for k in self._seen if k not in rows]:
+            del self._seen[key]
+            self._cells.pop(key, None)
+            self._strips.pop(key, None)
+        reorder = resort or len(shown) != len(self._order)
+        sort_key = self.sort_key
         now = self._now
-        for key, row in rows:
-            cells = self._cells(row, now)
-            self.add_row(*cells, key=key)
-            self._shown[key] = (row, cells)
+        grow: list[tuple[str, ...]] = []
+        for key, row in rows.items():
+            old = self._seen.get(key)
+            self._seen[key] = row
+            if old is None:
+                continue  # new: sorted in below, measured in chunks or when drawn
+            measured = self._cells.get(key)
+            if old is row or old == row:
+                if measured is None or not self._ticks(row):
+                    continue  # the common case, kept cheap: nothing to recompute
+                ticked = self._clock_cells(row, now)
+                cells = tuple(ticked.get(i, text) for i, text in enumerate(measured))
+                reorder = reorder or (sort_key == "elapsed" and cells != measured)
+            else:
+                reorder = reorder or self._sort_value(old, sort_key) != self._sort_value(
+                    row, sort_key
+                )
+                if measured is None:
+                    continue
+                cells = self._row_cells(row, now)
+            if cells != measured:
+                self._cells[key] = cells
+                self._strips.pop(key, None)
+                grow.append(cells)
+        self._grow(grow)
+        if not reorder:
+            # Same number of rows: the same ones, unless some were swapped for others.
+            reorder = any(key not in rows for key in self._order) or (
+                needle != "" and set(shown) != set(self._order)
+            )
+        if reorder:
+            shown.sort(key=self._sort_function(), reverse=self.sort_reverse)
+            self._order = shown
+            self._index = None
+        self._unmeasured = [k for k in self._order if k not in self._cells]
+        self._measure_visible()
+        self._schedule_measure()
+        self._update_virtual_size()
+        self._restore(selected)
+        self.refresh()
 
-    def _schedule_drain(self) -> None:
-        if self._pending and not self._drain_scheduled:
-            self._drain_scheduled = True
-            self.call_after_refresh(self._drain)
+    def _sort_function(self) -> Callable[[str], Any]:
+        column = self.sort_key
+        rows = self._all
+        value = self._sort_value
 
-    def _drain(self) -> None:
-        """Add the next chunk of queued rows (after the screen has been drawn)."""
-        self._drain_scheduled = False
-        if not self._pending:
+        def key(row_id: str) -> Any:
+            return (value(rows[row_id], column), row_id)
+
+        return key
+
+    def _cells_for(self, key: str) -> tuple[str, ...]:
+        """The row's cells, measuring it now if it was not yet."""
+        cells = self._cells.get(key)
+        if cells is None:
+            cells = self._cells[key] = self._row_cells(self._all[key], self._now)
+            self._grow([cells])
+        return cells
+
+    def _grow(self, rows: list[tuple[str, ...]]) -> None:
+        """Widen columns to fit these cells (columns never shrink on update)."""
+        if not rows:
             return
-        selected = self.selected_id
-        old_cursor_row = self.cursor_row
-        scroll = (self.scroll_x, self.scroll_y)
-        chunk = self._pending[:_CHUNK]
-        del self._pending[:_CHUNK]
-        self._add([(key, row) for key, row in chunk if key not in self._shown])
-        if not self._pending_in_order:
-            self.sort("id", key=self._sort_function(), reverse=self.sort_reverse)
-        self._restore(selected, old_cursor_row, scroll)
-        self._schedule_drain()
+        changed = False
+        for column, texts in zip(self.columns.values(), zip(*rows, strict=True), strict=True):
+            widest = max(_width(text) for text in texts)
+            if widest > column.width:
+                column.width = widest
+                changed = True
+        if changed:
+            self._strips.clear()
+            self._update_virtual_size()
 
-    @property
-    def rows_pending(self) -> int:
-        """Rows from the last update not yet added (they go in chunk by chunk)."""
-        return len(self._pending)
+    def _measure_visible(self) -> None:
+        """Measure the rows on screen at once, so the first frame has their widths."""
+        top = int(self.scroll_y)
+        for key in self._order[top : top + max(self._page_rows, 40) + 1]:
+            self._cells_for(key)
 
-    def _update(self, key: str, column_key: str, cell: Any) -> None:
-        """Update one cell; let the column grow but never re-measure it whole.
+    def _schedule_measure(self) -> None:
+        if self._unmeasured and not self._measure_scheduled:
+            self._measure_scheduled = True
+            # A timer, not call_after_refresh: the next chunk must wait for a real
+            # pass of the event loop (and a frame), not run in the same one.
+            self.set_timer(0.01, self._measure_chunk)
 
-        DataTable's `update_width=True` re-measures every cell of the column when the
-        new value is narrower (O(rows) per cell), so it is only asked to when the new
-        value is wider, which is the cheap path. Columns never shrink on update.
-        """
-        column = self.columns.get(column_key)  # type: ignore[call-overload]
-        width = cell.cell_len if isinstance(cell, Text) else len(str(cell))
-        grow = column is not None and width > column.content_width
-        self.update_cell(key, column_key, cell, update_width=grow)
+    def _measure_chunk(self) -> None:
+        """Measure the next chunk of rows (after the screen has been drawn)."""
+        self._measure_scheduled = False
+        chunk = self._unmeasured[:_MEASURE_CHUNK]
+        del self._unmeasured[:_MEASURE_CHUNK]
+        for key in chunk:
+            if key in self._all:
+                self._cells_for(key)
+        self._schedule_measure()
 
-    def _ticks(self, row: R) -> bool:
-        """True when some of the row's cells depend on the clock (see `_clock_cells`)."""
-        return False
-
-    def _clock_cells(self, row: R, now: float | None) -> dict[int, Any]:
-        """The clock-dependent cells of an unchanged row, by column index."""
-        return {}
-
-    def _restore(self, selected: str | None, old_row: int, scroll: tuple[float, float]) -> None:
-        if self.row_count == 0:
+    def _restore(self, selected: str | None) -> None:
+        if not self._order:
+            self._cursor = 0
             self._announce()
             return
-        if selected is not None and selected in self._shown:
-            index = self.get_row_index(selected)
+        if selected is not None:
+            try:
+                self._cursor = self.get_row_index(selected)
+            except KeyError:
+                self._cursor = min(self._cursor, len(self._order) - 1)
         else:
-            index = min(max(0, old_row), self.row_count - 1)
-        if index != self.cursor_row:
-            self.move_cursor(row=index, scroll=False)
-        self.scroll_to(scroll[0], scroll[1], animate=False, immediate=True)
+            self._cursor = min(self._cursor, len(self._order) - 1)
         self._announce()
 
     def _announce(self) -> None:
@@ -317,30 +409,123 @@ class KeyedTable(DataTable[Any], Generic[R]):
             self._last_selected = current
             self.post_message(self._selected_message(current))
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        # Read the cursor now, not the event's row: during an update the cursor
-        # passes over intermediate rows, and only where it ends matters.
-        self._announce()
-
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        event.stop()
-        key = str(event.column_key.value)
-        if key == self.sort_key:
-            self.sort_reverse = not self.sort_reverse
-        else:
-            self.sort_key = key
+    # -- sorting and filtering ------------------------------------------------------
+    def _relabel(self) -> None:
+        for key, label in self.COLUMNS:
+            # The arrow slot is always reserved so the column width never jumps.
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else "  "
+            self.columns[key].label = Text(label + arrow)
+        self._strips.clear()
+        self._update_virtual_size()
+        self.refresh()
 
     def watch_sort_key(self) -> None:
-        self._resort()
-
-    def watch_sort_reverse(self) -> None:
-        self._resort()
-
-    def watch_filter_text(self) -> None:
-        self._sync()
-
-    def _resort(self) -> None:
-        if not self.columns:
-            return
         self._relabel()
         self._sync(resort=True)
+
+    def watch_sort_reverse(self) -> None:
+        self._relabel()
+        self._sync(resort=True)
+
+    def watch_filter_text(self) -> None:
+        self._sync(resort=True)
+
+    # -- drawing --------------------------------------------------------------------
+    @property
+    def _page_rows(self) -> int:
+        """Data rows that fit on screen under the header."""
+        return max(1, self.scrollable_content_region.height - 1)
+
+    def _widths(self) -> list[int]:
+        """Each column's width on screen: content, the label, one space either side."""
+        return [max(c.width, c.label.cell_len) + 2 for c in self.columns.values()]
+
+    def _update_virtual_size(self) -> None:
+        self.virtual_size = Size(sum(self._widths()), len(self._order) + 1)
+
+    def _scroll_cursor_into_view(self) -> None:
+        top = int(self.scroll_y)
+        if self._cursor < top:
+            self.scroll_to(y=self._cursor, animate=False, immediate=True)
+        elif self._cursor >= top + self._page_rows:
+            self.scroll_to(y=self._cursor - self._page_rows + 1, animate=False, immediate=True)
+
+    def _refresh_row(self, index: int) -> None:
+        if 0 <= index < len(self._order):
+            self.refresh_line(index - int(self.scroll_y) + 1)
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._strips.clear()
+
+    def on_focus(self) -> None:
+        self._strips.clear()
+
+    def on_blur(self) -> None:
+        self._strips.clear()
+
+    def _line(
+        self, cells: Sequence[str], styles: Sequence[Style | None], base: Style, over: Style | None
+    ) -> Strip:
+        """One row: each cell padded to its column, `over` (the cursor) on top of all."""
+        segments = []
+        for column, width, text, style in zip(
+            self.columns.values(), self._widths(), cells, styles, strict=True
+        ):
+            pad = " " * (width - 1 - _width(text))
+            body = pad + text + " " if column.right else " " + text + pad
+            cell = base + style if style else base
+            segments.append(Segment(body, cell + over if over else cell))
+        return Strip(segments, sum(self._widths()))
+
+    def render_line(self, y: int) -> Strip:
+        scroll_x, scroll_y = self.scroll_offset
+        width = self.scrollable_content_region.width
+        base = self.rich_style
+        if y == 0:
+            header = base + self.get_component_rich_style("keyed-table--header")
+            labels = [c.label.plain for c in self.columns.values()]
+            strip = self._line(labels, [None] * len(labels), header, None)
+            return strip.crop_extend(scroll_x, scroll_x + width, header)
+        index = scroll_y + y - 1
+        if index >= len(self._order):
+            return Strip.blank(width, base)
+        key = self._order[index]
+        cursor = index == self._cursor
+        flags = (cursor, index % 2, self.has_focus)
+        cached = self._strips.get(key)
+        if cached is not None and cached[0] == flags:
+            _, strip, fill = cached
+        else:
+            fill = base
+            if index % 2 == 0:
+                fill = fill + self.get_component_rich_style("keyed-table--even-row")
+            over = self.get_component_rich_style("keyed-table--cursor") if cursor else None
+            cells = self._cells_for(key)
+            styles = [
+                Style.parse(s) if (s := self._cell_style(i, text)) else None
+                for i, text in enumerate(cells)
+            ]
+            strip = self._line(cells, styles, fill, over)
+            if over is not None:
+                fill = fill + over
+            if len(self._strips) >= _STRIP_CACHE_MAX:
+                self._strips.clear()
+            self._strips[key] = (flags, strip, fill)
+        return strip.crop_extend(scroll_x, scroll_x + width, fill)
+
+    # -- mouse ----------------------------------------------------------------------
+    def on_click(self, event: events.Click) -> None:
+        """A header click sorts by that column (again: reverses); a row click selects."""
+        if event.y == 0:
+            x = event.x + int(self.scroll_x)
+            for column, width in zip(self.columns.values(), self._widths(), strict=True):
+                if x < width:
+                    if column.key == self.sort_key:
+                        self.sort_reverse = not self.sort_reverse
+                    else:
+                        self.sort_key = column.key
+                    return
+                x -= width
+            return
+        self.move_cursor(int(self.scroll_y) + event.y - 1, scroll=False)

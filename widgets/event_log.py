@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 from collections import deque
 from collections.abc import Iterable
-from datetime import datetime
 from typing import Any, ClassVar
 
 from rich.cells import cell_len
@@ -22,6 +21,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from widgets._format import clock_time
 from widgets.rows import EventRow
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -121,7 +121,7 @@ class EventLog(ScrollView, can_focus=True):
                 continue
             self._remember(event.id)
             added += 1
-            stamp = datetime.fromtimestamp(event.created_at).strftime("%H:%M:%S ")
+            stamp = clock_time(event.created_at) + " "
             level = _level_of(event)
             text = _CONTROL.sub("", event_text(event).expandtabs(4))
             for index, part in enumerate(text.split("\n")):

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
-from rich.text import Text
 from textual.message import Message
 
 from widgets._format import human_bytes, local_time
@@ -52,16 +51,20 @@ class FileTable(KeyedTable[FileRow]):
         """All files last given to `set_files`, by id."""
         return dict(self._all)
 
-    def _cells(self, row: FileRow, now: float | None) -> tuple[Any, ...]:
-        status = row.status or ""
+    RIGHT_ALIGNED: ClassVar[frozenset[str]] = frozenset({"bytes"})
+
+    def _row_cells(self, row: FileRow, now: float | None) -> tuple[str, ...]:
         return (
-            Text(row.id),
-            Text(row.filename),
-            Text(human_bytes(row.bytes), justify="right"),
-            Text(row.purpose),
-            Text(local_time(row.created_at)),
-            Text(status, style=_FILE_STATUS_STYLES.get(status, "")),
+            row.id,
+            row.filename,
+            human_bytes(row.bytes),
+            row.purpose,
+            local_time(row.created_at),
+            row.status or "",
         )
+
+    def _cell_style(self, column: int, text: str) -> str:
+        return _FILE_STATUS_STYLES.get(text, "") if column == 5 else ""
 
     def _sort_value(self, row: FileRow, column: str) -> Any:
         if column == "created":

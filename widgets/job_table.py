@@ -86,25 +86,28 @@ class JobTable(KeyedTable[JobRow]):
         """All jobs last given to `set_jobs`, shown or filtered out, by id."""
         return dict(self._all)
 
-    def _cells(self, row: JobRow, now: float | None) -> tuple[Any, ...]:
+    RIGHT_ALIGNED: ClassVar[frozenset[str]] = frozenset({"tokens"})
+
+    def _row_cells(self, row: JobRow, now: float | None) -> tuple[str, ...]:
         clock = time.time() if now is None else now
         return (
-            status_text(row.status),
-            Text(row.id),
-            Text(row.model),
-            Text(local_time(row.created_at)),
-            Text(elapsed_text(row, clock)),
-            Text(
-                f"{row.trained_tokens:,}" if row.trained_tokens is not None else "", justify="right"
-            ),
-            Text(row.fine_tuned_model or ""),
+            row.status,
+            row.id,
+            row.model,
+            local_time(row.created_at),
+            elapsed_text(row, clock),
+            f"{row.trained_tokens:,}" if row.trained_tokens is not None else "",
+            row.fine_tuned_model or "",
         )
+
+    def _cell_style(self, column: int, text: str) -> str:
+        return STATUS_STYLES.get(text, "") if column == 0 else ""
 
     def _ticks(self, row: JobRow) -> bool:
         return row.status in ACTIVE
 
-    def _clock_cells(self, row: JobRow, now: float | None) -> dict[int, Any]:
-        return {4: Text(elapsed_text(row, time.time() if now is None else now))}
+    def _clock_cells(self, row: JobRow, now: float | None) -> dict[int, str]:
+        return {4: elapsed_text(row, time.time() if now is None else now)}
 
     def _sort_value(self, row: JobRow, column: str) -> Any:
         if column == "status":

@@ -80,17 +80,33 @@ FILES_INTERVAL = 5.0
 FLUSH_INTERVAL = 0.25
 PLOT_INTERVAL = 1.0
 FLUSH_BATCH = 200
+CATCH_UP_DELAY = 0.01
+BUFFER_HIGH = 2000
+WARM_DELAY = 2.0
 
 
-def _preload_plotext(then: Callable[[Path], Any] | None = None, path: Path | None = None) -> Any:
-    """Import plotext (for the charts), then return `then(path)`; meant for a thread.
+_plot_modules_ready = False
 
-    The charts import plotext on their first draw, and that import (0.1-0.4 s, most
-    of it plotext building its own docs) would block the UI thread for a whole frame:
-    the workers that fetch the plot data import it first, off the UI thread.
+
+def _preload_plot_modules(
+    then: Callable[[Path], Any] | None = None, path: Path | None = None
+) -> Any:
+    """Import plotext and pandas (for the charts), then return `then(path)`; for a thread.
+
+    Both are heavy (0.1-0.4 s each, plotext mostly building its own docs) and would
+    block the UI thread for a whole frame if the first chart imported them; the
+    main screen warms them in a thread once the first screen is up, and the workers
+    that fetch plot data import them first too. Their thousands of module-level
+    objects live as long as the app, so they are then frozen out of the garbage
+    collector's full passes (which otherwise grow by tens of milliseconds).
     """
-    import plotext  # noqa: F401
+    global _plot_modules_ready
+    if not _plot_modules_ready:
+        import pandas  # noqa: F401
+        import plotext  # noqa: F401
 
+        _plot_modules_ready = True
+        gc.freeze()
     return then(path) if then is not None and path is not None else None
 
 
@@ -177,6 +193,8 @@ class MainScreen(Screen[None]):
         self._metric_ids: set[str] = set()
         self._metrics = LiveMetrics()
         self._metrics_dirty = False
+        self._plot_busy = False
+        self._catch_up_scheduled = False
         self._results_loaded_for: str | None = None
         self._last_plot = 0.0
         self._detail_status: str | None = None
@@ -313,6 +331,8 @@ class MainScreen(Screen[None]):
                     # garbage collection walk them (pauses of 100-400 ms at 5,000
                     # jobs); frozen objects are skipped by the collector.
                     gc.freeze()
+                    # Not during the first paint: they would compete with it.
+                    self.set_timer(WARM_DELAY, self._warm_plot_modules)
                 self._jobs_loaded = True
             else:
                 page = await self.call("list jobs", lambda: client.jobs.list(limit=100))
@@ -415,8 +435,14 @@ class MainScreen(Screen[None]):
                     count += 1
                     if count % FLUSH_BATCH == 0:
                         # A catch-up batch (tens of thousands of events) arrives
-                        # without a single await: let the UI breathe in between.
+                        # without a single await: let the UI breathe in between,
+                        # and wait while the log is behind, so at most a few
+                        # thousand converted events are held at a time.
                         await asyncio.sleep(0)
+                        while len(self._event_buffer) > BUFFER_HIGH:
+                            await asyncio.sleep(CATCH_UP_DELAY)
+                            if job_id != self.selected_job_id:
+                                return
                 self.backend_ok = True
                 return
             except APIConnectionError:
@@ -433,8 +459,12 @@ class MainScreen(Screen[None]):
             # them over at once; one batch per frame keeps every frame short.
             rows = self._event_buffer[:FLUSH_BATCH]
             del self._event_buffer[:FLUSH_BATCH]
-            if self._event_buffer:
-                self.call_after_refresh(self._flush_events)
+            if self._event_buffer and not self._catch_up_scheduled:
+                # The next batch after a real pass of the event loop: a callback
+                # queued with call_after_refresh can run in the same pass, and a
+                # backlog of thousands of events then blocked for hundreds of ms.
+                self._catch_up_scheduled = True
+                self.set_timer(CATCH_UP_DELAY, self._catch_up)
             try:
                 self.query_one("#events", EventLog).add_events(rows)
             except NoMatches:  # the app is closing
@@ -446,21 +476,35 @@ class MainScreen(Screen[None]):
                         self._metrics_dirty = True
         if (
             self._metrics_dirty
+            and not self._plot_busy
             and self._results_loaded_for is None
             and time.monotonic() - self._last_plot >= PLOT_INTERVAL
         ):
             self._metrics_dirty = False
+            self._plot_busy = True  # one frame built at a time; later points wait
             self._last_plot = time.monotonic()
             self.plot_metrics(self._metrics.snapshot(), self.selected_job_id)
+
+    def _catch_up(self) -> None:
+        self._catch_up_scheduled = False
+        self._flush_events()
 
     @work(exclusive=True, group="plot", thread=True)
     def plot_metrics(self, columns: dict[str, Any], job_id: str | None) -> None:
         """Build the frame off the UI thread (the first one imports pandas and plotext)."""
         from fttui.results import frame_from_columns
 
-        _preload_plotext()
-        frame = frame_from_columns(columns)
+        try:
+            _preload_plot_modules()
+            frame = frame_from_columns(columns)
+        finally:
+            self._plot_busy = False
         self.app.call_from_thread(self._show_metrics_frame, frame, job_id)
+
+    @work(group="warm", thread=True)
+    def _warm_plot_modules(self) -> None:
+        """Import the chart modules in the background once the first screen is up."""
+        _preload_plot_modules()
 
     def _show_metrics_frame(self, frame: Any, job_id: str | None) -> None:
         """Live curves, unless the selection moved or the results CSV already drew them."""
@@ -481,7 +525,7 @@ class MainScreen(Screen[None]):
             if done is None and not path.exists():
                 return
             try:
-                frame = await asyncio.to_thread(_preload_plotext, read_results_csv, path)
+                frame = await asyncio.to_thread(_preload_plot_modules, read_results_csv, path)
             except ResultsError as exc:
                 self.notify(str(exc), title="results file", severity="warning")
                 return

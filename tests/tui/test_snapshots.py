@@ -43,7 +43,7 @@ async def settled(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: files.rows_pending == 0, what="rows")
     # Column widths follow the content once every row is measured.
     id_column = next(iter(files.columns.values()))
-    await wait_for(pilot, lambda: id_column.get_render_width(files) >= 29, what="id column width")
+    await wait_for(pilot, lambda: id_column.width >= 29, what="id column width")
     await pilot.pause(0.3)
 
 
