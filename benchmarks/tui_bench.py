@@ -1,6 +1,7 @@
 """How fast the TUI starts and how responsive it stays under a big backend.
 
-    python benchmarks/tui_bench.py [--jobs 5000] [--events 50000] [--runs 5] [--only startup|load]
+    python benchmarks/tui_bench.py [--jobs 5000] [--events 50000] [--runs 5]
+        [--only startup|load] [--baseline OTHER_CHECKOUT]
 
 1. Startup: a real local server with a few jobs is started; then `--runs` times a
    fresh process runs `fttui` (the console script's entry point, default `local`
@@ -35,6 +36,7 @@ import threading
 import time
 from contextlib import suppress
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -49,37 +51,38 @@ import os, sys, time
 
 import fttui.app as appmod
 
-original_on_mount = appmod.FtTuiApp.on_mount
+# The probe: the first frame written to the terminal after the jobs pane has its
+# rows. Textual calls App._display with each frame it has just rendered, so the
+# time taken there is when the user sees the screen (a timer-based check would
+# itself be delayed by the busy start-up and add its own latency).
+original_display = appmod.FtTuiApp._display
+state = {"done": False}
 
 
-def on_mount(self):
-    original_on_mount(self)
-    state = {"done": False}
-
-    def check():
-        try:
-            table = self.main.query_one("#jobs")
-        except Exception:  # not composed yet
-            return
-        if table.jobs and table.rows_pending == 0 and not state["done"]:
-            state["done"] = True
-            self.call_after_refresh(drawn)
-
-    def drawn():
+def _display(self, screen, renderable):
+    original_display(self, screen, renderable)
+    if state["done"]:
+        return
+    try:
+        table = self.main.query_one("#jobs")
+    except Exception:  # not composed yet
+        return
+    if table.jobs and table.rows_pending == 0:
+        state["done"] = True
         os.write(int(os.environ["PROBE_FD"]), f"DRAWN {time.time():.6f}\n".encode())
         self.exit()
 
-    self.set_interval(0.005, check)
 
-
-appmod.FtTuiApp.on_mount = on_mount
+appmod.FtTuiApp._display = _display
 from fttui.cli import main
 
 sys.exit(main([]))
 """
 
 
-def _run_fttui_in_pty(env: dict[str, str], cols: int = 160, rows: int = 48) -> tuple[float, float]:
+def _run_fttui_in_pty(
+    env: dict[str, str], cols: int = 160, rows: int = 48, cwd: Path = ROOT
+) -> tuple[float, float]:
     """Start `fttui` (the console script's `main([])`) on a pseudo-terminal of
     `cols`x`rows`; return seconds from spawn to the first drawn screen with jobs,
     and the CPU seconds the process used in all (steadier than wall time on a
@@ -95,6 +98,7 @@ def _run_fttui_in_pty(env: dict[str, str], cols: int = 160, rows: int = 48) -> t
         stderr=slave,
         pass_fds=(write_end,),
         env={**env, "PROBE_FD": str(write_end)},
+        cwd=cwd,  # `python -c` imports fttui from the working directory first
         start_new_session=True,
     )
     os.close(slave)
@@ -183,16 +187,22 @@ def seed(data_dir: Path, n_jobs: int, n_events: int) -> str:
     return big
 
 
-def startup(runs: int) -> dict[str, float]:
+def startup(runs: int, baseline: Path | None = None) -> dict[str, Any]:
     """Median and worst time of `runs` starts of `fttui` against a running local server.
 
     The child runs the real entry point: profile resolution (a `local` profile in a
     temporary config dir pointing at the server), the launcher's check that the
     server answers, then the app on a real pseudo-terminal. Bytecode of fttui and
     widgets is compiled first, as `pip install` does (an editable install does not).
+    With `baseline` (another checkout, e.g. a `git worktree` of an older commit),
+    its starts are interleaved with this checkout's against the same server, so a
+    busy machine slows both alike; the ratio of medians is reported.
     """
-    compileall.compile_dir(ROOT / "fttui", quiet=1)
-    compileall.compile_dir(ROOT / "widgets", quiet=1)
+    roots = [ROOT] if baseline is None else [ROOT, baseline.resolve()]
+    for root in roots:
+        compileall.compile_dir(root / "fttui", quiet=1)
+        compileall.compile_dir(root / "widgets", quiet=1)
+    results: dict[Path, list[tuple[float, float]]] = {root: [] for root in roots}
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "data"
         config = Path(tmp) / "config"
@@ -207,8 +217,11 @@ def startup(runs: int) -> dict[str, float]:
         }
         env.update(FTTUI_CONFIG_DIR=str(config), FTTUI_DATA_DIR=str(data), TERM="xterm-256color")
         try:
-            _run_fttui_in_pty(env)  # warm the OS file cache
-            results = [_run_fttui_in_pty(env) for _ in range(runs)]
+            for root in roots:
+                _run_fttui_in_pty(env, cwd=root)  # warm the OS file cache
+            for _ in range(runs):
+                for root in roots:
+                    results[root].append(_run_fttui_in_pty(env, cwd=root))
         finally:
             srv.stop()
     imports = subprocess.run(
@@ -221,23 +234,35 @@ def startup(runs: int) -> dict[str, float]:
         capture_output=True,
         text=True,
         check=True,
+        cwd=ROOT,
     ).stdout
-    times = [wall for wall, _ in results]
-    return {
-        "median_s": statistics.median(times),
-        "max_s": max(times),
-        "min_s": min(times),
-        "median_cpu_s": statistics.median(cpu for _, cpu in results),
-        "import_app_s": float(imports.strip()),
-    }
+
+    def summary(runs_of: list[tuple[float, float]]) -> dict[str, float]:
+        times = [wall for wall, _ in runs_of]
+        return {
+            "median_s": statistics.median(times),
+            "max_s": max(times),
+            "min_s": min(times),
+            "median_cpu_s": statistics.median(cpu for _, cpu in runs_of),
+        }
+
+    out: dict[str, Any] = {**summary(results[ROOT]), "import_app_s": float(imports.strip())}
+    if baseline is not None:
+        base = summary(results[roots[1]])
+        out["baseline"] = {"checkout": str(roots[1]), **base}
+        out["speedup_median"] = base["median_s"] / out["median_s"]
+    return out
 
 
 HANDLERS: dict[str, list[float]] = {}
 
 
 def _timed(owner: type, name: str) -> None:
-    """Wrap `owner.name` to record how long each synchronous call blocks the loop."""
-    original = getattr(owner, name)
+    """Wrap `owner.name` to record how long each synchronous call blocks the loop
+    (names an older checkout lacks are skipped, so `--baseline` style runs work)."""
+    original = getattr(owner, name, None)
+    if original is None:
+        return
 
     def wrapper(*args: object, **kwargs: object) -> object:
         start = time.perf_counter()
@@ -341,9 +366,14 @@ def main() -> int:
     parser.add_argument("--events", type=int, default=50000)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--only", choices=("startup", "load"), help="run one part only")
+    parser.add_argument(
+        "--baseline",
+        type=Path,
+        help="another checkout whose start-up is measured interleaved with this one",
+    )
     args = parser.parse_args()
     if args.only != "load":
-        print(json.dumps({"startup": startup(args.runs)}, indent=2), flush=True)
+        print(json.dumps({"startup": startup(args.runs, args.baseline)}, indent=2), flush=True)
     if args.only != "startup":
         print(json.dumps({"load": asyncio.run(load(args.jobs, args.events))}, indent=2))
     return 0

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from widgets.file_table import FileTable
     from widgets.hparam_form import HyperparamForm
     from widgets.job_table import JobTable
+    from widgets.key_bar import KeyBar
     from widgets.kv_table import KeyValueTable
     from widgets.metric_plot import MetricPlot
     from widgets.metrics_panel import MetricsPanel
@@ -37,6 +38,7 @@ _MODULES: dict[str, str] = {
     "HyperparamForm": "widgets.hparam_form",
     "JobRow": "widgets.rows",
     "JobTable": "widgets.job_table",
+    "KeyBar": "widgets.key_bar",
     "KeyValueTable": "widgets.kv_table",
     "MetricPlot": "widgets.metric_plot",
     "MetricsPanel": "widgets.metrics_panel",
@@ -55,6 +57,7 @@ __all__ = [
     "HyperparamForm",
     "JobRow",
     "JobTable",
+    "KeyBar",
     "KeyValueTable",
     "MetricPlot",
     "MetricsPanel",

@@ -26,7 +26,7 @@ from textual.containers import Container, Vertical
 from textual.css.query import NoMatches
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Input, Static
+from textual.widgets import Header, Input, Static
 
 from fttui.api import APIConnectionError, APIError
 from fttui.results import LiveMetrics
@@ -37,6 +37,7 @@ from widgets import (
     FileTable,
     JobRow,
     JobTable,
+    KeyBar,
     KeyValueTable,
     MetricsPanel,
     QuotaBar,
@@ -102,50 +103,19 @@ def _preload_plot_modules(
     """
     global _plot_modules_ready
     if not _plot_modules_ready:
-        import pandas  # noqa: F401
-        import plotext  # noqa: F401
-
+        # No collection while they load: their objects all survive, so a full pass
+        # in the middle (30-60 ms, holding the GIL) would find nothing to free.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            import pandas  # noqa: F401
+            import plotext  # noqa: F401
+        finally:
+            gc.freeze()
+            if collecting:
+                gc.enable()
         _plot_modules_ready = True
-        gc.freeze()
     return then(path) if then is not None and path is not None else None
-
-
-class _Footer(Footer):
-    """Footer that rebuilds its keys once per refresh, however often bindings change.
-
-    Textual's Footer queues a full recompose (a dozen keys, each styled) on every
-    focus change and screen-stack change; during start-up that happened 11 times
-    before the first frame. Coalescing them shows the same keys for less work.
-    """
-
-    _recompose_queued = False
-    _shown: tuple[tuple[str, str, str, bool, str], ...] | None = None
-
-    def bindings_changed(self, screen: Screen[Any]) -> None:
-        self._bindings_ready = True
-        if not screen.app.app_focus:
-            return
-        if self.is_attached and screen is self.screen and not self._recompose_queued:
-            self._recompose_queued = True
-            self.call_after_refresh(self._recompose_once)
-
-    def _keys_shown(self) -> tuple[tuple[str, str, str, bool, str], ...]:
-        """What the footer would show: the keys, their labels and enabled states."""
-        return tuple(
-            (binding.key, binding.description, binding.action, enabled, tooltip)
-            for (_, binding, enabled, tooltip) in self.screen.active_bindings.values()
-            if binding.show or binding.key == self.app.COMMAND_PALETTE_BINDING
-        )
-
-    async def _recompose_once(self) -> None:
-        """Recompose only when the keys on show changed: most focus moves (and every
-        start-up step) leave them as they were, and each recompose restyles them all."""
-        self._recompose_queued = False
-        shown = self._keys_shown()
-        if shown == self._shown:
-            return
-        self._shown = shown
-        await self.recompose()
 
 
 class MainScreen(Screen[None]):
@@ -226,7 +196,7 @@ class MainScreen(Screen[None]):
                     yield EventLog(id="events", classes="pane-main")
                 with Vertical(id="pane-plots", classes="pane"):
                     yield MetricsPanel(id="plots", classes="pane-main")
-        yield _Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         for name in PANES:
@@ -315,17 +285,21 @@ class MainScreen(Screen[None]):
             client = self.ftapp.client
             if full or not self._jobs_loaded:
 
-                async def load_all() -> list[Any]:
-                    return [job async for job in client.jobs.iter(page_size=100)]
+                async def load_all() -> tuple[dict[str, Any], dict[str, JobRow]]:
+                    # Converted page by page as they arrive: converting 5,000 jobs
+                    # after the last page blocked the UI for ~100 ms in one go.
+                    jobs: dict[str, Any] = {}
+                    rows: dict[str, JobRow] = {}
+                    async for job in client.jobs.iter(page_size=100):
+                        jobs[job.id] = job
+                        rows[job.id] = job_row(job)
+                    return jobs, rows
 
-                jobs = await self.call("list jobs", load_all)
-                if jobs is None:
+                loaded = await self.call("list jobs", load_all)
+                if loaded is None:
                     return
                 first = not self._jobs_loaded
-                self._jobs = {}
-                self._rows = {}
-                for job in jobs:
-                    self._keep_job(job)
+                self._jobs, self._rows = loaded
                 if first:
                     # Thousands of long-lived job objects would make every full
                     # garbage collection walk them (pauses of 100-400 ms at 5,000

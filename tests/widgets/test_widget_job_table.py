@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import time
 
-from widget_host import Host
+from widget_host import Host, drawn_text
 
 from widgets import JobRow, JobTable
 
@@ -173,3 +173,60 @@ async def test_refresh_of_5000_jobs_with_10_changes_is_fast() -> None:
         assert table.selected_job_id == selected
         assert str(table.get_row("ftjob-00003")[0]) == "failed"
         assert elapsed < 0.25, f"refresh took {elapsed * 1000:.0f} ms"  # target 50 ms; CI is noisy
+
+
+async def test_cursor_keys_scroll_the_cursor_into_view_and_the_header_stays() -> None:
+    app = host()
+    async with app.run_test(size=(120, 12)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(n) for n in range(100)], now=NOW)
+        table.focus()
+        await pilot.pause()
+        await pilot.press("G")
+        await pilot.pause()
+        assert table.selected_job_id == "ftjob-00000"
+        screen = drawn_text(table)
+        assert screen.splitlines()[0].split()[0] == "Status"  # the header does not scroll away
+        assert "ftjob-00000" in screen and "ftjob-00099" not in screen
+        await pilot.press("pageup")
+        assert table.selected_job_id not in (None, "ftjob-00000")
+        await pilot.press("g")
+        await pilot.pause()
+        assert table.selected_job_id == "ftjob-00099"
+        assert "ftjob-00099" in drawn_text(table)
+
+
+async def test_columns_fit_their_widest_cell_and_numbers_align_right() -> None:
+    app = host()
+    async with app.run_test(size=(160, 12)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(1), job(123)], now=NOW)
+        await pilot.pause()
+        lines = drawn_text(table).splitlines()
+        header = lines[0]
+        rows = {line.split()[1]: line for line in lines[1:] if line.strip()}
+        small, big = rows["ftjob-00001"], rows["ftjob-00123"]
+        # Right-aligned: "1,000" and "123,000" end in the same column.
+        assert small.index("1,000") + len("1,000") == big.index("123,000") + len("123,000")
+        # Every header label starts where its column's cells start.
+        model_at = header.index("Model")
+        assert big[model_at:].startswith("babbage-002")
+        assert small[model_at:].startswith("babbage-002")
+
+
+async def test_clicking_a_header_sorts_by_it_and_again_reverses() -> None:
+    app = host()
+    async with app.run_test(size=(160, 12)) as pilot:
+        table = app.query_one(JobTable)
+        table.set_jobs([job(2), job(3), job(1)], now=NOW)
+        await pilot.pause()
+        x = drawn_text(table).splitlines()[0].index("Tokens")
+        await pilot.click(JobTable, offset=(x, 0))
+        await pilot.pause()
+        assert table.sort_key == "tokens"
+        first = table.row_ids()
+        await pilot.click(JobTable, offset=(x, 0))
+        await pilot.pause()
+        assert table.row_ids() == list(reversed(first))
+        await pilot.click(JobTable, offset=(2, 2))  # the second row
+        assert table.selected_job_id == table.row_ids()[1]
