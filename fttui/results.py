@@ -196,16 +196,34 @@ class LiveMetrics:
         return {name: array("d", values) for name, values in self._columns.items()}
 
 
-def frame_from_columns(columns: Mapping[str, array[float]]) -> pd.DataFrame:
-    """The plot frame of a `LiveMetrics.snapshot()`: sorted, known columns first."""
+def frame_from_columns(
+    columns: Mapping[str, array[float]], max_points: int | None = None
+) -> pd.DataFrame:
+    """The plot frame of a `LiveMetrics.snapshot()`: sorted, known columns first.
+
+    `max_points` keeps at most that many evenly spaced points of each metric (its
+    first and last included): a terminal chart shows about two points per column,
+    and a frame of 25,000 steps cost the UI thread tens of milliseconds a second
+    to hand to the charts, for nothing more on screen.
+    """
     import numpy as np
     import pandas as pd
 
     if not columns or not len(columns["step"]):
         return pd.DataFrame({"step": pd.Series([], dtype=float)})
-    return _finish(
-        pd.DataFrame({name: np.frombuffer(values, dtype=float) for name, values in columns.items()})
-    )
+    arrays = {name: np.frombuffer(values, dtype=float) for name, values in columns.items()}
+    rows = len(arrays["step"])
+    if max_points is not None and rows > max_points:
+        keep = np.zeros(rows, dtype=bool)
+        for name, values in arrays.items():
+            if name == "step":
+                continue
+            present = np.flatnonzero(~np.isnan(values))
+            if len(present) > max_points:
+                present = present[np.linspace(0, len(present) - 1, max_points).round().astype(int)]
+            keep[present] = True
+        arrays = {name: values[keep] for name, values in arrays.items()}
+    return _finish(pd.DataFrame(arrays))
 
 
 def frame_from_metrics(events: Iterable[Mapping[str, Any] | None]) -> pd.DataFrame:

@@ -84,6 +84,7 @@ FLUSH_BATCH = 200
 CATCH_UP_DELAY = 0.01
 BUFFER_HIGH = 2000
 WARM_DELAY = 2.0
+PLOT_POINTS = 1000  # per metric, for live curves (charts draw ~2 per column)
 
 
 _plot_modules_ready = False
@@ -463,14 +464,16 @@ class MainScreen(Screen[None]):
         self._catch_up_scheduled = False
         self._flush_events()
 
-    @work(exclusive=True, group="plot", thread=True)
+    # A fixed description: by default Textual describes a worker by the repr() of
+    # its arguments, and the repr of 25,000 metrics took ~20 ms of the UI thread.
+    @work(exclusive=True, group="plot", thread=True, description="live metrics frame")
     def plot_metrics(self, columns: dict[str, Any], job_id: str | None) -> None:
         """Build the frame off the UI thread (the first one imports pandas and plotext)."""
         from fttui.results import frame_from_columns
 
         try:
             _preload_plot_modules()
-            frame = frame_from_columns(columns)
+            frame = frame_from_columns(columns, max_points=PLOT_POINTS)
         finally:
             self._plot_busy = False
         self.app.call_from_thread(self._show_metrics_frame, frame, job_id)

@@ -124,3 +124,22 @@ def test_live_metrics_fold_in_events_as_they_arrive() -> None:
     assert incremental["training_loss"][6] == 9.0
     assert incremental["validation_loss"].notna().sum() == 6
     assert not live.add({"message": "no step"}) and len(live) == 300
+
+
+def test_live_frames_keep_a_bounded_number_of_points_per_metric() -> None:
+    """Thinning keeps each metric's first and last point and sparse metrics too."""
+    from fttui.results import LiveMetrics, frame_from_columns
+
+    live = LiveMetrics()
+    for step in range(1, 25_001):
+        live.add({"step": step, "train_loss": 1.0 / step})
+        if step % 500 == 0:
+            live.add({"step": step, "valid_loss": 2.0 / step})
+    frame = frame_from_columns(live.snapshot(), max_points=1000)
+    train = frame["training_loss"].dropna()
+    valid = frame["validation_loss"].dropna()
+    assert 990 <= len(train) <= 1000 + 50  # plus the rows kept for validation points
+    assert len(valid) == 50  # all 50 validation points survive
+    assert frame["step"].iloc[0] == 1 and frame["step"].iloc[-1] == 25_000
+    assert train.iloc[-1] == 1.0 / 25_000  # the legend's latest value is exact
+    assert frame["step"].is_monotonic_increasing
