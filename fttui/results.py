@@ -21,6 +21,8 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fttui.results_columns import KNOWN_COLUMNS
+
 if TYPE_CHECKING:  # pandas is imported lazily: the app must start fast.
     import pandas as pd
 
@@ -40,21 +42,6 @@ ALIASES: dict[str, str] = {
     "full_valid_loss": "full_validation_loss",
     "full_valid_mean_token_accuracy": "full_validation_token_accuracy",
 }
-
-# The columns the plots know, in display order.
-KNOWN_COLUMNS: tuple[str, ...] = (
-    "step",
-    "elapsed_tokens",
-    "elapsed_examples",
-    "training_loss",
-    "training_sequence_accuracy",
-    "training_token_accuracy",
-    "validation_loss",
-    "validation_sequence_accuracy",
-    "validation_token_accuracy",
-    "full_validation_loss",
-    "full_validation_token_accuracy",
-)
 
 
 class ResultsError(ValueError):

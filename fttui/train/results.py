@@ -11,21 +11,8 @@ import math
 from pathlib import Path
 from typing import IO, Any
 
+from fttui.results_columns import TRAIN_COLUMNS, VALIDATION_COLUMNS
 from fttui.train.engine import ClassificationSetup
-
-TRAIN_COLUMNS = [
-    "step",
-    "elapsed_tokens",
-    "elapsed_examples",
-    "training_loss",
-    "training_sequence_accuracy",
-    "training_token_accuracy",
-]
-VALIDATION_COLUMNS = [
-    "validation_loss",
-    "validation_sequence_accuracy",
-    "validation_token_accuracy",
-]
 
 
 def classification_columns(setup: ClassificationSetup) -> list[str]:

@@ -1,0 +1,31 @@
+"""The seed's results CSV columns: one list for the trainer that writes them and the
+app that reads them (`fttui.train.results`, `fttui.results`).
+
+A module of its own, with no imports, so the app can read results without loading
+the trainer (torch) and the trainer can write them without the app (pandas).
+"""
+
+from __future__ import annotations
+
+__all__ = ["FULL_VALIDATION_COLUMNS", "KNOWN_COLUMNS", "TRAIN_COLUMNS", "VALIDATION_COLUMNS"]
+
+TRAIN_COLUMNS: tuple[str, ...] = (
+    "step",
+    "elapsed_tokens",
+    "elapsed_examples",
+    "training_loss",
+    "training_sequence_accuracy",
+    "training_token_accuracy",
+)
+VALIDATION_COLUMNS: tuple[str, ...] = (
+    "validation_loss",
+    "validation_sequence_accuracy",
+    "validation_token_accuracy",
+)
+# Written by OpenAI at the end of a job (the local trainer does not have them).
+FULL_VALIDATION_COLUMNS: tuple[str, ...] = (
+    "full_validation_loss",
+    "full_validation_token_accuracy",
+)
+# Every non-classification column, in the order the plots and frames show them.
+KNOWN_COLUMNS: tuple[str, ...] = TRAIN_COLUMNS + VALIDATION_COLUMNS + FULL_VALIDATION_COLUMNS
