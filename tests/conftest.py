@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -97,6 +98,32 @@ class ServerProcess:
 
     def log(self) -> str:
         return (self.data_dir / "server.log").read_text(errors="replace")
+
+
+def wait_job_status(
+    api: httpx.Client,
+    job_id: str,
+    statuses: set[str],
+    timeout: float = 60,
+    data_dir: Path | None = None,
+) -> dict[str, Any]:
+    """Poll the job until its status is one of `statuses` and return it.
+
+    Past `timeout` it fails naming the status it stayed in, plus the tail of the
+    job's train.log when `data_dir` is given (what a failing training test needs).
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        job: dict[str, Any] = api.get(f"/fine_tuning/jobs/{job_id}").json()
+        if job["status"] in statuses:
+            return job
+        if time.monotonic() > deadline:
+            log = data_dir / "jobs" / job_id / "train.log" if data_dir is not None else None
+            tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+            raise AssertionError(
+                f"job {job_id} stayed {job['status']!r} for {timeout}s, wanted {statuses}\n{tail}"
+            )
+        time.sleep(0.1)
 
 
 @pytest.fixture

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 from conftest import ServerProcess, free_port  # tests/conftest.py
+from conftest import wait_job_status as wait_status  # noqa: F401  (re-exported for the tests)
 
 StartServer = Callable[..., ServerProcess]
 
@@ -52,19 +52,6 @@ def create_job(c: httpx.Client, file_id: str, model: str = "tiny-test", **extra:
     resp = c.post("/fine_tuning/jobs", json=body)
     assert resp.status_code == 200, resp.text
     return str(resp.json()["id"])
-
-
-def wait_status(
-    c: httpx.Client, job_id: str, statuses: set[str], timeout: float = 60
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job: dict[str, Any] = c.get(f"/fine_tuning/jobs/{job_id}").json()
-        if job["status"] in statuses:
-            return job
-        if time.monotonic() > deadline:
-            raise AssertionError(f"job {job_id} stayed {job['status']!r}, wanted {statuses}")
-        time.sleep(0.1)
 
 
 def all_events(c: httpx.Client, job_id: str) -> list[dict[str, Any]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from conftest import ServerProcess
+from conftest import ServerProcess, wait_job_status
 
 from fttui.store.db import Store
 
@@ -22,17 +22,6 @@ from .helpers import PROMPT_COMPLETION, client, upload
 def trainer_env(code: str) -> dict[str, str]:
     """A trainer command (the Runner seam) running `code`; the server appends --data-dir/--job-id."""
     return {"FTTUI_TRAINER_COMMAND": shlex.join([sys.executable, "-c", code])}
-
-
-def wait_for(
-    api: httpx.Client, job_id: str, statuses: set[str], timeout: float = 20
-) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while True:
-        job: dict[str, Any] = api.get(f"/fine_tuning/jobs/{job_id}").json()
-        if job["status"] in statuses or time.monotonic() > deadline:
-            return job
-        time.sleep(0.1)
 
 
 def new_job(api: httpx.Client) -> dict[str, Any]:
@@ -72,7 +61,7 @@ def test_crashed_trainer_fails_the_job_with_exit_code_and_log(start_server: Star
         env=trainer_env("import sys; print('loading weights... out of memory'); sys.exit(3)")
     )
     with client(srv) as api:
-        job = wait_for(api, new_job(api)["id"], {"failed"})
+        job = wait_job_status(api, new_job(api)["id"], {"failed"})
         assert job["status"] == "failed"
         assert job["error"]["code"] == "training_crashed"
         assert "exit code 3" in job["error"]["message"]
@@ -88,7 +77,7 @@ def test_crashed_trainer_fails_the_job_with_exit_code_and_log(start_server: Star
 def test_cancel_stops_a_running_trainer(start_server: StartServer) -> None:
     srv = start_server(env=trainer_env("import time; time.sleep(120)"))
     with client(srv) as api:
-        job = wait_for(api, new_job(api)["id"], {"running"})
+        job = wait_job_status(api, new_job(api)["id"], {"running"})
         assert job["status"] == "running"
         pid = recorded_pid(srv, job["id"])
         assert pid and alive(pid)
@@ -107,12 +96,12 @@ def test_jobs_run_one_at_a_time_fifo(start_server: StartServer) -> None:
     srv = start_server(env=trainer_env("import time; time.sleep(120)"))
     with client(srv) as api:
         first, second = new_job(api), new_job(api)
-        assert wait_for(api, first["id"], {"running"})["status"] == "running"
-        assert wait_for(api, second["id"], {"queued"})["status"] == "queued"
+        assert wait_job_status(api, first["id"], {"running"})["status"] == "running"
+        assert wait_job_status(api, second["id"], {"queued"})["status"] == "queued"
         time.sleep(1)
         assert api.get(f"/fine_tuning/jobs/{second['id']}").json()["status"] == "queued"
         api.post(f"/fine_tuning/jobs/{first['id']}/cancel")
-        assert wait_for(api, second["id"], {"running"})["status"] == "running"
+        assert wait_job_status(api, second["id"], {"running"})["status"] == "running"
         api.post(f"/fine_tuning/jobs/{second['id']}/cancel")
 
 
@@ -120,7 +109,7 @@ def test_files_and_jobs_survive_sigkill_restart(start_server: StartServer) -> No
     srv = start_server("--concurrency", "0")
     with client(srv) as api:
         job = new_job(api)
-        queued = wait_for(api, job["id"], {"queued"})
+        queued = wait_job_status(api, job["id"], {"queued"})
         cancelled = api.post(f"/fine_tuning/jobs/{new_job(api)['id']}/cancel").json()
         files_before = api.get("/files").json()["data"]
     srv.restart(kill=True)  # SIGKILL, then start again on the same data dir
@@ -135,7 +124,7 @@ def test_job_running_when_server_died_is_failed_on_restart(start_server: StartSe
     srv = start_server("--concurrency", "0")
     with client(srv) as api:
         job = new_job(api)
-        wait_for(api, job["id"], {"queued"})
+        wait_job_status(api, job["id"], {"queued"})
     srv.stop(kill=True)
     # What a dead server leaves: a job marked running whose trainer process is gone.
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -171,7 +160,7 @@ def test_second_server_on_same_data_dir_refuses(start_server: StartServer) -> No
 def test_clean_shutdown_stops_trainers_and_fails_their_jobs(start_server: StartServer) -> None:
     srv = start_server(env=trainer_env("import time; time.sleep(120)"))
     with client(srv) as api:
-        job = wait_for(api, new_job(api)["id"], {"running"})
+        job = wait_job_status(api, new_job(api)["id"], {"running"})
         pid = recorded_pid(srv, job["id"])
         assert pid and alive(pid)
     srv.stop()  # SIGTERM: uvicorn's graceful shutdown runs the scheduler's stop
@@ -188,7 +177,7 @@ def test_clean_shutdown_stops_trainers_and_fails_their_jobs(start_server: StartS
 def test_trainer_that_outlives_a_killed_server_is_adopted(start_server: StartServer) -> None:
     srv = start_server(env=trainer_env("import time; time.sleep(120)"))
     with client(srv) as api:
-        job = wait_for(api, new_job(api)["id"], {"running"})
+        job = wait_job_status(api, new_job(api)["id"], {"running"})
         pid = recorded_pid(srv, job["id"])
         assert pid and alive(pid)
     srv.restart(kill=True)  # the trainer runs in its own session and keeps training

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerProcess, free_port, register_tiny_model  # tests/conftest.py
+from conftest import (  # tests/conftest.py
+    ServerProcess,
+    free_port,
+    register_tiny_model,
+    wait_job_status,
+)
 
 ANIMALS = {"cat": " meow", "dog": " woof", "bird": " tweet"}
 SEPARATOR = "\n\n###\n\n"
@@ -67,17 +71,8 @@ def get_job(srv: ServerProcess, job_id: str) -> dict[str, Any]:
 def wait_for(
     srv: ServerProcess, job_id: str, statuses: set[str], timeout: float = 90
 ) -> dict[str, Any]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        job = get_job(srv, job_id)
-        if job["status"] in statuses:
-            return job
-        time.sleep(0.2)
-    log = srv.data_dir / "jobs" / job_id / "train.log"
-    raise AssertionError(
-        f"job {job_id} still {job['status']} after {timeout}s\n"
-        + (log.read_text(errors="replace")[-3000:] if log.exists() else "")
-    )
+    with httpx.Client(base_url=srv.base_url, timeout=30) as api:
+        return wait_job_status(api, job_id, statuses, timeout, data_dir=srv.data_dir)
 
 
 def events(srv: ServerProcess, job_id: str) -> list[dict[str, Any]]:
