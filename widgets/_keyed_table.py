@@ -469,14 +469,15 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     ) -> Strip:
         """One row: each cell padded to its column, `over` (the cursor) on top of all."""
         segments = []
+        widths = self._widths()
         for column, width, text, style in zip(
-            self.columns.values(), self._widths(), cells, styles, strict=True
+            self.columns.values(), widths, cells, styles, strict=True
         ):
             pad = " " * (width - 1 - _width(text))
             body = pad + text + " " if column.right else " " + text + pad
             cell = base + style if style else base
             segments.append(Segment(body, cell + over if over else cell))
-        return Strip(segments, sum(self._widths()))
+        return Strip(segments, sum(widths))
 
     def render_line(self, y: int) -> Strip:
         scroll_x, scroll_y = self.scroll_offset
