@@ -102,7 +102,7 @@ def generate(path: Path, n_lines: int, target_bytes: int, seed: int = 0) -> Path
     """A clean prompt/completion file of `n_lines` lines totalling about `target_bytes`.
 
     Prompts end with the separator, completions start with a space and end with
-    ' END' (the seed's conditional-generation shape), so both tools see valid data.
+    ' END' (the legacy guide's conditional-generation shape), so both tools see valid data.
     """
     rng = random.Random(seed)
     per_line = max(64, target_bytes // n_lines)

@@ -1,7 +1,7 @@
 """Training metrics as pandas frames, whatever naming scheme the backend uses.
 
 Two sources feed the plots: a finished job's results CSV and a running job's
-`metrics` events. Both come in two dialects: the seed's legacy columns
+`metrics` events. Both come in two dialects: the legacy guide's columns
 (`training_loss`, `validation_token_accuracy`, ...) that the local server writes,
 and OpenAI's current ones (`train_loss`, `valid_mean_token_accuracy`, ...). Every
 frame this module returns uses the legacy names, so the widgets only know one set.
@@ -21,12 +21,12 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from fttui.results_columns import KNOWN_COLUMNS
+from fttui.core.results_columns import KNOWN_COLUMNS
 
 if TYPE_CHECKING:  # pandas is imported lazily: the app must start fast.
     import pandas as pd
 
-# OpenAI's current names (CSV columns and metrics event keys) -> the seed's names.
+# OpenAI's current names (CSV columns and metrics event keys) -> the legacy guide's names.
 ALIASES: dict[str, str] = {
     "train_loss": "training_loss",
     "train_accuracy": "training_token_accuracy",
@@ -49,7 +49,7 @@ class ResultsError(ValueError):
 
 
 def normalise_name(name: str) -> str:
-    """The seed's name for a column or metrics key (`train_loss` -> `training_loss`)."""
+    """The legacy guide's name for a column or metrics key (`train_loss` -> `training_loss`)."""
     clean = name.strip()
     return ALIASES.get(clean, clean)
 
@@ -126,7 +126,7 @@ def normalise_metrics(data: Mapping[str, Any]) -> dict[str, float]:
     """One metrics event's `data` with seed names; numeric values only.
 
     The local server sends both schemes at once; when both name the same metric
-    the seed's own key wins (it is the one the trainer computed directly).
+    the legacy guide's own key wins (it is the one the trainer computed directly).
     """
     out: dict[str, float] = {}
     for key, value in data.items():

@@ -1,7 +1,7 @@
 """The create-job form: model, files, hyperparameters, suffix, seed, classification.
 
 Every field is checked here with the same pure rules the server uses
-(`fttui.train.hparams`, `fttui.naming`), so a bad value is caught next to its field
+(`fttui.core.hparams`, `fttui.core.naming`), so a bad value is caught next to its field
 before anything is sent; the server's own refusal, if any, is shown verbatim on top.
 """
 
@@ -18,8 +18,8 @@ from textual.reactive import reactive
 from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
-from fttui.naming import SUFFIX_MAX, fine_tuned_model_name, suffix_problem
-from fttui.train.hparams import AUTO, check_hyperparameter
+from fttui.core.hparams import AUTO, check_hyperparameter
+from fttui.core.naming import SUFFIX_MAX, fine_tuned_model_name, suffix_problem
 
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})

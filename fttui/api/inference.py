@@ -37,7 +37,7 @@ def _body(fields: dict[str, Any]) -> dict[str, Any]:
 
 
 class Completions:
-    """`client.completions`: the legacy prompt/completion endpoint the seed uses."""
+    """`client.completions`: the legacy prompt/completion endpoint the legacy guide uses."""
 
     def __init__(self, http: HTTP) -> None:
         self._http = http

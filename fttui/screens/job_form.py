@@ -28,7 +28,7 @@ def values_from_job(job: Any) -> dict[str, Any]:
     fine-tuned models are listed there next to the base models.
     """
     hp = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
-    # The local server reports its seed-only options under the job's `fttui` key.
+    # The local server reports its legacy-only options under the job's `fttui` key.
     local = getattr(job, "fttui", None) or {}
     hp = {**hp, **(local.get("hyperparameters") or {})}
     extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}

@@ -1,6 +1,6 @@
 """`t`: try a model on a prompt, formatted exactly as its training data was.
 
-The seed's rule: at inference the prompt ends with the training separator and
+The legacy guide's rule: at inference the prompt ends with the training separator and
 the completion is cut at the training stop sequence. Both are taken from the
 training file's check report (the file is fetched with a ranged read and
 checked in a thread) and stay editable, written with backslash escapes.

@@ -10,10 +10,10 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from fttui.naming import suffix_problem
+from fttui.core.hparams import AUTO, EXTRA_HPARAMS, check_hyperparameter, resolve
+from fttui.core.naming import suffix_problem
 from fttui.server.errors import APIError, not_found
 from fttui.store.db import Store
-from fttui.train.hparams import AUTO, EXTRA_HPARAMS, check_hyperparameter, resolve
 from fttui.train.registry import BaseModelSpec, resolve_model
 
 STANDARD_HPARAMS = ("n_epochs", "batch_size", "learning_rate_multiplier")
@@ -75,7 +75,7 @@ def _check_file(store: Store, file_id: Any, param: str) -> dict[str, Any]:
 
 
 def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
-    """The seed's classification options and fttui's training-method options."""
+    """The legacy guide's classification options and fttui's training-method options."""
     extra: dict[str, Any] = {}
     p = "hyperparameters."
     ccm = hp.get("compute_classification_metrics")
@@ -163,7 +163,7 @@ _KNOWN_HPARAMS = frozenset({*STANDARD_HPARAMS, *EXTRA_HPARAMS})
 
 
 def _collect_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
-    """Merge `hyperparameters`, `method.supervised.hyperparameters` and the seed's top-level fields."""
+    """Merge `hyperparameters`, `method.supervised.hyperparameters` and the legacy guide's top-level fields."""
     hp: dict[str, Any] = {}
     raw = body.get("hyperparameters")
     if raw is not None and not isinstance(raw, dict):

@@ -1,6 +1,6 @@
 """`POST /v1/completions` and `POST /v1/chat/completions` on the local server.
 
-So a fine-tuned model can be tried exactly as the seed says: same separator in the
+So a fine-tuned model can be tried exactly as OpenAI's legacy fine-tuning guide says: same separator in the
 prompt, `stop` to truncate, `max_tokens=1` and `logprobs=5` for classifiers. The
 heavy engine (torch) is imported on first use, and generation runs in a worker
 thread so the event loop keeps serving other requests.

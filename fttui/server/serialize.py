@@ -10,8 +10,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from fttui.core.hparams import EXTRA_HPARAMS
 from fttui.store.db import Store
-from fttui.train.hparams import EXTRA_HPARAMS
 
 
 def file_object(row: dict[str, Any]) -> dict[str, Any]:
@@ -67,7 +67,7 @@ def job_object(job: dict[str, Any]) -> dict[str, Any]:
         "method": {"type": method_type, method_type: {"hyperparameters": dict(hp)}},
         "suffix": job.get("suffix"),
         "user_provided_suffix": job.get("suffix"),
-        # Not in OpenAI's object: the seed's extra hyperparameters and the base model.
+        # Not in OpenAI's object: the legacy guide's extra hyperparameters and the base model.
         "fttui": {
             "base_model": job.get("base_model"),
             "started_at": job.get("started_at"),

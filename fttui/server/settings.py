@@ -16,8 +16,10 @@ from pathlib import Path
 from fttui.paths import data_dir as resolve_data_dir
 
 MB = 1_000_000
-DEFAULT_MAX_FILE_BYTES = 150 * MB  # the seed: one file is at most 150 MB
-DEFAULT_QUOTA_BYTES = 1_000 * MB  # the seed: an organisation stores at most 1 GB
+DEFAULT_MAX_FILE_BYTES = 150 * MB  # OpenAI's legacy fine-tuning guide: one file is at most 150 MB
+DEFAULT_QUOTA_BYTES = (
+    1_000 * MB
+)  # OpenAI's legacy fine-tuning guide: an organisation stores at most 1 GB
 DEFAULT_MAX_LINE_BYTES = 1 << 20  # far above 2048 tokens; bounds memory per line
 DEFAULT_TRAINER = (sys.executable, "-m", "fttui.train.run")
 ORG_ID = "org-local"

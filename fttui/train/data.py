@@ -1,6 +1,6 @@
 """Training data: JSONL lines -> token ids with the prompt masked out of the loss.
 
-Both formats the seed and today's API use are read here: legacy
+Both formats, the legacy guide's and today's API's, are read here: legacy
 `{"prompt", "completion"}` and chat `{"messages": [...]}`. Loss falls only on
 completion tokens (legacy) or assistant turns (chat, rendered with the model's own
 chat template). Examples longer than the model's context are refused with their line

@@ -1,6 +1,6 @@
 """The training loop: a plain torch loop over padding-free packed batches.
 
-Why not a Trainer class: per step we need the seed's metrics (token and sequence
+Why not a Trainer class: per step we need the legacy guide's metrics (token and sequence
 accuracy on completion tokens), cheap cancellation between steps and exact control
 over what is computed. Each batch's examples are packed into one row with
 `position_ids` restarting per example and no attention mask; transformers then
@@ -255,7 +255,7 @@ def batch_schedule(n_examples: int, n_epochs: int, batch_size: int, seed: int) -
     """Every epoch's shuffled order, concatenated and cut into batches of batch_size.
 
     A batch may straddle two epochs, so every step sees exactly batch_size examples
-    (the seed's elapsed_examples grows by batch_size) and no example is dropped.
+    (the legacy guide's elapsed_examples grows by batch_size) and no example is dropped.
     """
     rng = random.Random(seed)
     stream: list[int] = []

@@ -1,6 +1,6 @@
 """Text generation for the local server's `/v1/completions` and `/v1/chat/completions`.
 
-A small hand-written decoding loop rather than `generate()`: the seed's usage needs
+A small hand-written decoding loop rather than `generate()`: the legacy guide's usage needs
 exact control of three things `generate()` makes awkward together: stop sequences
 that truncate the text (and the logprobs with it), `logprobs` with the top-k
 alternatives from the untempered distribution, and greedy decoding at temperature 0.

@@ -1,6 +1,6 @@
 """Per-step accuracies and per-epoch classification metrics.
 
-Pure functions over plain arrays, so the seed's hand-computed example and
+Pure functions over plain arrays, so the legacy guide's hand-computed example and
 scikit-learn can check them without a model.
 """
 
@@ -15,10 +15,10 @@ from sklearn import metrics as skm
 def token_and_sequence_accuracy(
     targets: Sequence[Sequence[int]], predictions: Sequence[Sequence[int]]
 ) -> tuple[float, float]:
-    """(token accuracy, sequence accuracy) over completions, as the seed defines them.
+    """(token accuracy, sequence accuracy) over completions, as OpenAI's legacy fine-tuning guide defines them.
 
     Token accuracy is the share of completion tokens predicted right; sequence
-    accuracy the share of completions whose tokens are all right. The seed's
+    accuracy the share of completions whose tokens are all right. The legacy guide's
     example, targets [[1,2],[0,5],[4,2]] vs predictions [[1,1],[0,5],[4,2]], gives
     5/6 and 2/3.
     """
@@ -44,7 +44,7 @@ def classification_metrics(
     positive_index: int | None = None,
     betas: Sequence[float] = (1.0,),
 ) -> dict[str, float]:
-    """The seed's classification columns from class probabilities (rows = examples).
+    """The legacy guide's classification columns from class probabilities (rows = examples).
 
     Without `positive_index` the metrics are multiclass (accuracy and weighted F1 of
     the argmax class); with it, binary: the positive class is predicted when its

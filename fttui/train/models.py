@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fttui.naming import base_of
+from fttui.core.naming import base_of
 from fttui.store import Store
 from fttui.train.registry import BaseModelSpec, load_registry, resolve_model
 

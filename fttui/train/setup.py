@@ -1,6 +1,6 @@
 """Classification metrics set-up: which classes exist and which token stands for each.
 
-The seed's classification metrics assume each class label is a single token; the
+The legacy guide's classification metrics assume each class label is a single token; the
 first completion token's probability stands for its class. When labels are longer,
 or two labels share a first token, the metrics may be wrong, and we say so.
 """

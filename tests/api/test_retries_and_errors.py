@@ -194,7 +194,7 @@ COMPLETION = {
 
 
 async def test_classification_inference_sends_the_seeds_parameters() -> None:
-    """As the seed says: same separator, max_tokens=1, logprobs=5 for the top classes."""
+    """As OpenAI's legacy fine-tuning guide says: same separator, max_tokens=1, logprobs=5 for the top classes."""
     with ScriptedServer(lambda n, m, p: Reply(200, COMPLETION)) as srv:
         async with Client(srv.base_url) as client:
             done = await client.completions.create(

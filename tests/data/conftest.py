@@ -50,7 +50,7 @@ def offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Path]:
 def classification_rows(
     n_per_class: int = 100, labels: tuple[str, ...] = (" yes", " no")
 ) -> list[dict[str, str]]:
-    """A file that follows the seed's advice: separator, leading space, stop, 100+/class."""
+    """A file that follows the legacy guide's advice: separator, leading space, stop, 100+/class."""
     rows = []
     for i in range(n_per_class):
         for label in labels:

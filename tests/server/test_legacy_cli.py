@@ -1,4 +1,4 @@
-"""The seed's own commands: openai 0.28's `openai api fine_tunes.*` CLI against `fttui serve`.
+"""The legacy guide's own commands: openai 0.28's `openai api fine_tunes.*` CLI against `fttui serve`.
 
 openai 0.28.1 is installed once into a throwaway venv cached under
 ~/.cache/fttui-tests/openai028 (it needs PyPI the first time only).

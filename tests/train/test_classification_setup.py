@@ -1,4 +1,4 @@
-"""Binary classification through the engine's evaluation: the seed's binary columns,
+"""Binary classification through the engine's evaluation: the legacy guide's binary columns,
 computed from first-token class probabilities, and the single-token warning."""
 
 from __future__ import annotations

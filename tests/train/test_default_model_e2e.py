@@ -1,6 +1,6 @@
 """End to end on the default model: SmolLM2-135M-Instruct (converted from its GGUF by
 the trainer itself) learns a small classification task through the real server, and
-its validation accuracy rises above the base model's, measured the seed's way."""
+its validation accuracy rises above the base model's, measured the legacy guide's way."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The seed's accuracy definitions and the classification metrics, checked by hand and
+"""The legacy guide's accuracy definitions and the classification metrics, checked by hand and
 against scikit-learn."""
 
 from __future__ import annotations

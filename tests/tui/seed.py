@@ -128,7 +128,10 @@ def seed_store(data_dir: Path) -> Store:
         ("info", "Validating training file: reviews-train.jsonl"),
         ("info", "Fine-tuning job started"),
         ("info", "Training: 4 epochs, batch size 2, learning rate multiplier 0.05"),
-        ("warn", "Only 6 training examples; the seed suggests a few hundred"),
+        (
+            "warn",
+            "Only 6 training examples; OpenAI's legacy fine-tuning guide suggests a few hundred",
+        ),
     ]
     for level, message in messages:
         store.add_event(JOB_OK, message, level=level)

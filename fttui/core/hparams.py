@@ -1,4 +1,4 @@
-"""Hyperparameters: the seed's defaults, `auto` resolution and range checks.
+"""Hyperparameters: the legacy guide's defaults, `auto` resolution and range checks.
 
 Light on purpose (no torch): the server validates and resolves with it when a job is
 created, the trainer trains with the resolved values, the TUI checks its form with it.
@@ -11,7 +11,7 @@ from typing import Any
 
 AUTO = "auto"
 
-# The seed's hyperparameters beyond OpenAI's three, plus the trainer's method options:
+# The legacy guide's hyperparameters beyond OpenAI's three, plus the trainer's method options:
 # the local server accepts them and keeps them in the job's `extra`.
 EXTRA_HPARAMS: tuple[str, ...] = (
     "compute_classification_metrics",
@@ -34,7 +34,7 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
 
 
 def default_batch_size(n_examples: int) -> int:
-    """About 0.2% of the training examples, at least 1, at most 256 (the seed)."""
+    """About 0.2% of the training examples, at least 1, at most 256 (OpenAI's legacy fine-tuning guide)."""
     return max(1, min(256, round(n_examples * 0.002)))
 
 
@@ -79,7 +79,7 @@ class Resolved:
 
 
 def resolve(requested: dict[str, Any] | None, n_examples: int) -> Resolved:
-    """Turn `auto`/missing values into the seed's defaults for a file of `n_examples`."""
+    """Turn `auto`/missing values into the legacy guide's defaults for a file of `n_examples`."""
     req = requested or {}
 
     def pick(name: str) -> Any:

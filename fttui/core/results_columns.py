@@ -1,4 +1,4 @@
-"""The seed's results CSV columns: one list for the trainer that writes them and the
+"""The legacy guide's results CSV columns: one list for the trainer that writes them and the
 app that reads them (`fttui.train.results`, `fttui.results`).
 
 A module of its own, with no imports, so the app can read results without loading

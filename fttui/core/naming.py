@@ -1,4 +1,4 @@
-"""Fine-tuned model names, as the seed forms them.
+"""Fine-tuned model names, as OpenAI's legacy fine-tuning guide forms them.
 
 `<base>:ft-<org>:<suffix>-YYYY-MM-DD-HH-MM-SS`, e.g.
 `ada:ft-your-org:custom-model-name-2022-02-15-04-21-04`. Kept free of heavy imports
