@@ -69,9 +69,9 @@ class ClassificationSetup:
 class Ranks:
     """This process's place in a data-parallel run (torch.distributed already set up).
 
-    Each rank trains on examples `rank::world_size` of every global batch; gradients
-    are summed across ranks before the optimizer step, so every rank applies the same
-    update. Only rank 0 evaluates and reports.
+    Each rank trains on examples `rank::world_size` of every global batch under torch's
+    DistributedDataParallel, whose all-reduce makes every rank apply the same update.
+    Only rank 0 evaluates and reports.
     """
 
     rank: int
@@ -82,30 +82,18 @@ class Ranks:
         return self.rank == 0
 
 
-def _all_reduce_grads(params: Sequence[torch.nn.Parameter], bucket_elems: int = 1 << 24) -> None:
-    """Sum every parameter's gradient across ranks, in flat buckets (a rank may have none)."""
-    import torch.distributed as dist
+def _wrap_ddp(model: Any, device: torch.device) -> torch.nn.parallel.DistributedDataParallel:
+    """torch's DistributedDataParallel around `model` (gloo on CPU, NCCL on GPU).
 
-    grads = []
-    for p in params:
-        if p.grad is None:
-            p.grad = torch.zeros_like(p)
-        grads.append(p.grad)
-    bucket: list[torch.Tensor] = []
-    size = 0
-    for g in [*grads, None]:
-        if g is not None and (not bucket or size + g.numel() <= bucket_elems):
-            bucket.append(g)
-            size += g.numel()
-            continue
-        if bucket:
-            flat = torch.cat([t.reshape(-1) for t in bucket])
-            dist.all_reduce(flat)
-            offset = 0
-            for t in bucket:
-                t.copy_(flat[offset : offset + t.numel()].view_as(t))
-                offset += t.numel()
-        bucket, size = ([g], g.numel()) if g is not None else ([], 0)
+    Construction broadcasts rank 0's weights (LoRA adapters included) to every rank.
+    Buffers are not re-broadcast per forward (`broadcast_buffers=False`): the only
+    buffers are rotary frequencies every rank computes identically, and a rank runs a
+    varying number of forwards per step, so a per-forward collective would deadlock.
+    """
+    from torch.nn.parallel import DistributedDataParallel
+
+    ids = [device.index] if device.type == "cuda" and device.index is not None else None
+    return DistributedDataParallel(model, device_ids=ids, broadcast_buffers=False)
 
 
 def _any_rank(flag: bool, device: torch.device) -> bool:
@@ -137,15 +125,6 @@ def _gather_lists(
         all_t += t
         all_p += p
     return all_t, all_p
-
-
-def broadcast_parameters(model: Any) -> None:
-    """Rank 0's weights on every rank (they load the same files; this makes sure)."""
-    import torch.distributed as dist
-
-    with torch.no_grad():
-        for p in model.parameters():
-            dist.broadcast(p.data, src=0)
 
 
 class Reporter(Protocol):
@@ -384,8 +363,10 @@ def train(
     np.random.seed(config.seed % (2**32))
     if config.method == "lora":
         model = apply_lora(model, config)
-    if dp:
-        broadcast_parameters(model)
+    # `net` runs the training forward passes: the DDP wrapper when data-parallel (its
+    # backward all-reduces the gradients); `model` stays the plain module that is
+    # evaluated, checkpointed and returned.
+    net = _wrap_ddp(model, device) if dp else model
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     # The fused kernel does the whole update in one pass over memory (faster on CPU too).
@@ -419,19 +400,32 @@ def train(
                 if stop:
                     return model, Outcome(step - 1, total_steps, elapsed_tokens, stopped=True)
                 batch = [train_examples[i] for i in batch_idx]
-                # Normalised by the whole batch's targets on every rank: the sum of the
-                # ranks' gradients is then the single-process gradient.
+                # Normalised by the whole batch's targets on every rank, times the world
+                # size because DDP averages the ranks' gradients: the average is then
+                # the single-process gradient.
                 n_targets = sum(sum(1 for lab in ex.labels[1:] if lab != IGNORE) for ex in batch)
-                mine = batch[ranks.rank :: ranks.world_size] if dp and ranks else batch
+                world = ranks.world_size if dp and ranks else 1
+                mine = batch[ranks.rank :: world] if dp and ranks else batch
+                # A rank with no example this step (batch smaller than the world) still
+                # takes part in the all-reduce, with a zero-weighted pass.
+                groups = list(micro_batches(mine)) or [[batch[0]]]
+                weight = world / max(1, n_targets) if mine else 0.0
                 loss_sum = 0.0
                 targets_all: list[list[int]] = []
                 preds_all: list[list[int]] = []
-                for group in micro_batches(mine):
+                for i, group in enumerate(groups):
                     packed = pack(group, device)
-                    with _autocast(device, config.bf16):
-                        logits = _forward(model, packed)
-                    loss = F.cross_entropy(logits, packed.targets, reduction="sum")
-                    (loss / max(1, n_targets)).backward()
+                    # Gradients accumulate locally over micro-batches; DDP all-reduces
+                    # once, in the backward of the last one.
+                    last = i == len(groups) - 1
+                    sync = contextlib.nullcontext() if not dp or last else net.no_sync()
+                    with sync:
+                        with _autocast(device, config.bf16):
+                            logits = _forward(net, packed)
+                        loss = F.cross_entropy(logits, packed.targets, reduction="sum")
+                        (loss * weight).backward()
+                    if not mine:
+                        continue
                     loss_sum += float(loss.detach())
                     preds = logits.detach().argmax(-1).tolist()
                     targets_all += _grouped(
@@ -439,7 +433,6 @@ def train(
                     )
                     preds_all += _grouped(preds, packed.owner, packed.n_examples)
                 if dp:
-                    _all_reduce_grads(params)
                     loss_sum = _sum_ranks(loss_sum, device)
                     targets_all, preds_all = _gather_lists(targets_all, preds_all)
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
