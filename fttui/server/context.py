@@ -37,6 +37,15 @@ def get_ctx(request: Request) -> ServerContext:
     return ctx
 
 
+async def current_ctx(request: Request) -> ServerContext:
+    """`get_ctx` as a route dependency.
+
+    `async` on purpose: FastAPI runs a plain `def` dependency in the threadpool, a
+    thread hop per request for a lookup that never blocks.
+    """
+    return get_ctx(request)
+
+
 async def json_body(request: Request) -> Any:
     """The request's JSON body, or a 400 saying it is not JSON (never a traceback)."""
     raw = await request.body()

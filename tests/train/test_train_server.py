@@ -225,6 +225,14 @@ def test_cancel_stops_training_within_seconds_and_keeps_rows(tiny_server: Server
     else:
         raise AssertionError("training never started")
     pid = Store(tiny_server.data_dir).get_job(job["id"])["pid"]  # type: ignore[index]
+    # the recorded pid is the live trainer of this job (else the check below proves nothing)
+    assert isinstance(pid, int) and pid > 0, pid
+    assert _alive(pid), f"pid {pid} is not running while the job trains"
+    assert job["id"].encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    # it trains at a lower CPU priority than the server, so the API stays responsive
+    assert tiny_server.proc is not None
+    server_nice = os.getpriority(os.PRIO_PROCESS, tiny_server.proc.pid)
+    assert os.getpriority(os.PRIO_PROCESS, pid) == min(19, server_nice + 10)
     resp = httpx.post(f"{tiny_server.base_url}/fine_tuning/jobs/{job['id']}/cancel", timeout=30)
     assert resp.status_code == 200
     t0 = time.monotonic()

@@ -7,14 +7,14 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from fttui import __version__
-from fttui.server.context import ServerContext, get_ctx
+from fttui.server.context import ServerContext, current_ctx
 
 router = APIRouter(prefix="/fttui")
-Ctx = Annotated[ServerContext, Depends(get_ctx)]
+Ctx = Annotated[ServerContext, Depends(current_ctx)]
 
 
 @router.get("/usage")
-async def usage(ctx: Ctx) -> dict[str, Any]:
+def usage(ctx: Ctx) -> dict[str, Any]:
     store = ctx.store
     return {
         "object": "usage",

@@ -1,4 +1,8 @@
-"""Models API: trainable base models (and their aliases) plus this server's fine-tuned models."""
+"""Models API: trainable base models (and their aliases) plus this server's fine-tuned models.
+
+Plain `def` routes: they read models.json and the store, and a delete removes a
+weights tree (hundreds of MB), all of which run in the threadpool, never on the loop.
+"""
 
 from __future__ import annotations
 
@@ -8,13 +12,13 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
-from fttui.server.context import ServerContext, get_ctx
+from fttui.server.context import ServerContext, current_ctx
 from fttui.server.errors import APIError, not_found
 from fttui.server.serialize import model_object
 from fttui.train.registry import BaseModelSpec
 
 router = APIRouter(prefix="/models")
-Ctx = Annotated[ServerContext, Depends(get_ctx)]
+Ctx = Annotated[ServerContext, Depends(current_ctx)]
 BASE_OWNER = "fttui"
 
 
@@ -47,13 +51,13 @@ def _fine_tuned(row: dict[str, Any]) -> dict[str, Any]:
 
 
 @router.get("")
-async def list_models(ctx: Ctx) -> dict[str, Any]:
+def list_models(ctx: Ctx) -> dict[str, Any]:
     data = _base_models(ctx) + [_fine_tuned(r) for r in ctx.store.list_models()]
     return {"object": "list", "data": data}
 
 
 @router.get("/{model_id:path}")
-async def retrieve_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
+def retrieve_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
     row = ctx.store.get_model(model_id)
     if row is not None:
         return _fine_tuned(row)
@@ -64,7 +68,7 @@ async def retrieve_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
 
 
 @router.delete("/{model_id:path}")
-async def delete_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
+def delete_model(model_id: str, ctx: Ctx) -> dict[str, Any]:
     row = ctx.store.get_model(model_id)
     if row is None:
         if any(m["id"] == model_id for m in _base_models(ctx)):
