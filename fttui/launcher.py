@@ -48,8 +48,12 @@ async def is_healthy(profile: Profile, timeout: float = 2.0) -> bool:
 
 
 def _log_tail(log: Path) -> str:
+    """The log's last bytes only: it can be tens of MB after months of use."""
     try:
-        return log.read_text(errors="replace")[-_LOG_TAIL:]
+        with open(log, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - _LOG_TAIL))
+            return fh.read().decode("utf-8", "replace")
     except OSError:
         return ""
 

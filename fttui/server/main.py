@@ -61,8 +61,10 @@ def serve(args: argparse.Namespace) -> int:
         with data_dir_lock(settings.data_dir):
             import uvicorn
 
+            from fttui.server import logfile
             from fttui.server.app import create_app
 
+            logfile.setup(settings.data_dir, settings.log_level)
             app = create_app(settings)
             print(
                 f"fttui serve: http://{settings.host}:{settings.port}/v1 "
@@ -75,6 +77,7 @@ def serve(args: argparse.Namespace) -> int:
                 host=settings.host,
                 port=settings.port,
                 log_level=settings.log_level,
+                log_config=logfile.uvicorn_log_config(settings.log_level),
                 timeout_graceful_shutdown=10,
             )
             server = uvicorn.Server(config)
