@@ -13,6 +13,11 @@ from typing import Any
 from fttui.core.hparams import EXTRA_HPARAMS
 from fttui.store.db import Store
 
+# The legacy fine-tune object and its events list carry at most this many of a job's
+# most recent events (the legacy API had no event pagination; a long job logs one
+# metrics event per step).
+LEGACY_EVENTS_MAX = 1000
+
 
 def file_object(row: dict[str, Any]) -> dict[str, Any]:
     return {
@@ -139,7 +144,8 @@ def legacy_job_object(
                 out.append(file_object(row))
         return out
 
-    events = store.events_since(job["id"]) if with_events else []
+    events = store.list_events(job["id"], limit=LEGACY_EVENTS_MAX) if with_events else []
+    events.reverse()  # oldest first
     extra = job.get("extra") or {}
     hyperparams: dict[str, Any] = {**_hyperparameters(job)}
     hyperparams["prompt_loss_weight"] = extra.get("prompt_loss_weight", 0.01)

@@ -364,6 +364,24 @@ class Store:
             )
             return cur.rowcount == 1
 
+    def delete_job(self, job_id: str, *, only_statuses: Iterable[str]) -> bool:
+        """Forget a job with its events and checkpoint rows, only if its status is one of
+        `only_statuses` (so a job that started meanwhile is never deleted under its trainer).
+
+        Its files, result files and fine-tuned model are separate objects and stay.
+        """
+        wanted = list(only_statuses)
+        marks = ", ".join("?" for _ in wanted)
+        with self._tx() as conn:
+            cur = conn.execute(
+                f"DELETE FROM jobs WHERE id = ? AND status IN ({marks})", [job_id, *wanted]
+            )
+            if cur.rowcount != 1:
+                return False
+            conn.execute("DELETE FROM events WHERE job_id = ?", (job_id,))
+            conn.execute("DELETE FROM checkpoints WHERE job_id = ?", (job_id,))
+            return True
+
     def next_queued_job(self) -> dict[str, Any] | None:
         """The oldest queued job (FIFO scheduling)."""
         return self._one("SELECT * FROM jobs WHERE status = 'queued' ORDER BY seq ASC LIMIT 1")

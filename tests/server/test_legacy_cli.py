@@ -134,3 +134,46 @@ def test_seed_commands_run_against_the_local_server(
 
     missing = run_cli(openai028, srv, tmp_path, "fine_tunes.get", "-i", "ft-nope")
     assert missing.returncode != 0 and "No such fine-tuning job" in missing.stderr + missing.stdout
+
+
+def test_fine_tunes_delete_forgets_a_finished_job(
+    openai028: Path, start_server, tmp_path: Path
+) -> None:
+    """`openai api fine_tunes.delete -i ID` (DELETE /v1/fine-tunes/ID), as the 0.28 CLI sends it."""
+    srv: ServerProcess = start_server("--concurrency", "0")
+    (tmp_path / "data.jsonl").write_bytes(PROMPT_COMPLETION)
+    created = run_cli(
+        openai028, srv, tmp_path, "fine_tunes.create", "-t", "data.jsonl", "-m", "ada",
+        "--no_follow",
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    job = json.loads(created.stdout[created.stdout.index("{") :])
+    job_id = job["id"]
+    training_file = job["training_files"][0]["id"]
+    (srv.data_dir / "jobs" / job_id).mkdir(parents=True, exist_ok=True)
+    (srv.data_dir / "jobs" / job_id / "train.log").write_text("a log line\n")
+
+    # a job that is not finished is refused, with the way out in the message
+    busy = run_cli(openai028, srv, tmp_path, "fine_tunes.delete", "-i", job_id)
+    assert busy.returncode != 0
+    assert "cancel it first" in busy.stderr and "Traceback" not in busy.stderr, busy.stderr
+
+    assert run_cli(openai028, srv, tmp_path, "fine_tunes.cancel", "-i", job_id).returncode == 0
+    deleted = run_cli(openai028, srv, tmp_path, "fine_tunes.delete", "-i", job_id)
+    assert deleted.returncode == 0, deleted.stderr
+    assert json.loads(deleted.stdout) == {"id": job_id, "object": "fine-tune", "deleted": True}
+
+    # gone from both APIs, with its events and working directory; its file stays
+    listed = run_cli(openai028, srv, tmp_path, "fine_tunes.list")
+    assert json.loads(listed.stdout)["data"] == []
+    got = run_cli(openai028, srv, tmp_path, "fine_tunes.get", "-i", job_id)
+    assert got.returncode != 0 and "No such fine-tuning job" in got.stderr + got.stdout
+    assert not (srv.data_dir / "jobs" / job_id).exists()
+    store = Store(srv.data_dir)
+    try:
+        assert store.events_since(job_id) == []
+        assert store.get_file(training_file) is not None
+    finally:
+        store.close()
+    again = run_cli(openai028, srv, tmp_path, "fine_tunes.delete", "-i", job_id)
+    assert again.returncode != 0 and "No such fine-tuning job" in again.stderr + again.stdout
