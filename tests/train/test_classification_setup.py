@@ -7,7 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
 import torch
+from sklearn import metrics as skm
 
 from fttui.train.data import load_examples
 from fttui.train.engine import evaluate
@@ -43,8 +45,33 @@ def test_binary_metrics_columns_and_values(tiny_model_dir: Path, tmp_path: Path)
     ]
     result = evaluate(model, examples, torch.device("cpu"), False, setup)
     assert set(classification_columns(setup)) <= set(result)
-    assert 0.0 <= result["classification/accuracy"] <= 1.0
-    assert result["classification/accuracy"] * 6 == round(result["classification/accuracy"] * 6)
+
+    # The same predictions computed independently: one plain forward pass per example
+    # (no packing), the class tokens' probabilities at the first completion token, the
+    # positive class's share as the score; then scikit-learn's own metrics on them.
+    model.eval()
+    scores, truth = [], []
+    with torch.no_grad():
+        for ex in examples:
+            logits = model(input_ids=torch.tensor([ex.input_ids])).logits[0]
+            probs = torch.softmax(logits[ex.first_target - 1].float(), dim=-1)[setup.token_ids]
+            scores.append(float(probs[setup.positive_index] / probs.sum()))
+            truth.append(int(ex.completion.strip() == "yes"))
+    # a score at the 0.5 threshold would make the comparison depend on float noise
+    assert min(abs(s - 0.5) for s in scores) > 1e-4, scores
+    predicted = [int(s >= 0.5) for s in scores]
+    assert 0 < sum(predicted) < len(predicted), "predictions all alike: a weak comparison"
+    expected = {
+        "classification/accuracy": skm.accuracy_score(truth, predicted),
+        "classification/precision": skm.precision_score(truth, predicted, zero_division=0),
+        "classification/recall": skm.recall_score(truth, predicted, zero_division=0),
+        "classification/f1.0": skm.fbeta_score(truth, predicted, beta=1, zero_division=0),
+        "classification/f2.0": skm.fbeta_score(truth, predicted, beta=2, zero_division=0),
+        "classification/auroc": skm.roc_auc_score(truth, scores),
+        "classification/auprc": skm.average_precision_score(truth, scores),
+    }
+    got = {name: result[name] for name in expected}
+    assert got == pytest.approx(expected, rel=1e-6, abs=1e-9)
 
 
 def test_multi_token_labels_get_a_warning(tiny_model_dir: Path, tmp_path: Path) -> None:
