@@ -64,7 +64,9 @@ def _display(self, screen, renderable):
     if state["done"]:
         return
     try:
-        table = self.main.query_one("#jobs")
+        from widgets import JobTable
+
+        table = self.main.query_one(JobTable)
     except Exception:  # not composed yet
         return
     if table.jobs and table.rows_pending == 0:
@@ -280,9 +282,16 @@ async def load(n_jobs: int, n_events: int) -> dict[str, object]:
     from fttui.screens.main import MainScreen
     from widgets import EventLog, FileTable, JobTable, KeyValueTable, MetricsPanel
 
+    try:  # the panes (this round); older checkouts did it all in MainScreen
+        from fttui.panes import EventsPane, JobsPane
+    except ImportError:
+        EventsPane = JobsPane = MainScreen  # type: ignore[misc,assignment]
+
     for owner, name in (
         (MainScreen, "_show_jobs"),
         (MainScreen, "_flush_events"),
+        (JobsPane, "_show"),
+        (EventsPane, "_flush"),
         (JobTable, "set_jobs"),
         (JobTable, "_measure_chunk"),
         (JobTable, "render_line"),

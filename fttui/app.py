@@ -16,15 +16,21 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from fttui.screens.commands import ActionsProvider
+from fttui.backend import Backend, describe_error
+from fttui.messages import BackendAnswered, BackendFailed
+from fttui.palette import ActionsProvider
+from fttui.screens.main import MainScreen
 
 if TYPE_CHECKING:
     from fttui.api import Client
-    from fttui.screens.main import MainScreen
+
+#: The same problem is not shown again within this many seconds (a refresh timer
+#: meeting the same error every 2 s must not bury the panes in toasts).
+REPEAT_AFTER_S = 60.0
 
 
 class FtTuiApp(App[int]):
@@ -51,40 +57,36 @@ class FtTuiApp(App[int]):
         """`start_server` is awaited (in a worker) before the first load; `frozen_now`
         pins the clock used for elapsed/ETA columns, for reproducible screenshots."""
         super().__init__()
-        self.client = client
-        self.org = org
+        self.backend = Backend(client, org=org, frozen_now=frozen_now)
         self._start_server = start_server
-        self._frozen_now = frozen_now
-        self._backend_ok = True
         self._backend_note = ""
+        self._shown: dict[str, float] = {}  # problem text -> when it was last shown
 
     @property
-    def frozen_now(self) -> float | None:
-        """The pinned clock, when there is one (screenshots, snapshots)."""
-        return self._frozen_now
+    def client(self) -> Client:
+        return self.backend.client
 
-    def now(self) -> float:
-        return self._frozen_now if self._frozen_now is not None else time.time()
+    @property
+    def backend_ok(self) -> bool:
+        """Whether the backend answered the last call (the header says so when not)."""
+        return self.backend.ok
 
     @property
     def main(self) -> MainScreen:
-        from fttui.screens.main import MainScreen
-
         for screen in self.screen_stack:
             if isinstance(screen, MainScreen):
                 return screen
         raise LookupError("main screen not mounted")
 
-    def on_mount(self) -> None:
-        from fttui.screens.main import MainScreen
+    def get_default_screen(self) -> MainScreen:
+        return MainScreen(self.backend, live=self._start_server is None)
 
+    def on_mount(self) -> None:
         # Modules, classes and styles live as long as the app: keep them out of
         # the garbage collector's full passes, which otherwise stall the UI.
         gc.freeze()
-
         self.theme = "textual-dark"
         self._update_subtitle()
-        self.push_screen(MainScreen(live=self._start_server is None))
         if self._start_server is not None:
             self._boot()
 
@@ -106,26 +108,47 @@ class FtTuiApp(App[int]):
         self._update_subtitle()
         self.main.start()
 
-    def set_backend_state(self, ok: bool) -> None:
-        """Called by the main screen when the backend stops or starts answering."""
-        self._backend_ok = ok
-        if ok:
-            self._backend_note = ""
-        self._update_subtitle()
+    # -- the one path from a failed backend call to the user -----------------------
+    @on(BackendFailed)
+    def _backend_failed(self, message: BackendFailed) -> None:
+        problem = describe_error(message.what, message.error)
+        if problem.unreachable:
+            if self.backend.ok:
+                self.notify(problem.text, title=problem.title, severity="error")
+            self._set_backend_ok(False)
+            return
+        self._set_backend_ok(True)
+        now = time.monotonic()
+        if now - self._shown.get(problem.text, -REPEAT_AFTER_S) >= REPEAT_AFTER_S:
+            self._shown[problem.text] = now
+            self.notify(problem.text, title=problem.title, severity="error", timeout=8)
+
+    @on(BackendAnswered)
+    def _backend_answered(self) -> None:
+        if not self.backend.ok:
+            self.notify("connection restored", title="backend")
+        self._set_backend_ok(True)
+
+    def _set_backend_ok(self, ok: bool) -> None:
+        if ok != self.backend.ok:
+            self.backend.ok = ok
+            if ok:
+                self._backend_note = ""
+            self._update_subtitle()
 
     def _update_subtitle(self) -> None:
-        parts = [self.client.label, self.org]
+        parts = [self.client.label, self.backend.org]
         if self._backend_note:
             parts.append(self._backend_note)
-        elif not self._backend_ok:
+        elif not self.backend.ok:
             parts.append("unreachable, retrying")
         self.sub_title = " · ".join(parts)
 
     def action_help(self) -> None:
-        from fttui.screens.help import HelpScreen
+        from fttui.screens.help import HelpScreen, key_sections
 
         if not isinstance(self.screen, HelpScreen):
-            self.push_screen(HelpScreen())
+            self.push_screen(HelpScreen(key_sections(self.screen)))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -19,4 +19,5 @@ command -v openssl >/dev/null || (apt-get update -qq && apt-get install -y -qq o
 ruff check fttui widgets tests benchmarks screenshots
 ruff format --check fttui widgets tests benchmarks screenshots
 mypy
+lint-imports  # the layering contracts in pyproject.toml ([tool.importlinter])
 pytest "$@"

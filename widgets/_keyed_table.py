@@ -16,6 +16,7 @@ alone. Subclasses say how a row becomes cells, sorts and matches a filter.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -38,6 +39,8 @@ R = TypeVar("R")
 _MEASURE_CHUNK = 500
 # Drawn rows kept; far more than any screen shows.
 _STRIP_CACHE_MAX = 512
+#: Drawn in a marked row's first column.
+MARK = "●"
 
 
 def _width(text: str) -> int:
@@ -74,6 +77,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         "keyed-table--header",
         "keyed-table--cursor",
         "keyed-table--even-row",
+        "keyed-table--empty",
     }
 
     DEFAULT_CSS = """
@@ -105,6 +109,10 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         & > .keyed-table--even-row {
             background: $surface-lighten-1 50%;
         }
+        & > .keyed-table--empty {
+            color: $foreground-muted;
+            text-style: italic;
+        }
         & > .keyed-table--cursor {
             background: $block-cursor-blurred-background;
             color: $block-cursor-blurred-foreground;
@@ -121,6 +129,8 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     sort_key: reactive[str] = reactive("")
     sort_reverse: reactive[bool] = reactive(False)
     filter_text: reactive[str] = reactive("")
+    #: Shown under the header while no row is (what to press to get some).
+    empty_text: reactive[str] = reactive("")
 
     def __init__(
         self,
@@ -144,6 +154,8 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self._last_selected: str | None = None
         # id -> (cursor, parity, focus), its drawn line, the style that fills the rest.
         self._strips: dict[str, tuple[tuple[Any, ...], Strip, Style]] = {}
+        #: Ids of marked rows, in the order they were marked (see `toggle_mark`).
+        self.marked: dict[str, None] = {}
         self.set_reactive(KeyedTable.sort_key, sort_key)
         self.set_reactive(KeyedTable.sort_reverse, sort_reverse)
         self.columns: dict[str, Column] = {
@@ -240,6 +252,20 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         if scroll:
             self._scroll_cursor_into_view()
         self._announce()
+
+    def toggle_mark(self, key: str) -> bool:
+        """Mark the row with this id, or unmark it; True when it is now marked."""
+        if key in self.marked:
+            del self.marked[key]
+        else:
+            self.marked[key] = None
+        with contextlib.suppress(KeyError):
+            self._refresh_row(self.get_row_index(key))
+        return key in self.marked
+
+    def clear_marks(self) -> None:
+        for key in list(self.marked):
+            self.toggle_mark(key)
 
     # -- actions --------------------------------------------------------------------
     def action_cursor_up(self) -> None:
@@ -430,6 +456,10 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     def watch_filter_text(self) -> None:
         self._sync(resort=True)
 
+    def watch_empty_text(self) -> None:
+        if not self._order:
+            self.refresh_line(1)
+
     # -- drawing --------------------------------------------------------------------
     @property
     def _page_rows(self) -> int:
@@ -465,16 +495,23 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self._strips.clear()
 
     def _line(
-        self, cells: Sequence[str], styles: Sequence[Style | None], base: Style, over: Style | None
+        self,
+        cells: Sequence[str],
+        styles: Sequence[Style | None],
+        base: Style,
+        over: Style | None,
+        mark: str = " ",
     ) -> Strip:
-        """One row: each cell padded to its column, `over` (the cursor) on top of all."""
+        """One row: each cell padded to its column, `over` (the cursor) on top of all;
+        `mark` takes the first cell's leading space (a marked row shows a dot there)."""
         segments = []
         widths = self._widths()
-        for column, width, text, style in zip(
-            self.columns.values(), widths, cells, styles, strict=True
+        for index, (column, width, text, style) in enumerate(
+            zip(self.columns.values(), widths, cells, styles, strict=True)
         ):
             pad = " " * (width - 1 - _width(text))
-            body = pad + text + " " if column.right else " " + text + pad
+            lead = mark if index == 0 else " "
+            body = pad + text + " " if column.right else lead + text + pad
             cell = base + style if style else base
             segments.append(Segment(body, cell + over if over else cell))
         return Strip(segments, sum(widths))
@@ -490,10 +527,15 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             return strip.crop_extend(scroll_x, scroll_x + width, header)
         index = scroll_y + y - 1
         if index >= len(self._order):
+            if index == 0 and self.empty_text:
+                style = base + self.get_component_rich_style("keyed-table--empty")
+                strip = Strip([Segment(" " + self.empty_text, style)])
+                return strip.crop_extend(0, width, base)
             return Strip.blank(width, base)
         key = self._order[index]
         cursor = index == self._cursor
-        flags = (cursor, index % 2, self.has_focus)
+        marked = key in self.marked
+        flags = (cursor, index % 2, self.has_focus, marked)
         cached = self._strips.get(key)
         if cached is not None and cached[0] == flags:
             _, strip, fill = cached
@@ -507,7 +549,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
                 Style.parse(s) if (s := self._cell_style(i, text)) else None
                 for i, text in enumerate(cells)
             ]
-            strip = self._line(cells, styles, fill, over)
+            strip = self._line(cells, styles, fill, over, MARK if marked else " ")
             if over is not None:
                 fill = fill + over
             if len(self._strips) >= _STRIP_CACHE_MAX:

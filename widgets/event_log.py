@@ -89,6 +89,8 @@ class EventLog(ScrollView, can_focus=True):
     """
 
     follow: reactive[bool] = reactive(True)
+    #: Shown while the log is empty (e.g. which key selects a job).
+    empty_text: reactive[str] = reactive("")
 
     def __init__(
         self,
@@ -166,6 +168,10 @@ class EventLog(ScrollView, can_focus=True):
         """True when an event with this id was already added (and not yet forgotten)."""
         return event_id in self._seen
 
+    def watch_empty_text(self) -> None:
+        if not self._lines:
+            self.refresh()
+
     # -- actions --------------------------------------------------------------------
     def action_toggle_follow(self) -> None:
         self.follow = not self.follow
@@ -218,6 +224,9 @@ class EventLog(ScrollView, can_focus=True):
                 return strip.crop_extend(scroll_x, scroll_x + width, base)
             index -= 1
         if index >= len(self._lines):
+            if index == 0 and self.empty_text and not self._lines:
+                style = base + self.get_component_rich_style("event-log--notice")
+                return Strip([Segment(self.empty_text, style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         prefix, text, level = self._lines[index]
         segments = [

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from widgets._format import human_duration, local_time
@@ -51,7 +52,8 @@ class JobTable(KeyedTable[JobRow]):
     Sort with `s` (next column) and `S` (reverse) or by clicking a header; set
     `filter_text` to show only jobs whose id, model, status, fine-tuned model or
     suffix contain it. Posts `JobTable.JobSelected` when the job under the cursor
-    changes (also after an update moves or removes it).
+    changes (also after an update moves or removes it). `space` marks or unmarks
+    the job under the cursor and posts `JobTable.MarksChanged` (runs to compare).
     """
 
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = (
@@ -64,6 +66,23 @@ class JobTable(KeyedTable[JobRow]):
         # Last: the widest column, so the others stay visible at 80 columns.
         ("fine_tuned_model", "Fine-tuned model"),
     )
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_mark", "Mark job to compare", show=False),
+    ]
+
+    class MarksChanged(Message):
+        """The marked jobs (`space`), in the order they were marked."""
+
+        def __init__(self, job_ids: tuple[str, ...]) -> None:
+            super().__init__()
+            self.job_ids = job_ids
+
+    def action_toggle_mark(self) -> None:
+        key = self.selected_id
+        if key is not None:
+            self.toggle_mark(key)
+            self.post_message(JobTable.MarksChanged(tuple(self.marked)))
 
     class JobSelected(Message):
         """The cursor is now on `job_id` (None: the table is empty)."""

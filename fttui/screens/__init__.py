@@ -1,1 +1,1 @@
-"""The app's screens: the main panes and the modal dialogs, one module each."""
+"""The app's screens: the main screen (layout, panes, actions) and the modal dialogs."""

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from fttui.api import APIError, Client
+from fttui.messages import BackendFailed
 from widgets import PathInput, TransferProgress
 
 
@@ -71,7 +72,7 @@ class DownloadScreen(ModalScreen[Path | None]):
                 self.file_id, target, on_progress=progress.update_progress
             )
         except APIError as exc:
-            self.notify(str(exc), title="download", severity="error", timeout=10)
+            self.post_message(BackendFailed("download", exc))
             return
         except OSError as exc:
             self.notify(f"{target}: {exc.strerror or exc}", title="download", severity="error")

@@ -17,7 +17,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label
 
-from fttui.api import APIConnectionError, APIError, APIStatusError, Client
+from fttui.api import APIError, APIStatusError
+from fttui.backend import Backend, describe_error
 from widgets import HyperparamForm
 
 
@@ -63,18 +64,18 @@ def request_body(values: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
-class JobFormScreen(ModalScreen[str | None]):
-    """Returns the new job's id, or None when cancelled."""
+class JobFormScreen(ModalScreen[Any]):
+    """Returns the new job (the API object), or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel"),
         Binding("ctrl+s", "submit", "Create job"),
     ]
 
-    def __init__(self, client: Client, *, org: str = "local", clone_from: Any = None) -> None:
+    def __init__(self, backend: Backend, *, clone_from: Any = None) -> None:
         super().__init__()
-        self.client = client
-        self.org = org
+        self.backend = backend
+        self.client = backend.client
         self.clone_from = clone_from
 
     def compose(self) -> ComposeResult:
@@ -89,9 +90,9 @@ class JobFormScreen(ModalScreen[str | None]):
                 yield Button("Create (ctrl+s)", id="form-submit", variant="primary")
 
     def on_mount(self) -> None:
-        form = self.query_one(HyperparamForm)
-        form.org = self.org
-        frozen = getattr(self.app, "frozen_now", None)
+        form = self.form
+        form.org = self.backend.org
+        frozen = self.backend.frozen_now
         if frozen is not None:  # screenshots and snapshots: a reproducible preview
             form.preview_time = datetime.fromtimestamp(frozen, UTC)
         # Keyboard first: the form opens with its first field ready for input.
@@ -101,12 +102,12 @@ class JobFormScreen(ModalScreen[str | None]):
     @work(group="form-load")
     async def load_choices(self) -> None:
         """Models (base and fine-tuned, for continue-from) and fine-tune files."""
-        form = self.query_one(HyperparamForm)
+        form = self.form
         try:
             models = await self.client.models.list()
             files = [f async for f in self.client.files.iter()]
         except APIError as exc:
-            form.show_server_error(str(exc))
+            form.show_server_error(describe_error("models and files", exc).text)
             return
         form.set_models(sorted(m.id for m in models))
         form.set_files(
@@ -124,8 +125,12 @@ class JobFormScreen(ModalScreen[str | None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
+    @property
+    def form(self) -> HyperparamForm:
+        return self.query_one(HyperparamForm)
+
     def action_submit(self) -> None:
-        form = self.query_one(HyperparamForm)
+        form = self.form
         errors = form.validate()
         if errors:
             first = next(iter(errors))
@@ -138,17 +143,15 @@ class JobFormScreen(ModalScreen[str | None]):
 
     @work(exclusive=True, group="form-submit")
     async def create(self, values: dict[str, Any]) -> None:
-        form = self.query_one(HyperparamForm)
+        form = self.form
         body = request_body(values)
         try:
             job = await self.client.jobs.create(**body)
         except APIStatusError as exc:
+            # The server's refusal verbatim: it names the field and the rule.
             form.show_server_error(exc.message)
             return
-        except APIConnectionError as exc:
-            form.show_server_error(f"backend unreachable: {exc}")
-            return
         except APIError as exc:
-            form.show_server_error(str(exc))
+            form.show_server_error(describe_error("create job", exc).text)
             return
-        self.dismiss(job.id)
+        self.dismiss(job)

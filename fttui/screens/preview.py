@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Label, Static
 
 from fttui.api import APIError, Client
+from fttui.backend import describe_error
 
 PREVIEW_BYTES = 65536
 PREVIEW_LINES = 40
@@ -45,7 +46,7 @@ class PreviewScreen(ModalScreen[None]):
         try:
             head = await self.client.files.head(self.file_id, max_bytes=PREVIEW_BYTES)
         except APIError as exc:
-            text.update(f"could not read {self.file_id}: {exc}")
+            text.update(describe_error(f"could not read {self.file_id}", exc).text)
             return
         lines = head.decode("utf-8", errors="replace").splitlines()
         shown = lines[:PREVIEW_LINES]

@@ -26,6 +26,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
 from fttui.api import APIError, Client
+from fttui.backend import describe_error
+from fttui.messages import BackendFailed
 
 HEAD_BYTES = 262144
 
@@ -104,7 +106,7 @@ class TryModelScreen(ModalScreen[None]):
         try:
             head = await self.client.files.head(file_id, max_bytes=HEAD_BYTES)
         except APIError as exc:
-            self.notify(f"training file: {exc}", severity="warning")
+            self.post_message(BackendFailed("training file", exc))
             return
         lines = head.split(b"\n")
         if len(head) >= HEAD_BYTES:
@@ -158,7 +160,7 @@ class TryModelScreen(ModalScreen[None]):
                 logprobs=5 if classify else None,
             )
         except APIError as exc:
-            output.update(Text(str(exc), style="red"))
+            output.update(Text(describe_error("completion", exc).text, style="red"))
             return
         self.last_completion = completion
         output.update(render_completion(completion))

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from fttui.api import APIError, Client
+from fttui.messages import BackendFailed
 from widgets import ConfirmDialog, PathInput, TransferProgress
 
 
@@ -63,7 +64,7 @@ class UploadScreen(ModalScreen[str | None]):
         elsewhere davinci-002 (cl100k_base, 16,384 tokens), the checker's default.
         """
         if self.client.kind == "local":
-            from fttui.train.registry import DEFAULT_MODEL
+            from fttui.core.models import DEFAULT_MODEL
 
             return DEFAULT_MODEL
         return "davinci-002"
@@ -153,7 +154,7 @@ class UploadScreen(ModalScreen[str | None]):
                 path, purpose="fine-tune", on_progress=progress.update_progress
             )
         except APIError as exc:
-            self.notify(str(exc), title="upload", severity="error", timeout=10)
+            self.post_message(BackendFailed("upload", exc))
             self.query_one("#upload-go", Button).disabled = False
             return
         finally:

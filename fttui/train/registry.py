@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-DEFAULT_MODEL = "SmolLM2-135M-Instruct"
+from fttui.core.models import DEFAULT_MODEL
+
 SEED_ALIASES = ("ada", "babbage", "curie", "davinci")
 
 

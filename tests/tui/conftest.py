@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ServerProcess, free_port  # tests/conftest.py
+from textual.css.query import NoMatches
 
 from fttui.api import Client
 from fttui.app import FtTuiApp
@@ -58,10 +59,18 @@ async def wait_for(
     timeout: float = 20.0,
     what: str | Callable[[], str] = "condition",
 ) -> None:
-    """Pause the pilot until `predicate()` holds (real server, real timing)."""
+    """Pause the pilot until `predicate()` holds (real server, real timing); a
+    widget it looks for that is not mounted yet counts as "not yet"."""
     pause: Callable[[float], Awaitable[None]] = pilot.pause  # type: ignore[attr-defined]
     deadline = time.monotonic() + timeout
-    while not predicate():
+
+    def holds() -> bool:
+        try:
+            return predicate()
+        except NoMatches:
+            return False
+
+    while not holds():
         if time.monotonic() > deadline:
             said = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout}s waiting for {said}")

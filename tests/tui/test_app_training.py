@@ -126,7 +126,7 @@ async def test_upload_train_watch_try_and_cancel(
         # -- try the fine-tuned model: separator and stop come from the training file.
         await wait_for(
             pilot,
-            lambda: main._jobs[job_id].fine_tuned_model is not None,
+            lambda: main.jobs.jobs[job_id].fine_tuned_model is not None,
             timeout=30,
             what="model name",
         )

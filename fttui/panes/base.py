@@ -1,0 +1,56 @@
+"""What every pane of the main screen has in common.
+
+A pane is a container widget that owns one part of the screen: its widgets, the
+workers that fetch its data, its timers and its state. It tells the screen what
+happened with the named messages of `fttui.messages`, and every backend call goes
+through `Pane.call`, so a failure reaches the user by one path: a `BackendFailed`
+message that the app turns into a notification (once) and the header's state.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import ClassVar, TypeVar
+
+from textual.containers import Vertical
+from textual.widget import Widget
+
+from fttui.api import APIError
+from fttui.backend import Backend
+from fttui.messages import BackendAnswered, BackendFailed
+
+T = TypeVar("T")
+
+
+class Pane(Vertical):
+    """Base of the five panes; subclasses set NAME and TITLE and compose their widgets."""
+
+    DEFAULT_CLASSES = "pane"
+
+    #: Short name used by the screen's pane switching ("files", "jobs", ...).
+    NAME: ClassVar[str] = ""
+    #: Shown in the pane's border and the narrow layout's pane bar.
+    TITLE: ClassVar[str] = ""
+
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(id=f"pane-{self.NAME}")
+        self.backend = backend
+
+    @property
+    def main_widget(self) -> Widget:
+        """The widget that takes focus when the pane is chosen (class `pane-main`)."""
+        return self.query_one(".pane-main")
+
+    def start(self) -> None:
+        """Begin loading and refreshing (called once the backend is up)."""
+
+    async def call(self, what: str, make: Callable[[], Awaitable[T]]) -> T | None:
+        """Await one API call; on failure post `BackendFailed` and return None."""
+        try:
+            result = await make()
+        except APIError as exc:
+            self.post_message(BackendFailed(what, exc))
+            return None
+        if not self.backend.ok:
+            self.post_message(BackendAnswered())
+        return result

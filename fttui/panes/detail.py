@@ -1,0 +1,67 @@
+"""The Job detail pane: the selected job as resolved by the backend."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+
+from fttui.messages import DetailLoaded
+from fttui.panes.base import Pane
+from fttui.panes.convert import job_detail
+from widgets import KeyValueTable
+
+EMPTY = [("", "No job selected. Press 2 for the jobs list, n to create a job.")]
+
+
+class DetailPane(Pane):
+    """Hyperparameters as resolved, files, names, times, result files, error and
+    checkpoints of one job; fetched when the selection changes and again whenever
+    the jobs list reports a new status for it. Posts `DetailLoaded`."""
+
+    NAME: ClassVar[str] = "detail"
+    TITLE: ClassVar[str] = "Job detail"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.job_id: str | None = None
+        self._status: str | None = None
+
+    def compose(self) -> ComposeResult:
+        self.table = KeyValueTable(EMPTY, classes="pane-main")
+        yield self.table
+
+    def show(self, job_id: str | None) -> None:
+        """Show another job (None: nothing selected)."""
+        self.job_id = job_id
+        self._status = None
+        if job_id is None:
+            self.table.set_items(EMPTY)
+            self.border_subtitle = ""
+            return
+        self.load(job_id)
+
+    def job_changed(self, job: Any) -> None:
+        """The jobs list has news of `job`; reload when its status moved on."""
+        if job is not None and job.id == self.job_id and job.status != self._status:
+            self.load(job.id)
+
+    def reload(self) -> None:
+        if self.job_id is not None:
+            self.load(self.job_id)
+
+    @work(exclusive=True, group="detail")
+    async def load(self, job_id: str) -> None:
+        client = self.backend.client
+        job = await self.call("job detail", lambda: client.jobs.retrieve(job_id))
+        if job is None or job_id != self.job_id:
+            return
+        page = await self.call("checkpoints", lambda: client.jobs.checkpoints(job_id))
+        if job_id != self.job_id:
+            return
+        checkpoints = list(page.data) if page is not None else []
+        self._status = job.status
+        self.table.set_items(job_detail(job, checkpoints))
+        self.border_subtitle = job.status
+        self.post_message(DetailLoaded(job))

@@ -1,0 +1,77 @@
+"""The Files pane: uploaded files and the storage quota, refreshed every 5 s."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import ComposeResult
+
+from fttui.messages import FilesLoaded
+from fttui.panes.base import Pane
+from fttui.panes.convert import file_row
+from widgets import FileTable, QuotaBar
+
+FILES_INTERVAL = 5.0
+EMPTY = "No files yet. Press u to check and upload a JSONL training file."
+
+
+class FilesPane(Pane):
+    """Lists files with a quota bar (the server's count against its limit, or the
+    sum of the listed files with an unknown limit when the backend does not say).
+    Posts `FilesLoaded` after each refresh."""
+
+    NAME: ClassVar[str] = "files"
+    TITLE: ClassVar[str] = "Files"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.files: list[Any] = []
+        self._started = False
+
+    def compose(self) -> ComposeResult:
+        self.quota = QuotaBar(id="quota")
+        self.table = FileTable(classes="pane-main")
+        yield self.quota
+        yield self.table
+
+    @property
+    def selected_file_id(self) -> str | None:
+        return self.table.selected_file_id
+
+    def on_mount(self) -> None:
+        self.table.empty_text = EMPTY
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.refresh_files()
+            self.set_interval(FILES_INTERVAL, self.refresh_files)
+
+    @work(exclusive=True, group="files")
+    async def refresh_files(self) -> None:
+        client = self.backend.client
+
+        async def load_all() -> list[Any]:
+            return [f async for f in client.files.iter()]
+
+        files = await self.call("list files", load_all)
+        if files is None:
+            return
+        self.files = files
+        self.table.set_files([file_row(f) for f in files])
+        self.post_message(FilesLoaded(files))
+        usage = await self.call("usage", client.usage)
+        quota = self.quota
+        if usage is not None:
+            quota.used = usage.used_bytes
+            quota.limit = usage.limit_bytes
+        else:
+            quota.used = sum(int(f.bytes or 0) for f in files)
+            quota.limit = None
+
+    @work(group="file-actions")
+    async def delete(self, file_id: str) -> None:
+        if await self.call("delete file", lambda: self.backend.client.files.delete(file_id)):
+            self.notify(f"deleted {file_id}", title="files")
+            self.refresh_files()

@@ -1,0 +1,233 @@
+"""The Jobs pane: every job of the backend, refreshed every 2 s, with a filter box."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from functools import partial
+from typing import Any, ClassVar
+
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.widgets import Input
+
+from fttui.messages import JobEnded, JobsLoaded
+from fttui.panes.base import Pane
+from fttui.panes.convert import job_row
+from widgets import JobRow, JobTable
+
+FINAL = frozenset({"succeeded", "failed", "cancelled"})
+JOBS_INTERVAL = 2.0
+PAGE = 100
+STALE_PER_REFRESH = 20
+
+EMPTY_NO_FILES = "No jobs yet. Press u to upload a training file (JSONL), then n to create a job."
+EMPTY_WITH_FILES = "No jobs yet. Press n to create a fine-tuning job from an uploaded file."
+EMPTY_FILTERED = "No job matches the filter. Press / and Esc to clear it."
+
+
+class JobsPane(Pane):
+    """Keeps the backend's jobs and shows them in a `JobTable`.
+
+    The first load walks every page; later refreshes fetch the newest page plus
+    any job it still knows as active (so a long-running job beyond the first page
+    keeps updating). Posts `JobsLoaded` after a refresh that changed something and
+    `JobEnded` when a job it saw active has finished.
+    """
+
+    NAME: ClassVar[str] = "jobs"
+    TITLE: ClassVar[str] = "Jobs"
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.jobs: dict[str, Any] = {}
+        # Widget rows per job, rebuilt only for jobs whose data changed: the table
+        # skips rows that are the same object, so a refresh of 5,000 unchanged jobs
+        # costs a dictionary walk instead of 5,000 conversions.
+        self._rows: dict[str, JobRow] = {}
+        self._loaded = False
+        self._busy = False
+        self._pending_select: str | None = None
+        self._started = False
+        self._files_count = 0
+        #: Called once, after the first load (the screen warms the chart modules then).
+        self.on_first_load: Callable[[], None] | None = None
+
+    def compose(self) -> ComposeResult:
+        # Kept as attributes, not queried: a worker finishing while the app closes
+        # may still touch them after they left the DOM, which is harmless.
+        self.filter_box = Input(
+            placeholder="filter jobs (Enter keeps, Esc clears)", id="job-filter"
+        )
+        self.table = JobTable(classes="pane-main")
+        yield self.filter_box
+        yield self.table
+
+    @property
+    def selected_job(self) -> Any | None:
+        """The job under the cursor, as the backend last sent it."""
+        job_id = self.table.selected_job_id
+        return self.jobs.get(job_id) if job_id is not None else None
+
+    def on_mount(self) -> None:
+        self.filter_box.display = False
+        self._update_empty()
+
+    def start(self) -> None:
+        if not self._started:
+            self._started = True
+            self.refresh_jobs()
+            self.set_interval(JOBS_INTERVAL, self.refresh_jobs)
+
+    def files_known(self, count: int) -> None:
+        """What the empty list suggests depends on whether a file is uploaded yet."""
+        self._files_count = count
+        self._update_empty()
+
+    def _update_empty(self) -> None:
+        table = self.table
+        if table.filter_text.strip():
+            table.empty_text = EMPTY_FILTERED
+        else:
+            table.empty_text = EMPTY_WITH_FILES if self._files_count else EMPTY_NO_FILES
+
+    # -- loading ------------------------------------------------------------------
+    @work(group="jobs")
+    async def refresh_jobs(self, full: bool = False) -> None:
+        """All jobs once, then the newest page plus any active job beyond it."""
+        if self._busy:
+            return
+        self._busy = True
+        try:
+            if full or not self._loaded:
+                await self._load_all()
+            else:
+                await self._load_recent()
+        finally:
+            self._busy = False
+
+    async def _load_all(self) -> None:
+        client = self.backend.client
+
+        async def load_all() -> tuple[dict[str, Any], dict[str, JobRow]]:
+            # Converted page by page as they arrive: converting 5,000 jobs after
+            # the last page blocked the UI for ~100 ms in one go.
+            jobs: dict[str, Any] = {}
+            rows: dict[str, JobRow] = {}
+            async for job in client.jobs.iter(page_size=PAGE):
+                jobs[job.id] = job
+                rows[job.id] = job_row(job)
+            return jobs, rows
+
+        loaded = await self.call("list jobs", load_all)
+        if loaded is None:
+            return
+        first = not self._loaded
+        if not first:
+            for job in loaded[0].values():
+                self._notice_end(job)
+        self.jobs, self._rows = loaded
+        self._loaded = True
+        if first:
+            # Thousands of long-lived job objects would make every full garbage
+            # collection walk them (pauses of 100-400 ms at 5,000 jobs); frozen
+            # objects are skipped by the collector.
+            gc.freeze()
+            if self.on_first_load is not None:
+                self.on_first_load()
+        self._show(changed=True)
+
+    async def _load_recent(self) -> None:
+        client = self.backend.client
+        page = await self.call("list jobs", lambda: client.jobs.list(limit=PAGE))
+        if page is None:
+            return
+        fresh = {job.id: job for job in page.data}
+        stale = [
+            jid for jid, job in self.jobs.items() if jid not in fresh and job.status not in FINAL
+        ]
+        for jid in stale[:STALE_PER_REFRESH]:
+            job = await self.call("refresh job", partial(client.jobs.retrieve, jid))
+            if job is not None:
+                fresh[jid] = job
+        changed = False
+        for job in fresh.values():
+            changed = self.keep(job) or changed
+        self._show(changed)
+
+    def keep(self, job: Any) -> bool:
+        """Remember a job as the backend sent it; True when it is new or changed."""
+        old = self.jobs.get(job.id)
+        if old is not None and old == job and job.id in self._rows:
+            return False
+        self._notice_end(job)
+        self.jobs[job.id] = job
+        row = job_row(job)
+        if self._rows.get(job.id) != row:
+            self._rows[job.id] = row
+        return True
+
+    def _notice_end(self, job: Any) -> None:
+        old = self.jobs.get(job.id)
+        if old is not None and old.status not in FINAL and job.status in FINAL:
+            self.post_message(JobEnded(job))
+
+    def _show(self, changed: bool) -> None:
+        table = self.table
+        if table.rows_pending and self._pending_select is None:
+            # The first load is still going into the table chunk by chunk; a refresh
+            # now would make every remaining chunk re-sort the table. The next
+            # timer tick shows whatever changed meanwhile.
+            return
+        # Every refresh: the elapsed/ETA cells of running jobs move with the clock.
+        table.set_jobs(list(self._rows.values()), now=self.backend.now())
+        if self._pending_select is not None and table.select_id(self._pending_select):
+            self._pending_select = None
+        if changed:
+            self.post_message(JobsLoaded(self.jobs))
+
+    # -- changes made here --------------------------------------------------------
+    def add_created(self, job: Any) -> None:
+        """A job created from the app: listed at once, selected, its events followed."""
+        self._pending_select = job.id
+        self.keep(job)
+        self._show(changed=True)
+
+    @work(group="job-actions")
+    async def act(self, verb: str, job_id: str) -> None:
+        """`cancel` (and any other job verb of the API: `client.jobs.<verb>(job_id)`)."""
+        method = getattr(self.backend.client.jobs, verb)
+        job = await self.call(verb, partial(method, job_id))
+        if job is not None:
+            self.keep(job)
+            self.notify(f"{job_id}: {job.status}", title=verb)
+            self._show(changed=True)
+
+    @work(group="job-actions")
+    async def delete_model(self, model: str) -> None:
+        if await self.call("delete model", lambda: self.backend.client.models.delete(model)):
+            self.notify(f"deleted {model}", title="models")
+
+    # -- filter -------------------------------------------------------------------
+    def open_filter(self) -> None:
+        box = self.filter_box
+        box.display = True
+        box.focus()
+
+    @on(Input.Changed)
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.table.filter_text = event.value
+        self._update_empty()
+
+    @on(Input.Submitted)
+    def _filter_done(self) -> None:
+        self.filter_box.display = bool(self.filter_box.value)
+        self.table.focus()
+
+    def on_key(self, event: events.Key) -> None:
+        box = self.filter_box
+        if event.key == "escape" and box.has_focus:
+            box.value = ""
+            box.display = False
+            self.table.focus()
+            event.stop()
