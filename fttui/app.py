@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.notifications import SeverityLevel
 
 from fttui.backend import Backend, describe_error
+from fttui.core.safe_text import safe_text
 from fttui.messages import BackendAnswered, BackendFailed
 from fttui.palette import ActionsProvider
 from fttui.screens.main import MainScreen
@@ -108,6 +110,32 @@ class FtTuiApp(App[int]):
         self._update_subtitle()
         self.main.start()
 
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Every toast of the app (`Widget.notify` calls this one): always plain text.
+
+        Messages quote ids, names and error bodies a backend chose, so markup is
+        never read from them (`markup` is accepted for Textual's signature and
+        ignored: `Widget.notify` passes True by default, and then a server's
+        `[@click=app.quit]` would become an action link) and control characters
+        are shown (`safe_text`), not obeyed.
+        """
+        del markup
+        super().notify(
+            safe_text(message, multiline=True),
+            title=safe_text(title),
+            severity=severity,
+            timeout=timeout,
+            markup=False,
+        )
+
     # -- the one path from a failed backend call to the user -----------------------
     @on(BackendFailed)
     def _backend_failed(self, message: BackendFailed) -> None:
@@ -142,7 +170,8 @@ class FtTuiApp(App[int]):
             parts.append(self._backend_note)
         elif not self.backend.ok:
             parts.append("unreachable, retrying")
-        self.sub_title = " · ".join(parts)
+        # The label holds the backend's URL and the org may be a backend's name.
+        self.sub_title = safe_text(" · ".join(parts))
 
     def action_help(self) -> None:
         from fttui.screens.help import HelpScreen, key_sections
@@ -164,7 +193,7 @@ def run(args: argparse.Namespace) -> int:
             data_dir=getattr(args, "data_dir", None),
         )
     except ValueError as exc:
-        print(f"fttui: {exc}")
+        print(f"fttui: {safe_text(str(exc), multiline=True)}")
         return 2
     # Few retries: a refresh timer tries again soon anyway, and a backend that is
     # down should show as down within seconds, not after a long backoff.

@@ -229,6 +229,17 @@ def resolve_profile(
     if profile.kind != "local":
         organization = env.get("OPENAI_ORG_ID") or organization
         project = env.get("OPENAI_PROJECT_ID") or project
+    # Sent as HTTP headers: httpx would raise deep inside the client (a traceback).
+    for what, value in (
+        ("the API key", key),
+        ("organization", organization),
+        ("project", project),
+    ):
+        if value and not (value.isascii() and value.isprintable()):
+            raise ConfigError(
+                f"{what} of profile {profile.name!r} must be printable ASCII "
+                "(it is sent in an HTTP header)"
+            )
     directory = Path(data_dir).expanduser() if data_dir is not None else profile.data_dir
     return replace(
         profile,

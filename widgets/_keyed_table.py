@@ -12,6 +12,11 @@ O(changed rows) plus a sort; a frame costs O(visible rows).
 
 The cursor stays on the same id across updates; the scroll position is left
 alone. Subclasses say how a row becomes cells, sorts and matches a filter.
+
+Cells come from a backend (ids, names, model ids) and are drawn as raw segments,
+which bypass Rich's own handling: every cell passes `safe_text` here, once per
+changed row, so a control sequence in a file name shows as `\x1b[2J` instead of
+clearing the user's screen.
 """
 
 from __future__ import annotations
@@ -31,6 +36,8 @@ from textual.geometry import Size
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+
+from fttui.core.safe_text import safe_text
 
 R = TypeVar("R")
 
@@ -166,7 +173,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
 
     # -- hooks for subclasses -------------------------------------------------------
     def _row_cells(self, row: R, now: float | None) -> tuple[str, ...]:
-        """The row's cells as plain text, in COLUMNS order."""
+        """The row's cells as plain text, in COLUMNS order (made safe by the caller)."""
         raise NotImplementedError
 
     def _cell_style(self, column: int, text: str) -> str:
@@ -329,7 +336,9 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
                 if measured is None or not self._ticks(row):
                     continue  # the common case, kept cheap: nothing to recompute
                 ticked = self._clock_cells(row, now)
-                cells = tuple(ticked.get(i, text) for i, text in enumerate(measured))
+                cells = tuple(
+                    safe_text(ticked[i]) if i in ticked else text for i, text in enumerate(measured)
+                )
                 reorder = reorder or (sort_key == "elapsed" and cells != measured)
             else:
                 reorder = reorder or self._sort_value(old, sort_key) != self._sort_value(
@@ -337,7 +346,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
                 )
                 if measured is None:
                     continue
-                cells = self._row_cells(row, now)
+                cells = self._safe_cells(row, now)
             if cells != measured:
                 self._cells[key] = cells
                 self._strips.pop(key, None)
@@ -369,11 +378,18 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
 
         return key
 
+    def _safe_cells(self, row: R, now: float | None) -> tuple[str, ...]:
+        """The row's cells with every control character shown, never obeyed."""
+        # The check is inlined: almost every cell is printable and stays as it is.
+        return tuple(
+            text if text.isprintable() else safe_text(text) for text in self._row_cells(row, now)
+        )
+
     def _cells_for(self, key: str) -> tuple[str, ...]:
         """The row's cells, measuring it now if it was not yet."""
         cells = self._cells.get(key)
         if cells is None:
-            cells = self._cells[key] = self._row_cells(self._all[key], self._now)
+            cells = self._cells[key] = self._safe_cells(self._all[key], self._now)
             self._grow([cells])
         return cells
 

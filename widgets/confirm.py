@@ -10,12 +10,16 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
+from fttui.core.safe_text import safe_text
+
 
 class ConfirmDialog(ModalScreen[bool]):
     """Ask `title` / `body`; dismisses with True (y, enter) or False (n, escape).
 
     Push it with `app.push_screen(ConfirmDialog(...), callback)` or
-    `await app.push_screen_wait(...)` from a worker.
+    `await app.push_screen_wait(...)` from a worker. Title and body are plain
+    text: they quote ids and names a server chose, so no markup is read from
+    them and control characters are shown (`safe_text`), not obeyed.
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -50,8 +54,8 @@ class ConfirmDialog(ModalScreen[bool]):
         self, title: str, body: str = "", *, yes_label: str = "Yes (y)", no_label: str = "No (n)"
     ) -> None:
         super().__init__()
-        self.title_text = title
-        self.body_text = body
+        self.title_text = safe_text(title)
+        self.body_text = safe_text(body, multiline=True)
         self.yes_label = yes_label
         self.no_label = no_label
 

@@ -7,7 +7,6 @@ when drawn, so appending is O(batch) and drawing is O(screen), whatever the tota
 
 from __future__ import annotations
 
-import re
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -21,10 +20,10 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
+from fttui.core.safe_text import safe_text
 from widgets._format import clock_time
 from widgets.rows import EventRow
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _LEVELS = {"warn": "warn", "warning": "warn", "error": "error", "fatal": "error"}
 
 
@@ -125,7 +124,8 @@ class EventLog(ScrollView, can_focus=True):
             added += 1
             stamp = clock_time(event.created_at) + " "
             level = _level_of(event)
-            text = _CONTROL.sub("", event_text(event).expandtabs(4))
+            # A server's message is data: controls shown (`\x1b[2J`), never obeyed.
+            text = safe_text(event_text(event), multiline=True)
             for index, part in enumerate(text.split("\n")):
                 prefix = stamp if index == 0 else " " * len(stamp)
                 lines.append((prefix, part, level))

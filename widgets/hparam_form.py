@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
@@ -20,6 +21,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from fttui.core.hparams import AUTO, check_hyperparameter
 from fttui.core.naming import SUFFIX_MAX, fine_tuned_model_name, suffix_problem
+from fttui.core.safe_text import safe_text
 
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})
@@ -83,6 +85,11 @@ class HyperparamForm(Widget):
     (field -> message; empty when the form is fine); `values()` gives the request
     pieces; `load()` pre-fills (clone); `show_server_error()` shows a refusal.
     The suffix field shows a live `n/40` count and the resulting model name.
+
+    Model ids, file names and a cloned job's values come from a backend: choices
+    show them as plain text with control characters made visible (`safe_text`)
+    while their values stay exactly what the server sent; text pre-filled into
+    an input is made safe first (it is what will be sent back).
     """
 
     DEFAULT_CSS = """
@@ -235,7 +242,8 @@ class HyperparamForm(Widget):
         """Replace options, keeping the current choice when it is still offered."""
         options = list(options)
         current = select.value
-        select.set_options(options)
+        # Prompts as Text: a string prompt would be read as markup.
+        select.set_options([(Text(safe_text(str(prompt))), value) for prompt, value in options])
         if current != Select.NULL and any(value == current for _, value in options):
             select.value = current
 
@@ -318,7 +326,7 @@ class HyperparamForm(Widget):
 
     def _show_error(self, name: str, message: str | None) -> None:
         label = self.query_one(f"#{name}-error", Label)
-        label.update(message or "")
+        label.update(safe_text(message or "", multiline=True))
         label.set_class(bool(message), "-shown")
 
     def validate(self) -> dict[str, str]:
@@ -380,10 +388,12 @@ class HyperparamForm(Widget):
         hyperparameters = dict(values.get("hyperparameters") or {})
         for name in HYPERPARAMETERS:
             value = hyperparameters.get(name, AUTO)
-            self.query_one(f"#{name}", Input).value = "" if value in (None, AUTO) else str(value)
-        self.query_one("#suffix", Input).value = values.get("suffix") or ""
+            self.query_one(f"#{name}", Input).value = (
+                "" if value in (None, AUTO) else safe_text(str(value))
+            )
+        self.query_one("#suffix", Input).value = safe_text(str(values.get("suffix") or ""))
         seed = values.get("seed")
-        self.query_one("#seed", Input).value = "" if seed is None else str(seed)
+        self.query_one("#seed", Input).value = "" if seed is None else safe_text(str(seed))
         method = values.get("method") or "full"
         self.query_one("#method", Select).value = method if method in ("full", "lora") else "full"
         extra = {**hyperparameters, **values, **(values.get("extra") or {})}
@@ -391,20 +401,23 @@ class HyperparamForm(Widget):
         self.query_one("#compute_classification_metrics", Checkbox).value = on
         n_classes = extra.get("classification_n_classes")
         self.query_one("#classification_n_classes", Input).value = (
-            "" if n_classes is None else str(n_classes)
+            "" if n_classes is None else safe_text(str(n_classes))
         )
-        self.query_one("#classification_positive_class", Input).value = (
-            extra.get("classification_positive_class") or ""
+        self.query_one("#classification_positive_class", Input).value = safe_text(
+            str(extra.get("classification_positive_class") or "")
         )
         betas = extra.get("classification_betas") or []
-        self.query_one("#classification_betas", Input).value = ", ".join(f"{b:g}" for b in betas)
+        self.query_one("#classification_betas", Input).value = ", ".join(
+            f"{b:g}" if isinstance(b, (int, float)) else safe_text(str(b)) for b in betas
+        )
         self._update_suffix()
         self._show_classification(on)
 
     def show_server_error(self, message: str) -> None:
-        """Show the server's refusal verbatim at the top (empty clears it)."""
+        """Show the server's refusal at the top, as plain text with control characters
+        shown (`safe_text`); empty clears it."""
         box = self.query_one("#server-error", Static)
-        box.update(message)
+        box.update(safe_text(message, multiline=True))
         box.set_class(bool(message), "-shown")
         if message:
             box.scroll_visible(top=True)
@@ -424,7 +437,7 @@ class HyperparamForm(Widget):
         counter = self.query_one("#suffix-counter", Label)
         counter.update(f"{len(suffix)}/{SUFFIX_MAX}")
         counter.set_class(len(suffix) > SUFFIX_MAX, "-over")
-        self.query_one("#model-preview", Label).update(f"→ {self.model_preview}")
+        self.query_one("#model-preview", Label).update(safe_text(f"→ {self.model_preview}"))
 
     def _show_classification(self, on: bool) -> None:
         self.query_one("#classification-options").set_class(on, "-shown")

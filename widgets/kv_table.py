@@ -10,12 +10,15 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
+from fttui.core.safe_text import safe_text
+
 
 class KeyValueTable(VerticalScroll):
     """Keys in a bold left column, values wrapped on the right; scrolls when long.
 
-    Values are plain text (never markup), so an error message from a server shows
-    exactly as sent.
+    Keys and values are plain text (never markup) with control characters shown
+    (`safe_text`), so an error message from a server shows exactly as sent and
+    can neither style nor drive the terminal.
     """
 
     DEFAULT_CSS = """
@@ -56,5 +59,5 @@ class KeyValueTable(VerticalScroll):
         table.add_column(style="bold", no_wrap=True, ratio=None)
         table.add_column(ratio=1, overflow="fold")
         for key, value in self._items:
-            table.add_row(Text(key), Text(value))
+            table.add_row(Text(safe_text(key)), Text(safe_text(value, multiline=True)))
         return table

@@ -11,6 +11,8 @@ from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from fttui.core.safe_text import safe_text
+
 #: ANSI 256 colours given to series in order (blue, red, green, magenta, cyan, yellow...).
 PALETTE: tuple[int, ...] = (12, 9, 10, 13, 14, 11, 3, 6, 5, 2)
 
@@ -72,8 +74,8 @@ class MetricPlot(Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self.title = title
-        self.ylabel = ylabel
+        self.title = safe_text(title)
+        self.ylabel = safe_text(ylabel)
         self._series: dict[str, tuple[list[float], list[float]]] = {}
         self._cache_key: tuple[int, int, int] | None = None
         self._cache: RenderableType | None = None
@@ -90,8 +92,15 @@ class MetricPlot(Widget):
         return any(xs for xs, _ in self._series.values())
 
     def set_series(self, series: Series, title: str, ylabel: str = "") -> None:
-        """Replace all series (name -> (steps, values)); empty ones are skipped."""
-        cleaned = {name: _clean(steps, values) for name, (steps, values) in series.items()}
+        """Replace all series (name -> (steps, values)); empty ones are skipped.
+
+        Names become legend text and may come from a results CSV's header (a
+        backend's file), so control characters in them are shown, not obeyed.
+        """
+        title, ylabel = safe_text(title), safe_text(ylabel)
+        cleaned = {
+            safe_text(str(name)): _clean(steps, values) for name, (steps, values) in series.items()
+        }
         cleaned = {name: pair for name, pair in cleaned.items() if pair[0]}
         if cleaned == self._series and title == self.title and ylabel == self.ylabel:
             return
@@ -141,7 +150,7 @@ class MetricPlot(Widget):
         try:
             chart = self._chart(width, chart_height)
         except Exception as exc:  # plotext refusing some data must not crash the app
-            return Group(header, legend, Text(f"cannot plot: {exc}", style="red"))
+            return Group(header, legend, Text(f"cannot plot: {safe_text(str(exc))}", style="red"))
         return Group(header, legend, chart)
 
     def _x_ticks(self, fig: Any, width: int) -> None:

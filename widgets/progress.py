@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.widget import Widget
 from textual.widgets import Label, ProgressBar
 
+from fttui.core.safe_text import safe_text
 from widgets._format import human_bytes
 
 
@@ -36,7 +37,7 @@ class TransferProgress(Widget):
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
-        self._label = label
+        self._label = safe_text(label)
         self._started: float | None = None
         self._done_at_start = 0
         self.done = 0
@@ -48,9 +49,9 @@ class TransferProgress(Widget):
         yield Label("", id="transfer-stats")
 
     def set_label(self, label: str) -> None:
-        """Change what is being transferred (e.g. the file name)."""
-        self._label = label
-        self.query_one("#transfer-label", Label).update(label)
+        """Change what is being transferred (e.g. the file name: plain text)."""
+        self._label = safe_text(label)
+        self.query_one("#transfer-label", Label).update(self._label)
 
     @property
     def stats_text(self) -> str:

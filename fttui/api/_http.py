@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
@@ -23,6 +24,20 @@ _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
 # Builds the multipart `files` argument afresh for each attempt (a retried upload
 # must reopen its file) and returns a closer for what it opened.
 FilesFactory = Callable[[], tuple[dict[str, Any], Callable[[], None]]]
+
+
+def segment(value: str) -> str:
+    """An id as one URL path segment: `/files/{segment(file_id)}`.
+
+    Ids come from a backend and are sent back to it: percent-encoded, an id with a
+    control character, `/`, `?` or `#` in it stays one segment of the intended
+    path (httpx refuses control characters in a URL with an exception no caller
+    expects) and `..` cannot climb to another endpoint. `:` and `@` stay as they
+    are (fine-tuned model ids use them).
+    """
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="!$&'()*+,;=:@")
 
 
 def _clean(params: Mapping[str, Any] | None) -> dict[str, Any] | None:

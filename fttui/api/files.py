@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from fttui.api._http import HTTP
+from fttui.api._http import HTTP, segment
 from fttui.api.errors import APIError, transport_error
 from fttui.api.types import FileDeleted, FileObject, Page, parse
 
@@ -132,10 +132,10 @@ class Files:
             after = page.last_id
 
     async def retrieve(self, file_id: str) -> FileObject:
-        return parse(FileObject, await self._http.request("GET", f"/files/{file_id}"))
+        return parse(FileObject, await self._http.request("GET", f"/files/{segment(file_id)}"))
 
     async def delete(self, file_id: str) -> FileDeleted:
-        return parse(FileDeleted, await self._http.request("DELETE", f"/files/{file_id}"))
+        return parse(FileDeleted, await self._http.request("DELETE", f"/files/{segment(file_id)}"))
 
     async def download(
         self,
@@ -146,7 +146,7 @@ class Files:
         """Stream a file's content to `path` (temporary file + rename); returns the path."""
         target = Path(path)
         target.parent.mkdir(parents=True, exist_ok=True)
-        what = f"GET /files/{file_id}/content"
+        what = f"GET /files/{segment(file_id)}/content"
 
         async def attempt() -> Path:
             fd, tmp_name = tempfile.mkstemp(
@@ -155,7 +155,7 @@ class Files:
             try:
                 with os.fdopen(fd, "wb") as out:
                     async with self._http.stream(
-                        "GET", f"/files/{file_id}/content", retry=False
+                        "GET", f"/files/{segment(file_id)}/content", retry=False
                     ) as response:
                         length = response.headers.get("content-length")
                         total = int(length) if length and length.isdigit() else None
@@ -183,7 +183,7 @@ class Files:
         """The first `max_bytes` of a file's content, without downloading the rest."""
         parts: list[bytes] = []
         size = 0
-        async with self._http.stream("GET", f"/files/{file_id}/content") as response:
+        async with self._http.stream("GET", f"/files/{segment(file_id)}/content") as response:
             try:
                 async for chunk in response.aiter_bytes(min(max_bytes, 65536) or 1):
                     parts.append(chunk)
@@ -191,5 +191,5 @@ class Files:
                     if size >= max_bytes:
                         break
             except httpx.TransportError as exc:
-                raise transport_error(exc, f"GET /files/{file_id}/content") from exc
+                raise transport_error(exc, f"GET /files/{segment(file_id)}/content") from exc
         return b"".join(parts)[:max_bytes]

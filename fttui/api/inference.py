@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fttui.api._http import HTTP
+from fttui.api._http import HTTP, segment
 from fttui.api.types import ChatCompletion, Completion, Model, ModelDeleted, Page, parse
 
 __all__ = ["Chat", "ChatCompletions", "Completions", "Models"]
@@ -25,11 +25,13 @@ class Models:
         return parse(Page[Model], body).data
 
     async def retrieve(self, model_id: str) -> Model:
-        return parse(Model, await self._http.request("GET", f"/models/{model_id}"))
+        return parse(Model, await self._http.request("GET", f"/models/{segment(model_id)}"))
 
     async def delete(self, model_id: str) -> ModelDeleted:
         """Delete a fine-tuned model (base models cannot be deleted: 4xx)."""
-        return parse(ModelDeleted, await self._http.request("DELETE", f"/models/{model_id}"))
+        return parse(
+            ModelDeleted, await self._http.request("DELETE", f"/models/{segment(model_id)}")
+        )
 
 
 def _body(fields: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import AsyncIterator
 from typing import Any
 
-from fttui.api._http import HTTP
+from fttui.api._http import HTTP, segment
 from fttui.api.errors import APIConnectionError, APIError, APIStatusError
 from fttui.api.retry import RETRY_STATUSES
 from fttui.api.types import Checkpoint, FineTuningJob, JobEvent, Page, parse
@@ -113,12 +113,14 @@ class Jobs:
             after = page.last_id
 
     async def retrieve(self, job_id: str) -> FineTuningJob:
-        return parse(FineTuningJob, await self._http.request("GET", f"/fine_tuning/jobs/{job_id}"))
+        return parse(
+            FineTuningJob, await self._http.request("GET", f"/fine_tuning/jobs/{segment(job_id)}")
+        )
 
     async def _action(self, job_id: str, action: str) -> FineTuningJob:
         # Cancelling, pausing or resuming twice has the same effect as once: retryable.
         body = await self._http.request(
-            "POST", f"/fine_tuning/jobs/{job_id}/{action}", idempotent=True
+            "POST", f"/fine_tuning/jobs/{segment(job_id)}/{action}", idempotent=True
         )
         return parse(FineTuningJob, body)
 
@@ -137,7 +139,9 @@ class Jobs:
     ) -> Page[JobEvent]:
         """One page of events, newest first; `after` is the previous page's `last_id`."""
         body = await self._http.request(
-            "GET", f"/fine_tuning/jobs/{job_id}/events", params={"after": after, "limit": limit}
+            "GET",
+            f"/fine_tuning/jobs/{segment(job_id)}/events",
+            params={"after": after, "limit": limit},
         )
         return parse(Page[JobEvent], body)
 
@@ -146,7 +150,7 @@ class Jobs:
     ) -> Page[Checkpoint]:
         body = await self._http.request(
             "GET",
-            f"/fine_tuning/jobs/{job_id}/checkpoints",
+            f"/fine_tuning/jobs/{segment(job_id)}/checkpoints",
             params={"after": after, "limit": limit},
         )
         return parse(Page[Checkpoint], body)
@@ -166,7 +170,7 @@ class Jobs:
         while True:
             body = await self._http.request(
                 "GET",
-                f"/fine_tuning/jobs/{job_id}/events",
+                f"/fine_tuning/jobs/{segment(job_id)}/events",
                 params={"after": after, "limit": _FOLLOW_PAGE},
             )
             page = parse(Page[Any], body)

@@ -11,7 +11,8 @@ import re
 from datetime import UTC, datetime
 
 SUFFIX_MAX = 40
-_SUFFIX_ALLOWED = re.compile(r"^[A-Za-z0-9 _.\-]*$")
+# fullmatch, not match with ^...$: `$` also matches before a final newline.
+_SUFFIX_ALLOWED = re.compile(r"[A-Za-z0-9 _.\-]*")
 _UNSAFE = re.compile(r"[^a-z0-9_.\-]+")
 
 
@@ -21,8 +22,8 @@ def suffix_problem(suffix: str | None) -> str | None:
         return None
     if len(suffix) > SUFFIX_MAX:
         return f"suffix is {len(suffix)} characters; at most {SUFFIX_MAX} are allowed"
-    if not _SUFFIX_ALLOWED.match(suffix):
-        bad = sorted({c for c in suffix if not _SUFFIX_ALLOWED.match(c)})
+    if not _SUFFIX_ALLOWED.fullmatch(suffix):
+        bad = sorted({c for c in suffix if not _SUFFIX_ALLOWED.fullmatch(c)})
         return f"suffix may contain only letters, digits, spaces, '-', '_' and '.' (found {''.join(bad)!r})"
     return None
 

@@ -3,19 +3,24 @@
 Exit codes: 0 clean, 1 warnings only, 2 errors (or unusable input). With fixes,
 the planned changes are listed first, the fixed files are written next to the
 input (or under `-o PREFIX`) and the exit code is that of the fixed files' check.
+
+Everything printed quotes a data file, which is not trusted: the rich view goes
+through `Report.to_rich()` (plain `Text`, controls shown), the JSON through
+`safe_json` (controls as `\\uXXXX` escapes: same data, no raw control bytes).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from fttui.core.safe_text import safe_json, safe_text
 from fttui.data.check import check_file
 from fttui.data.encodings import EncodingUnavailable
 from fttui.data.fixes import FixError, apply_fixes, parse_fix_names, plan_fixes
@@ -25,9 +30,9 @@ from fttui.data.tokens import counter_for
 
 def _fail(message: str, as_json: bool) -> int:
     if as_json:
-        print(json.dumps({"error": message, "exit_code": 2}))
+        print(safe_json({"error": message, "exit_code": 2}))
     else:
-        print(f"fttui prepare: {message}", file=sys.stderr)
+        print(f"fttui prepare: {safe_text(message, multiline=True)}", file=sys.stderr)
     return 2
 
 
@@ -62,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
         console.print(report.to_rich())
     if not fixes:
         if as_json:
-            print(json.dumps(out, ensure_ascii=False))
+            print(safe_json(out))
         return report.exit_code
 
     plan = plan_fixes(report, fixes, args.split)
@@ -72,7 +77,11 @@ def main(args: argparse.Namespace) -> int:
         for column in ("fix", "what it does", "examples"):
             table.add_column(column, justify="right" if column == "examples" else "left")
         for item in plan:
-            table.add_row(item.name, item.description, f"{item.affected:,}")
+            table.add_row(
+                Text(safe_text(item.name)),
+                Text(safe_text(item.description)),
+                f"{item.affected:,}",
+            )
         console.print(table)
     try:
         counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
@@ -98,9 +107,11 @@ def main(args: argparse.Namespace) -> int:
     out["fixed"] = fixed.to_json()
     out["exit_code"] = fixed.exit_code
     if as_json:
-        print(json.dumps(out, ensure_ascii=False))
+        print(safe_json(out))
     else:
-        console.print(f"Wrote {', '.join(map(str, outputs))}; checking the result:")
+        console.print(
+            Text(safe_text(f"Wrote {', '.join(map(str, outputs))}; checking the result:"))
+        )
         console.print(fixed.to_rich())
     sys.stdout.flush()
     return fixed.exit_code

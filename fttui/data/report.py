@@ -3,6 +3,10 @@
 `Report.to_json()` is a stable schema (documented in docs/data.md, versioned by its
 `schema` field) that the server, the TUI and scripts read; `Report.to_rich()` is the
 human view that `fttui prepare` prints and the TUI shows before an upload.
+
+A data file is not trusted: anything quoted from it (file names, labels,
+separators, messages that quote content) goes into the rich view as `Text` (never
+markup) through `safe_text`, so escape sequences in a dataset are shown, not obeyed.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ from typing import Any, Literal
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
+
+from fttui.core.safe_text import safe_text
 
 SCHEMA = "fttui.prepare/1"
 Severity = Literal["error", "warning", "info"]
@@ -156,9 +162,11 @@ class Report:
         overview.add_column("")
         status = {0: "[green]clean[/]", 1: "[yellow]warnings[/]", 2: "[red]errors[/]"}
         overview.add_row("Result", status[self.exit_code])
-        overview.add_row("Model", f"{self.model} ({self.tokenizer}, limit {self.token_limit:,})")
-        overview.add_row("Format", str(self.format or "-"))
-        overview.add_row("Task", str(self.task or "-"))
+        overview.add_row(
+            "Model", _plain(f"{self.model} ({self.tokenizer}, limit {self.token_limit:,})")
+        )
+        overview.add_row("Format", _plain(str(self.format or "-")))
+        overview.add_row("Task", _plain(str(self.task or "-")))
         overview.add_row("Tokens per epoch", f"{self.tokens_per_epoch:,}")
         overview.add_row(
             f"Billed tokens ({self.n_epochs} epochs)", f"{self.billed_tokens:,} (estimate)"
@@ -171,7 +179,7 @@ class Report:
             if fs is None:
                 continue
             stats.add_row(
-                f"{fs.role}: {Path(fs.path).name}",
+                _plain(f"{fs.role}: {Path(fs.path).name}"),
                 f"{fs.n_examples:,}",
                 _size(fs.bytes),
                 f"{fs.total_tokens:,}",
@@ -182,7 +190,7 @@ class Report:
         parts: list[RenderableType] = [overview, stats]
         if self.training.separator is not None or self.training.stop_sequence is not None:
             parts.append(
-                Text(
+                _plain(
                     f"separator {self.training.separator!r}, "
                     f"stop sequence {self.training.stop_sequence!r}",
                     style="dim",
@@ -204,11 +212,16 @@ class Report:
                 lines = ", ".join(map(str, item.lines))
                 if item.lines and item.count > len(item.lines):
                     lines += f" (+{item.count - len(item.lines)} more)"
-                issues.add_row(style[item.severity], item.file, Text(item.message), lines)
+                issues.add_row(style[item.severity], _plain(item.file), _plain(item.message), lines)
             parts.append(issues)
         else:
             parts.append(Text("No issues found.", style="green"))
         return Group(*parts)
+
+
+def _plain(text: str, style: str = "") -> Text:
+    """Text quoted from a data file, for a rich table: no markup, controls shown."""
+    return Text(safe_text(text), style=style)
 
 
 def _size(n: int) -> str:

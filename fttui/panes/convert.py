@@ -113,6 +113,10 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
             items.append((name, _fmt(value)))
         if local.get("base_model") and local.get("base_model") != _get(job, "model"):
             items.append(("base model", _fmt(local["base_model"])))
+    metadata = _plain(_get(job, "metadata"))
+    if isinstance(metadata, dict):
+        for name, value in metadata.items():
+            items.append((f"metadata {name}", _fmt(value)))
     items += [
         ("seed", _fmt(_get(job, "seed"))),
         ("trained tokens", _fmt(_get(job, "trained_tokens"))),

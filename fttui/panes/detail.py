@@ -6,7 +6,9 @@ from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
+from textual.content import Content
 
+from fttui.core.safe_text import safe_text
 from fttui.messages import DetailLoaded
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_detail
@@ -63,5 +65,6 @@ class DetailPane(Pane):
         checkpoints = list(page.data) if page is not None else []
         self._status = job.status
         self.table.set_items(job_detail(job, checkpoints))
-        self.border_subtitle = job.status
+        # A border title is read as markup: the backend's status goes in as Content.
+        self.border_subtitle = Content(safe_text(job.status))
         self.post_message(DetailLoaded(job))

@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label
 
 from fttui.api import APIError, Client
+from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 from widgets import PathInput, TransferProgress
 
@@ -27,12 +28,22 @@ class DownloadScreen(ModalScreen[Path | None]):
         self.client = client
         self.job_id = job_id
         self.file_id = file_id
-        self.default = (directory or Path.cwd()) / f"{job_id}-results.csv"
+        # The job id is a backend's: no path separators or controls in a file name.
+        name = safe_text(job_id).replace("/", "_").replace("\\", "_")
+        self.default = (directory or Path.cwd()) / f"{name}-results.csv"
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
-            yield Label(f"Download the results of {self.job_id}", classes="modal-title")
-            yield Label(f"file {self.file_id} → path (Enter saves):", classes="modal-hint")
+            yield Label(
+                f"Download the results of {safe_text(self.job_id)}",
+                classes="modal-title",
+                markup=False,
+            )
+            yield Label(
+                f"file {safe_text(self.file_id)} → path (Enter saves):",
+                classes="modal-hint",
+                markup=False,
+            )
             yield PathInput(value=str(self.default), id="download-path")
             yield TransferProgress(id="download-progress")
             with Horizontal(classes="modal-buttons"):

@@ -19,6 +19,7 @@ from textual.widgets import Button, Label
 
 from fttui.api import APIError, APIStatusError
 from fttui.backend import Backend, describe_error
+from fttui.core.safe_text import safe_text
 from widgets import HyperparamForm
 
 
@@ -81,7 +82,8 @@ class JobFormScreen(ModalScreen[Any]):
     def compose(self) -> ComposeResult:
         title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
         with Vertical(classes="modal-box", id="job-form-box"):
-            yield Label(title, classes="modal-title")
+            # The id is the backend's: plain text, controls shown (`safe_text`).
+            yield Label(safe_text(title), classes="modal-title", markup=False)
             with VerticalScroll(id="job-form-scroll"):
                 yield HyperparamForm(id="job-form")
             with Horizontal(classes="modal-buttons"):

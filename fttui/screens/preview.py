@@ -1,4 +1,8 @@
-"""`p`: the first lines of an uploaded file, fetched with a ranged read."""
+"""`p`: the first lines of an uploaded file, fetched with a ranged read.
+
+The bytes are a backend's (or a data file's): shown as plain text with control
+characters made visible (`safe_text`), never obeyed by the terminal.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,7 @@ from textual.widgets import Label, Static
 
 from fttui.api import APIError, Client
 from fttui.backend import describe_error
+from fttui.core.safe_text import safe_text
 
 PREVIEW_BYTES = 65536
 PREVIEW_LINES = 40
@@ -28,7 +33,9 @@ class PreviewScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
-            yield Label(f"Preview of {self.file_id}", classes="modal-title")
+            yield Label(
+                f"Preview of {safe_text(self.file_id)}", classes="modal-title", markup=False
+            )
             with VerticalScroll(id="preview-scroll"):
                 yield Static("loading …", id="preview-text", markup=False)
             yield Label("Escape closes", classes="modal-hint")
@@ -46,9 +53,13 @@ class PreviewScreen(ModalScreen[None]):
         try:
             head = await self.client.files.head(self.file_id, max_bytes=PREVIEW_BYTES)
         except APIError as exc:
-            text.update(describe_error(f"could not read {self.file_id}", exc).text)
+            text.update(
+                safe_text(describe_error(f"could not read {self.file_id}", exc).text, multiline=True)
+            )
             return
         lines = head.decode("utf-8", errors="replace").splitlines()
         shown = lines[:PREVIEW_LINES]
         more = "" if len(lines) <= PREVIEW_LINES and len(head) < PREVIEW_BYTES else "\n…"
-        text.update("\n".join(f"{i:>4}  {line}" for i, line in enumerate(shown, 1)) + more)
+        text.update(
+            "\n".join(f"{i:>4}  {safe_text(line)}" for i, line in enumerate(shown, 1)) + more
+        )

@@ -5,6 +5,9 @@ the completion is cut at the training stop sequence. Both are taken from the
 training file's check report (the file is fetched with a ranged read and
 checked in a thread) and stay editable, written with backslash escapes.
 For classification (max_tokens 1) the top log-probabilities are shown.
+
+The model id, the completion, its tokens and any error come from a backend: they
+are drawn as plain text with control characters made visible (`safe_text`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from fttui.api import APIError, Client
 from fttui.backend import describe_error
+from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 
 HEAD_BYTES = 262144
@@ -66,7 +70,8 @@ class TryModelScreen(ModalScreen[None]):
         with Vertical(classes="modal-box", id="try-box"):
             yield Label("Try a model", classes="modal-title")
             yield Label("model", classes="modal-hint")
-            yield Input(value=self.model, id="try-model")
+            # Shown safe; sent as the backend named it unless the user edits it.
+            yield Input(value=safe_text(self.model), id="try-model")
             with Horizontal(id="try-markers"):
                 with Vertical():
                     yield Label("separator (appended to the prompt)", classes="modal-hint")
@@ -146,10 +151,12 @@ class TryModelScreen(ModalScreen[None]):
     async def send(self, prompt: str, max_tokens: int) -> None:
         output = self.query_one("#try-output", Static)
         model = self.query_one("#try-model", Input).value.strip()
+        if model == safe_text(self.model).strip():
+            model = self.model
         separator = unescape(self.query_one("#try-separator", Input).value)
         stop = unescape(self.query_one("#try-stop", Input).value)
         classify = max_tokens == 1
-        output.update(Text(f"asking {model} …", style="dim"))
+        output.update(Text(f"asking {safe_text(model)} …", style="dim"))
         try:
             completion = await self.client.completions.create(
                 model=model,
@@ -160,7 +167,8 @@ class TryModelScreen(ModalScreen[None]):
                 logprobs=5 if classify else None,
             )
         except APIError as exc:
-            output.update(Text(describe_error("completion", exc).text, style="red"))
+            problem = describe_error("completion", exc).text
+            output.update(Text(safe_text(problem, multiline=True), style="red"))
             return
         self.last_completion = completion
         output.update(render_completion(completion))
@@ -171,8 +179,9 @@ def render_completion(completion: Any) -> Any:
     choice = completion.choices[0]
     text = Text()
     text.append("completion: ", style="bold")
-    text.append(repr(choice.text))
-    text.append(f"   ({choice.finish_reason})", style="dim")
+    # repr() shows whitespace; safe_text also covers what repr leaves (nothing today).
+    text.append(safe_text(repr(choice.text)))
+    text.append(f"   ({safe_text(str(choice.finish_reason))})", style="dim")
     logprobs = getattr(choice, "logprobs", None)
     top = getattr(logprobs, "top_logprobs", None) if logprobs is not None else None
     if not top:
@@ -183,7 +192,8 @@ def render_completion(completion: Any) -> Any:
     table.add_column("probability", justify="right")
     first = top[0] or {}
     for token, logprob in sorted(first.items(), key=lambda kv: -kv[1]):
-        table.add_row(repr(token), f"{logprob:.3f}", f"{math.exp(logprob):.1%}")
+        # Text, not str: a table cell string would be read as markup.
+        table.add_row(Text(safe_text(repr(token))), f"{logprob:.3f}", f"{math.exp(logprob):.1%}")
     from rich.console import Group
 
     return Group(text, table)

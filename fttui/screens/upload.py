@@ -9,6 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -17,6 +18,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from fttui.api import APIError, Client
+from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 from widgets import ConfirmDialog, PathInput, TransferProgress
 
@@ -104,13 +106,13 @@ class UploadScreen(ModalScreen[str | None]):
 
         path = self._path()
         if not path.is_file():
-            self._show(f"[red]{path}: no such file[/red]")
+            self._show(Text(safe_text(f"{path}: no such file"), style="red"))
             return
-        self._show(f"checking {path} …")
+        self._show(Text(safe_text(f"checking {path} …")))
         try:
             report = await asyncio.to_thread(check_file, path, model=self.check_model)
         except (OSError, ValueError) as exc:
-            self._show(f"[red]{path}: {exc}[/red]")
+            self._show(Text(safe_text(f"{path}: {exc}", multiline=True), style="red"))
             return
         self.report = report
         self.checked_path = path
