@@ -14,6 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from fttui.core.safe_text import find_unsafe, safe_text
 from fttui.server.openapi_errors import allowed_methods
 
 log = logging.getLogger("fttui.server")
@@ -72,8 +73,31 @@ class APIError(Exception):
 
 def not_found(kind: str, ident: str, param: str | None = None) -> APIError:
     return APIError(
-        404, f"No such {kind}: {ident!r}", param=param, code=f"{kind.replace(' ', '_')}_not_found"
+        404,
+        f"No such {kind}: {safe_text(repr(ident))}",
+        param=param,
+        code=f"{kind.replace(' ', '_')}_not_found",
     )
+
+
+def refuse_unsafe(value: str, param: str, what: str | None = None) -> None:
+    """The one rule for client strings the server stores and shows again.
+
+    File names, suffixes, metadata keys and values, model names, string
+    hyperparameters: each is data that other clients will draw on a terminal, so
+    a control character (tab and newline included), a bidi control or a lone
+    surrogate in one is refused with a 400 naming the field (never stored,
+    never silently changed). See docs/server.md.
+    """
+    problem = find_unsafe(value)
+    if problem is not None:
+        raise APIError(
+            400,
+            f"{what or param} contains {problem}; control characters, bidirectional text "
+            "controls and lone surrogates are not allowed in names and stored text",
+            param=param,
+            code="invalid_characters",
+        )
 
 
 def _field_path(loc: Any) -> str:
@@ -90,12 +114,14 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        # The path is the client's (percent-decoded): quoted safely in the message.
+        path = safe_text(request.url.path)
         if exc.status_code == 404:
-            message = f"Unknown endpoint: {request.method} {request.url.path}"
+            message = f"Unknown endpoint: {safe_text(request.method)} {path}"
         elif exc.status_code == 405:
-            message = f"Method {request.method} is not allowed on {request.url.path}"
+            message = f"Method {safe_text(request.method)} is not allowed on {path}"
         else:
-            message = str(exc.detail)
+            message = safe_text(str(exc.detail))
         response = APIError(
             exc.status_code, message, code="not_found" if exc.status_code == 404 else None
         ).response()
@@ -113,7 +139,10 @@ def install_handlers(app: FastAPI) -> None:
             f"{_field_path(p.get('loc', ()))}: {p.get('msg', 'invalid')}" for p in problems[:5]
         )
         return APIError(
-            400, f"Invalid request: {message}", param=field, code="invalid_request"
+            400,
+            f"Invalid request: {safe_text(message)}",
+            param=safe_text(field),
+            code="invalid_request",
         ).response()
 
     @app.exception_handler(Exception)

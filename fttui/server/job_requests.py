@@ -12,7 +12,7 @@ from typing import Any
 
 from fttui.core.hparams import AUTO, EXTRA_HPARAMS, check_hyperparameter, resolve
 from fttui.core.naming import suffix_problem
-from fttui.server.errors import APIError, not_found
+from fttui.server.errors import APIError, not_found, refuse_unsafe
 from fttui.store.db import Store
 from fttui.train.registry import BaseModelSpec, resolve_model
 
@@ -106,6 +106,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
                 "classification_positive_class must be a non-empty string",
                 p + "classification_positive_class",
             )
+        refuse_unsafe(positive, p + "classification_positive_class")
         if n_classes not in (None, 2):
             raise _bad(
                 "classification_positive_class is for binary classification: "
@@ -255,6 +256,7 @@ def parse_job_request(
     if suffix is not None:
         if not isinstance(suffix, str):
             raise _bad("'suffix' must be a string", "suffix")
+        refuse_unsafe(suffix, "suffix")
         problem = suffix_problem(suffix)
         if problem:
             raise _bad(problem, "suffix")
@@ -288,6 +290,9 @@ def parse_job_request(
             "and string values (<= 512 characters)",
             "metadata",
         )
+    for key, value in (metadata or {}).items():
+        refuse_unsafe(key, "metadata", what="a metadata key")
+        refuse_unsafe(value, "metadata", what=f"metadata value {key!r}")
     return JobRequest(
         model=model,
         base_model=base,

@@ -24,6 +24,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from fttui.server.log_safety import SafeLogFilter
+
 DEFAULT_MAX_BYTES = 10_000_000
 DEFAULT_BACKUPS = 3
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -88,6 +90,8 @@ def setup(data_dir: Path, level: str = "info") -> ServerLogHandler:
     for old in list(root.handlers):
         root.removeHandler(old)
     for h in handlers:
+        # Client strings in a record (paths, names, messages) shown, not obeyed.
+        h.addFilter(SafeLogFilter())
         root.addHandler(h)
     root.setLevel(level.upper())
     return handler

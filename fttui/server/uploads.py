@@ -20,6 +20,7 @@ import anyio
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import ClientDisconnect, Request
 
+from fttui.core.safe_text import find_unsafe
 from fttui.server.errors import APIError
 from fttui.server.jsonl_check import JsonlChecker
 
@@ -98,6 +99,20 @@ class _Receiver:
             self._part = "file"
             raw = filename.decode("utf-8", "replace").replace("\\", "/")
             self.filename = os.path.basename(raw) or "file"
+            problem = find_unsafe(self.filename)
+            if problem is not None:
+                # The name is stored and shown to every client: data, never a command
+                # to their terminal (one rule, see errors.refuse_unsafe).
+                self._fail(
+                    APIError(
+                        400,
+                        f"The file name contains {problem}; control characters, bidirectional "
+                        "text controls and lone surrogates are not allowed in names",
+                        param="file",
+                        code="invalid_characters",
+                    )
+                )
+                return
             fd, path = tempfile.mkstemp(dir=self.tmp_dir, prefix="upload-", suffix=".part")
             self._fd, self.tmp_path = fd, Path(path)
             self.checker = JsonlChecker(max_line_bytes=self.max_line_bytes)
