@@ -1,0 +1,300 @@
+"""The real `fttui` on a pseudo-terminal against a hostile backend (tests/tui/hostile_server.py).
+
+Every string that backend sends carries CSI, OSC 0/2 (title), OSC 52 (clipboard),
+8-bit C1, a bidi override and markup. The test walks every pane and dialog that
+shows server data (jobs, files, detail, events, plots, preview, cancel and delete
+confirmations, try model with log-probabilities, download, the new-job and clone
+forms, an upload of a local file whose check report quotes hostile labels) and
+then checks every byte the app wrote to its terminal: none of the attack
+sequences, and their visible forms (`\\x1b[2J`, markup left literal) where the
+strings are drawn. The app keeps working throughout: each step waits for what it
+shows.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import struct
+import subprocess
+import sys
+import termios
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import suppress
+from pathlib import Path
+
+import pytest
+from conftest import free_port
+
+from .hostile_server import (
+    EVIL,
+    FILE_RESULTS,
+    FILE_TRAIN,
+    JOB_RUNNING,
+    RAW,
+    SHOWN,
+    HostileState,
+    hostile_server,
+)
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
+
+ESC, ENTER, CTRL_S = b"\x1b", b"\r", b"\x13"
+END = b"\x1b[F"
+# The start of the visible form, short enough for narrow cells.
+MARK = b"[reverse]R[/][@click=app.quit]Q[/]\\x1b[2JZc"
+
+
+def _fttui() -> str:
+    exe = Path(sys.executable).with_name("fttui")
+    return str(exe) if exe.exists() else "fttui"
+
+
+class Terminal:
+    """A pseudo-terminal running one process; keeps every byte it writes."""
+
+    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, cols: int, rows: int):
+        self.master, slave = os.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.proc = subprocess.Popen(
+            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
+        )
+        os.close(slave)
+        self.output = bytearray()
+        self._lock = threading.Lock()
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        with suppress(OSError):
+            while chunk := os.read(self.master, 65536):
+                with self._lock:
+                    self.output += chunk
+
+    def mark(self) -> int:
+        with self._lock:
+            return len(self.output)
+
+    def send(self, keys: bytes, pause: float = 0.15) -> None:
+        os.write(self.master, keys)
+        # A lone ESC is told from an escape sequence by a short silence after it.
+        time.sleep(0.4 if keys == ESC else pause)
+
+    def wait_for(self, needle: bytes, since: int = 0, timeout: float = 20.0) -> int:
+        """Wait until `needle` is written after offset `since`; returns the new mark."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self._lock:
+                if needle in self.output[since:]:
+                    return len(self.output)
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        with self._lock:
+            tail = bytes(self.output[-3000:])
+            if os.environ.get("FTTUI_DEBUG_PTY"):
+                Path(os.environ["FTTUI_DEBUG_PTY"]).write_bytes(bytes(self.output))
+        raise AssertionError(
+            f"{needle!r} never drawn (exit {self.proc.poll()}); last output:\n{tail!r}"
+        )
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(10)
+        self._reader.join(timeout=5)
+        os.close(self.master)
+
+
+def _wait_request(state: HostileState, request: tuple[str, str], after: int) -> None:
+    """Wait until the backend has answered `request` (after its first `after` requests)."""
+    deadline = time.monotonic() + 20
+    while request not in state.requests[after:]:
+        assert time.monotonic() < deadline, f"{request} never requested"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def hostile(tmp_path: Path) -> Iterator[tuple[HostileState, Path]]:
+    port = free_port()
+    config = tmp_path / "config"
+    config.mkdir()
+    # The config file is trusted (and its organization, an HTTP header, must be
+    # printable ASCII), but what it says is drawn in the header as text, not markup.
+    (config / "config.toml").write_text(
+        'default = "hostile"\n[profiles.hostile]\n'
+        f'base_url = "http://127.0.0.1:{port}/v1"\nkind = "compatible"\n'
+        'organization = "org-[reverse]R[/][@click=app.quit]Q[/]"\n'
+    )
+    with hostile_server(port) as state:
+        yield state, config
+
+
+def test_hostile_backend_is_shown_never_obeyed(
+    hostile: tuple[HostileState, Path], tmp_path: Path
+) -> None:
+    state, config = hostile
+    # A local data file is not trusted either: labels with escapes, checked before upload.
+    dataset = tmp_path / "upload-me.jsonl"
+    dataset.write_text(
+        "".join(
+            json.dumps({"prompt": f"Review {i} ->", "completion": f" LBL{EVIL}{i % 2}\n"}) + "\n"
+            for i in range(12)
+        )
+    )
+    env = {
+        "FTTUI_CONFIG_DIR": str(config),
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "TZ": "UTC",
+        "OPENAI_API_KEY": "sk-test",
+    }
+    term = Terminal([_fttui()], env, tmp_path, cols=400, rows=100)
+    try:
+        # Wide layout, wide enough that the files table shows names after the long ids.
+        at = term.wait_for(b"ftjob-C" + MARK)  # the jobs table (running job selected)
+        at = term.wait_for(b"train-FN" + MARK)  # the files table
+        at = term.wait_for(b"EVMSG" + MARK)  # its events
+        term.wait_for(b"org-[reverse]R[/][@click=app.quit]Q[/]")  # the header
+
+        # Cancel the running job: the dialog quotes its id, the refusal is a toast.
+        at = term.mark()
+        term.send(b"c")
+        at = term.wait_for(b"Cancel job ftjob-C" + MARK, at)
+        term.send(b"y")
+        at = term.wait_for(b"CANCEL-ERR" + MARK, at)
+
+        # The failed job: its error message in the detail pane.
+        term.send(b"j")
+        at = term.wait_for(b"ERRMSG" + MARK, at)
+        term.wait_for(b"'CSV" + MARK, at)  # its results file refused, the cell quoted
+        # The finished job: hyperparameters, metadata, checkpoints, events, plots.
+        term.send(b"j")
+        at = term.wait_for(b"HPV" + MARK, at)
+        term.wait_for(b"MDV" + MARK, at)
+        term.send(b"3", pause=0.6)  # the detail pane, scrolled to its end: the checkpoints
+        term.send(END)
+        term.wait_for(b"CKPT" + MARK, at)
+        term.send(b"2", pause=0.6)
+        term.wait_for(b"EVLINE2" + MARK, at)
+        term.wait_for(b"LEG" + MARK, at)  # a plot legend from the results CSV's header
+        time.sleep(0.5)
+
+        # Try the fine-tuned model (this backend always sends log-probabilities).
+        at = term.mark()
+        term.send(b"t")
+        at = term.wait_for(b"Try a model", at)
+        term.wait_for(b"\\x9b1mZ8\\u202eRL", at)  # the model field shows its end, safe
+        term.send(b"hello")
+        term.send(CTRL_S)
+        at = term.wait_for(b"COMPLETION" + MARK, at)
+        term.wait_for(b"TOP1" + MARK, at)
+        term.send(ESC)
+
+        # Download the results CSV: the dialog names the job and file; Enter saves.
+        at = term.mark()
+        term.send(b"d")
+        term.wait_for(b"Download the results of", at)
+        at = term.wait_for(b"file-R" + MARK, at)
+        term.send(ENTER)
+        at = term.wait_for(b"saved", at)
+        saved = list(tmp_path.glob("ftjob-A*-results.csv"))
+        assert len(saved) == 1 and b"classification/LEG" in saved[0].read_bytes()
+
+        # New job: the model list offers the backend's ids (drawn as text).
+        at = term.mark()
+        asked = len(state.requests)
+        term.send(b"n")
+        at = term.wait_for(b"New job", at)
+        _wait_request(state, ("GET", "/v1/files"), asked)  # the form's choices arrived
+        term.send(ENTER, pause=0.8)  # open the model list
+        term.send(ESC)  # close it
+        term.send(ESC)  # close the form
+
+        # Clone the finished job: its values pre-filled, shown safe.
+        at = term.mark()
+        term.send(b"y")
+        at = term.wait_for(b"Clone job", at)  # the id wraps onto the next line
+        term.wait_for(b"SFX" + MARK, at)
+        term.send(ESC)
+
+        # Clone the failed job (model and file filled in, no suffix) and submit it:
+        # the server's refusal is shown in the form.
+        at = term.mark()
+        term.send(b"k")
+        at = term.wait_for(b"ERRMSG" + MARK, at)  # the failed job is selected
+        term.send(b"y")
+        at = term.wait_for(b"Clone job", at)
+        # The form loads its choices, then the clone's values: the training file
+        # shows as "name (id)" (wrapped), which nothing else on screen does.
+        term.wait_for(b"(file-T[reverse]R[/]", at)
+        time.sleep(0.3)
+        term.send(CTRL_S)
+        at = term.wait_for(b"CREATE-ERR" + MARK, at)
+        term.send(ESC)
+
+        # Files: preview the training file's bytes, then try to delete it.
+        at = term.mark()
+        term.send(b"1", pause=0.6)  # the files table has focus before G moves its cursor
+        term.send(b"G")  # newest first: the training file is the last one
+        term.send(b"p")
+        at = term.wait_for(b"PREVIEW-LINE" + MARK, at)
+        term.wait_for(b"PREVIEW-TAB" + MARK, at)
+        term.wait_for(b"\\ttabbed", at)  # a tab shown as \t
+        term.send(ESC)
+        at = term.mark()
+        term.send(b"x")
+        term.wait_for(b"Delete file", at)  # a narrow dialog: the id wraps
+        at = term.wait_for(b"file-T[reverse]R[/][@click", at)
+        term.send(b"y")
+        at = term.wait_for(b"DELETE-ERR" + MARK, at)
+
+        # Upload: the local file's check report quotes its labels; the server refuses.
+        at = term.mark()
+        term.send(b"u")
+        at = term.wait_for(b"Upload a training", at)
+        term.send(str(dataset).encode())
+        term.send(ENTER)
+        at = term.wait_for(b"Dataset check", at)
+        term.wait_for(b"LBL" + MARK, at)
+        term.send(CTRL_S)
+        time.sleep(1.0)
+        if b"Upload anyway?" in term.output[at:]:
+            term.send(b"y")
+        at = term.wait_for(b"UPLOAD-ERR" + MARK, at)
+        term.send(ESC)
+
+        # The oldest job has a status fttui does not know: in the table and the
+        # detail pane's border, as text.
+        at = term.mark()
+        term.send(b"2", pause=0.6)
+        term.send(b"G")
+        at = term.wait_for(b"STATUS" + MARK, at)
+        time.sleep(1.0)  # its detail (and the pane's border subtitle) drawn
+
+        term.send(b"q")
+        deadline = time.monotonic() + 15
+        while term.proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert term.proc.returncode == 0, bytes(term.output[-2000:])
+    finally:
+        term.close()
+
+    output = bytes(term.output)
+    for raw in RAW:
+        assert raw not in output, f"{raw!r} reached the terminal"
+    assert SHOWN in output
+    seen = set(state.requests)
+    for method, path in (
+        ("POST", f"/v1/fine_tuning/jobs/{JOB_RUNNING}/cancel"),
+        ("POST", "/v1/completions"),
+        ("POST", "/v1/fine_tuning/jobs"),
+        ("POST", "/v1/files"),
+        ("DELETE", f"/v1/files/{FILE_TRAIN}"),
+        ("GET", f"/v1/files/{FILE_RESULTS}/content"),
+    ):
+        assert (method, path) in seen, f"{method} {path!r} never requested"
