@@ -54,7 +54,9 @@ class PreviewScreen(ModalScreen[None]):
             head = await self.client.files.head(self.file_id, max_bytes=PREVIEW_BYTES)
         except APIError as exc:
             text.update(
-                safe_text(describe_error(f"could not read {self.file_id}", exc).text, multiline=True)
+                safe_text(
+                    describe_error(f"could not read {self.file_id}", exc).text, multiline=True
+                )
             )
             return
         lines = head.decode("utf-8", errors="replace").splitlines()
