@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from fttui.core.safe_text import safe_text
 from fttui.store.db import FINAL_STATUSES, Store, now
 
 log = logging.getLogger("fttui.server.scheduler")
@@ -241,6 +242,9 @@ def lower_priority(pid: int) -> None:
 
 
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
+    """The trainer log's last lines, for a failed job's error (stored, shown to every
+    client): colour codes, progress bars' carriage returns and whatever a traceback
+    quoted from the data are shown as escapes (`safe_text`), never raw."""
     try:
         with open(path, "rb") as fh:
             fh.seek(0, os.SEEK_END)
@@ -248,7 +252,7 @@ def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
             text = fh.read().decode("utf-8", "replace")
     except OSError:
         return ""
-    return "\n".join(text.strip().splitlines()[-lines:])
+    return safe_text("\n".join(text.strip().splitlines()[-lines:]), multiline=True)
 
 
 @dataclass

@@ -226,3 +226,20 @@ def test_server_logging_shows_client_strings_escaped(tmp_path: Path) -> None:
     assert '"GET /v1/files/\\x1b[2J\\x9b6n HTTP/1.1" 404' in text
     assert "removing x\\x1b]0;pwned\\x07" in text
     assert "ValueError: bad name \\x1b]52;c;cHduZWQ=\\x07 \\u202eexe" in text
+
+
+def test_a_failed_jobs_log_tail_is_stored_escaped(tmp_path: Path) -> None:
+    """The trainer log's tail goes into a failed job's error, which every client reads."""
+    from fttui.server.scheduler import log_tail
+
+    log = tmp_path / "train.log"
+    log.write_bytes(
+        b"step 1\rstep 2\r\x1b[32mgreen\x1b[0m\n"
+        b"KeyError: ' label\x1b]0;pwned\x07 \xc2\x9b6n \xe2\x80\xae'\n"
+    )
+    tail = log_tail(log)
+    assert "\x1b" not in tail and "\x9b" not in tail and "\u202e" not in tail
+    assert "\r" not in tail and "\x07" not in tail
+    assert "\\x1b[32mgreen" in tail and "\\x1b]0;pwned\\x07" in tail
+    # splitlines() already breaks progress-bar frames at "\r" into lines of their own.
+    assert tail.splitlines()[-1].startswith("KeyError: ' label")
