@@ -1,99 +1,200 @@
 """`POST /v1/completions` and `POST /v1/chat/completions` on the local server.
 
-So a fine-tuned model can be tried exactly as OpenAI's legacy fine-tuning guide says: same separator in the
-prompt, `stop` to truncate, `max_tokens=1` and `logprobs=5` for classifiers. The
-heavy engine (torch) is imported on first use, and generation runs in a worker
-thread so the event loop keeps serving other requests.
+So a fine-tuned model can be tried exactly as OpenAI's legacy fine-tuning guide says
+(same separator in the prompt, `stop` to truncate, `max_tokens=1` and `logprobs=5`
+for classifiers) and any OpenAI client works against it: `stream` (server-sent
+events in OpenAI's chunk format, ending with `data: [DONE]`), `n`, `best_of`, `echo`,
+`logprobs` / `top_logprobs`, `seed`, `temperature`, `top_p`, penalties and
+`logit_bias`. Requests are checked first (`inference_requests`), so unsupported
+options are a 400 naming them.
+
+Nothing here blocks the event loop: the engine (and torch with it) is imported in a
+thread on first use, models load and generate in worker threads, and a stream is fed
+from its generating thread through a queue. A client that goes away stops its
+generation at the next token.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
+import secrets
+import threading
+import time
+from collections.abc import AsyncIterator, Callable
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
 
 from fttui.server.context import get_ctx, json_body
+from fttui.server.engine_check import INSTALL_HINT, require_engine
 from fttui.server.errors import APIError
+from fttui.server.inference_requests import (
+    ChatRequest,
+    CompletionRequest,
+    parse_chat,
+    parse_completion,
+)
 
 if TYPE_CHECKING:
-    from fttui.train.inference import InferenceEngine
+    from fttui.train.inference import (
+        Generation,
+        InferenceEngine,
+        Prepared,
+        Sampling,
+        TokenInfo,
+    )
+
+log = logging.getLogger("fttui.server.inference")
+
+
+def completion_id(prefix: str) -> str:
+    return f"{prefix}-{secrets.token_hex(12)}"
+
+
+def created() -> int:
+    return int(time.time())
+
 
 router = APIRouter()
+Emit = Callable[[dict[str, Any]], None]
 
-MAX_TOKENS_LIMIT = 2048
+
+# -- the engine, off the loop ----------------------------------------------------------
 
 
-def _engine(request: Request) -> InferenceEngine:
-    engine = getattr(request.app.state, "inference", None)
-    if engine is None:
-        from fttui.train.inference import InferenceEngine
+def _build_engine(store: Any) -> InferenceEngine:
+    from fttui.train.inference import InferenceEngine
 
-        engine = InferenceEngine(get_ctx(request).store)
-        request.app.state.inference = engine
+    return InferenceEngine(store)
+
+
+async def _engine(request: Request) -> InferenceEngine:
+    """The app's engine, built (importing torch: seconds) in a thread on first use."""
+    state = request.app.state
+    engine: InferenceEngine | None = getattr(state, "inference", None)
+    if engine is not None:
+        return engine
+    require_engine(503, "generate text")
+    lock: asyncio.Lock | None = getattr(state, "inference_lock", None)
+    if lock is None:
+        lock = state.inference_lock = asyncio.Lock()
+    async with lock:
+        engine = getattr(state, "inference", None)
+        if engine is None:
+            try:
+                engine = await asyncio.to_thread(_build_engine, get_ctx(request).store)
+            except ImportError as exc:  # installed, but broken
+                raise APIError(
+                    503,
+                    f"This fttui server cannot generate text: its training engine does not "
+                    f"import ({exc}). Reinstall it with: {INSTALL_HINT}",
+                    code="engine_not_installed",
+                    type="server_error",
+                ) from None
+            state.inference = engine
     return engine
 
 
-def _bad(message: str, param: str) -> APIError:
-    return APIError(400, message, param=param, code="invalid_value")
+def _as_api_error(exc: BaseException, model: str) -> APIError | None:
+    """What a client should see for an exception from the engine (None: a real crash)."""
+    from fttui.train.inference import ContextTooLong, UnknownModel
 
-
-def _int(body: dict[str, Any], name: str, default: int | None, low: int, high: int) -> int | None:
-    value = body.get(name, default)
-    if value is None:
-        return default
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        raise _bad(f"'{name}' must be an integer in [{low}, {high}], got {value!r}", name)
-    return value
-
-
-def _common(body: Any, default_max_tokens: int) -> tuple[str, int, float, list[str], int | None]:
-    if not isinstance(body, dict):
-        raise _bad("The request body must be a JSON object", "body")
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise _bad("'model' is required", "model")
-    max_tokens = _int(body, "max_tokens", default_max_tokens, 1, MAX_TOKENS_LIMIT)
-    if body.get("max_completion_tokens") is not None:
-        max_tokens = _int(body, "max_completion_tokens", default_max_tokens, 1, MAX_TOKENS_LIMIT)
-    temperature = body.get("temperature", 1.0)
-    if temperature is None:
-        temperature = 1.0
-    if (
-        not isinstance(temperature, (int, float))
-        or isinstance(temperature, bool)
-        or not 0 <= temperature <= 2
-    ):
-        raise _bad(f"'temperature' must be a number in [0, 2], got {temperature!r}", "temperature")
-    stop = body.get("stop")
-    if stop is None:
-        stops: list[str] = []
-    elif isinstance(stop, str):
-        stops = [stop]
-    elif isinstance(stop, list) and len(stop) <= 4 and all(isinstance(s, str) for s in stop):
-        stops = list(stop)
-    else:
-        raise _bad("'stop' must be a string or a list of at most 4 strings", "stop")
-    seed = _int(body, "seed", None, 0, 2**63 - 1)
-    assert max_tokens is not None
-    return model, max_tokens, float(temperature), stops, seed
-
-
-async def _run(request: Request, fn: Any, *args: Any, **kwargs: Any) -> Any:
-    from fttui.train.inference import UnknownModel
-
-    try:
-        return await asyncio.to_thread(fn, *args, **kwargs)
-    except UnknownModel:
-        model = args[0] if args else "?"
-        raise APIError(
+    if isinstance(exc, UnknownModel):
+        return APIError(
             404,
-            f"The model {model!r} does not exist: not a base model of this server nor one of its fine-tuned models",
+            f"The model {model!r} does not exist: not a base model of this server nor one "
+            "of its fine-tuned models",
             param="model",
             code="model_not_found",
-        ) from None
-    except ValueError as exc:
-        raise _bad(str(exc), "model") from None
+        )
+    if isinstance(exc, ContextTooLong):
+        return APIError(400, str(exc), param=exc.param, code="context_length_exceeded")
+    if isinstance(exc, ValueError):
+        return APIError(400, str(exc), param="model", code="invalid_value")
+    return None
+
+
+async def _call(model: str, fn: Callable[..., Any], *args: Any) -> Any:
+    """Run blocking engine work in a thread, its errors turned into API errors."""
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except Exception as exc:
+        error = _as_api_error(exc, model)
+        if error is None:
+            raise
+        raise error from None
+
+
+# -- streaming from a thread ---------------------------------------------------------------
+
+_END = object()
+
+
+class _Failed:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _sse(item: dict[str, Any]) -> bytes:
+    return f"data: {json.dumps(item, separators=(',', ':'))}\n\n".encode()
+
+
+def _stream(work: Callable[[Emit, Callable[[], bool]], None], model: str) -> StreamingResponse:
+    """Server-sent events fed by `work(emit, gone)` running in its own thread."""
+
+    async def events() -> AsyncIterator[bytes]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[object] = asyncio.Queue()
+        gone = threading.Event()
+
+        def put(item: object) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop is closed: the server is stopping
+                gone.set()
+
+        def run() -> None:
+            from fttui.train.inference import Stopped
+
+            try:
+                work(put, gone.is_set)
+                put(_END)
+            except Stopped:
+                log.info("a %s stream's client went away; its generation stopped", model)
+                put(_END)
+            except BaseException as exc:
+                put(_Failed(exc))
+
+        threading.Thread(target=run, name="fttui-generate", daemon=True).start()
+        try:
+            while True:
+                item = await queue.get()
+                if item is _END:
+                    yield b"data: [DONE]\n\n"
+                    return
+                if isinstance(item, _Failed):
+                    error = _as_api_error(item.exc, model)
+                    if error is None:
+                        log.error("generation failed", exc_info=item.exc)
+                        error = APIError(500, "Generation failed; see the server log")
+                    yield _sse(error.body())  # OpenAI's clients raise it as an APIError
+                    return
+                assert isinstance(item, dict)
+                yield _sse(item)
+        finally:
+            gone.set()  # a client that went away stops the generation at its next token
+
+    return StreamingResponse(
+        events(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+# -- response pieces ---------------------------------------------------------------------
 
 
 def _usage(prompt: int, completion: int) -> dict[str, int]:
@@ -104,101 +205,253 @@ def _usage(prompt: int, completion: int) -> dict[str, int]:
     }
 
 
-@router.post("/completions")
-async def completions(request: Request) -> dict[str, Any]:
-    from fttui.train.inference import completion_id, completion_logprobs, created
-
-    body = await json_body(request)
-    model, max_tokens, temperature, stops, seed = _common(body, 16)
-    prompt = body.get("prompt", "")
-    prompts = [prompt] if isinstance(prompt, str) else prompt
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise _bad("'prompt' must be a string or a non-empty list of strings", "prompt")
-    logprobs = _int(body, "logprobs", None, 0, 5)
-    engine = _engine(request)
-    choices = []
-    prompt_tokens = completion_tokens = 0
-    for index, text in enumerate(prompts):
-        gen = await _run(
-            request,
-            engine.complete,
-            model,
-            text,
-            max_tokens=max_tokens,
-            temperature=temperature,
-            stop=stops,
-            logprobs=logprobs,
-            seed=seed,
-        )
-        prompt_tokens += gen.prompt_tokens
-        completion_tokens += gen.completion_tokens
-        choices.append(
-            {
-                "index": index,
-                "text": gen.text,
-                "finish_reason": gen.finish_reason,
-                "logprobs": completion_logprobs(gen, len(text)) if logprobs else None,
-            }
-        )
+def _legacy_logprobs(tokens: list[TokenInfo]) -> dict[str, Any]:
+    """OpenAI's completions `logprobs` object."""
     return {
+        "tokens": [t.token for t in tokens],
+        "token_logprobs": [t.logprob for t in tokens],
+        "top_logprobs": [dict(t.top) if t.logprob is not None else None for t in tokens],
+        "text_offset": [t.offset for t in tokens],
+    }
+
+
+def _chat_logprob(token: str, logprob: float | None) -> dict[str, Any]:
+    return {"token": token, "logprob": logprob, "bytes": list(token.encode("utf-8"))}
+
+
+def _chat_logprobs(tokens: list[TokenInfo]) -> dict[str, Any]:
+    """OpenAI's chat `logprobs` object: `content` per token, `refusal` always null."""
+    return {
+        "content": [
+            {
+                **_chat_logprob(t.token, t.logprob),
+                "top_logprobs": [_chat_logprob(tok, lp) for tok, lp in t.top],
+            }
+            for t in tokens
+        ],
+        "refusal": None,
+    }
+
+
+def _sampling(common: Any, logprobs: int | None) -> Sampling:
+    from fttui.train.inference import Sampling
+
+    return Sampling(max_tokens=common.max_tokens, logprobs=logprobs, **common.sampling)
+
+
+def _prompt_text(prepared: Prepared, prompt: str | list[int]) -> str:
+    if isinstance(prompt, str):
+        return prompt
+    return str(prepared.tokenizer.decode(prompt, clean_up_tokenization_spaces=False))
+
+
+# -- /v1/completions -----------------------------------------------------------------------
+
+
+def _prepare_prompts(engine: InferenceEngine, req: CompletionRequest) -> list[Prepared]:
+    out = []
+    for prompt in req.prompts:
+        if isinstance(prompt, str):
+            out.append(engine.prepare_completion(req.common.model, prompt, req.common.max_tokens))
+        else:
+            out.append(engine.prepare_tokens(req.common.model, prompt, req.common.max_tokens))
+    engine.check_logit_bias(out[0], req.common.sampling["logit_bias"])
+    return out
+
+
+def _best(candidates: list[Generation], n: int) -> list[Generation]:
+    """`best_of`: the n candidates with the highest mean token logprob (their order kept)."""
+
+    def score(gen: Generation) -> float:
+        values = [t.logprob for t in gen.tokens if t.logprob is not None]
+        return sum(values) / len(values) if values else 0.0
+
+    ranked = sorted(range(len(candidates)), key=lambda i: score(candidates[i]), reverse=True)
+    return [candidates[i] for i in sorted(ranked[:n])]
+
+
+def _completion_choices(
+    engine: InferenceEngine, req: CompletionRequest, prepared: list[Prepared]
+) -> tuple[list[dict[str, Any]], int, int]:
+    """(choices, prompt tokens, completion tokens) of a non-streamed completion."""
+    n, best_of = req.common.n, req.best_of
+    ranking = best_of > n
+    # Ranking candidates needs each token's logprob even when the client asked for none.
+    wanted = req.logprobs if req.logprobs is not None else (0 if ranking else None)
+    sampling = _sampling(req.common, wanted)
+    choices: list[dict[str, Any]] = []
+    prompt_tokens = completion_tokens = 0
+    for p_index, (prompt, prep) in enumerate(zip(req.prompts, prepared, strict=True)):
+        text = _prompt_text(prep, prompt)
+        prompt_tokens += len(prep.prompt_ids)
+        echoed = []
+        if req.echo and req.logprobs is not None:
+            echoed = engine.score_prompt(prep, req.logprobs)
+        if not req.common.max_tokens:  # echo only: the prompt scored, nothing generated
+            kept: list[Generation | None] = [None] * n
+        else:
+            candidates = [
+                engine.generate(prep, sampling, index=i, text_start=len(text))
+                for i in range(best_of)
+            ]
+            completion_tokens += sum(g.completion_tokens for g in candidates)
+            kept = list(_best(candidates, n) if ranking else candidates)
+        for i, gen in enumerate(kept):
+            tokens = echoed + (gen.tokens if gen else [])
+            choices.append(
+                {
+                    "index": p_index * n + i,
+                    "text": (text if req.echo else "") + (gen.text if gen else ""),
+                    "logprobs": _legacy_logprobs(tokens) if req.logprobs is not None else None,
+                    "finish_reason": gen.finish_reason if gen else "length",
+                }
+            )
+    return choices, prompt_tokens, completion_tokens
+
+
+def _completion_stream(
+    engine: InferenceEngine,
+    req: CompletionRequest,
+    prepared: list[Prepared],
+    head: dict[str, Any],
+    emit: Emit,
+    gone: Callable[[], bool],
+) -> None:
+    """Chunks of a streamed completion: choice after choice, then usage if asked."""
+    n = req.common.n
+    sampling = _sampling(req.common, req.logprobs)
+    prompt_tokens = completion_tokens = 0
+
+    def chunk(index: int, text: str, tokens: list[TokenInfo] | None, finish: str | None) -> None:
+        choice = {
+            "index": index,
+            "text": text,
+            "logprobs": _legacy_logprobs(tokens) if tokens is not None else None,
+            "finish_reason": finish,
+        }
+        emit({**head, "choices": [choice]})
+
+    for p_index, (prompt, prep) in enumerate(zip(req.prompts, prepared, strict=True)):
+        text = _prompt_text(prep, prompt)
+        prompt_tokens += len(prep.prompt_ids)
+        for i in range(n):
+            index = p_index * n + i
+            if req.echo:
+                echoed = engine.score_prompt(prep, req.logprobs) if req.logprobs is not None else []
+                chunk(index, text, echoed if req.logprobs is not None else None, None)
+            if not req.common.max_tokens:
+                chunk(index, "", None, "length")
+                continue
+            run = engine.decoding(prep, sampling, index=i, text_start=len(text), should_stop=gone)
+            for delta in run.deltas():
+                chunk(index, delta.text, delta.tokens if req.logprobs is not None else None, None)
+            completion_tokens += run.completion_tokens
+            chunk(index, "", None, run.finish_reason)
+    if req.common.include_usage:
+        emit({**head, "choices": [], "usage": _usage(prompt_tokens, completion_tokens)})
+
+
+@router.post("/completions", response_model=None)
+async def completions(request: Request) -> dict[str, Any] | StreamingResponse:
+    req = parse_completion(await json_body(request))
+    engine = await _engine(request)
+    model = req.common.model
+    prepared = await _call(model, _prepare_prompts, engine, req)
+    head = {
         "id": completion_id("cmpl"),
         "object": "text_completion",
         "created": created(),
         "model": model,
-        "choices": choices,
-        "usage": _usage(prompt_tokens, completion_tokens),
     }
-
-
-@router.post("/chat/completions")
-async def chat_completions(request: Request) -> dict[str, Any]:
-    from fttui.train.inference import completion_id, created
-
-    body = await json_body(request)
-    model, max_tokens, temperature, stops, seed = _common(body, 256)
-    messages = body.get("messages")
-    if not isinstance(messages, list) or not messages:
-        raise _bad("'messages' must be a non-empty list", "messages")
-    clean: list[dict[str, str]] = []
-    for i, msg in enumerate(messages):
-        if not isinstance(msg, dict) or msg.get("role") not in (
-            "system",
-            "developer",
-            "user",
-            "assistant",
-        ):
-            raise _bad(
-                f"messages[{i}] needs a role of system, user or assistant", f"messages[{i}].role"
-            )
-        content = msg.get("content")
-        if isinstance(content, list):  # [{"type": "text", "text": ...}]
-            content = "".join(part.get("text", "") for part in content if isinstance(part, dict))
-        if not isinstance(content, str):
-            raise _bad(f"messages[{i}].content must be a string", f"messages[{i}].content")
-        role = "system" if msg["role"] == "developer" else msg["role"]
-        clean.append({"role": role, "content": content})
-    gen = await _run(
-        request,
-        _engine(request).chat,
-        model,
-        clean,
-        max_tokens=max_tokens,
-        temperature=temperature,
-        stop=stops,
-        seed=seed,
+    if req.common.stream:
+        return _stream(
+            lambda emit, gone: _completion_stream(engine, req, prepared, head, emit, gone), model
+        )
+    choices, prompt_tokens, completion_tokens = await _call(
+        model, _completion_choices, engine, req, prepared
     )
-    return {
+    return {**head, "choices": choices, "usage": _usage(prompt_tokens, completion_tokens)}
+
+
+# -- /v1/chat/completions --------------------------------------------------------------
+
+
+def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> Prepared:
+    prepared = engine.prepare_chat(req.common.model, req.messages, req.common.max_tokens)
+    engine.check_logit_bias(prepared, req.common.sampling["logit_bias"])
+    return prepared
+
+
+def _chat_choices(
+    engine: InferenceEngine, req: ChatRequest, prepared: Prepared
+) -> tuple[list[dict[str, Any]], int]:
+    sampling = _sampling(req.common, req.top_logprobs if req.logprobs else None)
+    choices = []
+    completion_tokens = 0
+    for i in range(req.common.n):
+        gen = engine.generate(prepared, sampling, index=i)
+        completion_tokens += gen.completion_tokens
+        choices.append(
+            {
+                "index": i,
+                "message": {"role": "assistant", "content": gen.text, "refusal": None},
+                "logprobs": _chat_logprobs(gen.tokens) if req.logprobs else None,
+                "finish_reason": gen.finish_reason,
+            }
+        )
+    return choices, completion_tokens
+
+
+def _chat_stream(
+    engine: InferenceEngine,
+    req: ChatRequest,
+    prepared: Prepared,
+    head: dict[str, Any],
+    emit: Emit,
+    gone: Callable[[], bool],
+) -> None:
+    """Chunks of a streamed chat completion, as OpenAI sends them."""
+    sampling = _sampling(req.common, req.top_logprobs if req.logprobs else None)
+    usage_field = {"usage": None} if req.common.include_usage else {}
+    completion_tokens = 0
+
+    def chunk(index: int, delta: dict[str, Any], logprobs: Any, finish: str | None) -> None:
+        choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+        emit({**head, "choices": [choice], **usage_field})
+
+    for i in range(req.common.n):
+        chunk(i, {"role": "assistant", "content": "", "refusal": None}, None, None)
+        run = engine.decoding(prepared, sampling, index=i, should_stop=gone)
+        for delta in run.deltas():
+            logprobs = _chat_logprobs(delta.tokens) if req.logprobs else None
+            chunk(i, {"content": delta.text}, logprobs, None)
+        completion_tokens += run.completion_tokens
+        chunk(i, {}, None, run.finish_reason)
+    if req.common.include_usage:
+        usage = _usage(len(prepared.prompt_ids), completion_tokens)
+        emit({**head, "choices": [], "usage": usage})
+
+
+@router.post("/chat/completions", response_model=None)
+async def chat_completions(request: Request) -> dict[str, Any] | StreamingResponse:
+    req = parse_chat(await json_body(request))
+    engine = await _engine(request)
+    model = req.common.model
+    prepared = await _call(model, _chat_prepare, engine, req)
+    head = {
         "id": completion_id("chatcmpl"),
-        "object": "chat.completion",
+        "object": "chat.completion.chunk",
         "created": created(),
         "model": model,
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": gen.text},
-                "finish_reason": gen.finish_reason,
-                "logprobs": None,
-            }
-        ],
-        "usage": _usage(gen.prompt_tokens, gen.completion_tokens),
+    }
+    if req.common.stream:
+        return _stream(
+            lambda emit, gone: _chat_stream(engine, req, prepared, head, emit, gone), model
+        )
+    choices, completion_tokens = await _call(model, _chat_choices, engine, req, prepared)
+    return {
+        **head,
+        "object": "chat.completion",
+        "choices": choices,
+        "usage": _usage(len(prepared.prompt_ids), completion_tokens),
     }

@@ -20,7 +20,7 @@ LEGACY_EVENTS_MAX = 1000
 
 
 def file_object(row: dict[str, Any]) -> dict[str, Any]:
-    return {
+    obj = {
         "id": row["id"],
         "object": "file",
         "bytes": row["bytes"],
@@ -28,11 +28,13 @@ def file_object(row: dict[str, Any]) -> dict[str, Any]:
         "filename": row["filename"],
         "purpose": row["purpose"],
         "status": row["status"],
-        "status_details": row.get("status_details"),
-        "expires_at": None,
         # Not in OpenAI's object; the TUI shows it (example count and format).
         "fttui": row.get("meta") or {},
     }
+    # Optional in OpenAI's schema and not nullable there: present only with a value.
+    if row.get("status_details"):
+        obj["status_details"] = row["status_details"]
+    return obj
 
 
 def _hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
@@ -89,15 +91,17 @@ def event_object(event: dict[str, Any], *, legacy: bool = False) -> dict[str, An
             "level": event["level"],
             "message": event["message"],
         }
-    return {
+    obj = {
         "id": event["id"],
         "object": "fine_tuning.job.event",
         "created_at": event["created_at"],
         "level": event["level"],
         "message": event["message"],
         "type": event.get("type") or "message",
-        "data": event.get("data"),
     }
+    if event.get("data") is not None:  # an object in OpenAI's schema, never null
+        obj["data"] = event["data"]
+    return obj
 
 
 def checkpoint_object(row: dict[str, Any]) -> dict[str, Any]:
@@ -113,12 +117,18 @@ def checkpoint_object(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def list_page(
-    data: Sequence[dict[str, Any]], has_more: bool, *, with_ids: bool = True
+    data: Sequence[dict[str, Any]],
+    has_more: bool,
+    *,
+    with_ids: bool = True,
+    empty_id: str | None = None,
 ) -> dict[str, Any]:
+    """A list page. `empty_id`: first/last id of an empty page (OpenAI's schema declares
+    them as required strings for files, nullable for checkpoints)."""
     page: dict[str, Any] = {"object": "list", "data": list(data), "has_more": has_more}
     if with_ids:
-        page["first_id"] = data[0]["id"] if data else None
-        page["last_id"] = data[-1]["id"] if data else None
+        page["first_id"] = data[0]["id"] if data else empty_id
+        page["last_id"] = data[-1]["id"] if data else empty_id
     return page
 
 

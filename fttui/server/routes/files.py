@@ -79,7 +79,7 @@ def list_files(
     rows = ctx.store.list_files(
         purpose=purpose, after=after, limit=limit + 1, descending=order == "desc"
     )
-    return list_page([file_object(r) for r in rows[:limit]], len(rows) > limit)
+    return list_page([file_object(r) for r in rows[:limit]], len(rows) > limit, empty_id="")
 
 
 def _file(ctx: ServerContext, file_id: str) -> dict[str, Any]:
