@@ -176,3 +176,43 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from fttui.train.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("tiny-model") / "tiny")
+
+
+# -- a server without its training engine (the `local` extra) ------------------------
+
+_NO_ENGINE_SITE = """
+import sys
+
+BLOCKED = {blocked!r}
+
+
+class NotInstalled:
+    \"\"\"Answers for the engine's packages as if they were not installed.\"\"\"
+
+    def find_spec(self, name, path=None, target=None):
+        if name.partition(".")[0] in BLOCKED:
+            raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+        return None
+
+
+sys.meta_path.insert(0, NotInstalled())
+"""
+
+
+@pytest.fixture(scope="module")
+def no_engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """A real server in which torch, transformers and the rest of the `local` extra
+    cannot be imported: a `sitecustomize` on its PYTHONPATH (inherited by any trainer it
+    starts) makes the import system report them absent, as where they were never
+    installed."""
+    from fttui.server.engine_check import ENGINE_MODULES
+
+    site = tmp_path_factory.mktemp("no-engine-site")
+    (site / "sitecustomize.py").write_text(_NO_ENGINE_SITE.format(blocked=set(ENGINE_MODULES)))
+    data = tmp_path_factory.mktemp("no-engine-data")
+    srv = ServerProcess(data_dir=data, port=free_port(), env={"PYTHONPATH": str(site)})
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()

@@ -76,6 +76,7 @@ class APIStatusError(APIError):
         request_id: str | None = None,
         body: Any = None,
         retry_after: float | None = None,
+        should_retry: bool | None = None,
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
@@ -85,6 +86,8 @@ class APIStatusError(APIError):
         self.request_id = request_id
         self.body = body
         self.retry_after = retry_after
+        # The server's `x-should-retry` header (as OpenAI's SDKs read it); None: absent.
+        self.should_retry = should_retry
 
     def __str__(self) -> str:
         text = self.message
@@ -219,6 +222,9 @@ def status_error(response: httpx.Response) -> APIStatusError:
         request_id=response.headers.get("x-request-id"),
         body=body,
         retry_after=parse_retry_after(response.headers),
+        should_retry={"true": True, "false": False}.get(
+            response.headers.get("x-should-retry", "").strip().lower()
+        ),
     )
 
 

@@ -13,6 +13,7 @@ What is retried:
   who can look at the job/file list and decide.
 - Connection failures *before* anything was sent (refused, DNS, connect timeout):
   always, since the server never saw the request.
+- Never when the server says `x-should-retry: false` (as OpenAI's SDKs honour it).
 
 How long: `Retry-After` / `retry-after-ms` when the server gives one (capped at
 `retry_after_cap`), otherwise exponential backoff with full jitter.
@@ -49,6 +50,10 @@ class RetryPolicy:
     retry_after_cap: float = 60.0
 
     def should_retry(self, exc: BaseException, idempotent: bool) -> bool:
+        # The server knows best: `x-should-retry: false` on a 503 that no wait will mend
+        # (e.g. an engine that is not installed), as OpenAI's SDKs honour it.
+        if isinstance(exc, APIStatusError) and exc.should_retry is False:
+            return False
         if isinstance(exc, RateLimitError):
             return True
         if isinstance(exc, APIStatusError):

@@ -41,10 +41,11 @@ def missing_engine_modules() -> list[str]:
 
 
 def engine_message(missing: list[str], action: str) -> str:
+    # The fix comes first: a narrow dialog may show only the first line.
     return (
-        f"This fttui server cannot {action}: its training engine is not installed "
-        f"(missing Python packages: {', '.join(missing)}). Install it where the server "
-        f"runs with: {INSTALL_HINT} (then restart `fttui serve`)."
+        f"This server cannot {action}. Fix: {INSTALL_HINT} where the server runs, then "
+        f"restart `fttui serve` (its training engine is not installed; missing Python "
+        f"packages: {', '.join(missing)})."
     )
 
 
@@ -58,4 +59,6 @@ def require_engine(status: int, action: str) -> None:
             param="model" if status == 400 else None,
             code="engine_not_installed",
             type="invalid_request_error" if status == 400 else "server_error",
+            # waiting does not install anything: clients must not retry the 503
+            headers={"x-should-retry": "false"},
         )

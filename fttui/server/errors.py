@@ -44,6 +44,7 @@ class APIError(Exception):
         code: str | None = None,
         type: str | None = None,
         extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -54,6 +55,7 @@ class APIError(Exception):
             status, "server_error" if status >= 500 else "invalid_request_error"
         )
         self.extra = extra or {}
+        self.headers = headers or {}
 
     def body(self) -> dict[str, Any]:
         return {
@@ -67,8 +69,10 @@ class APIError(Exception):
         }
 
     def response(self) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if self.status == 401 else None
-        return JSONResponse(self.body(), status_code=self.status, headers=headers)
+        headers = dict(self.headers)
+        if self.status == 401:
+            headers["WWW-Authenticate"] = "Bearer"
+        return JSONResponse(self.body(), status_code=self.status, headers=headers or None)
 
 
 def not_found(kind: str, ident: str, param: str | None = None) -> APIError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from fttui.server.context import ServerContext
+from fttui.server.engine_check import require_engine
 from fttui.server.errors import APIError, not_found
 from fttui.server.job_requests import parse_job_request
 from fttui.server.settings import ORG_ID
@@ -14,6 +15,9 @@ from fttui.store.db import ACTIVE_STATUSES, now
 def create_job(
     ctx: ServerContext, body: Any, *, legacy: bool = False, default_model: str | None = None
 ) -> dict[str, Any]:
+    # Without the `local` extra nothing can train: say so before accepting a job that
+    # would fail with "No module named 'torch'".
+    require_engine(400, "train models")
     request = parse_job_request(ctx.store, ctx.registry(), body, default_model=default_model)
     job = ctx.store.create_job(
         **request.row(), organization_id=ORG_ID, legacy=int(legacy), status="validating_files"

@@ -89,10 +89,12 @@ async def _engine(request: Request) -> InferenceEngine:
             except ImportError as exc:  # installed, but broken
                 raise APIError(
                     503,
-                    f"This fttui server cannot generate text: its training engine does not "
-                    f"import ({exc}). Reinstall it with: {INSTALL_HINT}",
+                    f"This server cannot generate text. Fix: {INSTALL_HINT} where the "
+                    f"server runs, then restart `fttui serve` (its training engine does not "
+                    f"import: {exc}).",
                     code="engine_not_installed",
                     type="server_error",
+                    headers={"x-should-retry": "false"},
                 ) from None
             state.inference = engine
     return engine

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import re
 import shutil
 import signal
 import socket
@@ -241,6 +242,17 @@ def lower_priority(pid: int) -> None:
         log.warning("could not lower the trainer's priority (pid %s): %s", pid, exc)
 
 
+_NO_MODULE = re.compile(r"No module named '([A-Za-z0-9_]+)")
+
+
+def missing_engine_in(tail: str) -> str | None:
+    """The user-facing message when a trainer died because the engine is not installed."""
+    from fttui.server.engine_check import ENGINE_MODULES, engine_message
+
+    found = [m for m in _NO_MODULE.findall(tail) if m in ENGINE_MODULES]
+    return engine_message(sorted(set(found)), "train this job") if found else None
+
+
 def log_tail(path: Path, lines: int = LOG_TAIL_LINES) -> str:
     """The trainer log's last lines, for a failed job's error (stored, shown to every
     client): colour codes, progress bars' carriage returns and whatever a traceback
@@ -389,11 +401,13 @@ class Scheduler:
                     if code < 0 and not isinstance(running.handle, AdoptedHandle):
                         how = f"signal {-code}"
                     message = f"The training process ended with {how} before the job finished"
-                    if tail:
+                    code_name = "training_crashed"
+                    missing = missing_engine_in(tail)
+                    if missing:  # the plain story, not an import traceback
+                        code_name, message = "engine_not_installed", missing
+                    elif tail:
                         message += f". Last log lines:\n{tail}"
-                    self._fail(
-                        job_id, "training_crashed", message, from_statuses=("running", "paused")
-                    )
+                    self._fail(job_id, code_name, message, from_statuses=("running", "paused"))
                 continue
             if job is None or job["status"] == "cancelled" or job.get("cancel_requested"):
                 if running.term_sent_at is None:
