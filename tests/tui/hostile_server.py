@@ -99,7 +99,7 @@ class HostileState:
                 "id": FILE_TRAIN,
                 "object": "file",
                 "bytes": 2048,
-                "created_at": c - 600,
+                "created_at": c - 50,  # the newest: first in the files list
                 "filename": tagged("train-FN") + ".jsonl",
                 "purpose": "fine-tune",
                 "status": "processed",
