@@ -1,21 +1,25 @@
-"""The streaming JSONL checker behind `fttui prepare`, the server's upload check and the
-TUI's pre-upload report.
+"""The streaming JSONL checker behind `fttui prepare` and the TUI's pre-upload report.
 
-One pass per file with a plain line loop: each line is parsed, validated and
-reduced to a few numbers (token counts, a hash for duplicates, one byte per text
-for separator/stop checks, see endings.py); nothing keeps the texts, so memory
-stays bounded however large the file is. Token counting is batched.
+One pass per file with a plain line loop: each line goes through the data contract
+(`fttui.data.contract`, the same rules the server's upload check and the trainer
+apply, so their verdicts agree), then is reduced to a few numbers (token counts, a
+hash for duplicates, one byte per text for separator/stop checks, see endings.py);
+nothing keeps the texts, so memory stays bounded however large the file is. Token
+counting is batched; for a local model it tokenises exactly as the trainer does.
+On top of the contract it gives the advice of OpenAI's legacy fine-tuning guide and
+of the legacy `prepare_data` tool (separators, stop sequences, classes, prefixes...).
 """
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fttui.data.contract import INVALID_LINE_CODES as CONTRACT_INVALID_LINES
+from fttui.data.contract import RULES, FileContract, Parsed, content_text, example_key
 from fttui.data.endings import (
     SEPARATOR_CANDIDATES,
     STOP_CANDIDATES,
@@ -34,57 +38,39 @@ MIN_GENERATION = (
     500  # OpenAI's legacy fine-tuning guide: at least ~500 examples for conditional generation
 )
 IMBALANCE_RATIO = 5  # warn when the largest class is over 5x the smallest
+# The legacy `prepare_data` tool's thresholds: a prefix all prompts share longer than
+# 12 characters (5 for completions), a common ending longer than 10, and texts whose
+# letters are more than a third uppercase.
+PROMPT_PREFIX_MIN = 13
+COMPLETION_PREFIX_MIN = 5
+LONG_ENDING = 10
 BATCH = 512
-ROLES = frozenset({"system", "developer", "user", "assistant", "tool", "function"})
 DEFAULT_SEPARATORS = ("\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n@@@\n\n")
 DEFAULT_STOPS = ("\n", " END", "###", " STOP")
 
-# Codes of lines that are not usable examples (what the drop-invalid fix removes).
-INVALID_LINE_CODES = frozenset(
-    {
-        "invalid_utf8",
-        "invalid_json",
-        "not_an_object",
-        "missing_keys",
-        "wrong_type",
-        "empty_prompt",
-        "empty_completion",
-        "mixed_format",
-        "invalid_messages",
-        "unknown_role",
-        "empty_content",
-        "missing_assistant",
-    }
-)
+# Lines that are not usable examples (what the drop-invalid fix removes): the contract's.
+INVALID_LINE_CODES = CONTRACT_INVALID_LINES
 
-# code -> (severity, what it means); the first occurrence's detail is appended.
+# code -> (severity, what it means); the first occurrence's detail is appended. The
+# contract's codes (what is valid at all) come from its RULES; these are the advice.
 ISSUES: dict[str, tuple[Severity, str]] = {
+    **{code: (rule.severity, rule.title) for code, rule in RULES.items()},
     "file_too_large": ("error", "file is larger than the per-file limit"),
-    "no_examples": ("error", "file has no valid examples"),
-    "invalid_utf8": ("error", "lines are not valid UTF-8"),
-    "invalid_json": ("error", "lines are not valid JSON"),
-    "not_an_object": ("error", "lines are not JSON objects"),
-    "missing_keys": ("error", "lines lack required keys"),
-    "wrong_type": ("error", "lines have a field of the wrong type"),
-    "empty_prompt": ("error", "prompts are empty"),
-    "empty_completion": ("error", "completions are empty"),
-    "mixed_format": ("error", "lines use a different format from the first example"),
-    "invalid_messages": ("error", "'messages' is not a non-empty list of message objects"),
-    "unknown_role": ("error", "messages have an unknown role"),
-    "empty_content": ("error", "messages have empty content"),
-    "missing_assistant": ("error", "conversations have no assistant message to learn from"),
-    "too_long": ("error", "examples exceed the model's token limit"),
-    "format_mismatch": ("error", "validation file's format differs from the training file's"),
-    "train_valid_overlap": ("error", "validation examples also appear in the training file"),
-    "blank_lines": ("warning", "blank lines (skipped)"),
-    "extra_keys": ("warning", "lines have keys other than prompt/completion (ignored)"),
     "no_separator": ("warning", "prompts share no common separator at their end"),
     "separator_missing": ("warning", "prompts do not end with the separator"),
     "separator_inside": ("warning", "prompts contain the separator before their end"),
+    "long_separator": ("info", "prompts all end with a long common text"),
     "no_leading_space": ("warning", "completions do not start with a whitespace"),
     "no_stop": ("warning", "completions share no common stop sequence at their end"),
     "stop_missing": ("warning", "completions do not end with the stop sequence"),
     "stop_inside": ("warning", "completions contain the stop sequence before their end"),
+    "long_stop": ("info", "completions all end with a long common text"),
+    "prompt_prefix": ("warning", "prompts all start with the same text"),
+    "completion_prefix": ("warning", "completions all start with the same text"),
+    "uppercase_prompts": ("warning", "prompts are mostly uppercase"),
+    "uppercase_completions": ("warning", "completions are mostly uppercase"),
+    "identical_prompts": ("warning", "prompts are all identical"),
+    "identical_completions": ("warning", "completions are all identical"),
     "duplicates": ("warning", "examples repeat an earlier example"),
     "multi_token_classes": ("warning", "classes are more than one token"),
     "few_examples_per_class": ("warning", "classes have fewer than ~100 examples"),
@@ -96,6 +82,27 @@ ISSUES: dict[str, tuple[Severity, str]] = {
     "tokenizer": ("warning", "tokenizer fallback"),
     "task": ("info", "task"),
 }
+# Issues about the whole file (their message is the title and detail, without a count).
+FILE_LEVEL = frozenset(
+    {
+        "file_too_large",
+        "no_examples",
+        "tokenizer",
+        "task",
+        "no_separator",
+        "no_stop",
+        "long_separator",
+        "long_stop",
+        "prompt_prefix",
+        "completion_prefix",
+        "uppercase_prompts",
+        "uppercase_completions",
+        "identical_prompts",
+        "identical_completions",
+        "format_mismatch",
+        "class_imbalance",
+    }
+)
 
 
 @dataclass
@@ -109,37 +116,40 @@ class _Acc:
 
 @dataclass
 class Example:
-    """One valid example: prompt/completion or a chat conversation."""
+    """One valid example (any format) with its line number."""
 
     line: int
-    prompt: str = ""
-    completion: str = ""
-    messages: Messages | None = None
-    obj: dict[str, Any] = field(default_factory=dict)  # the whole line, other keys included
+    format: str
+    obj: dict[str, Any]
+
+    @property
+    def prompt(self) -> str:
+        return str(self.obj.get("prompt", ""))
+
+    @property
+    def completion(self) -> str:
+        return str(self.obj.get("completion", ""))
+
+    @property
+    def messages(self) -> Messages | None:
+        if self.format == "chat":
+            return list(self.obj["messages"])
+        return None
 
     @property
     def label(self) -> str:
         """What a classifier would predict: the completion, or the last assistant reply."""
-        if self.messages is None:
+        if self.format == "prompt_completion":
             return self.completion
-        for message in reversed(self.messages):
-            if message.get("role") == "assistant":
-                return _content_text(message.get("content"))
+        if self.format == "chat":
+            for message in reversed(self.obj["messages"]):
+                if message.get("role") == "assistant":
+                    return content_text(message.get("content"))
         return ""
 
     def key(self) -> int:
         """A 64-bit hash identifying the example (duplicates, train/validation overlap)."""
-        if self.messages is None:
-            return hash((self.prompt, self.completion))
-        return hash(json.dumps(self.messages, sort_keys=True, ensure_ascii=False))
-
-
-def _content_text(content: Any) -> str:
-    if isinstance(content, str):
-        return content
-    if isinstance(content, list):
-        return "".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
-    return ""
+        return example_key(Parsed(self.format, self.obj))  # type: ignore[arg-type]
 
 
 def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
@@ -148,84 +158,44 @@ def iter_lines(path: Path) -> Iterator[tuple[int, bytes]]:
         yield from enumerate(handle, 1)
 
 
-class ParseError(Exception):
-    def __init__(self, code: str, detail: str) -> None:
-        super().__init__(detail)
-        self.code = code
-        self.detail = detail
+_NOT_UPPER = bytes(b for b in range(256) if not 65 <= b <= 90)
+_NOT_LOWER = bytes(b for b in range(256) if not 97 <= b <= 122)
 
 
-def parse_line(raw: bytes, line: int) -> tuple[Example, list[str]]:
-    """Validate one line; returns the example and warning codes, or raises ParseError."""
-    try:
-        obj = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError as exc:
-        raise ParseError("invalid_utf8", f"byte {exc.start + 1} is not valid UTF-8") from exc
-    except json.JSONDecodeError as exc:
-        raise ParseError(
-            "invalid_json", f"{exc.msg.removesuffix(' at')} at column {exc.colno}"
-        ) from exc
-    if not isinstance(obj, dict):
-        raise ParseError("not_an_object", f"found {type(obj).__name__}, expected an object")
-    if "messages" in obj:
-        example = _parse_chat(obj, line)
-        example.obj = obj
-        return example, []
-    missing = [k for k in ("prompt", "completion") if k not in obj]
-    if missing:
-        found = ", ".join(map(repr, obj)) or "none"
-        raise ParseError(
-            "missing_keys",
-            f"missing {' and '.join(map(repr, missing))} (expected prompt and completion, "
-            f"or messages; found {found})",
-        )
-    prompt, completion = obj["prompt"], obj["completion"]
-    for key, value in (("prompt", prompt), ("completion", completion)):
-        if not isinstance(value, str):
-            raise ParseError("wrong_type", f"{key!r} must be a string, got {type(value).__name__}")
-    if not prompt.strip():
-        raise ParseError("empty_prompt", "'prompt' is empty")
-    if not completion.strip():
-        raise ParseError("empty_completion", "'completion' is empty")
-    warnings = ["extra_keys"] if len(obj) > 2 else []
-    return Example(line, prompt=prompt, completion=completion, obj=obj), warnings
+def case_counts(text: str) -> tuple[int, int]:
+    """(uppercase, lowercase) letters in `text`; ASCII texts are counted in C."""
+    if text.isascii():
+        raw = text.encode("ascii")
+        return len(raw.translate(None, _NOT_UPPER)), len(raw.translate(None, _NOT_LOWER))
+    return sum(1 for c in text if c.isupper()), sum(1 for c in text if c.islower())
 
 
-def _parse_chat(obj: dict[str, Any], line: int) -> Example:
-    messages = obj["messages"]
-    if not isinstance(messages, list) or not messages:
-        raise ParseError("invalid_messages", "'messages' must be a non-empty list")
-    has_assistant = False
-    for i, message in enumerate(messages):
-        where = f"messages[{i}]"
-        if not isinstance(message, dict):
-            raise ParseError("invalid_messages", f"{where} is not an object")
-        role = message.get("role")
-        if not isinstance(role, str):
-            raise ParseError("wrong_type", f"{where}.role must be a string")
-        if role not in ROLES:
-            raise ParseError(
-                "unknown_role", f"{where}.role is {role!r}; expected one of {sorted(ROLES)}"
-            )
-        content = message.get("content")
-        calls = message.get("tool_calls") or message.get("function_call")
-        if content is None and not (role == "assistant" and calls):
-            raise ParseError("wrong_type", f"{where}.content is missing")
-        if content is not None and not isinstance(content, str | list):
-            raise ParseError(
-                "wrong_type", f"{where}.content must be a string, got {type(content).__name__}"
-            )
-        empty = content is not None and not _content_text(content).strip()
-        if empty and role != "system" and not calls:
-            raise ParseError("empty_content", f"{where} ({role}) has empty content")
-        weight = message.get("weight")
-        if weight is not None and weight not in (0, 1):
-            raise ParseError("wrong_type", f"{where}.weight must be 0 or 1")
-        if role == "assistant":
-            has_assistant = True
-    if not has_assistant:
-        raise ParseError("missing_assistant", "no message with role 'assistant'")
-    return Example(line, messages=messages)
+class _Column:
+    """Legacy-tool statistics of one text column (prompts or completions), streamed:
+    the common prefix, whether all texts are equal, and the letter case."""
+
+    def __init__(self) -> None:
+        self.prefix: str | None = None
+        self.first: str | None = None
+        self.identical = True
+        self.upper = 0
+        self.lower = 0
+
+    def add(self, text: str) -> None:
+        if self.prefix is None:
+            self.prefix = self.first = text
+        else:
+            if not text.startswith(self.prefix):
+                self.prefix = os.path.commonprefix([self.prefix, text])
+            if self.identical and text != self.first:
+                self.identical = False
+        upper, lower = case_counts(text)
+        self.upper += upper
+        self.lower += lower
+
+    @property
+    def mostly_upper(self) -> bool:
+        return self.upper * 2 > self.lower  # the legacy tool's rule: over a third uppercase
 
 
 class FileScan:
@@ -258,6 +228,8 @@ class FileScan:
         self.keys: set[int] = set()
         self.prompts = EndingTracker(SEPARATOR_CANDIDATES)
         self.completions = EndingTracker(STOP_CANDIDATES)
+        self.prompt_column = _Column()
+        self.completion_column = _Column()
         self.labels: dict[str, list[int]] | None = {}  # label -> [count, first line]
         self.pending: list[Example] = []
         self.min_tokens: int | None = None
@@ -280,7 +252,7 @@ class FileScan:
         for acc in self.accs.values():
             severity, title = ISSUES[acc.code]
             what = f"{acc.count} {title}" if acc.lines else title
-            if acc.code in ("file_too_large", "no_examples", "tokenizer", "task"):
+            if acc.code in FILE_LEVEL:
                 what = title
             if acc.detail and acc.per_line:
                 message = f"{what}; line {acc.lines[0]}: {acc.detail}"
@@ -297,36 +269,32 @@ class FileScan:
             self.flag_many(
                 "file_too_large", [], 1, f"{size:,} bytes > {self.max_file_bytes:,} bytes"
             )
-        n_lines = 0
+        contract = FileContract()
         for line, raw in iter_lines(self.path):
-            n_lines = line
-            if raw.isspace() or not raw:
-                self.flag("blank_lines", line)
-                continue
-            try:
-                example, warnings = parse_line(raw, line)
-            except ParseError as exc:
-                self.flag(exc.code, line, exc.detail)
-                continue
-            for code in warnings:
-                self.flag(code, line)
-            self.add(example)
+            result = contract.line(line, raw)
+            for warning in result.warnings:
+                self.flag(warning.code, warning.line, warning.detail)
+            if result.error is not None:
+                self.flag(result.error.code, line, result.error.detail)
+                if "case-sensitive" in result.error.detail:
+                    self.stats.n_key_case += 1
+            elif result.example is not None:
+                self.add(Example(line, result.example.format, result.example.obj))
         self.flush()
-        self.stats.n_lines = n_lines
+        self.stats.n_lines = contract.n_lines
+        for finding in contract.finish():
+            self.flag_many(finding.code, [], 1, finding.detail)
         self.finish()
         return self
 
     def add(self, ex: Example) -> None:
-        fmt = "chat" if ex.messages is not None else "prompt_completion"
+        fmt = ex.format
         if self.stats.format is None:
             self.stats.format = fmt
             if self.train_format is not None and fmt != self.train_format:
                 self.flag_many(
                     "format_mismatch", [ex.line], 1, f"{fmt} here, {self.train_format} in training"
                 )
-        elif fmt != self.stats.format:
-            self.flag("mixed_format", ex.line, f"{fmt} here, {self.stats.format} first")
-            return
         self.stats.n_examples += 1
         key = ex.key()
         if key in self.keys:
@@ -336,14 +304,14 @@ class FileScan:
             self.keys.add(key)
         if self.train_keys is not None and key in self.train_keys:
             self.flag("train_valid_overlap", ex.line)
-        if ex.messages is None:
+        if fmt == "prompt_completion":
             self._add_prompt_completion(ex)
         if self.labels is not None:
             label = ex.label
             entry = self.labels.get(label)
             if entry is not None:
                 entry[0] += 1
-            elif len(self.labels) < MAX_CLASSES:
+            elif len(self.labels) < MAX_CLASSES and fmt != "preference":
                 self.labels[label] = [1, ex.line]
             else:
                 self.labels = None
@@ -360,6 +328,8 @@ class FileScan:
             self.completions.add(ex.line, completion)
             self.prompts.note_presence(prompt, DEFAULT_SEPARATORS)
             self.completions.note_presence(completion, DEFAULT_STOPS)
+            self.prompt_column.add(prompt)
+            self.completion_column.add(completion)
             return
         sep, stop = self.expect_separator, self.expect_stop
         if sep:
@@ -377,38 +347,117 @@ class FileScan:
         batch, self.pending = self.pending, []
         if not batch:
             return
-        if batch[0].messages is not None:
-            totals = self.counter.count_chat([ex.messages or [] for ex in batch])
-        else:
-            counts = self.counter.count(
-                [ex.prompt for ex in batch] + [ex.completion for ex in batch]
-            )
-            n = len(batch)
-            totals = [counts[i] + counts[n + i] for i in range(n)]
+        measures = self.counter.measure(batch[0].format, [ex.obj for ex in batch])
         stats, limit = self.stats, self.limit
-        for ex, total in zip(batch, totals, strict=True):
+        for ex, m in zip(batch, measures, strict=True):
+            if m.error is not None:
+                # The model cannot take it at all (its chat template fails): not an example.
+                self.flag(m.error[0], ex.line, m.error[1])
+                stats.n_examples -= 1
+                continue
+            total = m.total
             stats.total_tokens += total
+            stats.prompt_tokens += m.prompt
+            stats.preferred_tokens += m.preferred
+            stats.non_preferred_tokens += m.non_preferred
             if total > stats.max_tokens:
                 stats.max_tokens = total
             if self.min_tokens is None or total < self.min_tokens:
                 self.min_tokens = total
-            if total > limit:
+            if m.longest > limit:
                 stats.n_too_long += 1
-                self.flag("too_long", ex.line, f"{total} tokens > {limit}")
+                what = "input + longer output" if ex.format == "preference" else "tokens"
+                self.flag("too_long", ex.line, f"{m.longest} {what} > {limit}")
 
     # -- after the pass ---------------------------------------------------------
     def finish(self) -> None:
         stats = self.stats
         stats.min_tokens = self.min_tokens or 0
         if stats.n_examples == 0:
-            self.flag_many("no_examples", [], 1)
+            if "no_examples" not in self.accs:
+                self.flag_many("no_examples", [], 1, "the file has no valid examples")
             return
+        empty = self.accs.get("empty_prompt")
+        open_ended = empty is not None and empty.count == stats.n_examples
+        if open_ended:
+            del self.accs["empty_prompt"]  # every prompt empty: open-ended generation
         if stats.format == "prompt_completion" and self.role == "training":
-            self._finish_endings()
+            if not open_ended:
+                self._finish_endings()
+            self._finish_columns(open_ended)
         elif stats.format == "prompt_completion":
             stats.separator, stats.stop_sequence = self.expect_separator, self.expect_stop
         if self.role == "training":
-            self._finish_task()
+            self._finish_task(open_ended)
+
+    def _finish_columns(self, open_ended: bool) -> None:
+        """The legacy `prepare_data` tool's column checks (its thresholds)."""
+        n = self.stats.n_examples
+        prompts, completions = self.prompt_column, self.completion_column
+        if n > 1 and prompts.identical and not open_ended:
+            self.flag_many(
+                "identical_prompts",
+                [],
+                1,
+                f"{prompts.first!r}; leave prompts empty for open-ended generation, otherwise "
+                "make them differ",
+            )
+        if n > 1 and completions.identical:
+            self.flag_many(
+                "identical_completions",
+                [],
+                1,
+                f"{completions.first!r}; the model would only learn to repeat it",
+            )
+        if not prompts.identical and prompts.prefix and len(prompts.prefix) >= PROMPT_PREFIX_MIN:
+            self.flag_many(
+                "prompt_prefix",
+                [],
+                1,
+                f"{prompts.prefix!r}; fine-tuning needs no instruction repeated in every "
+                "prompt (fix: prefix)",
+            )
+        if (
+            not completions.identical
+            and completions.prefix
+            and len(completions.prefix) >= COMPLETION_PREFIX_MIN
+        ):
+            self.stats.completion_prefix = completions.prefix
+            self.flag_many(
+                "completion_prefix",
+                [],
+                1,
+                f"{completions.prefix!r}; put only the output in completions (fix: prefix)",
+            )
+        for code, column, what in (
+            ("uppercase_prompts", prompts, "prompts"),
+            ("uppercase_completions", completions, "completions"),
+        ):
+            if column.upper and column.mostly_upper:
+                share = column.upper / (column.upper + column.lower)
+                self.flag_many(
+                    code,
+                    [],
+                    1,
+                    f"{share:.0%} of the letters in {what} are uppercase; uppercase text tends to "
+                    "train worse than mixed case (fix: lowercase)",
+                )
+        for code, tracker, chosen in (
+            ("long_separator", self.prompts, self.stats.separator),
+            ("long_stop", self.completions, self.stats.stop_sequence),
+        ):
+            common = tracker.common or ""
+            if len(common) > LONG_ENDING and not (
+                prompts.identical if tracker is self.prompts else completions.identical
+            ):
+                short = chosen if chosen and len(chosen) <= LONG_ENDING else None
+                self.flag_many(
+                    code,
+                    [],
+                    1,
+                    f"{common[-40:]!r} ({len(common)} characters)"
+                    + (f"; {short!r} alone is enough" if short else "; a shorter one is enough"),
+                )
 
     def _finish_endings(self) -> None:
         sep = self.prompts.result()
@@ -461,11 +510,22 @@ class FileScan:
             entry[1] = min(entry[1], first)
         return merged
 
-    def _finish_task(self) -> None:
+    def _finish_task(self, open_ended: bool = False) -> None:
         stats = self.stats
         n = stats.n_examples
         classes = self.class_labels()
-        if classes is not None and len(classes) * CLASSIFICATION_RATIO < n:
+        if stats.format == "preference":
+            stats.task = "preference"
+        elif open_ended:
+            stats.task = "open_ended_generation"
+            if n < MIN_GENERATION:
+                self.flag_many(
+                    "few_examples",
+                    [],
+                    1,
+                    f"{n} examples; OpenAI's legacy fine-tuning guide advises at least ~500",
+                )
+        elif classes is not None and len(classes) * CLASSIFICATION_RATIO < n:
             stats.task = "classification"
             stats.classes = {k: v[0] for k, v in sorted(classes.items(), key=lambda kv: -kv[1][0])}
             self._classification_advice(classes)
@@ -537,9 +597,8 @@ def check_file(
     """
     info: ModelInfo = resolve(model, data_dir)
     counter, notes = counter_for(info, data_dir)
-    train = FileScan(
-        Path(path), "training", counter, info.limit, max_file_bytes=max_file_bytes
-    ).run()
+    limit = min(info.limit, counter.limit or info.limit)
+    train = FileScan(Path(path), "training", counter, limit, max_file_bytes=max_file_bytes).run()
     for note in notes:
         train.flag_many("tokenizer", [], 1, note)
     valid = None
@@ -548,7 +607,7 @@ def check_file(
             Path(validation),
             "validation",
             counter,
-            info.limit,
+            limit,
             train_keys=train.keys,
             train_format=train.stats.format,
             expect_separator=train.stats.separator,
@@ -565,7 +624,7 @@ def check_file(
         validation=valid.stats if valid else None,
         model=model,
         tokenizer=counter.name,
-        token_limit=info.limit,
+        token_limit=limit,
         n_epochs=n_epochs,
         issues=issues,
     )

@@ -17,11 +17,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fttui.data.check import INVALID_LINE_CODES, Example, ParseError, iter_lines, parse_line
+from fttui.data.check import INVALID_LINE_CODES, Example, iter_lines
+from fttui.data.contract import (
+    FileContract,
+    Invalid,
+    Parsed,
+    decode_line,
+    detect_format,
+    example_key,
+    parse_example,
+)
 from fttui.data.report import Report
 from fttui.data.tokens import TokenCounter
 
 FIXES: dict[str, str] = {
+    "keys": "lower-case misnamed keys ('Prompt' -> 'prompt') and drop keys the format ignores",
+    "prefix": "remove the text all prompts (or all completions) start with",
     "separator": "add the separator to the end of prompts that lack it",
     "leading-space": "add a leading space to completions that do not start with whitespace",
     "stop": "add the stop sequence to the end of completions that lack it",
@@ -30,7 +41,10 @@ FIXES: dict[str, str] = {
     "drop-invalid": "drop lines that are not valid examples (and blank lines)",
     "split": "split into training and validation files",
     "to-chat": "convert prompt/completion to chat messages (user/assistant)",
+    "lowercase": "lower-case mostly uppercase prompts and/or completions",
 }
+# `all`: the safe, mechanical fixes. keys, prefix, lowercase, split and to-chat change
+# what the data says or how it is laid out, so each must be asked for by name.
 ALL = ("separator", "leading-space", "stop", "dedupe", "drop-long", "drop-invalid")
 ORDER = tuple(FIXES)
 DEFAULT_SPLIT = 0.2
@@ -121,7 +135,32 @@ def plan_fixes(report: Report, names: list[str], split: float | None = None) -> 
         elif name == "to-chat":
             affected = n if pc else 0
             if not pc:
-                desc = "to-chat: the file is already in chat format"
+                desc = "to-chat: the file is not in prompt/completion format"
+        elif name == "keys":
+            affected = stats.n_key_case + _count(report, "extra_keys")
+        elif name == "prefix":
+            parts = []
+            if stats.prompt_prefix:
+                parts.append(f"{stats.prompt_prefix!r} from prompts")
+            if stats.completion_prefix:
+                parts.append(f"{stats.completion_prefix!r} from completions")
+            affected = n if parts else 0
+            desc = "remove " + " and ".join(parts) if parts else "prefix: no common prefix"
+        elif name == "lowercase":
+            cols = [
+                what
+                for what, code in (
+                    ("prompts", "uppercase_prompts"),
+                    ("completions", "uppercase_completions"),
+                )
+                if report.issue(code)
+            ]
+            affected = n if cols and pc else 0
+            desc = (
+                f"lower-case {' and '.join(cols)} (the separator and stop sequence kept)"
+                if affected
+                else "lowercase: no mostly uppercase prompts or completions"
+            )
         plan.append(PlannedFix(name, desc, affected))
     return plan
 
@@ -134,19 +173,61 @@ def output_paths(source: Path, prefix: str | None, split: bool) -> list[Path]:
     return [Path(f"{base}.jsonl")]
 
 
+_KEYS = {
+    "prompt_completion": ("prompt", "completion"),
+    "chat": ("messages", "tools", "parallel_tool_calls", "functions"),
+    "preference": ("input", "preferred_output", "non_preferred_output"),
+}
+
+
+def _fix_keys(obj: dict[str, Any]) -> dict[str, Any]:
+    """Rename keys that differ from the format's only in case; drop the others."""
+    renamed: dict[str, Any] = {}
+    wanted = {k for keys in _KEYS.values() for k in keys}
+    for key, value in obj.items():
+        name = key if key in wanted else str(key).lower()
+        if name in wanted and name not in renamed:
+            renamed[name] = value
+    try:
+        fmt = detect_format(renamed)
+    except Invalid:
+        return obj
+    return {k: v for k, v in renamed.items() if k in _KEYS[fmt]}
+
+
+def _lower(text: str, keep: str | None) -> str:
+    if keep and text.endswith(keep):
+        return text[: -len(keep)].lower() + keep
+    return text.lower()
+
+
 def _transform(ex: Example, names: list[str], report: Report) -> dict[str, Any]:
     stats = report.training
     obj = dict(ex.obj)
-    if ex.messages is not None:
+    if "keys" in names:
+        obj = _fix_keys(obj)
+    if ex.format != "prompt_completion":
         return obj
     prompt, completion = ex.prompt, ex.completion
     sep, stop = stats.suggested_separator, stats.suggested_stop
+    if "prefix" in names:
+        if stats.prompt_prefix and prompt.startswith(stats.prompt_prefix):
+            prompt = prompt[len(stats.prompt_prefix) :]
+        cut = stats.completion_prefix
+        if cut and completion.startswith(cut):
+            # As the legacy tool: a prefix that began with a space leaves that one space.
+            completion = (" " if cut[0] == " " else "") + completion[len(cut) :]
     if "separator" in names and sep and not prompt.endswith(sep):
         prompt += sep
     if "leading-space" in names and not completion[:1].isspace():
         completion = " " + completion
     if "stop" in names and stop and not completion.endswith(stop):
         completion += stop
+    if "lowercase" in names:
+        if report.issue("uppercase_prompts"):
+            prompt = _lower(prompt, sep if "separator" in names else stats.separator)
+        if report.issue("uppercase_completions"):
+            completion = _lower(completion, stop if "stop" in names else stats.stop_sequence)
     if "to-chat" in names:
         if sep and prompt.endswith(sep):
             prompt = prompt[: -len(sep)]
@@ -166,9 +247,10 @@ def _transform(ex: Example, names: list[str], report: Report) -> dict[str, Any]:
 
 def _key(obj: dict[str, Any]) -> int:
     """The same example identity the checker uses (other keys do not count)."""
-    if "messages" in obj:
-        return hash(json.dumps(obj["messages"], sort_keys=True, ensure_ascii=False))
-    return hash((obj.get("prompt"), obj.get("completion")))
+    try:
+        return example_key(Parsed(detect_format(obj), obj))
+    except (Invalid, KeyError):
+        return hash(json.dumps(obj, sort_keys=True, ensure_ascii=False))
 
 
 def _dump(obj: dict[str, Any]) -> str:
@@ -212,22 +294,21 @@ def apply_fixes(
     stop = report.training.suggested_stop if "stop" in names else report.training.stop_sequence
     if "to-chat" in names:
         stop = None
+    contract = FileContract()
     with stage.open("w", encoding="utf-8") as sink:
         for line, raw in iter_lines(source):
-            if raw.isspace() or not raw:
+            result = contract.line(line, raw)
+            parsed = result.example
+            if result.error is not None and "keys" in names:
+                parsed = _rekeyed(raw, line, report.training.format)
+            if parsed is None or parsed.format != report.training.format:
                 if "drop-invalid" not in names:
-                    sink.write(raw.decode("utf-8", "replace"))
+                    if result.error is None:
+                        sink.write(raw.decode("utf-8", "replace"))  # a blank line
+                    else:
+                        sink.write(raw.decode("utf-8", "replace").rstrip("\r\n") + "\n")
                 continue
-            try:
-                ex, _ = parse_line(raw, line)
-                fmt = "chat" if ex.messages is not None else "prompt_completion"
-                if fmt != report.training.format:
-                    raise ParseError("mixed_format", fmt)
-            except ParseError:
-                if "drop-invalid" not in names:
-                    sink.write(raw.decode("utf-8", "replace").rstrip("\r\n") + "\n")
-                continue
-            obj = _transform(ex, names, report)
+            obj = _transform(Example(line, parsed.format, parsed.obj), names, report)
             if "dedupe" in names:
                 key = _key(obj)
                 if key in seen:
@@ -246,10 +327,23 @@ def apply_fixes(
     return outputs
 
 
+def _rekeyed(raw: bytes, line: int, fmt: str | None) -> Parsed | None:
+    """An invalid line that the keys fix makes valid (in the file's format), else None."""
+    try:
+        obj = decode_line(
+            (raw[3:] if line == 1 and raw.startswith(b"\xef\xbb\xbf") else raw).strip()
+        )
+        if not isinstance(obj, dict):
+            return None
+        parsed = parse_example(_fix_keys(obj))
+    except Invalid:
+        return None
+    return parsed if parsed.format == fmt else None
+
+
 def _tokens(obj: dict[str, Any], counter: TokenCounter) -> int:
-    if "messages" in obj:
-        return counter.count_chat([obj["messages"]])[0]
-    return sum(counter.count([obj["prompt"], obj["completion"]]))
+    measure = counter.measure(detect_format(obj), [obj])[0]
+    return measure.longest if measure.error is None else 0
 
 
 def _split(

@@ -50,8 +50,10 @@ class FileStats:
     bytes: int = 0
     n_lines: int = 0
     n_examples: int = 0
-    format: str | None = None  # "prompt_completion" | "chat" | None (nothing valid)
-    task: str | None = None  # "classification" | "conditional_generation" | "chat"
+    format: str | None = None  # "prompt_completion" | "chat" | "preference" | None
+    # "classification" | "conditional_generation" | "open_ended_generation" | "chat" |
+    # "preference"
+    task: str | None = None
     separator: str | None = None
     stop_sequence: str | None = None
     # What the separator/stop fixes would add: the detected one, else a default
@@ -64,6 +66,15 @@ class FileStats:
     max_tokens: int = 0
     n_too_long: int = 0
     n_duplicates: int = 0
+    # What the prefix fix removes: the text every prompt / completion starts with, when
+    # it is long enough to report (the legacy tool's thresholds); else None.
+    prompt_prefix: str | None = None
+    completion_prefix: str | None = None
+    n_key_case: int = 0  # lines the keys fix makes valid ('Prompt' -> 'prompt')
+    # Preference (DPO) files: tokens of the inputs and of each kind of output.
+    prompt_tokens: int = 0
+    preferred_tokens: int = 0
+    non_preferred_tokens: int = 0
 
     @property
     def mean_tokens(self) -> float:

@@ -8,17 +8,10 @@ prime the reply) and with the model's own chat template for local models.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-import os
-import re
-import shutil
-import uuid
+import json
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any, Protocol
-
-import platformdirs
 
 from fttui.data.encodings import EncodingUnavailable, get_encoding
 from fttui.data.models import UNKNOWN_MODEL_ENCODING, ModelInfo
@@ -26,14 +19,37 @@ from fttui.data.models import UNKNOWN_MODEL_ENCODING, ModelInfo
 Messages = list[dict[str, Any]]
 
 
+@dataclass(frozen=True)
+class Measure:
+    """One example's size as the model sees it.
+
+    `total` is its tokens (prompt + completion, the whole conversation, or a preference
+    input plus both outputs); `longest` is the longest sequence the model is given, the
+    one compared with the limit. `error` is set when the model cannot take the example
+    at all (its chat template fails on it): a (contract code, detail) pair.
+    """
+
+    total: int
+    longest: int
+    prompt: int = 0
+    preferred: int = 0
+    non_preferred: int = 0
+    error: tuple[str, str] | None = None
+
+
 class TokenCounter(Protocol):
     """Counts tokens the way the target model will see them."""
 
     name: str
+    limit: int | None  # the model's own limit when the counter knows it (local models)
 
     def count(self, texts: Sequence[str]) -> list[int]: ...
 
     def count_chat(self, conversations: Sequence[Messages]) -> list[int]: ...
+
+    def measure(self, fmt: str, examples: Sequence[dict[str, Any]]) -> list[Measure]:
+        """Sizes of contract-valid examples of format `fmt` (one batch)."""
+        ...
 
 
 def _message_strings(message: dict[str, Any]) -> list[str]:
@@ -45,8 +61,6 @@ def _message_strings(message: dict[str, Any]) -> list[str]:
         if isinstance(value, str):
             out.append(value)
         elif value is not None and key in ("tool_calls", "function_call", "content"):
-            import json
-
             out.append(json.dumps(value, ensure_ascii=False))
     return out
 
@@ -57,6 +71,8 @@ class TiktokenCounter:
     Measured on 2 cores, `encode_ordinary` in a loop beat `encode_ordinary_batch`
     with threads (the thread pool's overhead and contention cost more than it won).
     """
+
+    limit: int | None = None
 
     def __init__(self, encoding_name: str) -> None:
         self.encoding = get_encoding(encoding_name)
@@ -81,13 +97,49 @@ class TiktokenCounter:
             totals.append(total)
         return totals
 
+    def _message(self, message: dict[str, Any]) -> int:
+        return (
+            3
+            + sum(len(self._encode(t)) for t in _message_strings(message))
+            + (1 if "name" in message else 0)
+        )
+
+    def _tools(self, holder: dict[str, Any]) -> int:
+        tools = holder.get("tools") or holder.get("functions")
+        return len(self._encode(json.dumps(tools, ensure_ascii=False))) if tools else 0
+
+    def measure(self, fmt: str, examples: Sequence[dict[str, Any]]) -> list[Measure]:
+        if fmt == "prompt_completion":
+            counts = self.count(
+                [ex["prompt"] for ex in examples] + [ex["completion"] for ex in examples]
+            )
+            n = len(examples)
+            return [Measure(counts[i] + counts[n + i], counts[i] + counts[n + i]) for i in range(n)]
+        if fmt == "chat":
+            totals = self.count_chat([ex["messages"] for ex in examples])
+            out = []
+            for ex, total in zip(examples, totals, strict=True):
+                total += self._tools(ex)
+                out.append(Measure(total, total))
+            return out
+        out = []
+        for ex in examples:
+            inp = ex["input"]
+            prompt = self.count_chat([inp["messages"]])[0] + self._tools(inp)
+            pre = self._message(ex["preferred_output"][0])
+            non = self._message(ex["non_preferred_output"][0])
+            out.append(Measure(prompt + pre + non, prompt + max(pre, non), prompt, pre, non))
+        return out
+
 
 class HFCounter:
-    """Counts with a local model's own Hugging Face tokenizer (and its chat template)."""
+    """Counts with a local model's own Hugging Face tokenizer, exactly as the trainer
+    tokenises (`fttui.train.data`): the same ids, the same chat template errors."""
 
-    def __init__(self, tokenizer: Any, name: str) -> None:
+    def __init__(self, tokenizer: Any, name: str, limit: int | None = None) -> None:
         self.tokenizer = tokenizer
         self.name = name
+        self.limit = limit
 
     def count(self, texts: Sequence[str]) -> list[int]:
         if not texts:
@@ -96,47 +148,33 @@ class HFCounter:
         return [len(x) for x in ids]
 
     def count_chat(self, conversations: Sequence[Messages]) -> list[int]:
+        from fttui.train.data import ExampleError, render_conversation
+
         out = []
         for messages in conversations:
-            clean = [{k: v for k, v in m.items() if k != "weight"} for m in messages]
-            ids = self.tokenizer.apply_chat_template(clean, tokenize=True)
-            if isinstance(ids, dict) or hasattr(ids, "keys"):
-                ids = ids["input_ids"]
-            out.append(len(ids))
+            try:
+                out.append(len(render_conversation(self.tokenizer, messages)))
+            except ExampleError:
+                out.append(0)
         return out
 
+    def measure(self, fmt: str, examples: Sequence[dict[str, Any]]) -> list[Measure]:
+        from fttui.data.contract import Parsed
+        from fttui.train.data import ExampleError, PreferenceExample, encode
 
-def cache_dir() -> Path:
-    """fttui's cache (`$FTTUI_CACHE_DIR` overrides platformdirs)."""
-    env = os.environ.get("FTTUI_CACHE_DIR")
-    return Path(env) if env else Path(platformdirs.user_cache_dir("fttui"))
-
-
-@functools.cache
-def load_local_tokenizer(local_id: str, source: str, gguf_file: str | None) -> Any:
-    """A local model's tokenizer, cached on disk: reading it out of a GGUF takes seconds,
-    loading the saved tokenizer files afterwards a fraction of one."""
-    from transformers import AutoTokenizer
-
-    key = hashlib.sha1(f"{source}\0{gguf_file}".encode()).hexdigest()[:16]
-    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", local_id)
-    saved = cache_dir() / "tokenizers" / f"{safe}-{key}"
-    if saved.is_dir():
-        try:
-            return AutoTokenizer.from_pretrained(str(saved))
-        except (OSError, ValueError):
-            shutil.rmtree(saved, ignore_errors=True)
-    if gguf_file:
-        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
-    else:
-        tokenizer = AutoTokenizer.from_pretrained(source)
-    try:
-        tmp = saved.with_name(f"{saved.name}.{uuid.uuid4().hex}.tmp")
-        tokenizer.save_pretrained(str(tmp))
-        tmp.rename(saved)
-    except OSError:
-        pass  # caching is an optimisation only
-    return tokenizer
+        out = []
+        for obj in examples:
+            try:
+                ex = encode(self.tokenizer, Parsed(fmt, obj))  # type: ignore[arg-type]
+            except ExampleError as exc:
+                out.append(Measure(0, 0, error=(exc.code, exc.detail)))
+                continue
+            if isinstance(ex, PreferenceExample):
+                p, c, r = len(ex.prompt_ids), len(ex.chosen_ids), len(ex.rejected_ids)
+                out.append(Measure(p + c + r, ex.n_tokens, p, c, r))
+            else:
+                out.append(Measure(ex.n_tokens, ex.n_tokens))
+        return out
 
 
 def counter_for(model: ModelInfo, data_dir: str | None = None) -> tuple[TokenCounter, list[str]]:
@@ -149,10 +187,12 @@ def counter_for(model: ModelInfo, data_dir: str | None = None) -> tuple[TokenCou
         try:
             from fttui.paths import data_dir as resolve_data_dir
             from fttui.train.registry import load_registry
+            from fttui.train.tokenizing import ModelFiles, tokenizer_and_limit
 
             spec = load_registry(resolve_data_dir(data_dir))[model.local_id]
-            tokenizer = load_local_tokenizer(spec.id, spec.source, spec.gguf_file)
-            return HFCounter(tokenizer, f"hf:{spec.id}"), warnings
+            files = ModelFiles(spec.id, spec.source, spec.gguf_file, spec.context_length)
+            tokenizer, limit = tokenizer_and_limit(files)
+            return HFCounter(tokenizer, f"hf:{spec.id}", limit), warnings
         except ImportError:
             warnings.append(
                 f"transformers is not installed, so {model.name}'s own tokenizer is unavailable; "
@@ -175,6 +215,7 @@ def counter_for(model: ModelInfo, data_dir: str | None = None) -> tuple[TokenCou
 __all__ = [
     "EncodingUnavailable",
     "HFCounter",
+    "Measure",
     "TiktokenCounter",
     "TokenCounter",
     "counter_for",

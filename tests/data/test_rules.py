@@ -23,8 +23,13 @@ def lines_of(report, code: str, file: str = "training") -> list[int]:  # type: i
 
 
 def generation_rows(n: int) -> list[dict[str, str]]:
+    # Varied starts: a text every prompt (or completion) begins with is reported too.
+    verbs = ("Rewrite", "Soften", "Rephrase", "Polish")
     return [
-        pc(f"Rewrite sentence number {i} politely{SEP}", f" Sentence {i}, please. END")
+        pc(
+            f"{verbs[i % 4]} sentence number {i} politely{SEP}",
+            f" {verbs[i % 3]}d {i}, please. END",
+        )
         for i in range(n)
     ]
 
@@ -65,7 +70,7 @@ def test_format_errors_with_line_numbers(write_jsonl: WriteJsonl) -> None:
         "[1, 2]",  # 5 not an object
         {"prompt": "only a prompt"},  # 6 missing completion
         {"prompt": 3, "completion": " x"},  # 7 wrong type
-        pc("  ", " x END"),  # 8 empty prompt
+        pc("  ", " x END"),  # 8 empty prompt: valid (open-ended generation), a warning here
         pc(f"p{SEP}", ""),  # 9 empty completion
         {  # 10 a (valid) chat example in a prompt/completion file
             "messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]
@@ -81,7 +86,6 @@ def test_format_errors_with_line_numbers(write_jsonl: WriteJsonl) -> None:
         "not_an_object": [5],
         "missing_keys": [6],
         "wrong_type": [7],
-        "empty_prompt": [8],
         "empty_completion": [9],
         "mixed_format": [10],
         "invalid_utf8": [11],
@@ -90,7 +94,10 @@ def test_format_errors_with_line_numbers(write_jsonl: WriteJsonl) -> None:
         assert lines_of(report, code) == lines, code
         assert report.issue(code).severity == "error"  # type: ignore[union-attr]
     assert "'completion'" in report.issue("missing_keys").message  # type: ignore[union-attr]
-    assert report.n_examples == 3
+    # An empty prompt trains (open-ended generation); only some prompts empty is a warning.
+    assert lines_of(report, "empty_prompt") == [8]
+    assert report.issue("empty_prompt").severity == "warning"  # type: ignore[union-attr]
+    assert report.n_examples == 4
 
 
 def test_chat_format_errors(write_jsonl: WriteJsonl) -> None:

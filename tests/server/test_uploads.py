@@ -41,7 +41,6 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ("truncated json", GOOD + GOOD + b'{"prompt": "a", "compl', 400, "line 3: not valid JSON"),
     ("empty file", b"", 400, "file is empty"),
     ("only blank lines", b"\n\n\n", 400, "no examples"),
-    ("blank line between", GOOD + b"\n" + GOOD, 400, "line 2: blank line"),
     ("missing completion", GOOD + b'{"prompt": "a"}\n', 400, "line 2: missing 'completion'"),
     ("missing prompt", b'{"completion": " a"}\n', 400, "line 1: missing 'prompt'"),
     (
@@ -49,6 +48,12 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         b'{"text": "a"}\n',
         400,
         "line 1: needs 'prompt' and 'completion', or 'messages'",
+    ),
+    (
+        "empty completion",
+        GOOD + b'{"prompt": "a", "completion": " "}\n',
+        400,
+        "line 2: 'completion' is empty",
     ),
     (
         "prompt not string",
@@ -71,7 +76,6 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         400,
         f"line 2: the line is longer than {MAX_LINE} bytes",
     ),
-    ("bom", b"\xef\xbb\xbf" + GOOD, 400, "line 1: the file starts with a UTF-8 byte order mark"),
     (
         "crlf with error on line 3",
         GOOD.replace(b"\n", b"\r\n") * 2 + b"{oops}\r\n",
@@ -120,7 +124,7 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
         "both formats on one line",
         b'{"prompt": "a", "completion": " b", "messages": []}\n',
         400,
-        "line 1: has both 'messages' and 'prompt'/'completion'",
+        "line 1: has the keys of both the prompt/completion and the chat formats",
     ),
     ("many errors", b"[]\n" * 30, 400, "line 1: expected a JSON object"),
     (
@@ -212,6 +216,15 @@ def test_bad_form_is_refused(small_server: ServerProcess, build, param: str, tex
 
 def test_good_uploads_keep_their_meta_and_crlf_is_accepted(small_server: ServerProcess) -> None:
     with client(small_server) as api:
+        # The data contract's decisions: a UTF-8 BOM, blank lines between examples and an
+        # empty prompt are accepted (prepare warns about them), as the trainer accepts them.
+        for name, content in (
+            ("bom", b"\xef\xbb\xbf" + GOOD),
+            ("blank line", GOOD + b"\n  \n" + GOOD),
+            ("empty prompt", b'{"prompt": "", "completion": " b END"}\n' + GOOD),
+        ):
+            accepted = upload(api, content, f"{name}.jsonl")
+            assert accepted.status_code == 200, (name, accepted.text)
         crlf = upload(api, GOOD.replace(b"\n", b"\r\n") * 3, "crlf.jsonl")
         assert crlf.status_code == 200, crlf.text
         assert crlf.json()["fttui"] == {"examples": 3, "lines": 3, "format": "prompt_completion"}

@@ -75,7 +75,10 @@ def test_packed_batch_loss_equals_separate_losses(tiny: tuple[Any, Any], tmp_pat
         {"prompt": "what colour is the sky?\n\n###\n\n", "completion": " blue END"},
         {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yes"}]},
     ]
-    examples = load_examples(_write(tmp_path, rows), tok, 256)
+    # One format per file (the data contract): load the chat example on its own.
+    (tmp_path / "chat").mkdir()
+    examples = load_examples(_write(tmp_path, rows[:2]), tok, 256)
+    examples += load_examples(_write(tmp_path / "chat", rows[2:]), tok, 256)
     cpu = torch.device("cpu")
     with torch.no_grad():
         packed = pack(examples, cpu)

@@ -1,0 +1,174 @@
+"""A model's tokenizer and token limit, without loading its weights.
+
+The server's `validating_files` step, `fttui prepare` (for a local model) and the
+trainer must count the same tokens against the same limit. The trainer has the
+model loaded; the other two only need what this module gives: the tokenizer and the
+limit `token_limit` computes from the model's config, both read from small files.
+Reading the tokenizer out of a GGUF file takes seconds, so it is cached under
+fttui's cache dir (`$FTTUI_CACHE_DIR`, else the platform's) and later loads take a
+fraction of a second; the limit is read from the GGUF header directly.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+import re
+import shutil
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from struct import error as struct_error
+from typing import Any
+
+import platformdirs
+
+NO_POSITION_LIMIT = 10**9
+
+
+def cache_dir() -> Path:
+    """fttui's cache (`$FTTUI_CACHE_DIR` overrides platformdirs)."""
+    env = os.environ.get("FTTUI_CACHE_DIR")
+    return Path(env) if env else Path(platformdirs.user_cache_dir("fttui"))
+
+
+def token_limit(context_length: int, config: Any) -> int:
+    """The longest example (in tokens) a job on this model may train: the registry's
+    `context_length`, capped by the positions the model has."""
+    positions = getattr(config, "max_position_embeddings", None) or NO_POSITION_LIMIT
+    return min(int(context_length), int(positions))
+
+
+def _saved_dir(local_id: str, source: str, gguf_file: str | None) -> Path:
+    key = hashlib.sha1(f"{source}\0{gguf_file}".encode()).hexdigest()[:16]
+    safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", local_id)
+    return cache_dir() / "tokenizers" / f"{safe}-{key}"
+
+
+@functools.cache
+def load_local_tokenizer(local_id: str, source: str, gguf_file: str | None) -> Any:
+    """A local model's tokenizer. One read out of a GGUF file takes seconds, so that one
+    is saved under the cache dir and loaded from there afterwards in a fraction of one."""
+    from transformers import AutoTokenizer
+
+    if not gguf_file:
+        return AutoTokenizer.from_pretrained(source)
+    saved = _saved_dir(local_id, source, gguf_file)
+    if saved.is_dir():
+        try:
+            return AutoTokenizer.from_pretrained(str(saved))
+        except (OSError, ValueError):
+            shutil.rmtree(saved, ignore_errors=True)
+    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+    try:
+        tmp = saved.with_name(f"{saved.name}.{uuid.uuid4().hex}.tmp")
+        tokenizer.save_pretrained(str(tmp))
+        tmp.rename(saved)
+    except OSError:
+        pass  # caching is an optimisation only
+    return tokenizer
+
+
+_GGUF_SIZES = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+_GGUF_INTS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 10: "<Q", 11: "<q"}
+
+
+def gguf_context_length(path: Path) -> int | None:
+    """`<architecture>.context_length` from a GGUF file's header (what transformers maps to
+    `max_position_embeddings`), read without loading the tensors or the vocabulary; None
+    when absent. transformers' own reader parses the whole header into Python objects
+    (seconds); this reads the key-value section only (milliseconds)."""
+    import mmap
+    import struct
+
+    with open(path, "rb") as fh, mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as buf:
+        if buf[:4] != b"GGUF":
+            return None
+        (version,) = struct.unpack_from("<I", buf, 4)
+        wide = "<Q" if version >= 2 else "<I"
+        width = struct.calcsize(wide)
+        pos = 8 + width  # skip the tensor count
+        (n_kv,) = struct.unpack_from(wide, buf, pos)
+        pos += width
+
+        def string(at: int) -> tuple[bytes, int]:
+            (size,) = struct.unpack_from(wide, buf, at)
+            at += width
+            return bytes(buf[at : at + size]), at + size
+
+        def skip(kind: int, at: int) -> int:
+            if kind == 8:
+                return string(at)[1]
+            if kind == 9:
+                (item,) = struct.unpack_from("<I", buf, at)
+                (count,) = struct.unpack_from(wide, buf, at + 4)
+                at += 4 + width
+                if item in _GGUF_SIZES:
+                    return at + count * _GGUF_SIZES[item]
+                for _ in range(count):
+                    at = skip(item, at)
+                return at
+            return at + _GGUF_SIZES[kind]
+
+        values: dict[bytes, int | bytes] = {}
+        for _ in range(n_kv):
+            key, pos = string(pos)
+            (kind,) = struct.unpack_from("<I", buf, pos)
+            pos += 4
+            if kind == 8 and key == b"general.architecture":
+                values[key], pos = string(pos)
+            elif kind in _GGUF_INTS and key.endswith(b".context_length"):
+                (values[key],) = struct.unpack_from(_GGUF_INTS[kind], buf, pos)
+                pos += _GGUF_SIZES[kind]
+            else:
+                pos = skip(kind, pos)
+    arch = values.get(b"general.architecture")
+    value = values.get(bytes(arch) + b".context_length") if isinstance(arch, bytes) else None
+    return int(value) if isinstance(value, int) else None
+
+
+@functools.cache
+def max_positions(local_id: str, source: str, gguf_file: str | None) -> int:
+    """The model config's `max_position_embeddings`, as the trainer's loaded model has it."""
+    if gguf_file:
+        try:
+            value = gguf_context_length(Path(source, gguf_file))
+        except (OSError, ValueError, KeyError, struct_error):
+            value = None
+        if value:
+            return value
+    from transformers import AutoConfig
+
+    kwargs = {"gguf_file": gguf_file} if gguf_file else {}
+    return token_limit(NO_POSITION_LIMIT, AutoConfig.from_pretrained(source, **kwargs))
+
+
+@dataclass(frozen=True)
+class ModelFiles:
+    """Where a model's tokenizer and config are: a directory (or hub id), or a GGUF file.
+
+    The server fills it from a job's model (base or fine-tuned) and sends it to the
+    validation worker; it is plain data so it crosses a process boundary as JSON.
+    """
+
+    id: str
+    source: str
+    gguf_file: str | None
+    context_length: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "source": self.source,
+            "gguf_file": self.gguf_file,
+            "context_length": self.context_length,
+        }
+
+
+def tokenizer_and_limit(files: ModelFiles) -> tuple[Any, int]:
+    """(tokenizer, token limit) for a model, from its small files only."""
+    tokenizer = load_local_tokenizer(files.id, files.source, files.gguf_file)
+    return tokenizer, min(
+        files.context_length, max_positions(files.id, files.source, files.gguf_file)
+    )
