@@ -53,8 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIX",
-        help="apply a fix (repeatable): separator, leading-space, stop, dedupe, drop-long, "
-        "split, to-chat, all",
+        help="apply a fix (repeatable): keys, prefix, separator, leading-space, stop, dedupe, "
+        "drop-long, drop-invalid, split, to-chat, lowercase, all",
+    )
+    prepare.add_argument(
+        "--method",
+        choices=("supervised", "dpo"),
+        help="the job's fine-tuning method: the file's format must fit it",
     )
     prepare.add_argument(
         "--split", type=float, default=None, help="validation share for --fix split"

@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from fttui.data.contract import INVALID_LINE_CODES as CONTRACT_INVALID_LINES
-from fttui.data.contract import RULES, FileContract, Parsed, content_text, example_key
+from fttui.data.contract import (
+    RULES,
+    FileContract,
+    Parsed,
+    content_text,
+    example_key,
+    method_problem,
+)
 from fttui.data.endings import (
     SEPARATOR_CANDIDATES,
     STOP_CANDIDATES,
@@ -100,6 +107,7 @@ FILE_LEVEL = frozenset(
         "identical_prompts",
         "identical_completions",
         "format_mismatch",
+        "method_mismatch",
         "class_imbalance",
     }
 )
@@ -410,6 +418,7 @@ class FileScan:
                 f"{completions.first!r}; the model would only learn to repeat it",
             )
         if not prompts.identical and prompts.prefix and len(prompts.prefix) >= PROMPT_PREFIX_MIN:
+            self.stats.prompt_prefix = prompts.prefix
             self.flag_many(
                 "prompt_prefix",
                 [],
@@ -588,12 +597,14 @@ def check_file(
     n_epochs: int = 4,
     data_dir: str | None = None,
     max_file_bytes: int = MAX_FILE_BYTES,
+    method: str | None = None,
 ) -> Report:
     """Check a training file (and optionally its validation file) for `model`.
 
     Streams each file once; raises OSError only when a file cannot be read at all.
     `data_dir` locates the local server's models.json (for local model names);
-    `max_file_bytes` is the per-file limit (OpenAI's 150 MB unless a server says less).
+    `max_file_bytes` is the per-file limit (OpenAI's 150 MB unless a server says less);
+    `method` ("supervised" or "dpo"), when given, must fit the file's format.
     """
     info: ModelInfo = resolve(model, data_dir)
     counter, notes = counter_for(info, data_dir)
@@ -601,6 +612,9 @@ def check_file(
     train = FileScan(Path(path), "training", counter, limit, max_file_bytes=max_file_bytes).run()
     for note in notes:
         train.flag_many("tokenizer", [], 1, note)
+    problem = method_problem(train.stats.format, method) if method else None
+    if problem:
+        train.flag_many("method_mismatch", [], 1, problem)
     valid = None
     if validation is not None:
         valid = FileScan(

@@ -422,10 +422,19 @@ def parse_example(obj: Any) -> Parsed:
     return Parsed(fmt, obj, warnings)
 
 
+def _case_hint(obj: dict[str, Any], key: str) -> str:
+    """' (keys are case-sensitive: ...)' when `obj` has `key` in another case."""
+    near = next((k for k in obj if isinstance(k, str) and k.lower() == key), None)
+    return f" (keys are case-sensitive: {near!r} should be {key!r})" if near else ""
+
+
 def _prompt_completion(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
     for key in _PC_KEYS:
         if key not in obj:
-            raise Invalid("missing_keys", f"missing {key!r} (a prompt/completion line has both)")
+            raise Invalid(
+                "missing_keys",
+                f"missing {key!r} (a prompt/completion line has both){_case_hint(obj, key)}",
+            )
         if not isinstance(obj[key], str):
             raise Invalid("wrong_type", f"{key!r} must be a string, got {_kind(obj[key])}")
     if not obj["completion"].strip():
@@ -461,7 +470,9 @@ def _preference(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
     for key in _PREF_KEYS:
         if key not in obj:
             raise Invalid(
-                "missing_keys", f"missing {key!r} (a preference line has {', '.join(_PREF_KEYS)})"
+                "missing_keys",
+                f"missing {key!r} (a preference line has {', '.join(_PREF_KEYS)})"
+                f"{_case_hint(obj, key)}",
             )
     extra = [k for k in obj if k not in _PREF_KEYS]
     if extra:

@@ -17,7 +17,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from fttui.data.check import INVALID_LINE_CODES, Example, iter_lines
+from fttui.data.check import (
+    DEFAULT_SEPARATORS,
+    DEFAULT_STOPS,
+    INVALID_LINE_CODES,
+    Example,
+    iter_lines,
+)
 from fttui.data.contract import (
     FileContract,
     Invalid,
@@ -27,6 +33,7 @@ from fttui.data.contract import (
     example_key,
     parse_example,
 )
+from fttui.data.endings import SEPARATOR_CANDIDATES, STOP_CANDIDATES
 from fttui.data.report import Report
 from fttui.data.tokens import TokenCounter
 
@@ -173,6 +180,9 @@ def output_paths(source: Path, prefix: str | None, split: bool) -> list[Path]:
     return [Path(f"{base}.jsonl")]
 
 
+_KEPT_ENDINGS = frozenset(
+    (*SEPARATOR_CANDIDATES, *STOP_CANDIDATES, *DEFAULT_SEPARATORS, *DEFAULT_STOPS)
+)
 _KEYS = {
     "prompt_completion": ("prompt", "completion"),
     "chat": ("messages", "tools", "parallel_tool_calls", "functions"),
@@ -196,7 +206,8 @@ def _fix_keys(obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def _lower(text: str, keep: str | None) -> str:
-    if keep and text.endswith(keep):
+    """Lower-cased, except a well-known separator or stop sequence (' END') at its end."""
+    if keep and keep in _KEPT_ENDINGS and text.endswith(keep):
         return text[: -len(keep)].lower() + keep
     return text.lower()
 
@@ -295,13 +306,16 @@ def apply_fixes(
     if "to-chat" in names:
         stop = None
     contract = FileContract()
+    fmt = report.training.format
     with stage.open("w", encoding="utf-8") as sink:
         for line, raw in iter_lines(source):
             result = contract.line(line, raw)
             parsed = result.example
             if result.error is not None and "keys" in names:
-                parsed = _rekeyed(raw, line, report.training.format)
-            if parsed is None or parsed.format != report.training.format:
+                parsed = _rekeyed(raw, line, fmt)
+                # A file whose every line had misnamed keys gets its format from the fix.
+                fmt = fmt or (parsed.format if parsed else None)
+            if parsed is None or parsed.format != fmt:
                 if "drop-invalid" not in names:
                     if result.error is None:
                         sink.write(raw.decode("utf-8", "replace"))  # a blank line
@@ -328,7 +342,8 @@ def apply_fixes(
 
 
 def _rekeyed(raw: bytes, line: int, fmt: str | None) -> Parsed | None:
-    """An invalid line that the keys fix makes valid (in the file's format), else None."""
+    """An invalid line that the keys fix makes valid (in the file's format, when it has
+    one), else None."""
     try:
         obj = decode_line(
             (raw[3:] if line == 1 and raw.startswith(b"\xef\xbb\xbf") else raw).strip()
@@ -338,7 +353,7 @@ def _rekeyed(raw: bytes, line: int, fmt: str | None) -> Parsed | None:
         parsed = parse_example(_fix_keys(obj))
     except Invalid:
         return None
-    return parsed if parsed.format == fmt else None
+    return parsed if fmt is None or parsed.format == fmt else None
 
 
 def _tokens(obj: dict[str, Any], counter: TokenCounter) -> int:

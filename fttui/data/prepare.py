@@ -57,6 +57,7 @@ def main(args: argparse.Namespace) -> int:
             model=args.model,
             n_epochs=args.n_epochs or 4,
             data_dir=data_dir,
+            method=getattr(args, "method", None),
         )
     except (OSError, EncodingUnavailable) as exc:
         return _fail(str(exc), as_json)
@@ -103,6 +104,7 @@ def main(args: argparse.Namespace) -> int:
         model=args.model,
         n_epochs=args.n_epochs or 4,
         data_dir=data_dir,
+        method=getattr(args, "method", None),
     )
     out["fixed"] = fixed.to_json()
     out["exit_code"] = fixed.exit_code

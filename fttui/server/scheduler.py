@@ -1,6 +1,7 @@
 """The job scheduler: an asyncio task inside the server that moves jobs along.
 
-validating_files -> queued (files re-checked), queued -> running (FIFO, up to
+validating_files -> queued (each job's files validated completely, in a thread of
+its own, by `validation.validate_job`), queued -> running (FIFO, up to
 `concurrency` at once, each in its own process started through a `Runner`), and it
 watches those processes: one that exits while its job is not final fails the job
 with the exit code and the tail of its log. The trainer itself sets succeeded /
@@ -19,12 +20,15 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from fttui.core.safe_text import safe_text
+from fttui.server.validation import Validator, validate_job
 from fttui.store.db import FINAL_STATUSES, Store, now
 
 log = logging.getLogger("fttui.server.scheduler")
@@ -280,10 +284,18 @@ class Scheduler:
     concurrency: int = 1
     poll_interval: float = 0.5
     log_dir: Path | None = None
+    validator: Validator | None = None
     _running: dict[str, _Running] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _loop_ref: asyncio.AbstractEventLoop | None = None
+    # Jobs being validated: one at a time, in a thread, so a long check (a 150 MB file)
+    # never delays reaping, cancels or starts.
+    _validating: set[str] = field(default_factory=set)
+    _validating_lock: threading.Lock = field(default_factory=threading.Lock)
+    _pool: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="fttui-validate")
+    )
 
     # -- lifecycle ----------------------------------------------------------------
     def recover(self) -> None:
@@ -307,7 +319,9 @@ class Scheduler:
     def start(self) -> None:
         self._loop_ref = asyncio.get_running_loop()
         self.recover()
-        self._task = asyncio.create_task(self._loop(), name="fttui-scheduler")
+        if self.validator is None:
+            self.validator = Validator(self.store.data_dir)
+        self._task = asyncio.create_task(self._run(), name="fttui-scheduler")
 
     async def stop(self) -> None:
         """Server shutdown: stop the loop, then stop our trainers and fail their jobs."""
@@ -315,6 +329,9 @@ class Scheduler:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self.validator is not None:
+            await asyncio.to_thread(self.validator.close)
+        self._pool.shutdown(wait=False, cancel_futures=True)
         for job_id, running in list(self._running.items()):
             running.handle.signal(signal.SIGTERM)
             deadline = time.monotonic() + KILL_AFTER_S
@@ -333,8 +350,9 @@ class Scheduler:
     def wake(self) -> None:
         """Act now instead of at the next poll (a job was created or cancelled).
 
-        Safe from any thread: routes run in the threadpool, and `asyncio.Event.set`
-        from a thread other than the loop's would not wake the waiting loop.
+        Safe from any thread: routes run in the threadpool, the validation thread
+        queues jobs, and `asyncio.Event.set` from a thread other than the loop's would
+        not wake the waiting loop.
         """
         loop = self._loop_ref
         if loop is None or loop.is_closed():
@@ -347,10 +365,11 @@ class Scheduler:
         if running is loop:
             self._wake.set()
         else:
-            loop.call_soon_threadsafe(self._wake.set)
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
+                loop.call_soon_threadsafe(self._wake.set)
 
     # -- the loop -------------------------------------------------------------------
-    async def _loop(self) -> None:
+    async def _run(self) -> None:
         while True:
             try:
                 await asyncio.to_thread(self.tick)
@@ -367,27 +386,35 @@ class Scheduler:
         self._start_queued()
 
     def _validate_pending(self) -> None:
+        """Hand each new `validating_files` job to the validation thread (oldest first)."""
         for job in reversed(self.store.list_jobs(statuses=["validating_files"])):
-            problem = None
-            for param in ("training_file", "validation_file"):
-                fid = job.get(param)
-                if not fid:
+            with self._validating_lock:
+                if job["id"] in self._validating:
                     continue
-                row = self.store.get_file(fid)
-                if row is None or not self.store.file_path(row).exists():
-                    problem = f"{param} {fid} no longer exists"
-                    break
-            if problem:
-                if self.store.transition(
-                    job["id"],
-                    ["validating_files"],
-                    "failed",
-                    finished_at=now(),
-                    error={"code": "invalid_file", "message": problem, "param": "training_file"},
-                ):
-                    self.store.add_event(job["id"], f"Job failed: {problem}", level="error")
-            elif self.store.transition(job["id"], ["validating_files"], "queued"):
-                self.store.add_event(job["id"], "Files validated; job queued")
+                self._validating.add(job["id"])
+            try:
+                self._pool.submit(self._validate, job)
+            except RuntimeError:  # shutting down
+                with self._validating_lock:
+                    self._validating.discard(job["id"])
+                return
+
+    def _validate(self, job: dict[str, Any]) -> None:
+        try:
+            assert self.validator is not None
+            validate_job(self.store, job, self.validator)
+        except Exception:
+            log.exception("validating job %s failed", job["id"])
+            self._fail(
+                job["id"],
+                "validation_error",
+                "The server could not validate the files (see its log)",
+                from_statuses=("validating_files",),
+            )
+        finally:
+            with self._validating_lock:
+                self._validating.discard(job["id"])
+            self.wake()
 
     def _watch_running(self) -> None:
         for job_id, running in list(self._running.items()):

@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 from fttui.core.hparams import resolve as resolve_hparams
 from fttui.core.naming import fine_tuned_model_name
 from fttui.store import Store, new_id, now
-from fttui.train.data import DataError, Example, load_examples
+from fttui.train.data import DataError, Example, check_job_files
 from fttui.train.models import UnknownModel, ensure_local, load_for_training, resolve, safe_dir_name
 from fttui.train.results import ResultsCsv, metrics_event_data
+from fttui.train.tokenizing import token_limit
 
 if TYPE_CHECKING:
     from fttui.train.engine import Ranks
@@ -115,7 +116,7 @@ class JobRun:
             self._finish_cancelled()
             return 0
         except DataError as exc:
-            self._fail("invalid_training_file", str(exc), exc.param)
+            self._fail(exc.code, str(exc), exc.param)
             return 1
         except UnknownModel as exc:
             self._fail("model_not_found", str(exc), "model")
@@ -182,11 +183,34 @@ class JobRun:
             opts.update({k: v for k, v in extra.items() if k != "hyperparameters"})
         return opts
 
-    def _read_file(self, file_id: str, param: str, tokenizer: Any, limit: int) -> list[Example]:
+    def _file_path(self, file_id: str, param: str) -> Path:
         row = self.store.get_file(file_id)
         if row is None:
             raise DataError(f"{param} {file_id} no longer exists", param)
-        return load_examples(self.store.file_path(row), tokenizer, limit, param)
+        return self.store.file_path(row)
+
+    def _read_files(
+        self, job: dict[str, Any], tokenizer: Any, limit: int
+    ) -> tuple[list[Example], list[Example]]:
+        """The job's examples, read by the same code the server's validation ran."""
+        method = str((job.get("method") or {}).get("type") or "supervised")
+        valid_id = job.get("validation_file")
+        train, valid = check_job_files(
+            self._file_path(job["training_file"], "training_file"),
+            self._file_path(valid_id, "validation_file") if valid_id else None,
+            tokenizer,
+            limit,
+            method,
+            keep=True,
+        )
+        if method != "supervised":
+            # The files are valid for this method; the engine trains supervised jobs only.
+            raise DataError(
+                f"method {method!r} is not supported by this trainer yet; its data is valid",
+                "method",
+                "unsupported_method",
+            )
+        return train.examples, valid.examples if valid else []
 
     def _train(self) -> None:
         import torch
@@ -216,13 +240,8 @@ class JobRun:
             location = ensure_local(self.store, ref)
         model, tokenizer = load_for_training(location, device)
         self.check()
-        limit = min(
-            ref.context_length, int(getattr(model.config, "max_position_embeddings", 10**9))
-        )
-        train_ex = self._read_file(job["training_file"], "training_file", tokenizer, limit)
-        valid_ex: list[Example] = []
-        if job.get("validation_file"):
-            valid_ex = self._read_file(job["validation_file"], "validation_file", tokenizer, limit)
+        limit = token_limit(ref.context_length, model.config)
+        train_ex, valid_ex = self._read_files(job, tokenizer, limit)
         self.event(
             f"Files validated: {len(train_ex)} training examples"
             + (f", {len(valid_ex)} validation examples" if valid_ex else "")

@@ -11,8 +11,10 @@ fraction of a second; the limit is read from the GGUF header directly.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -40,27 +42,71 @@ def token_limit(context_length: int, config: Any) -> int:
     return min(int(context_length), int(positions))
 
 
-def _saved_dir(local_id: str, source: str, gguf_file: str | None) -> Path:
-    key = hashlib.sha1(f"{source}\0{gguf_file}".encode()).hexdigest()[:16]
+def _saved_dir(local_id: str, source: str, gguf_file: str | None) -> Path | None:
+    """Where the cached copy of a local model's tokenizer lives; None for hub ids.
+
+    The key covers the source and, for a directory, its tokenizer files' size and
+    modification time, so an edited tokenizer is read afresh."""
+    stamp = ""
+    if not gguf_file:
+        folder = Path(source)
+        if not folder.is_dir():
+            return None
+        for name in ("tokenizer_config.json", "tokenizer.json", "special_tokens_map.json"):
+            with contextlib.suppress(OSError):
+                st = (folder / name).stat()
+                stamp += f"\0{name}:{st.st_size}:{st.st_mtime_ns}"
+    key = hashlib.sha1(f"{source}\0{gguf_file}{stamp}".encode()).hexdigest()[:16]
     safe = re.sub(r"[^A-Za-z0-9_.-]+", "-", local_id)
     return cache_dir() / "tokenizers" / f"{safe}-{key}"
 
 
-@functools.cache
-def load_local_tokenizer(local_id: str, source: str, gguf_file: str | None) -> Any:
-    """A local model's tokenizer. One read out of a GGUF file takes seconds, so that one
-    is saved under the cache dir and loaded from there afterwards in a fraction of one."""
+def _load_saved(saved: Path) -> Any:
+    """Load a cached tokenizer copy: the class transformers' AutoTokenizer would pick.
+
+    The copy has no model config.json beside it, so for one saved as the generic
+    `TokenizersBackend` AutoTokenizer picks that class; loading it directly skips
+    AutoTokenizer's imports (torch among them, ~3 s of CPU), which matters because
+    the server's validation worker starts with it. Any other class goes through
+    AutoTokenizer itself."""
+    try:
+        config = json.loads((saved / "tokenizer_config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        config = {}
+    if (
+        isinstance(config, dict)
+        and config.get("tokenizer_class") == "TokenizersBackend"
+        and "auto_map" not in config
+    ):
+        from transformers import TokenizersBackend
+
+        return TokenizersBackend.from_pretrained(str(saved))
     from transformers import AutoTokenizer
 
-    if not gguf_file:
-        return AutoTokenizer.from_pretrained(source)
+    return AutoTokenizer.from_pretrained(str(saved))
+
+
+@functools.cache
+def load_local_tokenizer(local_id: str, source: str, gguf_file: str | None) -> Any:
+    """A local model's tokenizer, as `AutoTokenizer.from_pretrained(source)` gives it.
+
+    The first load (seconds out of a GGUF file) saves a copy under the cache dir;
+    later loads read that copy in a fraction of a second. Hub ids are left to
+    Hugging Face's own cache."""
     saved = _saved_dir(local_id, source, gguf_file)
-    if saved.is_dir():
+    if saved is not None and saved.is_dir():
         try:
-            return AutoTokenizer.from_pretrained(str(saved))
+            return _load_saved(saved)
         except (OSError, ValueError):
             shutil.rmtree(saved, ignore_errors=True)
-    tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+    from transformers import AutoTokenizer
+
+    if gguf_file:
+        tokenizer = AutoTokenizer.from_pretrained(source, gguf_file=gguf_file)
+    else:
+        tokenizer = AutoTokenizer.from_pretrained(source)
+    if saved is None:
+        return tokenizer
     try:
         tmp = saved.with_name(f"{saved.name}.{uuid.uuid4().hex}.tmp")
         tokenizer.save_pretrained(str(tmp))
@@ -138,6 +184,12 @@ def max_positions(local_id: str, source: str, gguf_file: str | None) -> int:
             value = None
         if value:
             return value
+    else:
+        # A local model's config.json, read as AutoConfig would (without its imports).
+        with contextlib.suppress(OSError, ValueError, TypeError, KeyError):
+            config = json.loads(Path(source, "config.json").read_text(encoding="utf-8"))
+            if isinstance(config.get("max_position_embeddings"), int):
+                return min(NO_POSITION_LIMIT, int(config["max_position_embeddings"]))
     from transformers import AutoConfig
 
     kwargs = {"gguf_file": gguf_file} if gguf_file else {}

@@ -24,7 +24,7 @@ def sdk(queued_server: ServerProcess) -> openai.OpenAI:
     )
 
 
-def wait_status(sdk: openai.OpenAI, job_id: str, status: str, timeout: float = 10) -> FineTuningJob:
+def wait_status(sdk: openai.OpenAI, job_id: str, status: str, timeout: float = 60) -> FineTuningJob:
     deadline = time.monotonic() + timeout
     while True:
         job = sdk.fine_tuning.jobs.retrieve(job_id)
@@ -76,9 +76,12 @@ def test_job_create_list_retrieve_events_cancel(
     sdk: openai.OpenAI, queued_server: ServerProcess
 ) -> None:
     train = sdk.files.create(file=("train.jsonl", PROMPT_COMPLETION), purpose="fine-tune")
-    valid = sdk.files.create(
-        file=("valid.jsonl", PROMPT_COMPLETION[:200].rsplit(b"\n", 1)[0]), purpose="fine-tune"
+    # Validation examples must not repeat training ones (the data contract refuses overlap).
+    held_out = b"".join(
+        b'{"prompt": "Other item %d ->", "completion": " label%d END"}\n' % (i, i % 2)
+        for i in range(4)
     )
+    valid = sdk.files.create(file=("valid.jsonl", held_out), purpose="fine-tune")
     job = sdk.fine_tuning.jobs.create(
         model="ada",
         training_file=train.id,
