@@ -21,7 +21,7 @@ errors (the file cannot train: refused at upload, the job fails in validation) o
 warnings (it trains, but probably not as meant).
 
 What needs the model (token length, whether its chat template can render a line)
-is decided in `fttui.train.data`, from the same parsed examples. This module is
+is decided in `fttui.data.encode` / `fttui.train.data`, from the same parsed examples. This module is
 deliberately light (standard library only): the server, the trainer and the TUI all
 import it.
 """
@@ -157,7 +157,8 @@ RULES: dict[str, Rule] = {
         "error",
         "messages have content parts fine-tuning does not take",
         "Content is a string or a list of `text` parts (`image_url` parts in user messages "
-        "only); other part types are refused.",
+        "only); other part types are refused. (model) The local trainer trains text only: "
+        "image parts fail validation for a local model.",
     ),
     "missing_assistant": Rule(
         "error",

@@ -134,7 +134,7 @@ class TiktokenCounter:
 
 class HFCounter:
     """Counts with a local model's own Hugging Face tokenizer, exactly as the trainer
-    tokenises (`fttui.train.data`): the same ids, the same chat template errors."""
+    tokenises (`fttui.data.encode`): the same ids, the same chat template errors."""
 
     def __init__(self, tokenizer: Any, name: str, limit: int | None = None) -> None:
         self.tokenizer = tokenizer
@@ -148,7 +148,7 @@ class HFCounter:
         return [len(x) for x in ids]
 
     def count_chat(self, conversations: Sequence[Messages]) -> list[int]:
-        from fttui.train.data import ExampleError, render_conversation
+        from fttui.data.encode import ExampleError, render_conversation
 
         out = []
         for messages in conversations:
@@ -160,7 +160,7 @@ class HFCounter:
 
     def measure(self, fmt: str, examples: Sequence[dict[str, Any]]) -> list[Measure]:
         from fttui.data.contract import Parsed
-        from fttui.train.data import ExampleError, PreferenceExample, encode
+        from fttui.data.encode import ExampleError, PreferenceExample, encode
 
         out = []
         for obj in examples:
@@ -185,9 +185,9 @@ def counter_for(model: ModelInfo, data_dir: str | None = None) -> tuple[TokenCou
     warnings: list[str] = []
     if model.encoding == "hf" and model.local_id is not None:
         try:
+            from fttui.data.tokenizing import ModelFiles, tokenizer_and_limit
             from fttui.paths import data_dir as resolve_data_dir
             from fttui.train.registry import load_registry
-            from fttui.train.tokenizing import ModelFiles, tokenizer_and_limit
 
             spec = load_registry(resolve_data_dir(data_dir))[model.local_id]
             files = ModelFiles(spec.id, spec.source, spec.gguf_file, spec.context_length)

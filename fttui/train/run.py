@@ -30,11 +30,11 @@ from typing import TYPE_CHECKING, Any
 
 from fttui.core.hparams import resolve as resolve_hparams
 from fttui.core.naming import fine_tuned_model_name
+from fttui.data.tokenizing import token_limit
 from fttui.store import Store, new_id, now
 from fttui.train.data import DataError, Example, check_job_files
 from fttui.train.models import UnknownModel, ensure_local, load_for_training, resolve, safe_dir_name
 from fttui.train.results import ResultsCsv, metrics_event_data
-from fttui.train.tokenizing import token_limit
 
 if TYPE_CHECKING:
     from fttui.train.engine import Ranks

@@ -38,8 +38,8 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
     """Validate one job's files; the answer says why not, never raises."""
     job_id = request.get("job_id")
     try:
+        from fttui.data.tokenizing import ModelFiles, tokenizer_and_limit
         from fttui.train.data import DataError, check_job_files, iter_warnings
-        from fttui.train.tokenizing import ModelFiles, tokenizer_and_limit
     except ImportError as exc:  # pragma: no cover - depends on the installation
         return _refused(job_id, "engine_not_installed", f"{exc}; install it with {INSTALL_HINT}")
     files = ModelFiles(**request["model"])

@@ -31,8 +31,8 @@ from conftest import ServerProcess, free_port, register_tiny_model, wait_job_sta
 
 from fttui.cli import main as cli
 from fttui.data import check_file
+from fttui.data.tokenizing import token_limit
 from fttui.train.data import DataError, check_job_files
-from fttui.train.tokenizing import token_limit
 
 MODEL = "tiny-test"
 SEP = "\n\n###\n\n"

@@ -1,0 +1,294 @@
+"""How a local model reads each format: one contract-valid example -> token ids and labels.
+
+The trainer (`fttui.train.data`, also run by the server's `validating_files` step) and
+`fttui prepare` / the TUI's check for a local model (`fttui.data.tokens.HFCounter`) use
+these functions, so the tokens they count and the errors they find are the same. They
+need only the model's tokenizer (light: no torch here).
+
+- prompt/completion: loss on the completion tokens; an empty prompt (open-ended
+  generation) starts from the tokenizer's BOS (else EOS) token so the first
+  completion token is trained too.
+- chat: rendered with the model's chat template; loss on the assistant messages with
+  `weight` 1. The template gets each message normalised: text parts joined,
+  `developer` becomes `system` for templates that do not name it, the deprecated
+  `function` role becomes `tool`, and tool calls are passed as `tool_calls` to
+  templates that render them, otherwise written into the assistant's text as
+  `<tool_call>{"name": ..., "arguments": ...}</tool_call>` (what the model learns to
+  emit). `tools` are passed to templates that use them.
+- preference (DPO): the input rendered with the generation prompt, and each output's
+  tokens as its continuation (`PreferenceExample`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from fttui.data.contract import Parsed, content_text, has_images
+
+IGNORE = -100
+
+
+@dataclass(frozen=True)
+class Example:
+    """One tokenised example; `labels` is IGNORE wherever no loss is taken."""
+
+    line: int
+    input_ids: list[int]
+    labels: list[int]
+    # The completion text (legacy) or last assistant message (chat): the class label.
+    completion: str
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.input_ids)
+
+    @property
+    def first_target(self) -> int:
+        """Index of the first position whose token is trained on."""
+        return next(i for i, lab in enumerate(self.labels) if lab != IGNORE)
+
+
+@dataclass(frozen=True)
+class PreferenceExample:
+    """One tokenised preference pair: the rendered input and each output's continuation."""
+
+    line: int
+    prompt_ids: list[int]
+    chosen_ids: list[int]
+    rejected_ids: list[int]
+
+    @property
+    def n_tokens(self) -> int:
+        """The longer of the two sequences the model sees (input + one output)."""
+        return len(self.prompt_ids) + max(len(self.chosen_ids), len(self.rejected_ids))
+
+
+class ExampleError(ValueError):
+    """A contract-valid example this model cannot take (code from the contract's RULES)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+        self.detail = detail
+
+
+# -- tokenising each format ----------------------------------------------------------
+
+
+def _ids(encoded: Any) -> list[int]:
+    if isinstance(encoded, dict) or hasattr(encoded, "keys"):
+        encoded = encoded["input_ids"]
+    return list(encoded)
+
+
+def start_token(tokenizer: Any) -> list[int]:
+    """What an empty prompt becomes: BOS, else EOS (some token must precede the completion)."""
+    for token in (tokenizer.bos_token_id, tokenizer.eos_token_id):
+        if token is not None:
+            return [int(token)]
+    return []
+
+
+def encode_prompt_completion(
+    tokenizer: Any, prompt: str, completion: str
+) -> tuple[list[int], list[int]]:
+    """(input_ids, labels): the prompt (special tokens added) masked, the completion trained."""
+    prompt_ids = _ids(tokenizer(prompt, add_special_tokens=True)) or start_token(tokenizer)
+    completion_ids = _ids(tokenizer(completion, add_special_tokens=False))
+    return prompt_ids + completion_ids, [IGNORE] * len(prompt_ids) + completion_ids
+
+
+@dataclass(frozen=True)
+class _Caps:
+    """What a chat template renders, read from its source text."""
+
+    developer: bool
+    tool_calls: bool
+    tools: bool
+
+
+@functools.lru_cache(maxsize=32)
+def _caps(template: str) -> _Caps:
+    return _Caps(
+        developer="developer" in template,
+        tool_calls="tool_calls" in template,
+        tools="tools" in template,
+    )
+
+
+def _template(tokenizer: Any) -> str:
+    template = getattr(tokenizer, "chat_template", None)
+    if not template:
+        raise ExampleError(
+            "template_error",
+            "this model's tokenizer has no chat template, so it trains prompt/completion files only",
+        )
+    return template if isinstance(template, str) else json.dumps(template, default=str)
+
+
+def _arguments(raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw
+
+
+def _calls(message: dict[str, Any]) -> list[tuple[str, str, Any]]:
+    """(id, name, arguments) of an assistant message's tool calls (function_call included)."""
+    out = []
+    for k, call in enumerate(message.get("tool_calls") or []):
+        fn = call["function"]
+        out.append((call.get("id") or f"call_{k}", fn["name"], _arguments(fn["arguments"])))
+    if message.get("function_call"):
+        fn = message["function_call"]
+        out.append(("call_function", fn["name"], _arguments(fn["arguments"])))
+    return out
+
+
+def template_messages(tokenizer: Any, messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The messages as the model's chat template gets them (see the module docstring)."""
+    caps = _caps(_template(tokenizer))
+    out = []
+    for i, message in enumerate(messages):
+        role = message["role"]
+        content = message.get("content")
+        if has_images(content):
+            raise ExampleError(
+                "unsupported_content",
+                f"messages[{i}] has an image; the local trainer trains on text only",
+            )
+        if role == "developer" and not caps.developer:
+            role = "system"
+        elif role == "function":
+            role = "tool"
+        text = content_text(content)
+        msg: dict[str, Any] = {"role": role, "content": text}
+        calls = _calls(message) if role == "assistant" else []
+        if calls and caps.tool_calls:
+            msg["tool_calls"] = [
+                {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
+                for cid, name, args in calls
+            ]
+        elif calls:
+            written = "\n".join(
+                "<tool_call>\n"
+                + json.dumps({"name": name, "arguments": args}, ensure_ascii=False)
+                + "\n</tool_call>"
+                for _, name, args in calls
+            )
+            msg["content"] = f"{text}\n{written}" if text else written
+        if role == "tool" and "tool_call_id" in message:
+            msg["tool_call_id"] = message["tool_call_id"]
+        if isinstance(message.get("name"), str):
+            msg["name"] = message["name"]
+        out.append(msg)
+    return out
+
+
+def template_tools(tokenizer: Any, holder: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The example's `tools` (or deprecated `functions`) for templates that use them."""
+    tools = holder.get("tools")
+    if not tools and holder.get("functions"):
+        tools = [{"type": "function", "function": fn} for fn in holder["functions"]]
+    if not tools or not _caps(_template(tokenizer)).tools:
+        return None
+    return list(tools)
+
+
+def _render(tokenizer: Any, messages: list[dict[str, Any]], prompt: bool, tools: Any) -> list[int]:
+    try:
+        return _ids(
+            tokenizer.apply_chat_template(
+                messages,
+                tools=tools,
+                tokenize=True,
+                add_generation_prompt=prompt,
+                return_dict=False,
+            )
+        )
+    except ExampleError:
+        raise
+    except Exception as exc:  # jinja2's TemplateError, TypeError, ValueError ...
+        raise ExampleError(
+            "template_error",
+            f"the model's chat template cannot render it ({type(exc).__name__}: {exc})",
+        ) from None
+
+
+def _continuation(
+    tokenizer: Any, before: list[dict[str, Any]], upto: list[dict[str, Any]], tools: Any, where: str
+) -> tuple[list[int], int, int]:
+    """(ids of `upto`, start, end) of its last message, checked to be a clean continuation."""
+    head = _render(tokenizer, before, True, tools) if before else []
+    full = _render(tokenizer, upto, False, tools)
+    if full[: len(head)] != head:
+        raise ExampleError(
+            "template_error",
+            f"the model's chat template renders the conversation differently when cut before "
+            f"{where}, so its tokens cannot be told apart",
+        )
+    return full, len(head), len(full)
+
+
+def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[int], str]:
+    """(input_ids, labels, last assistant text) of a chat example."""
+    source = obj["messages"]
+    messages = template_messages(tokenizer, source)
+    tools = template_tools(tokenizer, obj)
+    full = _render(tokenizer, messages, False, tools)
+    labels = [IGNORE] * len(full)
+    for i, message in enumerate(source):
+        if message["role"] != "assistant" or message.get("weight", 1) == 0:
+            continue
+        upto, start, end = _continuation(
+            tokenizer, messages[:i], messages[: i + 1], tools, f"messages[{i}]"
+        )
+        if full[:end] != upto:
+            raise ExampleError(
+                "template_error",
+                f"the model's chat template renders messages[{i}] differently inside the "
+                "whole conversation, so its tokens cannot be told apart",
+            )
+        labels[start:end] = full[start:end]
+    last = next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), "")
+    return full, labels, str(last)
+
+
+def render_conversation(
+    tokenizer: Any, messages: list[dict[str, Any]], holder: dict[str, Any] | None = None
+) -> list[int]:
+    """The token ids of a whole conversation as the model's chat template renders it."""
+    tools = template_tools(tokenizer, holder or {})
+    return _render(tokenizer, template_messages(tokenizer, messages), False, tools)
+
+
+def encode_preference(
+    tokenizer: Any, obj: dict[str, Any]
+) -> tuple[list[int], list[int], list[int]]:
+    """(prompt_ids, chosen continuation ids, rejected continuation ids)."""
+    inp = obj["input"]
+    messages = template_messages(tokenizer, inp["messages"])
+    tools = template_tools(tokenizer, inp)
+    out = []
+    for key in ("preferred_output", "non_preferred_output"):
+        (answer,) = template_messages(tokenizer, obj[key])
+        full, start, _ = _continuation(tokenizer, messages, [*messages, answer], tools, key)
+        out.append((full[:start], full[start:]))
+    (prompt_ids, chosen), (_, rejected) = out
+    return prompt_ids, chosen, rejected
+
+
+def encode(tokenizer: Any, parsed: Parsed) -> Example | PreferenceExample:
+    """Tokenise one contract-valid example (line 0); raises ExampleError."""
+    obj = parsed.obj
+    if parsed.format == "prompt_completion":
+        ids, labels = encode_prompt_completion(tokenizer, obj["prompt"], obj["completion"])
+        return Example(0, ids, labels, obj["completion"])
+    if parsed.format == "chat":
+        ids, labels, last = encode_chat(tokenizer, obj)
+        return Example(0, ids, labels, last)
+    prompt_ids, chosen, rejected = encode_preference(tokenizer, obj)
+    return PreferenceExample(0, prompt_ids, chosen, rejected)
