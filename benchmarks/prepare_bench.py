@@ -8,6 +8,8 @@ resident memory of each process tree (psutil polling). Prints a Markdown table.
     python benchmarks/prepare_bench.py --lines 100000 --mb 150 --runs 3
 
 The legacy tool counts no tokens; fttui counts every token of every example.
+`--baseline DIR` adds `fttui prepare` from another checkout (e.g. a worktree of an
+older commit) as a third tool in the same interleaved runs, for before/after figures.
 """
 
 from __future__ import annotations
@@ -136,10 +138,12 @@ def ensure_legacy_venv() -> Path:
     return LEGACY_VENV / "bin" / "openai"
 
 
-def measure(cmd: list[str], cwd: Path) -> tuple[float, int, int]:
+def measure(cmd: list[str], cwd: Path, env: dict[str, str] | None = None) -> tuple[float, int, int]:
     """(wall seconds, peak RSS bytes of the process tree, exit code)."""
     start = time.perf_counter()
-    proc = subprocess.Popen(cmd, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     root = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
@@ -160,6 +164,9 @@ def main() -> int:
     parser.add_argument("--mb", type=float, default=150.0)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--model", default="davinci-002")
+    parser.add_argument(
+        "--baseline", type=Path, help="another checkout whose fttui prepare runs alongside"
+    )
     args = parser.parse_args()
 
     data = BENCH / f"bench_{args.lines}_{int(args.mb)}mb.jsonl"
@@ -188,13 +195,18 @@ def main() -> int:
             "-q",
         ],
     }
-    # Warm both (page cache, tiktoken cache), then alternate the measured runs.
-    for cmd in tools.values():
-        measure(cmd, BENCH)
+    envs: dict[str, dict[str, str] | None] = dict.fromkeys(tools)
+    if args.baseline is not None:
+        name = f"fttui prepare --json ({args.baseline.name}, baseline)"
+        tools[name] = tools["fttui prepare --json"]
+        envs[name] = {**os.environ, "PYTHONPATH": str(args.baseline.resolve())}
+    # Warm every tool (page cache, tiktoken cache), then alternate the measured runs.
+    for name, cmd in tools.items():
+        measure(cmd, BENCH, envs[name])
     results: dict[str, list[tuple[float, int, int]]] = {name: [] for name in tools}
     for _ in range(args.runs):
         for name, cmd in tools.items():
-            results[name].append(measure(cmd, BENCH))
+            results[name].append(measure(cmd, BENCH, envs[name]))
     print(
         f"\nfile: {data.name}, {args.lines:,} lines, {size / 1e6:.1f} MB, "
         f"{os.cpu_count()} CPUs, median of {args.runs} runs\n"
@@ -207,8 +219,13 @@ def main() -> int:
         peak = max(r[1] for r in runs)
         medians[name] = (wall, peak)
         print(f"| {name} | {wall:.2f} | {peak / 1e6:.0f} | {runs[-1][2]} |")
-    (ft_wall, ft_peak), (lg_wall, lg_peak) = medians.values()
+    (ft_wall, ft_peak), (lg_wall, lg_peak), *base = medians.values()
     print(f"\nspeed-up {lg_wall / ft_wall:.2f}x, memory ratio {lg_peak / ft_peak:.2f}x")
+    if base:
+        (b_wall, b_peak), *_ = base
+        print(
+            f"this checkout vs baseline: wall {ft_wall / b_wall:.2f}x, RSS {ft_peak / b_peak:.2f}x"
+        )
     return 0
 
 

@@ -26,6 +26,7 @@ from fttui.data.contract import (
     content_text,
     example_key,
     method_problem,
+    quote,
 )
 from fttui.data.endings import (
     SEPARATOR_CANDIDATES,
@@ -157,6 +158,8 @@ class Example:
 
     def key(self) -> int:
         """A 64-bit hash identifying the example (duplicates, train/validation overlap)."""
+        if self.format == "prompt_completion":  # the hot path, as contract.example_key
+            return hash((self.obj["prompt"], self.obj["completion"]))
         return example_key(Parsed(self.format, self.obj))  # type: ignore[arg-type]
 
 
@@ -407,7 +410,7 @@ class FileScan:
                 "identical_prompts",
                 [],
                 1,
-                f"{prompts.first!r}; leave prompts empty for open-ended generation, otherwise "
+                f"{quote(prompts.first, 80)}; leave prompts empty for open-ended generation, otherwise "
                 "make them differ",
             )
         if n > 1 and completions.identical:
@@ -415,7 +418,7 @@ class FileScan:
                 "identical_completions",
                 [],
                 1,
-                f"{completions.first!r}; the model would only learn to repeat it",
+                f"{quote(completions.first, 80)}; the model would only learn to repeat it",
             )
         if not prompts.identical and prompts.prefix and len(prompts.prefix) >= PROMPT_PREFIX_MIN:
             self.stats.prompt_prefix = prompts.prefix
@@ -423,7 +426,7 @@ class FileScan:
                 "prompt_prefix",
                 [],
                 1,
-                f"{prompts.prefix!r}; fine-tuning needs no instruction repeated in every "
+                f"{quote(prompts.prefix, 80)}; fine-tuning needs no instruction repeated in every "
                 "prompt (fix: prefix)",
             )
         if (
@@ -436,7 +439,7 @@ class FileScan:
                 "completion_prefix",
                 [],
                 1,
-                f"{completions.prefix!r}; put only the output in completions (fix: prefix)",
+                f"{quote(completions.prefix, 80)}; put only the output in completions (fix: prefix)",
             )
         for code, column, what in (
             ("uppercase_prompts", prompts, "prompts"),

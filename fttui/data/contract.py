@@ -341,6 +341,13 @@ def _kind(value: Any) -> str:
     return names.get(type(value), "a value")
 
 
+def quote(value: Any, limit: int = 60) -> str:
+    """A value quoted from the data, for a message: repr (control characters escaped),
+    cut to `limit` characters so a huge value never floods an error or an event."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def content_text(content: Any) -> str:
     """The text of a message's content (a string, or the `text` parts of a list)."""
     if isinstance(content, str):
@@ -395,12 +402,14 @@ def detect_format(obj: dict[str, Any]) -> Format:
             f"has the keys of both the {FORMAT_NAMES[found[0]].split(' (')[0]} and the "
             f"{FORMAT_NAMES[found[1]].split(' (')[0]} formats; use one format per line",
         )
-    keys = ", ".join(map(repr, list(obj)[:6])) or "none"
+    keys = ", ".join(map(quote, list(obj)[:6])) or "none"
     hint = ""
     lowered = {str(k).lower(): k for k in obj}
     near = [lowered[k] for k in ("prompt", "completion", "messages", "input") if k in lowered]
     if near:
-        hint = f" (keys are case-sensitive: {near[0]!r} should be {str(near[0]).lower()!r})"
+        hint = (
+            f" (keys are case-sensitive: {quote(near[0])} should be {quote(str(near[0]).lower())})"
+        )
     raise Invalid(
         "missing_keys",
         "needs 'prompt' and 'completion', or 'messages', or 'input', 'preferred_output' and "
@@ -426,7 +435,7 @@ def parse_example(obj: Any) -> Parsed:
 def _case_hint(obj: dict[str, Any], key: str) -> str:
     """' (keys are case-sensitive: ...)' when `obj` has `key` in another case."""
     near = next((k for k in obj if isinstance(k, str) and k.lower() == key), None)
-    return f" (keys are case-sensitive: {near!r} should be {key!r})" if near else ""
+    return f" (keys are case-sensitive: {quote(near)} should be {key!r})" if near else ""
 
 
 def _prompt_completion(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
@@ -438,19 +447,20 @@ def _prompt_completion(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> 
             )
         if not isinstance(obj[key], str):
             raise Invalid("wrong_type", f"{key!r} must be a string, got {_kind(obj[key])}")
-    if not obj["completion"].strip():
+    completion, prompt = obj["completion"], obj["prompt"]
+    if not completion or completion.isspace():
         raise Invalid("empty_completion", "'completion' is empty")
-    if not obj["prompt"].strip():
+    if not prompt or prompt.isspace():
         warnings.append(("empty_prompt", "'prompt' is empty"))
-    extra = [k for k in obj if k not in _PC_KEYS]
-    if extra:
-        warnings.append(("extra_keys", f"keys {', '.join(map(repr, extra))} are ignored"))
+    if len(obj) > 2:
+        extra = [k for k in obj if k not in _PC_KEYS]
+        warnings.append(("extra_keys", f"keys {', '.join(map(quote, extra[:6]))} are ignored"))
 
 
 def _chat(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
     extra = [k for k in obj if k not in _CHAT_KEYS]
     if extra:
-        warnings.append(("extra_keys", f"keys {', '.join(map(repr, extra))} are ignored"))
+        warnings.append(("extra_keys", f"keys {', '.join(map(quote, extra[:6]))} are ignored"))
     names = _tools(obj, "", warnings)
     trainable = _messages(obj.get("messages"), "messages", names, obj, warnings, chat=True)
     if trainable == 0:
@@ -477,7 +487,7 @@ def _preference(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
             )
     extra = [k for k in obj if k not in _PREF_KEYS]
     if extra:
-        warnings.append(("extra_keys", f"keys {', '.join(map(repr, extra))} are ignored"))
+        warnings.append(("extra_keys", f"keys {', '.join(map(quote, extra[:6]))} are ignored"))
     inp = obj["input"]
     if not isinstance(inp, dict):
         raise Invalid("invalid_input", f"'input' must be an object, got {_kind(inp)}")
@@ -485,7 +495,9 @@ def _preference(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
         raise Invalid("invalid_input", "'input' has no 'messages'")
     extra = [k for k in inp if k not in ("messages", "tools", "parallel_tool_calls")]
     if extra:
-        warnings.append(("extra_keys", f"input keys {', '.join(map(repr, extra))} are ignored"))
+        warnings.append(
+            ("extra_keys", f"input keys {', '.join(map(quote, extra[:6]))} are ignored")
+        )
     names = _tools(inp, "input.", warnings)
     _messages(inp["messages"], "input.messages", names, inp, warnings, chat=False)
     last = inp["messages"][-1]
@@ -506,7 +518,7 @@ def _preference(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
         if message.get("role") != "assistant":
             raise Invalid(
                 "invalid_output",
-                f"{key}[0].role must be 'assistant', got {message.get('role')!r}",
+                f"{key}[0].role must be 'assistant', got {quote(message.get('role'))}",
             )
         _message(message, f"{key}[0]", names, inp, warnings, ids=set(), chat=False)
         outputs.append({k: v for k, v in message.items() if k != "weight"})
@@ -620,13 +632,17 @@ def _message(
         raise Invalid("invalid_messages", f"{where} has no 'role'")
     role = message["role"]
     if not isinstance(role, str) or role not in ROLES:
-        raise Invalid("unknown_role", f"{where}.role {role!r} is not one of {', '.join(ROLES)}")
+        raise Invalid(
+            "unknown_role", f"{where}.role {quote(role)} is not one of {', '.join(ROLES)}"
+        )
     extra = [k for k in message if k not in _MESSAGE_KEYS[role]]
     if role != "assistant" and "weight" in extra:
         extra.remove("weight")
         warnings.append(("weight_ignored", f"{where} is a {role} message; its weight is ignored"))
     if extra:
-        warnings.append(("extra_keys", f"{where} keys {', '.join(map(repr, extra))} are ignored"))
+        warnings.append(
+            ("extra_keys", f"{where} keys {', '.join(map(quote, extra[:6]))} are ignored")
+        )
     name = message.get("name")
     if name is not None and not isinstance(name, str):
         raise Invalid("wrong_type", f"{where}.name must be a string, got {_kind(name)}")
@@ -645,7 +661,7 @@ def _message(
             warnings.append(
                 (
                     "unknown_tool_call_id",
-                    f"{where}.tool_call_id {call_id!r} answers no earlier tool call",
+                    f"{where}.tool_call_id {quote(call_id)} answers no earlier tool call",
                 )
             )
     if role == "function":
@@ -656,7 +672,7 @@ def _message(
         return 0
     weight = message.get("weight", 1)
     if isinstance(weight, bool) or weight not in (0, 1):
-        raise Invalid("invalid_weight", f"{where}.weight must be 0 or 1, got {weight!r}")
+        raise Invalid("invalid_weight", f"{where}.weight must be 0 or 1, got {quote(weight)}")
     if not chat:
         if "weight" in message:
             warnings.append(
@@ -690,7 +706,7 @@ def _content(content: Any, where: str, role: str, calls: int) -> None:
                 )
             raise Invalid(
                 "unsupported_content",
-                f"{where}.content[{j}] is a {kind!r} part; fine-tuning takes text parts"
+                f"{where}.content[{j}] is a {quote(kind)} part; fine-tuning takes text parts"
                 + (
                     " (and image_url parts in user messages)"
                     if role != "user"
@@ -755,7 +771,9 @@ def _tool_calls(
         except ValueError:
             warnings.append(("tool_arguments_not_json", f"{at}.arguments is not valid JSON"))
         if names is not None and name not in names:
-            warnings.append(("unknown_tool", f"{at}.name {name!r} is not among the declared tools"))
+            warnings.append(
+                ("unknown_tool", f"{at}.name {quote(name)} is not among the declared tools")
+            )
     if len(found) > 1 and holder.get("parallel_tool_calls") is False:
         warnings.append(
             (
@@ -828,7 +846,7 @@ class FileContract:
             raw = raw[len(BOM) :]
             result.warnings.append(Finding("bom", "UTF-8 byte order mark skipped", 1))
         body = raw.rstrip(b"\r\n")
-        if not body.strip():
+        if not body or body.isspace():
             self._blank.append(number)
             return result
         if self._blank:

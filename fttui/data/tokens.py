@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from fttui.data.encodings import EncodingUnavailable, get_encoding
 from fttui.data.models import UNKNOWN_MODEL_ENCODING, ModelInfo
@@ -19,8 +18,7 @@ from fttui.data.models import UNKNOWN_MODEL_ENCODING, ModelInfo
 Messages = list[dict[str, Any]]
 
 
-@dataclass(frozen=True)
-class Measure:
+class Measure(NamedTuple):
     """One example's size as the model sees it.
 
     `total` is its tokens (prompt + completion, the whole conversation, or a preference
