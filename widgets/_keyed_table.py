@@ -38,6 +38,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fttui.core.safe_text import safe_text
+from widgets._scrolling import set_virtual_size
 
 R = TypeVar("R")
 
@@ -161,6 +162,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self._last_selected: str | None = None
         # id -> (cursor, parity, focus), its drawn line, the style that fills the rest.
         self._strips: dict[str, tuple[tuple[Any, ...], Strip, Style]] = {}
+        self._widths_version = 0  # bumped whenever a column widens
         #: Ids of marked rows, in the order they were marked (see `toggle_mark`).
         self.marked: dict[str, None] = {}
         self.set_reactive(KeyedTable.sort_key, sort_key)
@@ -325,6 +327,8 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         reorder = resort or len(shown) != len(self._order)
         sort_key = self.sort_key
         now = self._now
+        widths_before = self._widths_version
+        changed: list[str] = []
         grow: list[tuple[str, ...]] = []
         for key, row in rows.items():
             old = self._seen.get(key)
@@ -351,6 +355,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
                 self._cells[key] = cells
                 self._strips.pop(key, None)
                 grow.append(cells)
+                changed.append(key)
         self._grow(grow)
         if not reorder:
             # Same number of rows: the same ones, unless some were swapped for others.
@@ -359,6 +364,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             )
         if reorder:
             shown.sort(key=self._sort_function(), reverse=self.sort_reverse)
+            reorder = shown != self._order  # a resort that moved nothing redraws nothing
             self._order = shown
             self._index = None
         self._unmeasured = [k for k in self._order if k not in self._cells]
@@ -366,7 +372,19 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self._schedule_measure()
         self._update_virtual_size()
         self._restore(selected)
-        self.refresh()
+        if reorder or self._widths_version != widths_before:
+            self.refresh()
+            return
+        # Nothing moved: redraw the changed rows on screen only. Over SSH a refresh
+        # of the whole table (every 2 s) re-sent its region, scrollbars included.
+        top = int(self.scroll_y)
+        for key in changed:
+            try:
+                index = self.get_row_index(key)
+            except KeyError:  # filtered out
+                continue
+            if top <= index < top + self._page_rows:
+                self._refresh_row(index)
 
     def _sort_function(self) -> Callable[[str], Any]:
         column = self.sort_key
@@ -404,8 +422,10 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
                 column.width = widest
                 changed = True
         if changed:
+            self._widths_version += 1
             self._strips.clear()
             self._update_virtual_size()
+            self.refresh()
 
     def _measure_visible(self) -> None:
         """Measure the rows on screen at once, so the first frame has their widths."""
@@ -487,7 +507,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         return [max(c.width, c.label.cell_len) + 2 for c in self.columns.values()]
 
     def _update_virtual_size(self) -> None:
-        self.virtual_size = Size(sum(self._widths()), len(self._order) + 1)
+        set_virtual_size(self, Size(sum(self._widths()), len(self._order) + 1))
 
     def _scroll_cursor_into_view(self) -> None:
         top = int(self.scroll_y)
@@ -498,7 +518,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
 
     def _refresh_row(self, index: int) -> None:
         if 0 <= index < len(self._order):
-            self.refresh_line(index - int(self.scroll_y) + 1)
+            self.refresh_line(index + 1)  # virtual lines: refresh_line subtracts the scroll
 
     def notify_style_update(self) -> None:
         super().notify_style_update()

@@ -22,6 +22,7 @@ from textual.strip import Strip
 
 from fttui.core.safe_text import safe_text
 from widgets._format import clock_time
+from widgets._scrolling import set_virtual_size
 from widgets.rows import EventRow
 
 _LEVELS = {"warn": "warn", "warning": "warn", "error": "error", "fatal": "error"}
@@ -135,7 +136,7 @@ class EventLog(ScrollView, can_focus=True):
             return 0
         self.event_count += added
         self._width = width
-        self.virtual_size = Size(self._width, self._line_count)
+        set_virtual_size(self, Size(self._width, self._line_count))
         if self.follow:
             # force: the scrollbar may not exist yet, which would veto the scroll.
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)

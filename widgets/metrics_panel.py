@@ -33,6 +33,17 @@ def _series(
     }
 
 
+def _total_steps(df: pd.DataFrame) -> float | None:
+    """A running job's total steps (the local server's and OpenAI's metrics events
+    carry `total_steps`): the plots' x axis then grows in round steps up to it."""
+    import pandas as pd
+
+    if "total_steps" not in df.columns:
+        return None
+    total = pd.to_numeric(df["total_steps"], errors="coerce").max()
+    return None if pd.isna(total) or total <= 0 else float(total)
+
+
 class MetricsPanel(Widget):
     """Three plots fed by `set_frame(df)` with normalised column names.
 
@@ -81,10 +92,13 @@ class MetricsPanel(Widget):
         loss = [c for c in LOSS_COLUMNS if c in present]
         accuracy = [c for c in ACCURACY_COLUMNS if c in present]
         classification = sorted(c for c in df.columns if str(c).startswith(CLASSIFICATION_PREFIX))
-        self.loss_plot.set_series(_series(df, steps, loss), "Loss")
-        self.accuracy_plot.set_series(_series(df, steps, accuracy), "Accuracy")
+        x_max = _total_steps(df)
+        self.loss_plot.set_series(_series(df, steps, loss), "Loss", x_max=x_max)
+        self.accuracy_plot.set_series(_series(df, steps, accuracy), "Accuracy", x_max=x_max)
         self.classification_plot.set_series(
-            _series(df, steps, classification, CLASSIFICATION_PREFIX), "Classification"
+            _series(df, steps, classification, CLASSIFICATION_PREFIX),
+            "Classification",
+            x_max=x_max,
         )
         self.set_class(bool(classification), "-classification")
 

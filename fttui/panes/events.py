@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any, ClassVar
 
 from textual import work
@@ -15,6 +16,11 @@ from fttui.panes.convert import event_row
 from widgets import EventLog, EventRow
 
 FLUSH_INTERVAL = 0.25
+#: While a job streams, new events go into the log at most this often: each
+#: addition scrolls the log, and a scroll redraws every line of it (2 KB a time at
+#: 160 columns), which over SSH cost more than anything else on screen. The plots
+#: follow the same beat (they take their points from what the log was given).
+STREAM_INTERVAL = 3.0
 FLUSH_BATCH = 200
 CATCH_UP_DELAY = 0.01
 BUFFER_HIGH = 2000
@@ -41,6 +47,7 @@ class EventsPane(Pane):
         self._buffer: list[EventRow] = []
         self._catch_up_scheduled = False
         self._started = False
+        self._last_flush = 0.0
 
     def compose(self) -> ComposeResult:
         self.log_view = EventLog(classes="pane-main")
@@ -59,6 +66,7 @@ class EventsPane(Pane):
         self.job_id = job_id
         self.log_view.clear()
         self._buffer.clear()
+        self._last_flush = 0.0
         if job_id is not None:
             self._follow(job_id)
 
@@ -106,9 +114,18 @@ class EventsPane(Pane):
             await asyncio.sleep(RETRY_DELAY)
 
     def _flush(self) -> None:
-        """Move buffered events into the log, one bounded batch per call."""
+        """Move buffered events into the log, one bounded batch per call.
+
+        The first events after a quiet spell go in at once; a steady trickle (one
+        per training step) is gathered for STREAM_INTERVAL; a backlog (a follow
+        catching up on a long job) goes in batch after batch without waiting.
+        """
         if not self._buffer or self.job_id is None:
             return
+        now = time.monotonic()
+        if len(self._buffer) < FLUSH_BATCH and now - self._last_flush < STREAM_INTERVAL:
+            return
+        self._last_flush = now
         rows = self._buffer[:FLUSH_BATCH]
         del self._buffer[:FLUSH_BATCH]
         if self._buffer and not self._catch_up_scheduled:
@@ -122,4 +139,5 @@ class EventsPane(Pane):
 
     def _catch_up(self) -> None:
         self._catch_up_scheduled = False
+        self._last_flush = 0.0  # a backlog: the next batch without waiting
         self._flush()

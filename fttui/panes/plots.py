@@ -18,7 +18,9 @@ from fttui.results import LiveMetrics
 from widgets import EventRow, MetricsPanel
 
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
-PLOT_INTERVAL = 1.0
+#: Live curves are rebuilt at most this often (each rebuild redraws the lines the
+#: new points touch; the events pane hands points over every few seconds anyway).
+PLOT_INTERVAL = 2.0
 PLOT_POINTS = 1000  # per metric, for live curves (charts draw ~2 per column)
 
 _plot_modules_ready = False
