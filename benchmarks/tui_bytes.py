@@ -11,7 +11,8 @@ terminal is counted. After `--settle` seconds (start-up, first loads, the chart
 modules warming) the bytes written during the next `--window` seconds give the rate.
 
 - idle: nothing changes on the server; 200 jobs listed (jobs pane shown at 80x24).
-- streaming: one more job is `running` and gets a metrics event ~1.3 times a second
+- streaming: one more job is `running`, 300 of its 2,000 steps done (someone opening
+  fttui to watch a job under way), and gets a metrics event ~1.3 times a second
   (the tiny model's pace on a CPU), written through `fttui.store.Store` as the
   trainer writes them (message, OpenAI and legacy metric names, a validation loss
   every 10 steps, the ETA every 5 steps). It is the newest job, so it is selected;
@@ -95,54 +96,63 @@ def seed(data_dir: Path, n_jobs: int) -> None:
 
 
 class Streamer:
-    """Plays a trainer: a `running` job that gets a metrics event every 1/1.3 s."""
+    """Plays a trainer: a `running` job, `HISTORY` steps in, that gets a metrics event
+    every 1/1.3 s (someone opening fttui to watch a job that is under way)."""
+
+    HISTORY = 300
+    TOTAL = 2000
 
     def __init__(self, data_dir: Path) -> None:
         self.store = Store(data_dir)
         self.job_id = new_id("ftjob")
+        started = int(time.time() - self.HISTORY / STEPS_PER_SECOND)
         self.store.create_job(
             id=self.job_id,
+            created_at=started - 5,
             model="davinci",
             base_model="SmolLM2-135M-Instruct",
             training_file="file-x",
             status="running",
-            started_at=int(time.time()),
+            started_at=started,
         )
         self.store.add_event(self.job_id, "Training started: 4 epochs, batch size 2")
+        self.step = 0
+        for _ in range(self.HISTORY):
+            self._step(started)
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread = threading.Thread(target=self._run, args=(started,), daemon=True)
 
     def start(self) -> Streamer:
         self._thread.start()
         return self
 
-    def _run(self) -> None:
-        total = 100_000
-        step = 0
-        started = time.monotonic()
+    def _run(self, started: float) -> None:
         while not self._stop.wait(1 / STEPS_PER_SECOND):
-            step += 1
-            loss = 3.0 / (1 + step / 40)
-            data: dict[str, Any] = {
-                "step": step,
-                "total_steps": total,
-                "train_loss": loss,
-                "train_mean_token_accuracy": 1 - loss / 4,
-                "training_loss": loss,
-                "training_token_accuracy": 1 - loss / 4,
-                "elapsed_tokens": step * 96,
-                "elapsed_examples": step * 2,
-            }
-            message = f"Step {step}/{total}: training loss={loss:.4f}"
-            if step % 10 == 0:
-                data.update(valid_loss=loss * 1.1, validation_loss=loss * 1.1)
-                message += f", validation loss={loss * 1.1:.4f}"
-            self.store.add_event(self.job_id, message, type="metrics", data=data)
-            if step == 1 or step % 5 == 0:
-                elapsed = time.monotonic() - started
-                self.store.update_job(
-                    self.job_id, estimated_finish=int(time.time() + elapsed / step * total)
-                )
+            self._step(started)
+
+    def _step(self, started: float) -> None:
+        """One training step's metrics event, as the trainer writes it."""
+        self.step += 1
+        step, total = self.step, self.TOTAL
+        loss = 3.0 / (1 + step / 40)
+        data: dict[str, Any] = {
+            "step": step,
+            "total_steps": total,
+            "train_loss": loss,
+            "train_mean_token_accuracy": 1 - loss / 4,
+            "training_loss": loss,
+            "training_token_accuracy": 1 - loss / 4,
+            "elapsed_tokens": step * 96,
+            "elapsed_examples": step * 2,
+        }
+        message = f"Step {step}/{total}: training loss={loss:.4f}"
+        if step % 10 == 0:
+            data.update(valid_loss=loss * 1.1, validation_loss=loss * 1.1)
+            message += f", validation loss={loss * 1.1:.4f}"
+        self.store.add_event(self.job_id, message, type="metrics", data=data)
+        if step == 1 or step % 5 == 0:
+            left = (time.time() - started) / step * (total - step)
+            self.store.update_job(self.job_id, estimated_finish=int(time.time() + left))
 
     def stop(self) -> None:
         self._stop.set()

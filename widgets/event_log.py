@@ -230,9 +230,16 @@ class EventLog(ScrollView, can_focus=True):
                 return Strip([Segment(self.empty_text, style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         prefix, text, level = self._lines[index]
-        segments = [
-            Segment(prefix, base + self.get_component_rich_style("event-log--time")),
-            Segment(text, base + self.get_component_rich_style(f"event-log--{level}")),
-        ]
-        strip = Strip(segments, len(prefix) + cell_len(text))
-        return strip.crop_extend(scroll_x, scroll_x + width, base)
+        # As few styled runs as look the same, since every run costs its escape
+        # codes again on each redraw (and following a job redraws the whole log
+        # as it scrolls): the padding takes the text's style (spaces look the same
+        # in any colour), and a metrics line (most of a training log) is one run.
+        text_style = base + self.get_component_rich_style(f"event-log--{level}")
+        length = len(prefix) + cell_len(text)
+        pad = " " * max(0, scroll_x + width - length)
+        if level == "metrics":
+            segments = [Segment(prefix + text + pad, text_style)]
+        else:
+            time_style = base + self.get_component_rich_style("event-log--time")
+            segments = [Segment(prefix, time_style), Segment(text + pad, text_style)]
+        return Strip(segments, length + len(pad)).crop(scroll_x, scroll_x + width)

@@ -1,0 +1,157 @@
+"""Every dialog at 80x24: Tab through all its fields, and each focused widget is
+wholly on screen (inside the screen and inside every scrolling container around it).
+
+A dialog taller than the terminal must scroll to the field that takes focus; one
+that is cut off by the screen edge (the form used to be, below its Method row) fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ServerProcess
+from textual.pilot import Pilot
+from textual.screen import Screen
+from textual.widget import Widget
+from textual.widgets import Button, Checkbox, Input, Select
+
+from fttui.screens.download import DownloadScreen
+from fttui.screens.help import HelpScreen
+from fttui.screens.job_form import JobFormScreen
+from fttui.screens.try_model import TryModelScreen
+from fttui.screens.upload import UploadScreen
+from widgets import ConfirmDialog, FileTable, JobTable
+
+from .conftest import make_app, wait_for
+
+REVIEWS = Path(__file__).parent / "data" / "reviews.jsonl"
+SIZE = (80, 24)
+
+
+def visible_problem(screen: Screen[Any], widget: Widget) -> str | None:
+    """Why `widget` is not wholly visible on `screen`, or None when it is."""
+    try:
+        geometry = screen.find_widget(widget)
+    except Exception:  # not in the screen's map: scrolled or clipped away entirely
+        return f"{widget!r} is not on screen at all"
+    region, clip = geometry.region, geometry.clip
+    if not screen.region.contains_region(region):
+        return f"{widget!r} at {region} runs off the {screen.region.size} screen"
+    if not clip.contains_region(region):
+        return f"{widget!r} at {region} is cut by its container (visible part {clip})"
+    return None
+
+
+async def tab_through(pilot: Pilot[Any], screen: Screen[Any], expect: int) -> list[Widget]:
+    """Press Tab until focus comes back round; check each focused widget on the way."""
+    seen: list[Widget] = []
+    first = screen.focused
+    assert first is not None, "the dialog opens with a focused widget"
+    for _ in range(60):
+        focused = screen.focused
+        assert focused is not None
+        problem = visible_problem(screen, focused)
+        assert problem is None, problem
+        seen.append(focused)
+        if isinstance(focused, Checkbox) and not focused.value:
+            await pilot.press("space")  # reveal what it hides (classification options)
+            await pilot.pause()
+        await pilot.press("tab")
+        await pilot.pause()
+        if screen.focused is first:
+            break
+    assert len(seen) >= expect, [type(w).__name__ for w in seen]
+    return seen
+
+
+async def open_dialog(
+    pilot: Pilot[Any], key: str, kind: type[Screen[Any]], before: str = ""
+) -> Screen[Any]:
+    app = pilot.app
+    main = app.main  # type: ignore[attr-defined]
+    await wait_for(pilot, lambda: len(main.query_one(JobTable).jobs) == 3, what="jobs")
+    await wait_for(pilot, lambda: len(main.query_one(FileTable).files) == 3, what="files")
+    if before:
+        await pilot.press(*before)
+    await pilot.press(key)
+    await wait_for(pilot, lambda: isinstance(app.screen, kind), what=kind.__name__)
+    await pilot.pause()
+    return app.screen
+
+
+async def check_form(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "n", JobFormScreen)
+    select = screen.query_one("#training_file", Select)
+    await wait_for(pilot, lambda: len(select._options) > 2, what="choices")
+    seen = await tab_through(pilot, screen, expect=14)
+    names = {w.id for w in seen}
+    # Every field, the classification options (revealed by the checkbox) and buttons.
+    for field in (
+        "model",
+        "training_file",
+        "validation_file",
+        "n_epochs",
+        "suffix",
+        "seed",
+        "method",
+        "compute_classification_metrics",
+        "classification_n_classes",
+        "classification_betas",
+        "form-submit",
+    ):
+        assert field in names, (field, names)
+
+
+async def check_upload(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "u", UploadScreen)
+    screen.query_one("#upload-path", Input).value = str(REVIEWS)
+    await pilot.press("enter")
+    go = screen.query_one("#upload-go", Button)
+    await wait_for(pilot, lambda: not go.disabled, timeout=60, what="check report")
+    seen = await tab_through(pilot, screen, expect=4)
+    assert go in seen
+
+
+async def check_try(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "t", TryModelScreen)
+    seen = await tab_through(pilot, screen, expect=6)
+    assert screen.query_one("#try-send", Button) in seen
+
+
+async def check_download(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "d", DownloadScreen)
+    seen = await tab_through(pilot, screen, expect=3)
+    assert screen.query_one("#download-go", Button) in seen
+
+
+async def check_confirm(pilot: Pilot[Any]) -> None:
+    # x on the jobs pane: delete the selected job's fine-tuned model (asks first).
+    screen = await open_dialog(pilot, "x", ConfirmDialog)
+    await tab_through(pilot, screen, expect=2)
+
+
+async def check_help(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "question_mark", HelpScreen)
+    await tab_through(pilot, screen, expect=1)
+
+
+CASES: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
+    "job form": check_form,
+    "upload with report": check_upload,
+    "try model": check_try,
+    "download": check_download,
+    "confirm": check_confirm,
+    "help": check_help,
+}
+
+
+@pytest.mark.parametrize("dialog", list(CASES))
+async def test_every_focused_widget_is_visible_at_80x24(
+    dialog: str, shared_seeded_server: ServerProcess
+) -> None:
+    app = make_app(shared_seeded_server)
+    async with app.run_test(size=SIZE) as pilot:
+        await CASES[dialog](pilot)
