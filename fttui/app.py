@@ -10,16 +10,18 @@ so the first screen draws fast.
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import on, work
+from textual import events, on, work
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
+from textual.widget import Widget
 
 from fttui.backend import Backend, describe_error
 from fttui.core.safe_text import safe_text
@@ -33,6 +35,8 @@ if TYPE_CHECKING:
 #: The same problem is not shown again within this many seconds (a refresh timer
 #: meeting the same error every 2 s must not bury the panes in toasts).
 REPEAT_AFTER_S = 60.0
+#: How often a local port held by another program is checked again.
+PORT_RETRY_S = 5.0
 
 
 class FtTuiApp(App[int]):
@@ -53,16 +57,18 @@ class FtTuiApp(App[int]):
         client: Client,
         *,
         org: str = "local",
-        start_server: Callable[[], Awaitable[bool]] | None = None,
+        start_server: Callable[[], Awaitable[object]] | None = None,
         frozen_now: float | None = None,
     ) -> None:
-        """`start_server` is awaited (in a worker) before the first load; `frozen_now`
-        pins the clock used for elapsed/ETA columns, for reproducible screenshots."""
+        """`start_server` is awaited (in a worker) before the first load and raises
+        `fttui.launcher.LauncherError` when no server answers; `frozen_now` pins the
+        clock used for elapsed/ETA columns, for reproducible screenshots."""
         super().__init__()
         self.backend = Backend(client, org=org, frozen_now=frozen_now)
         self._start_server = start_server
         self._backend_note = ""
         self._shown: dict[str, float] = {}  # problem text -> when it was last shown
+        self._delivered_to: dict[int, Widget | None] = {}  # id(key event) -> its widget
 
     @property
     def client(self) -> Client:
@@ -80,6 +86,46 @@ class FtTuiApp(App[int]):
                 return screen
         raise LookupError("main screen not mounted")
 
+    # -- keys typed ahead of a focus change ------------------------------------------
+    async def on_event(self, event: events.Event) -> None:
+        """Keys typed faster than focus moves still reach the field they were meant for.
+
+        Textual hands each key to the widget focused when the key arrives, but moves
+        focus only after the message being handled. Keys that arrive together (a
+        fast typist, or several keys in one SSH packet while the app was busy) all go
+        to the old widget: after Tab out of a drop-down, the digits typed next went
+        to the drop-down and were lost. A printable key that comes back unhandled
+        from where it was delivered, with focus now elsewhere and no key binding
+        for it there, is delivered again to the widget that has focus now.
+        """
+        if isinstance(event, events.Key):
+            if not event.is_forwarded:
+                self._delivered_to[id(event)] = self.focused
+                while len(self._delivered_to) > 256:  # keys a widget consumed never return
+                    del self._delivered_to[next(iter(self._delivered_to))]
+            elif self._typed_ahead(event):
+                return
+        await super().on_event(event)
+
+    def _typed_ahead(self, event: events.Key) -> bool:
+        target = self._delivered_to.pop(id(event), None)
+        focused = self.focused
+        if (
+            target is None
+            or focused is None
+            or focused is target
+            or not event.is_printable
+            or event.key in self.screen.active_bindings
+        ):
+            return False
+        focused._forward_event(events.Key(event.key, event.character))
+        return True
+
+    def on_descendant_focus(self, event: events.DescendantFocus) -> None:
+        """The focused widget is scrolled wholly into view. Textual scrolls only when
+        the widget is off the screen, not when a dialog's scroll area cuts it."""
+        event.widget.scroll_visible(animate=False)
+
     def get_default_screen(self) -> MainScreen:
         return MainScreen(self.backend, live=self._start_server is None)
 
@@ -94,19 +140,43 @@ class FtTuiApp(App[int]):
 
     @work(group="boot")
     async def _boot(self) -> None:
+        """Start (or find) the local server, then the panes' loading.
+
+        A port held by another program is said once, with the fix, and checked
+        again every few seconds (nothing is loaded from that program meanwhile);
+        a server that fails to start is reported and the panes keep retrying.
+        """
+        from fttui.launcher import LauncherError, PortTakenError
+
         assert self._start_server is not None
         self._backend_note = "starting local server…"
         self._update_subtitle()
-        ok = await self._start_server()
-        self._backend_note = "" if ok else "local server did not start; retrying"
-        if not ok:
-            self.notify(
-                "the local server did not answer; see `fttui serve` output or its data dir's "
-                "server.log",
-                title="backend",
-                severity="error",
-                timeout=10,
-            )
+        said = False
+        while True:
+            try:
+                await self._start_server()
+            except PortTakenError as exc:
+                if not said:
+                    said = True
+                    self.notify(str(exc), title="local server", severity="error", timeout=60)
+                self._backend_note = "port taken by another program; waiting for it to go"
+                self._update_subtitle()
+                await asyncio.sleep(PORT_RETRY_S)
+                continue
+            except LauncherError:
+                self._backend_note = "local server did not start; retrying"
+                self.notify(
+                    "the local server did not answer; see `fttui serve` output or its data "
+                    "dir's server.log",
+                    title="backend",
+                    severity="error",
+                    timeout=10,
+                )
+            else:
+                self._backend_note = ""
+                if said:
+                    self.notify("the local server answers now", title="backend")
+            break
         self._update_subtitle()
         self.main.start()
 
@@ -198,10 +268,10 @@ def run(args: argparse.Namespace) -> int:
     # Few retries: a refresh timer tries again soon anyway, and a backend that is
     # down should show as down within seconds, not after a long backoff.
     client = Client.from_profile(profile, max_retries=1)
-    start_server: Callable[[], Awaitable[bool]] | None = None
+    start_server: Callable[[], Awaitable[object]] | None = None
     if profile.kind == "local":
         from fttui.api import APIError
-        from fttui.launcher import LauncherError, ensure_local_server
+        from fttui.launcher import ensure_local_server
 
         async def answers() -> bool:
             try:
@@ -210,13 +280,10 @@ def run(args: argparse.Namespace) -> int:
                 return False
             return bool(health and health.get("status") == "ok")
 
-        async def start() -> bool:
-            """True when a server answers (already running or started now)."""
-            try:
-                await ensure_local_server(profile, probe=answers)
-            except LauncherError:
-                return False
-            return True
+        async def start() -> None:
+            """Returns once a server answers (running already or started now); raises
+            LauncherError (PortTakenError when another program holds the port)."""
+            await ensure_local_server(profile, probe=answers)
 
         start_server = start
     org = profile.organization or ("local" if profile.kind == "local" else "default org")

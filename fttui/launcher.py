@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -19,16 +20,60 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from fttui.config import Profile
+from fttui.api.errors import summarise_text
+from fttui.config import Profile, config_path
 from fttui.paths import data_dir as default_data_dir
 
-__all__ = ["LauncherError", "ensure_local_server", "is_healthy"]
+__all__ = ["LauncherError", "PortTakenError", "ensure_local_server", "is_healthy"]
 
 _LOG_TAIL = 2000
 
 
 class LauncherError(RuntimeError):
     """The local server could not be started; the message carries its log's tail."""
+
+
+class PortTakenError(LauncherError):
+    """The local profile's port is held by a program that is not an fttui server;
+    the message names it and says how to choose another port."""
+
+
+def _listening(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=1.0):
+            return True
+    except OSError:
+        return False
+
+
+async def _describe_other_program(profile: Profile, host: str, port: int) -> str | None:
+    """Why what listens on host:port is not an fttui server, or None when it may be one
+    (it answers in the OpenAI error shape, e.g. asking for the API key)."""
+    url = f"{profile.base_url}/fttui/health"
+    try:
+        async with httpx.AsyncClient(timeout=2.0) as http:
+            response = await http.get(url)
+    except httpx.HTTPError:
+        return f"it does not answer HTTP on {host}:{port}"
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and ("status" in body or isinstance(body.get("error"), dict)):
+        return None
+    page = summarise_text(response.text) or "an empty body"
+    return f"it answered {response.status_code} ({page}) where fttui's health check was expected"
+
+
+def port_taken_message(host: str, port: int, why: str) -> str:
+    """What to tell the user: whose port, and the two ways out."""
+    other = port + 1
+    return (
+        f"{host}:{port}, the local profile's port, is in use by a program that is not an "
+        f"fttui server: {why}. Stop that program, or use another port: run "
+        f"`fttui --profile local --base-url http://{host}:{other}/v1`, or set "
+        f'base_url = "http://{host}:{other}/v1" under [profiles.local] in {config_path()}.'
+    )
 
 
 async def is_healthy(profile: Profile, timeout: float = 2.0) -> bool:
@@ -80,6 +125,10 @@ async def ensure_local_server(
     url = urlsplit(profile.base_url)
     host = url.hostname or "127.0.0.1"
     port = url.port or (443 if url.scheme == "https" else 80)
+    if _listening(host, port):
+        why = await _describe_other_program(profile, host, port)
+        if why is not None:
+            raise PortTakenError(port_taken_message(host, port, why))
     directory = default_data_dir(profile.data_dir)
     log_path = directory / "server.log"
     env = dict(os.environ)

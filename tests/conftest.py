@@ -6,8 +6,10 @@ import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,3 +218,30 @@ def no_engine_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serve
         yield srv
     finally:
         srv.stop()
+
+
+@contextmanager
+def other_program() -> Iterator[int]:
+    """Another program listening on a loopback port (yields the port): a plain web
+    server that answers every request with its own HTML 404 page, as most do."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_error(404)  # an HTML page: "Error response ... File not found"
+
+        do_POST = do_DELETE = do_GET
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield int(httpd.server_address[1])
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        thread.join(5)

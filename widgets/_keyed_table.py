@@ -22,6 +22,7 @@ clearing the user's screen.
 from __future__ import annotations
 
 import contextlib
+import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Generic, TypeVar
@@ -494,7 +495,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
 
     def watch_empty_text(self) -> None:
         if not self._order:
-            self.refresh_line(1)
+            self.refresh()
 
     # -- drawing --------------------------------------------------------------------
     @property
@@ -563,10 +564,10 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             return strip.crop_extend(scroll_x, scroll_x + width, header)
         index = scroll_y + y - 1
         if index >= len(self._order):
-            if index == 0 and self.empty_text:
+            hint = textwrap.wrap(self.empty_text, max(10, width - 2)) if not self._order else []
+            if index < len(hint):
                 style = base + self.get_component_rich_style("keyed-table--empty")
-                strip = Strip([Segment(" " + self.empty_text, style)])
-                return strip.crop_extend(0, width, base)
+                return Strip([Segment(" " + hint[index], style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         key = self._order[index]
         cursor = index == self._cursor

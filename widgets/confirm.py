@@ -6,7 +6,7 @@ from typing import ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Label, Static
 
@@ -45,7 +45,8 @@ class ConfirmDialog(ModalScreen[bool]):
         padding: 1 2;
     }
     ConfirmDialog #confirm-title { text-style: bold; width: 100%; }
-    ConfirmDialog #confirm-body { margin: 1 0; width: auto; max-width: 100%; }
+    ConfirmDialog #confirm-scroll { height: auto; max-height: 60vh; margin: 1 0; }
+    ConfirmDialog #confirm-body { width: auto; max-width: 100%; }
     ConfirmDialog #confirm-buttons { height: auto; width: 100%; align-horizontal: right; }
     ConfirmDialog Button { margin-left: 1; min-width: 10; }
     """
@@ -63,7 +64,9 @@ class ConfirmDialog(ModalScreen[bool]):
         with Vertical(id="confirm-box"):
             yield Label(self.title_text, id="confirm-title", markup=False)
             if self.body_text:
-                yield Static(self.body_text, id="confirm-body", markup=False)
+                # A long body scrolls; the buttons below it always fit (80x24).
+                with VerticalScroll(id="confirm-scroll", can_focus=False):
+                    yield Static(self.body_text, id="confirm-body", markup=False)
             with Horizontal(id="confirm-buttons"):
                 yield Button(self.no_label, id="confirm-no")
                 yield Button(self.yes_label, id="confirm-yes", variant="warning")

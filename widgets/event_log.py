@@ -7,6 +7,7 @@ when drawn, so appending is O(batch) and drawing is O(screen), whatever the tota
 
 from __future__ import annotations
 
+import textwrap
 from collections import deque
 from collections.abc import Iterable
 from typing import Any, ClassVar
@@ -225,9 +226,10 @@ class EventLog(ScrollView, can_focus=True):
                 return strip.crop_extend(scroll_x, scroll_x + width, base)
             index -= 1
         if index >= len(self._lines):
-            if index == 0 and self.empty_text and not self._lines:
+            hint = textwrap.wrap(self.empty_text, max(10, width - 1)) if not self._lines else []
+            if index < len(hint):
                 style = base + self.get_component_rich_style("event-log--notice")
-                return Strip([Segment(self.empty_text, style)]).crop_extend(0, width, base)
+                return Strip([Segment(hint[index], style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
         prefix, text, level = self._lines[index]
         # As few styled runs as look the same, since every run costs its escape

@@ -22,6 +22,7 @@ from textual.widgets import Checkbox, Input, Label, Select, Static
 from fttui.core.hparams import AUTO, check_hyperparameter
 from fttui.core.naming import SUFFIX_MAX, fine_tuned_model_name, suffix_problem
 from fttui.core.safe_text import safe_text
+from widgets.form_select import FormSelect
 
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})
@@ -114,7 +115,7 @@ class HyperparamForm(Widget):
     HyperparamForm #suffix-counter { width: auto; margin-left: 1; color: $foreground-muted; }
     HyperparamForm #suffix-counter.-over { color: $error; text-style: bold; }
     HyperparamForm #model-preview { color: $accent; height: auto; width: 100%; }
-    HyperparamForm #compute_classification_metrics { margin-top: 1; }
+    HyperparamForm #compute_classification_metrics { margin-top: 1; max-width: 100%; }
     HyperparamForm #classification-options { height: auto; display: none; }
     HyperparamForm #classification-options.-shown { display: block; }
     HyperparamForm Select { width: 1fr; }
@@ -156,18 +157,18 @@ class HyperparamForm(Widget):
         yield from self._field(
             "model",
             "Model (base, or a fine-tuned model to continue from)",
-            Select[str]([], prompt="choose a model", id="model"),
+            FormSelect([], prompt="choose a model", id="model"),
         )
         with Horizontal(classes="row"):
             yield from self._field(
                 "training_file",
                 "Training file",
-                Select[str]([], prompt="choose a file", id="training_file"),
+                FormSelect([], prompt="choose a file", id="training_file"),
             )
             yield from self._field(
                 "validation_file",
                 "Validation file (optional)",
-                Select[str]([], prompt="none", id="validation_file"),
+                FormSelect([], prompt="none", id="validation_file"),
             )
         with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
@@ -188,11 +189,11 @@ class HyperparamForm(Widget):
             yield from self._field(
                 "method",
                 "Method",
-                Select[str](METHODS, value="full", allow_blank=False, id="method"),
+                FormSelect(METHODS, value="full", allow_blank=False, id="method"),
             )
         with Vertical(classes="field"):
             yield Checkbox(
-                "Compute classification metrics (needs a validation file)",
+                "Classification metrics (needs a validation file)",
                 id="compute_classification_metrics",
             )
             yield Label(
@@ -327,7 +328,15 @@ class HyperparamForm(Widget):
     def _show_error(self, name: str, message: str | None) -> None:
         label = self.query_one(f"#{name}-error", Label)
         label.update(safe_text(message or "", multiline=True))
-        label.set_class(bool(message), "-shown")
+        if label.has_class("-shown") != bool(message):
+            label.set_class(bool(message), "-shown")
+            # The fields below moved: keep the one being typed into in view.
+            self.call_after_refresh(self._focused_into_view)
+
+    def _focused_into_view(self) -> None:
+        focused = self.screen.focused if self.is_mounted else None
+        if focused is not None and self in focused.ancestors:
+            focused.scroll_visible(animate=False)
 
     def validate(self) -> dict[str, str]:
         """Check every field, show each problem under its field, return them."""
@@ -441,6 +450,7 @@ class HyperparamForm(Widget):
 
     def _show_classification(self, on: bool) -> None:
         self.query_one("#classification-options").set_class(on, "-shown")
+        self.call_after_refresh(self._focused_into_view)
 
     def on_input_changed(self, event: Input.Changed) -> None:
         name = event.input.id or ""

@@ -16,7 +16,7 @@ import httpx
 
 from fttui import __version__
 from fttui.api._transport import LazyTLSTransport
-from fttui.api.errors import APIError, status_error, transport_error
+from fttui.api.errors import APIError, status_error, summarise_text, transport_error
 from fttui.api.retry import RetryPolicy
 
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -166,7 +166,8 @@ class HTTP:
             except ValueError as exc:
                 raise APIError(
                     f"{method} {path}: the server answered {response.status_code} with "
-                    f"a body that is not JSON ({response.text[:120]!r})"
+                    f"a body that is not JSON ({summarise_text(response.text)!r}); is "
+                    f"{self.base_url} an OpenAI-compatible API?"
                 ) from exc
 
         if not retry:

@@ -9,7 +9,9 @@ that need more read the attributes (`status_code`, `type`, `param`, `code`,
 from __future__ import annotations
 
 import email.utils
+import html
 import json
+import re
 import time
 from typing import Any
 
@@ -31,6 +33,7 @@ __all__ = [
     "UnprocessableEntityError",
     "parse_retry_after",
     "status_error",
+    "summarise_text",
 ]
 
 
@@ -194,9 +197,28 @@ def _message_from_body(body: Any, response: httpx.Response) -> tuple[str, dict[s
         if isinstance(msg, str):
             return msg, {}
     if isinstance(body, str) and body.strip():
-        text = body.strip()
-        return (text[:300] + "…" if len(text) > 300 else text), {}
+        return summarise_text(body) or response.reason_phrase or "error", {}
     return f"{response.status_code} {response.reason_phrase}".strip(), {}
+
+
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
+_TAG = re.compile(r"<[^>]*>")
+SUMMARY_CHARS = 100
+
+
+def summarise_text(body: str) -> str:
+    """A non-JSON body (a proxy's or another program's HTML page, plain text) as one
+    short line: an HTML page's title (else its text without tags), else the first
+    non-empty line, at most SUMMARY_CHARS long. Such bodies are pages meant for a
+    browser; dumped whole into the app they buried the screen."""
+    text = body.strip()
+    if text[:1] == "<":
+        title = _TITLE.search(text)
+        text = title.group(1) if title else _TAG.sub(" ", text)
+        text = html.unescape(text)
+    line = next((ln.strip() for ln in text.splitlines() if ln.strip()), "")
+    line = " ".join(line.split())
+    return line[: SUMMARY_CHARS - 1] + "…" if len(line) > SUMMARY_CHARS else line
 
 
 def status_error(response: httpx.Response) -> APIStatusError:

@@ -103,7 +103,7 @@ class HelpScreen(ModalScreen[None]):
             table.add_row("", "")
         with Vertical(classes="modal-box"):
             yield Label("Keys", classes="modal-title")
-            with VerticalScroll():
+            with VerticalScroll(classes="modal-body"):
                 yield Static(table, id="help-keys")
             yield Label("Escape closes · ctrl+p opens the command palette", classes="modal-hint")
 

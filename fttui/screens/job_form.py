@@ -84,7 +84,7 @@ class JobFormScreen(ModalScreen[Any]):
         with Vertical(classes="modal-box", id="job-form-box"):
             # The id is the backend's: plain text, controls shown (`safe_text`).
             yield Label(safe_text(title), classes="modal-title", markup=False)
-            with VerticalScroll(id="job-form-scroll"):
+            with VerticalScroll(id="job-form-scroll", classes="modal-body"):
                 yield HyperparamForm(id="job-form")
             with Horizontal(classes="modal-buttons"):
                 yield Label("ctrl+s creates · Esc cancels", classes="modal-hint button-hint")

@@ -36,7 +36,7 @@ class PreviewScreen(ModalScreen[None]):
             yield Label(
                 f"Preview of {safe_text(self.file_id)}", classes="modal-title", markup=False
             )
-            with VerticalScroll(id="preview-scroll"):
+            with VerticalScroll(id="preview-scroll", classes="modal-body"):
                 yield Static("loading …", id="preview-text", markup=False)
             yield Label("Escape closes", classes="modal-hint")
 

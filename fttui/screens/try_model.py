@@ -24,7 +24,7 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
@@ -69,22 +69,23 @@ class TryModelScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="try-box"):
             yield Label("Try a model", classes="modal-title")
-            yield Label("model", classes="modal-hint")
-            # Shown safe; sent as the backend named it unless the user edits it.
-            yield Input(value=safe_text(self.model), id="try-model")
-            with Horizontal(id="try-markers"):
-                with Vertical():
-                    yield Label("separator (appended to the prompt)", classes="modal-hint")
-                    yield Input(id="try-separator", placeholder="e.g. \\n\\n###\\n\\n")
-                with Vertical():
-                    yield Label("stop sequence", classes="modal-hint")
-                    yield Input(id="try-stop", placeholder="e.g. \\n or  END")
-                with Vertical():
-                    yield Label("max tokens (1 = classify)", classes="modal-hint")
-                    yield Input(value="32", id="try-max-tokens", type="integer")
-            yield Label("prompt (ctrl+s sends)", classes="modal-hint")
-            yield TextArea(id="try-prompt")
-            yield Static("", id="try-output")
+            with VerticalScroll(classes="modal-body", id="try-body"):
+                yield Label("model", classes="modal-hint")
+                # Shown safe; sent as the backend named it unless the user edits it.
+                yield Input(value=safe_text(self.model), id="try-model")
+                with Horizontal(id="try-markers"):
+                    with Vertical():
+                        yield Label("separator (appended to the prompt)", classes="modal-hint")
+                        yield Input(id="try-separator", placeholder="e.g. \\n\\n###\\n\\n")
+                    with Vertical():
+                        yield Label("stop sequence", classes="modal-hint")
+                        yield Input(id="try-stop", placeholder="e.g. \\n or  END")
+                    with Vertical():
+                        yield Label("max tokens (1 = classify)", classes="modal-hint")
+                        yield Input(value="32", id="try-max-tokens", type="integer")
+                yield Label("prompt (ctrl+s sends)", classes="modal-hint")
+                yield TextArea(id="try-prompt")
+                yield Static("", id="try-output")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Close", id="try-close")
                 yield Button("Send (ctrl+s)", id="try-send", variant="primary")

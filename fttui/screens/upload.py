@@ -42,10 +42,10 @@ class UploadScreen(ModalScreen[str | None]):
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
             yield Label("Upload a training or validation file", classes="modal-title")
-            yield Label("JSONL path (Tab completes, Enter checks):", classes="modal-hint")
-            yield PathInput(value=self.initial_path, id="upload-path")
-            with VerticalScroll(classes="report", id="upload-report-box"):
-                yield Static("", id="upload-report")
+            with VerticalScroll(classes="modal-body", id="upload-body"):
+                yield Label("JSONL path (Tab completes, Enter checks):", classes="modal-hint")
+                yield PathInput(value=self.initial_path, id="upload-path")
+                yield Static("", id="upload-report", classes="report")
             yield TransferProgress(id="upload-progress")
             with Horizontal(classes="modal-buttons"):
                 yield Button("Close", id="upload-close")
@@ -54,7 +54,7 @@ class UploadScreen(ModalScreen[str | None]):
 
     def on_mount(self) -> None:
         self.query_one("#upload-progress").display = False
-        self.query_one("#upload-report-box").display = False
+        self.query_one("#upload-report").display = False
         self.query_one("#upload-path").focus()
 
     @property
@@ -95,8 +95,9 @@ class UploadScreen(ModalScreen[str | None]):
             self.dismiss(None)
 
     def _show(self, renderable: Any) -> None:
-        self.query_one("#upload-report-box").display = True
-        self.query_one("#upload-report", Static).update(renderable)
+        report = self.query_one("#upload-report", Static)
+        report.display = True
+        report.update(renderable)
 
     @work(exclusive=True, group="check")
     async def check(self) -> None:

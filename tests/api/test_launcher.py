@@ -9,11 +9,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from conftest import free_port
+from conftest import free_port, other_program
 
 from fttui.api import APIConnectionError, Client
 from fttui.config import resolve_profile
-from fttui.launcher import LauncherError, ensure_local_server, is_healthy
+from fttui.launcher import LauncherError, PortTakenError, ensure_local_server, is_healthy
 
 
 def _server_pid(data_dir: Path) -> int | None:
@@ -100,3 +100,23 @@ async def test_health_is_a_probe_and_the_launcher_trusts_the_apps_probe(tmp_path
     assert await ensure_local_server(profile, probe=probe) is False  # answered: nothing started
     assert probed == [True]
     assert _server_pid(tmp_path / "data") is None
+
+
+async def test_a_port_held_by_another_program_is_named_with_the_fix(tmp_path: Path) -> None:
+    """Another web server on the local profile's port: no server is started (it could
+    not bind), and the error names the program's answer and how to pick a port."""
+    with other_program() as port:
+        profile = replace(
+            resolve_profile(env={}, path=tmp_path / "none.toml"),
+            base_url=f"http://127.0.0.1:{port}/v1",
+            data_dir=tmp_path / "data",
+        )
+        with pytest.raises(PortTakenError) as info:
+            await ensure_local_server(profile, timeout=10)
+    message = str(info.value)
+    assert f"127.0.0.1:{port}, the local profile's port, is in use by a program" in message
+    assert "it answered 404 (Error response)" in message  # its page's title, not the page
+    assert "<html" not in message.lower()
+    assert f"--base-url http://127.0.0.1:{port + 1}/v1" in message
+    assert "[profiles.local]" in message
+    assert _server_pid(tmp_path / "data") is None  # nothing started

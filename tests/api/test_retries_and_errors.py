@@ -11,6 +11,7 @@ import json
 import time
 
 import pytest
+from conftest import other_program
 
 from fttui.api import (
     APIConnectionError,
@@ -226,3 +227,15 @@ async def test_chat_completion_text() -> None:
     assert (
         done.text == "hi" and json.loads(srv.requests[0].body)["messages"][0]["content"] == "hello"
     )
+
+
+async def test_an_html_error_page_is_summarised_not_dumped() -> None:
+    """Something that is not an OpenAI-compatible API answers with a web page: the
+    error says the status and the page's title, in one short line."""
+    with other_program() as port:
+        async with Client(f"http://127.0.0.1:{port}/v1", max_retries=1) as client:
+            with pytest.raises(APIError) as info:
+                await client.jobs.list()
+    text = str(info.value)
+    assert text == "Error response [HTTP 404]", text
+    assert len(text) < 100
