@@ -170,9 +170,16 @@ class TryModelScreen(ModalScreen[None]):
         except APIError as exc:
             problem = describe_error("completion", exc).text
             output.update(Text(safe_text(problem, multiline=True), style="red"))
+            self._show_output()
             return
         self.last_completion = completion
         output.update(render_completion(completion))
+        self._show_output()
+
+    def _show_output(self) -> None:
+        """The answer is below the prompt: scroll it into view once it is laid out."""
+        output = self.query_one("#try-output", Static)
+        self.call_after_refresh(output.scroll_visible, animate=False)
 
 
 def render_completion(completion: Any) -> Any:
