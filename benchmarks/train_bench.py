@@ -108,7 +108,9 @@ def run_ours(args: argparse.Namespace, location: str, rows: list[dict[str, str]]
         def on_step(self, row: dict[str, Any], total_steps: int) -> None:
             pass
 
-        def on_epoch_end(self, epoch: int, step: int, row: dict[str, Any], model: Any) -> None:
+        def on_epoch_end(
+            self, epoch: int, step: int, row: dict[str, Any], model: Any, **_: Any
+        ) -> None:
             marks.append(time.perf_counter())
 
     config = TrainConfig(

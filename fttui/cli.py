@@ -40,6 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--quota-bytes", type=int, help="total storage quota (default 1 GB)")
     serve.add_argument("--concurrency", type=int, help="jobs trained at once (default 1 on CPU)")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument(
+        "--runner",
+        choices=("local", "ray"),
+        help="where jobs train: local processes (default) or a Ray cluster ($FTTUI_RUNNER)",
+    )
+    serve.add_argument(
+        "--trainer-url",
+        help="the URL trainers reach this server at (default: the bind address; "
+        "$FTTUI_TRAINER_URL)",
+    )
+    serve.add_argument(
+        "--ray-address",
+        help="Ray's job submission address, e.g. http://HEAD:8265 ($FTTUI_RAY_ADDRESS)",
+    )
+    serve.add_argument("--ray-workers", type=int, help="training workers per job (default 1)")
+    serve.add_argument(
+        "--ray-gpus-per-worker", type=float, help="GPUs per worker (default 0: CPU training)"
+    )
+    serve.add_argument("--ray-cpus-per-worker", type=float, help="CPUs per worker (default 1)")
 
     prepare = sub.add_parser("prepare", help="check (and fix) a JSONL training file")
     prepare.add_argument("file", help="training JSONL file")

@@ -48,3 +48,8 @@ def fine_tuned_model_name(
     clean = sanitize_suffix(suffix) if suffix else ""
     tail = f"{clean}-{stamp}" if clean else stamp
     return f"{base_of(base_model)}:ft-{org_part}:{tail}"
+
+
+def safe_dir_name(name: str) -> str:
+    """A model name made safe as one path component (':' and '/' become '_')."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

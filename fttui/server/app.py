@@ -20,7 +20,7 @@ from fttui.server.context import ServerContext
 from fttui.server.errors import install_handlers
 from fttui.server.limits import RequestLimits
 from fttui.server.openapi_errors import ERROR_RESPONSES
-from fttui.server.routes import extras, files, jobs, legacy, models
+from fttui.server.routes import extras, files, jobs, legacy, models, trainer
 from fttui.server.scheduler import LocalProcessRunner, Runner, Scheduler
 from fttui.server.settings import Settings
 from fttui.store.db import Store
@@ -40,11 +40,22 @@ def clean_file_area(store: Store) -> None:
             path.unlink(missing_ok=True)
 
 
+def make_runner(settings: Settings) -> Runner:
+    """The runner `--runner` names; Ray is imported only for `--runner ray`."""
+    if settings.runner == "ray":
+        from fttui.server.ray_runner import RayRunner
+
+        return RayRunner(settings)
+    return LocalProcessRunner(
+        settings.data_dir, settings.trainer_command, settings.server_url_for_trainers
+    )
+
+
 def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     store = Store(settings.data_dir)
     scheduler = Scheduler(
         store=store,
-        runner=runner or LocalProcessRunner(settings.data_dir, settings.trainer_command),
+        runner=runner or make_runner(settings),
         concurrency=settings.concurrency,
         poll_interval=settings.poll_interval,
     )
@@ -77,8 +88,10 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     if importlib.util.find_spec("fttui.server.routes_inference") is not None:
         inference = importlib.import_module("fttui.server.routes_inference")
         app.include_router(inference.router, prefix="/v1", responses=ERROR_RESPONSES)
+    # The internal trainer API: per-job tokens, outside /v1 and the OpenAPI schema.
+    app.include_router(trainer.router)
     if settings.api_key:
-        app.add_middleware(BearerAuth, api_key=settings.api_key)
+        app.add_middleware(BearerAuth, api_key=settings.api_key, exempt_prefix=trainer.PREFIX)
     # Outermost: rate limit, body size and JSON depth apply before auth and routes.
     app.add_middleware(RequestLimits)
     return app

@@ -32,6 +32,8 @@ DEFAULT_BURST = 2000  # requests a client may send at once
 DEFAULT_MAX_BODY_BYTES = 1_000_000  # job requests are a few hundred bytes
 DEFAULT_MAX_JSON_DEPTH = 32  # hyperparameters and metadata nest two levels
 UPLOAD_PATHS = ("/v1/files",)  # streamed to disk, limited per file by the upload code
+# Trainers' artifact uploads (PUT, checked by sha256) stream to disk too.
+STREAMED_PUT_PREFIX = "/internal/v1/jobs/"
 _MAX_BUCKETS = 10_000  # bounds memory if many addresses call
 
 
@@ -150,8 +152,10 @@ class RequestLimits:
                 response.headers["Retry-After"] = str(retry)
                 await response(scope, receive, send)
                 return
-        if scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS") or (
-            scope["path"].rstrip("/") in UPLOAD_PATHS
+        if (
+            scope["method"] in ("GET", "HEAD", "DELETE", "OPTIONS")
+            or (scope["path"].rstrip("/") in UPLOAD_PATHS)
+            or (scope["method"] == "PUT" and scope["path"].startswith(STREAMED_PUT_PREFIX))
         ):
             await self.app(scope, receive, send)
             return

@@ -2,10 +2,12 @@
 
 validating_files -> queued (each job's files validated completely, in a thread of
 its own, by `validation.validate_job`), queued -> running (FIFO, up to
-`concurrency` at once, each in its own process started through a `Runner`), and it
-watches those processes: one that exits while its job is not final fails the job
-with the exit code and the tail of its log. The trainer itself sets succeeded /
-failed / cancelled through `Store.transition`, so nobody overwrites anybody.
+`concurrency` at once, each started through a `Runner`: a local process, or a Ray job
+with `--runner ray`), and it watches them: one that ends while its job is not final
+fails the job with what the runner knows (exit code and log tail, or Ray's error).
+Each start claims the job's model name and issues its trainer a fresh per-job token;
+the trainer reports succeeded / failed / cancelled over the internal API, applied
+with `Store.transition`, so nobody overwrites anybody.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fttui.core.safe_text import safe_text
+from fttui.server.trainer_service import TOKEN_ENV, claim_model_name, issue_token, revoke_token
 from fttui.server.validation import Validator, validate_job
 from fttui.store.db import FINAL_STATUSES, Store, now
 
@@ -39,34 +42,75 @@ LOG_TAIL_LINES = 15
 
 
 class RunHandle(Protocol):
-    """A started training process, as the scheduler needs to watch and stop it."""
+    """A started trainer, as the scheduler needs to watch and stop it."""
 
     @property
-    def pid(self) -> int: ...
+    def pid(self) -> int | None:
+        """The local process id (None when the trainer runs elsewhere)."""
+        ...
+
+    @property
+    def label(self) -> str:
+        """How the start event names it: `process 123`, `Ray job raysubmit_...`."""
+        ...
+
+    @property
+    def runtime(self) -> dict[str, Any]:
+        """What the runner knows of `fttui.runtime` (runner, workers, ray_job_id)."""
+        ...
 
     def poll(self) -> int | None:
         """The exit code once it has exited (-1 when unknown), else None."""
         ...
 
-    def signal(self, sig: int) -> None: ...
+    def signal(self, sig: int) -> None:
+        """SIGTERM: stop (cancel); SIGKILL: stop now."""
+        ...
+
+    def failure(self) -> str:
+        """Why it ended, in words, when its job was not final (log tail, Ray's error)."""
+        ...
 
 
 class Runner(Protocol):
     """The seam between the scheduler and whatever trains a job."""
 
-    def start(self, job: dict[str, Any]) -> RunHandle: ...
+    def start(self, job: dict[str, Any], token: str) -> RunHandle:
+        """Start the trainer of `job`, handing it `token` (never on a command line)."""
+        ...
+
+    def adopt(self, job: dict[str, Any]) -> RunHandle | None:
+        """After a server restart: the job's trainer if it still runs, else None."""
+        ...
 
 
 @dataclass
 class _ChildHandle:
     proc: subprocess.Popen[bytes]
+    log_path: Path
+    workers: int = 1
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
+    @property
+    def label(self) -> str:
+        return f"process {self.proc.pid}"
+
+    @property
+    def runtime(self) -> dict[str, Any]:
+        return local_runtime(self.workers)
+
     def poll(self) -> int | None:
         return self.proc.poll()
+
+    def failure(self) -> str:
+        code = self.proc.poll()
+        how = f"exit code {code}" if code is not None and code >= 0 else f"signal {-(code or 0)}"
+        return _with_tail(
+            f"The training process ended with {how} before the job finished", self.log_path
+        )
 
     def signal(self, sig: int) -> None:
         # The trainer runs in its own session: signal its whole group (accelerate
@@ -81,13 +125,42 @@ class AdoptedHandle:
 
     pid: int
     job_id: str
+    log_path: Path
+    workers: int = 1
+
+    @property
+    def label(self) -> str:
+        return f"process {self.pid}"
+
+    @property
+    def runtime(self) -> dict[str, Any]:
+        return local_runtime(self.workers)
 
     def poll(self) -> int | None:
         return None if trainer_alive(self.pid, self.job_id) else -1
 
+    def failure(self) -> str:
+        message = "The training process ended with an unknown exit code before the job finished"
+        return _with_tail(message, self.log_path)
+
     def signal(self, sig: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.pid, sig)
+
+
+def local_runtime(workers: int) -> dict[str, Any]:
+    return {
+        "runner": "local",
+        "workers": workers,
+        "device": None,
+        "precision": None,
+        "ray_job_id": None,
+    }
+
+
+def _with_tail(message: str, log_path: Path) -> str:
+    tail = log_tail(log_path)
+    return f"{message}. Last log lines:\n{tail}" if tail else message
 
 
 def trainer_alive(pid: int | None, job_id: str) -> bool:
@@ -172,7 +245,12 @@ def accelerate_command(num_processes: int, module: str = "fttui.train.run") -> l
 
 
 class LocalProcessRunner:
-    """Starts `<trainer command> --data-dir D --job-id J`, output to the job's train.log.
+    """Starts `<trainer command> --server-url U --job-id J`, output to the job's train.log.
+
+    The trainer talks to this server over loopback HTTP like any remote trainer (one
+    code path); its token comes in `FTTUI_TRAINER_TOKEN`, and `FTTUI_CACHE_DIR` points
+    its node cache at `<data_dir>/models`, so the converted default model is shared
+    with the server's inference.
 
     With the default trainer command and more than one GPU visible (or
     `FTTUI_NUM_PROCESSES=N`, N > 1, which also works on CPU), the trainer is started
@@ -180,39 +258,59 @@ class LocalProcessRunner:
     `FTTUI_TRAINER_COMMAND` is used as given.
     """
 
-    def __init__(self, data_dir: Path, command: tuple[str, ...]) -> None:
+    def __init__(self, data_dir: Path, command: tuple[str, ...], server_url: str) -> None:
         self.data_dir = data_dir
         self.command = command
+        self.server_url = server_url
         self._gpus: int | None = None
 
     def log_path(self, job_id: str) -> Path:
         return self.data_dir / "jobs" / job_id / "train.log"
 
-    def trainer_command(self) -> list[str]:
-        default = self.command[-2:] == ("-m", "fttui.train.run") and len(self.command) == 3
-        if not default:
-            return list(self.command)
+    def _workers(self) -> int:
+        if not self._default():
+            return 1
         if self._gpus is None:
             self._gpus = visible_gpu_count()
-        n = data_parallel_processes(self._gpus)
-        if n <= 1:
+        return data_parallel_processes(self._gpus)
+
+    def _default(self) -> bool:
+        return self.command[-2:] == ("-m", "fttui.train.run") and len(self.command) == 3
+
+    def trainer_command(self) -> list[str]:
+        n = self._workers()
+        if not self._default() or n <= 1:
             return list(self.command)
         return accelerate_command(n)
 
-    def start(self, job: dict[str, Any]) -> RunHandle:
+    def start(self, job: dict[str, Any], token: str) -> RunHandle:
         log_path = self.log_path(job["id"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {
+            **os.environ,
+            TOKEN_ENV: token,
+            "FTTUI_CACHE_DIR": str(self.data_dir / "models"),
+        }
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
-                [*self.trainer_command(), "--data-dir", str(self.data_dir), "--job-id", job["id"]],
+                [*self.trainer_command(), "--server-url", self.server_url, "--job-id", job["id"]],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                cwd=self.data_dir,
+                cwd=log_path.parent,
+                env=env,
             )
         lower_priority(proc.pid)
-        return _ChildHandle(proc)
+        return _ChildHandle(proc, log_path, self._workers())
+
+    def adopt(self, job: dict[str, Any]) -> RunHandle | None:
+        pid = job.get("pid")
+        if not trainer_alive(pid, job["id"]):
+            return None
+        assert pid is not None
+        workers = int((job.get("runtime") or {}).get("workers") or 1)
+        return AdoptedHandle(pid, job["id"], self.log_path(job["id"]), workers)
 
 
 def trainer_niceness() -> int:
@@ -283,7 +381,6 @@ class Scheduler:
     runner: Runner
     concurrency: int = 1
     poll_interval: float = 0.5
-    log_dir: Path | None = None
     validator: Validator | None = None
     _running: dict[str, _Running] = field(default_factory=dict)
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
@@ -301,12 +398,12 @@ class Scheduler:
     def recover(self) -> None:
         """On server start: adopt trainers still alive, fail jobs whose trainer is gone."""
         for job in self.store.list_jobs(statuses=["running", "paused"]):
-            pid = job.get("pid")
-            if trainer_alive(pid, job["id"]):
-                assert pid is not None
-                self._running[job["id"]] = _Running(AdoptedHandle(pid, job["id"]))
+            handle = self.runner.adopt(job)
+            if handle is not None:
+                self._running[job["id"]] = _Running(handle)
                 self.store.add_event(
-                    job["id"], "Server restarted; the job's trainer is still running"
+                    job["id"],
+                    f"Server restarted; the job's trainer is still running ({handle.label})",
                 )
                 continue
             self._fail(
@@ -423,18 +520,13 @@ class Scheduler:
             if code is not None:
                 del self._running[job_id]
                 if job is not None and job["status"] not in FINAL_STATUSES:
-                    tail = log_tail(self._log_path(job_id))
-                    how = f"exit code {code}" if code >= 0 else "an unknown exit code"
-                    if code < 0 and not isinstance(running.handle, AdoptedHandle):
-                        how = f"signal {-code}"
-                    message = f"The training process ended with {how} before the job finished"
+                    message = running.handle.failure()
                     code_name = "training_crashed"
-                    missing = missing_engine_in(tail)
+                    missing = missing_engine_in(message)
                     if missing:  # the plain story, not an import traceback
                         code_name, message = "engine_not_installed", missing
-                    elif tail:
-                        message += f". Last log lines:\n{tail}"
                     self._fail(job_id, code_name, message, from_statuses=("running", "paused"))
+                revoke_token(self.store, job_id)  # its trainer is gone
                 continue
             if job is None or job["status"] == "cancelled" or job.get("cancel_requested"):
                 if running.term_sent_at is None:
@@ -451,8 +543,10 @@ class Scheduler:
             if not self.store.transition(job["id"], ["queued"], "running", started_at=now()):
                 continue  # cancelled in between
             try:
-                handle = self.runner.start(job)
-            except OSError as exc:
+                claim_model_name(self.store, job)
+                token = issue_token(self.store, job["id"])
+                handle = self.runner.start(job, token)
+            except (OSError, RuntimeError) as exc:
                 self._fail(
                     job["id"],
                     "training_not_started",
@@ -461,14 +555,10 @@ class Scheduler:
                 )
                 continue
             self._running[job["id"]] = _Running(handle)
-            self.store.update_job(job["id"], pid=handle.pid)
-            self.store.add_event(job["id"], f"Fine-tuning job started (process {handle.pid})")
+            self.store.update_job(job["id"], pid=handle.pid, runtime=handle.runtime)
+            self.store.add_event(job["id"], f"Fine-tuning job started ({handle.label})")
 
     # -- helpers --------------------------------------------------------------------
-    def _log_path(self, job_id: str) -> Path:
-        base = self.log_dir or self.store.jobs_dir
-        return base / job_id / "train.log"
-
     def _fail(
         self, job_id: str, code: str, message: str, *, from_statuses: tuple[str, ...]
     ) -> None:
@@ -480,3 +570,4 @@ class Scheduler:
             error={"code": code, "message": message, "param": None},
         ):
             self.store.add_event(job_id, message, level="error")
+        revoke_token(self.store, job_id)

@@ -52,11 +52,31 @@ class Settings:
     quota_bytes: int = DEFAULT_QUOTA_BYTES
     max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
     concurrency: int = 1
-    # The command that trains one job; `--data-dir D --job-id J` are appended.
-    # `FTTUI_TRAINER_COMMAND` replaces it, e.g. with `accelerate launch -m fttui.train.run`.
+    # The command that trains one job; `--server-url U --job-id J` are appended (the
+    # token travels in the environment). `FTTUI_TRAINER_COMMAND` replaces it.
     trainer_command: tuple[str, ...] = DEFAULT_TRAINER
     log_level: str = "info"
     poll_interval: float = 0.5
+    # Where jobs train: "local" (a process here) or "ray" (a Ray job per fttui job).
+    runner: str = "local"
+    # The URL trainers reach this server at; default: this server on loopback, or on
+    # its bind address when that is a routable one.
+    trainer_url: str | None = None
+    ray_address: str | None = None
+    ray_workers: int = 1
+    ray_gpus_per_worker: float = 0.0
+    ray_cpus_per_worker: float = 1.0
+
+    @property
+    def server_url_for_trainers(self) -> str:
+        if self.trainer_url:
+            return self.trainer_url.rstrip("/")
+        host = self.host
+        if host in ("0.0.0.0", "::", "", "localhost"):
+            host = "127.0.0.1"
+        if ":" in host and not host.startswith("["):
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace) -> Settings:
@@ -83,6 +103,16 @@ class Settings:
             ),
             trainer_command=tuple(shlex.split(trainer)) if trainer else DEFAULT_TRAINER,
             log_level=getattr(args, "log_level", None) or "info",
+            runner=getattr(args, "runner", None) or os.environ.get("FTTUI_RUNNER") or "local",
+            trainer_url=getattr(args, "trainer_url", None)
+            or os.environ.get("FTTUI_TRAINER_URL")
+            or None,
+            ray_address=getattr(args, "ray_address", None)
+            or os.environ.get("FTTUI_RAY_ADDRESS")
+            or None,
+            ray_workers=_first(getattr(args, "ray_workers", None), default=1),
+            ray_gpus_per_worker=float(getattr(args, "ray_gpus_per_worker", None) or 0.0),
+            ray_cpus_per_worker=float(getattr(args, "ray_cpus_per_worker", None) or 1.0),
         )
 
     def problems(self) -> list[str]:
@@ -97,4 +127,17 @@ class Settings:
             out.append(f"--port {self.port} is not a valid port")
         if not self.trainer_command:
             out.append("$FTTUI_TRAINER_COMMAND is empty")
+        if self.runner not in ("local", "ray"):
+            out.append(f"--runner must be 'local' or 'ray', got {self.runner!r}")
+        if self.runner == "ray" and not self.ray_address:
+            out.append(
+                "--runner ray needs --ray-address http://HEAD:8265 (the Ray dashboard's "
+                "job submission address) or $FTTUI_RAY_ADDRESS"
+            )
+        if self.ray_workers < 1:
+            out.append("--ray-workers must be 1 or more")
+        if self.ray_gpus_per_worker < 0 or self.ray_cpus_per_worker <= 0:
+            out.append("--ray-gpus-per-worker must be 0 or more and --ray-cpus-per-worker positive")
+        if self.trainer_url and not self.trainer_url.startswith(("http://", "https://")):
+            out.append(f"--trainer-url must be an http(s) URL, got {self.trainer_url!r}")
         return out

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 FINAL_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
 ACTIVE_STATUSES = frozenset({"validating_files", "queued", "running", "paused"})
@@ -88,6 +88,12 @@ CREATE TABLE IF NOT EXISTS checkpoints (
     path TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS checkpoints_job ON checkpoints(job_id, seq);
+CREATE TABLE IF NOT EXISTS trainer_reports (
+    job_id TEXT NOT NULL,
+    report_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (job_id, report_id)
+);
 CREATE TABLE IF NOT EXISTS models (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT UNIQUE NOT NULL,
@@ -100,7 +106,17 @@ CREATE TABLE IF NOT EXISTS models (
 );
 """
 
+# Columns added after version 1, created on open when an older database lacks them:
+# the trainer's token (sha256 hex, NULL once revoked), where and how the job runs
+# (`runtime`), and the fine-tuned model name the server claimed for the job at start.
+_ADDED_JOB_COLUMNS = {
+    "trainer_token": "TEXT",
+    "runtime": "TEXT",
+    "model_name": "TEXT",
+}
+
 _JSON_COLUMNS = {
+    "runtime",
     "meta",
     "hyperparameters",
     "resolved",
@@ -165,6 +181,10 @@ class Store:
         # executescript() commits on its own, so it cannot run inside _tx().
         conn = self._conn()
         conn.executescript(_SCHEMA)
+        have = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
+        for column, kind in _ADDED_JOB_COLUMNS.items():
+            if column not in have:
+                conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- connections ---------------------------------------------------------
@@ -182,8 +202,17 @@ class Store:
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction; nested uses join the outer one (see `once`)."""
         conn = self._conn()
+        if getattr(self._local, "depth", 0):
+            self._local.depth += 1
+            try:
+                yield conn
+            finally:
+                self._local.depth -= 1
+            return
         conn.execute("BEGIN IMMEDIATE")
+        self._local.depth = 1
         try:
             yield conn
         except BaseException:
@@ -191,6 +220,25 @@ class Store:
             raise
         else:
             conn.execute("COMMIT")
+        finally:
+            self._local.depth = 0
+
+    @contextmanager
+    def once(self, job_id: str, report_id: str) -> Iterator[bool]:
+        """Apply a trainer report at most once: yields True the first time `report_id`
+        is seen for the job, False for a retry.
+
+        The report's id and every store write made inside the block commit in one
+        transaction, so a crash either keeps both or neither: a trainer that retries
+        after a lost answer never duplicates an event, a checkpoint or a model.
+        """
+        with self._tx() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO trainer_reports (job_id, report_id, created_at) "
+                "VALUES (?, ?, ?)",
+                (job_id, report_id, now()),
+            )
+            yield cur.rowcount == 1
 
     def close(self) -> None:
         conn = getattr(self._local, "conn", None)
@@ -492,6 +540,18 @@ class Store:
 
     def list_models(self) -> list[dict[str, Any]]:
         return self._all("SELECT * FROM models WHERE deleted = 0 ORDER BY seq ASC")
+
+    def model_name_taken(self, name: str) -> bool:
+        """Whether a model (deleted ones included) or a started job holds `name`."""
+        row = (
+            self._conn()
+            .execute(
+                "SELECT 1 FROM models WHERE id = ? UNION ALL SELECT 1 FROM jobs WHERE model_name = ?",
+                (name, name),
+            )
+            .fetchone()
+        )
+        return row is not None
 
     def delete_model(self, model_id: str) -> bool:
         with self._tx() as conn:

@@ -134,7 +134,17 @@ class Reporter(Protocol):
 
     def on_step(self, row: dict[str, Any], total_steps: int) -> None: ...
 
-    def on_epoch_end(self, epoch: int, step: int, row: dict[str, Any], model: Any) -> None: ...
+    def on_epoch_end(
+        self,
+        epoch: int,
+        step: int,
+        row: dict[str, Any],
+        model: Any,
+        training_state: dict[str, Any] | None = None,
+    ) -> None:
+        """`training_state`: optimizer and schedule state and counters, so a checkpoint
+        can resume training exactly (references, not copies: save them, do not keep)."""
+        ...
 
 
 @dataclass
@@ -473,6 +483,15 @@ def train(
                         step,
                         {**row, "epoch_training_loss": sum(epoch_losses) / len(epoch_losses)},
                         model,
+                        training_state={
+                            "optimizer": optimizer.state_dict(),
+                            "scheduler": scheduler.state_dict(),
+                            "step": step,
+                            "total_steps": total_steps,
+                            "elapsed_examples": elapsed_examples,
+                            "elapsed_tokens": elapsed_tokens,
+                            "seed": config.seed,
+                        },
                     )
                     epoch_losses = []
     except Interrupted:

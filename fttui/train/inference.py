@@ -28,8 +28,7 @@ from typing import Any
 
 import torch
 
-from fttui.store import Store
-from fttui.train.models import UnknownModel, ensure_local, resolve
+from fttui.train.models import ModelStore, UnknownModel, ensure_local, resolve
 
 __all__ = [
     "ContextTooLong",
@@ -278,7 +277,7 @@ class Decoding:
 class InferenceEngine:
     """Loads models by name (base or fine-tuned) and generates with them."""
 
-    def __init__(self, store: Store, capacity: int = 2) -> None:
+    def __init__(self, store: ModelStore, capacity: int = 2) -> None:
         self.store = store
         self.capacity = capacity
         self._cache: OrderedDict[str, tuple[Any, Any, int]] = OrderedDict()

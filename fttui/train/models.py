@@ -1,11 +1,14 @@
 """Finding and loading the weights a job trains or a request runs.
 
 A model name is either a base model (id or alias from the registry) or a fine-tuned
-model recorded in the store. GGUF base models (the default SmolLM2) are converted
-once into safetensors under `<data_dir>/models/base/<id>/`, because transformers
-refuses to train or save a model loaded straight from GGUF; the conversion happens
-in a temporary directory renamed into place under a lock, so two processes asking
-at once never see half a model.
+model recorded in the server's store (`resolve`, used by the server's inference; it
+sees the store only through the small `ModelStore` protocol, so no module of the
+trainer imports `fttui.store`). GGUF base models (the default SmolLM2) are converted
+once into safetensors under `<cache>/base/<id>/` (`<data_dir>/models/base/` on the
+server, the node's cache for a trainer), because transformers refuses to train or
+save a model loaded straight from GGUF; the conversion happens in a temporary
+directory renamed into place under a lock, so two processes asking at once never see
+half a model.
 """
 
 from __future__ import annotations
@@ -15,11 +18,23 @@ import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from fttui.core.naming import base_of
-from fttui.store import Store
+from fttui.core.naming import safe_dir_name as safe_dir_name
 from fttui.train.registry import BaseModelSpec, load_registry, resolve_model
+
+
+class ModelStore(Protocol):
+    """What model resolution needs of the server's store."""
+
+    @property
+    def data_dir(self) -> Path: ...
+
+    @property
+    def models_dir(self) -> Path: ...
+
+    def get_model(self, model_id: str) -> dict[str, Any] | None: ...
 
 
 class UnknownModel(LookupError):
@@ -46,7 +61,7 @@ class ModelRef:
         return self.spec.base_learning_rate if self.spec else 1e-3
 
 
-def resolve(store: Store, name: str) -> ModelRef:
+def resolve(store: ModelStore, name: str) -> ModelRef:
     """Resolve a model name for training or inference; raises UnknownModel."""
     registry = load_registry(store.data_dir)
     row = store.get_model(name)
@@ -65,19 +80,20 @@ def resolve(store: Store, name: str) -> ModelRef:
     return ModelRef(name=name, base_id=spec.id, spec=spec, path=None, fine_tuned=False)
 
 
-def safe_dir_name(name: str) -> str:
-    """A model name made safe as one path component (':' and '/' become '_')."""
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
-
-def ensure_local(store: Store, ref: ModelRef) -> str:
+def ensure_local(store: ModelStore, ref: ModelRef) -> str:
     """A directory or hub id that `from_pretrained` loads without GGUF."""
     if ref.path is not None:
         return str(ref.path)
     assert ref.spec is not None
-    if not ref.spec.gguf_file:
-        return ref.spec.source
-    return str(convert_gguf(store.models_dir / "base" / safe_dir_name(ref.spec.id), ref.spec))
+    return base_location(ref.spec, store.models_dir)
+
+
+def base_location(spec: BaseModelSpec, cache_dir: Path) -> str:
+    """Where `from_pretrained` finds a base model: its source, or its GGUF converted
+    once into `<cache_dir>/base/<id>/`."""
+    if not spec.gguf_file:
+        return spec.source
+    return str(convert_gguf(cache_dir / "base" / safe_dir_name(spec.id), spec))
 
 
 def convert_gguf(target: Path, spec: BaseModelSpec) -> Path:

