@@ -71,6 +71,11 @@ class RunHandle(Protocol):
         """Why it ended, in words, when its job was not final (log tail, Ray's error)."""
         ...
 
+    @property
+    def outlives_server(self) -> bool:
+        """True when a server shutdown leaves it running (a Ray job, re-attached later)."""
+        ...
+
 
 class Runner(Protocol):
     """The seam between the scheduler and whatever trains a job."""
@@ -101,6 +106,10 @@ class _ChildHandle:
     @property
     def runtime(self) -> dict[str, Any]:
         return local_runtime(self.workers)
+
+    @property
+    def outlives_server(self) -> bool:
+        return False
 
     def poll(self) -> int | None:
         return self.proc.poll()
@@ -135,6 +144,10 @@ class AdoptedHandle:
     @property
     def runtime(self) -> dict[str, Any]:
         return local_runtime(self.workers)
+
+    @property
+    def outlives_server(self) -> bool:
+        return False
 
     def poll(self) -> int | None:
         return None if trainer_alive(self.pid, self.job_id) else -1
@@ -399,6 +412,15 @@ class Scheduler:
         """On server start: adopt trainers still alive, fail jobs whose trainer is gone."""
         for job in self.store.list_jobs(statuses=["running", "paused"]):
             handle = self.runner.adopt(job)
+            if handle is not None and handle.poll() is not None:
+                # Ended while the server was down, without a final report.
+                self._fail(
+                    job["id"],
+                    "training_crashed",
+                    handle.failure(),
+                    from_statuses=("running", "paused"),
+                )
+                continue
             if handle is not None:
                 self._running[job["id"]] = _Running(handle)
                 self.store.add_event(
@@ -430,6 +452,8 @@ class Scheduler:
             await asyncio.to_thread(self.validator.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for job_id, running in list(self._running.items()):
+            if running.handle.outlives_server:
+                continue  # a Ray job trains on; the next server start re-attaches to it
             running.handle.signal(signal.SIGTERM)
             deadline = time.monotonic() + KILL_AFTER_S
             while running.handle.poll() is None and time.monotonic() < deadline:
