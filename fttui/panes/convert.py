@@ -80,6 +80,19 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def runtime_text(runtime: dict[str, Any]) -> str:
+    """`fttui.runtime` in a line: `Ray (job fttui-...), 2 workers, cpu, float32`."""
+    where = "Ray" if runtime.get("runner") == "ray" else "local"
+    if runtime.get("ray_job_id"):
+        where += f" (job {runtime['ray_job_id']})"
+    workers = runtime.get("workers")
+    parts = [where]
+    if workers:
+        parts.append(f"{workers} worker{'s' if workers != 1 else ''}")
+    parts += [str(runtime[k]) for k in ("device", "precision") if runtime.get(k)]
+    return ", ".join(parts)
+
+
 def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str, str]]:
     """What the job detail pane lists: resolved hyperparameters, files, names, error."""
     items: list[tuple[str, str]] = [
@@ -113,6 +126,9 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
             items.append((name, _fmt(value)))
         if local.get("base_model") and local.get("base_model") != _get(job, "model"):
             items.append(("base model", _fmt(local["base_model"])))
+        runtime = local.get("runtime")
+        if isinstance(runtime, dict) and runtime.get("runner"):
+            items.append(("runs on", runtime_text(runtime)))
     metadata = _plain(_get(job, "metadata"))
     if isinstance(metadata, dict):
         for name, value in metadata.items():

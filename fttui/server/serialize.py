@@ -79,8 +79,19 @@ def job_object(job: dict[str, Any]) -> dict[str, Any]:
             "base_model": job.get("base_model"),
             "started_at": job.get("started_at"),
             "hyperparameters": {k: extra[k] for k in EXTRA_HPARAMS if k in extra},
+            "runtime": runtime_object(job.get("runtime")),
         },
     }
+
+
+RUNTIME_KEYS = ("runner", "workers", "device", "precision", "ray_job_id")
+
+
+def runtime_object(runtime: dict[str, Any] | None) -> dict[str, Any] | None:
+    """Where and how the job runs: null until it starts, then each field null until known."""
+    if not runtime:
+        return None
+    return {key: runtime.get(key) for key in RUNTIME_KEYS}
 
 
 def event_object(event: dict[str, Any], *, legacy: bool = False) -> dict[str, Any]:

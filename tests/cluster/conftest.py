@@ -1,0 +1,155 @@
+"""A real local Ray head for the Ray runner tests, on free ports with its own temp dir.
+
+Started once per session with `ray start --head` and always stopped with `ray stop`
+(also when a test fails). Its worker count is 2 CPUs, like the issue's test set-up;
+the object store is kept small (100 MB) because the tests pass no data through it.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from conftest import ServerProcess, free_port, register_tiny_model  # tests/conftest.py
+
+pytest.importorskip("ray", reason="the Ray tests need the ray extra: pip install '.[ray]'")
+
+
+@dataclass
+class RayHead:
+    address: str  # the job submission (dashboard) address
+    temp_dir: Path
+    env: dict[str, str]
+
+
+def _port_range_free(start: int, count: int) -> bool:
+    for port in range(start, start + count):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                return False
+    return True
+
+
+def _worker_ports() -> tuple[int, int]:
+    for _ in range(50):
+        start = random.randrange(20000, 60000)
+        if _port_range_free(start, 40):
+            return start, start + 39
+    raise RuntimeError("no free range of 40 ports for Ray's workers")
+
+
+def _ray(env: dict[str, str], *args: str, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    ray = str(Path(sys.executable).with_name("ray"))
+    return subprocess.run(
+        [ray, *args], env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+@pytest.fixture(scope="session")
+def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
+    # Ray's unix sockets need a short path.
+    temp_dir = Path(tempfile.mkdtemp(prefix="ray-", dir="/tmp"))
+    cache = tmp_path_factory.mktemp("ray-node-cache")
+    env = {
+        **os.environ,
+        # The entrypoint's `python` is this venv's, as on a node with fttui installed.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
+        "FTTUI_CACHE_DIR": str(cache),
+        "RAY_USAGE_STATS_ENABLED": "0",
+    }
+    dashboard = free_port()
+    low, high = _worker_ports()
+    started = _ray(
+        env,
+        "start",
+        "--head",
+        "--num-cpus",
+        "2",
+        "--include-dashboard",
+        "true",
+        "--dashboard-host",
+        "127.0.0.1",
+        "--disable-usage-stats",
+        "--node-ip-address",
+        "127.0.0.1",
+        "--port",
+        str(free_port()),
+        "--dashboard-port",
+        str(dashboard),
+        "--node-manager-port",
+        str(free_port()),
+        "--object-manager-port",
+        str(free_port()),
+        "--ray-client-server-port",
+        str(free_port()),
+        "--dashboard-agent-listen-port",
+        str(free_port()),
+        "--dashboard-agent-grpc-port",
+        str(free_port()),
+        "--runtime-env-agent-port",
+        str(free_port()),
+        "--metrics-export-port",
+        str(free_port()),
+        "--min-worker-port",
+        str(low),
+        "--max-worker-port",
+        str(high),
+        "--object-store-memory",
+        str(100 * 1024 * 1024),
+        "--temp-dir",
+        str(temp_dir),
+    )
+    try:
+        if started.returncode != 0:
+            raise RuntimeError(f"ray start failed:\n{started.stdout}\n{started.stderr}")
+        address = f"http://127.0.0.1:{dashboard}"
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{address}/api/version", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("the Ray dashboard never answered")
+        yield RayHead(address=address, temp_dir=temp_dir, env=env)
+    finally:
+        _ray(env, "stop", "--force")
+        shutil.rmtree(temp_dir, ignore_errors=True)
+
+
+def ray_server(
+    root: Path, model_dir: Path, head: RayHead, *args: str, workers: int = 1
+) -> ServerProcess:
+    """A real `fttui serve --runner ray` against the session's head, tiny model registered."""
+    root.mkdir(parents=True, exist_ok=True)
+    register_tiny_model(root, model_dir)
+    srv = ServerProcess(
+        data_dir=root,
+        port=free_port(),
+        extra_args=(
+            "--runner",
+            "ray",
+            "--ray-address",
+            head.address,
+            "--ray-workers",
+            str(workers),
+            *args,
+        ),
+    )
+    srv.start()
+    return srv
