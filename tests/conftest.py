@@ -40,6 +40,9 @@ class ServerProcess:
 
     def start(self, timeout: float = 30.0) -> None:
         env = {**os.environ, **(self.env or {})}
+        # Trainers of a server a test killed for good give up within a minute instead
+        # of the default 15 (they buffer and retry while the server is away).
+        env.setdefault("FTTUI_TRAINER_OFFLINE_S", "60")
         env.pop("FTTUI_API_KEY", None) if "FTTUI_API_KEY" not in (self.env or {}) else None
         log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(

@@ -95,6 +95,7 @@ class JobRun:
         self.csv: ResultsCsv | None = None
         self.model_name = ""
         self.results_sent = False
+        self.cancelled = False
 
     # -- cancellation ---------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -127,7 +128,10 @@ class JobRun:
     def run(self) -> int:
         try:
             code = self._run() if self.main else self._run_follower()
-            if self.reports is not None:
+            if self.reports is not None and not self.cancelled:
+                # The final status and the model must reach the server: wait for it
+                # (a restarting server) up to the offline limit. A cancelled run
+                # already had its short closing flush.
                 delivered = self.reports.flush(self.client.offline_s)
                 if not delivered and self.reports.gone:
                     print(f"[error] {self.reports.gone}", flush=True)
@@ -210,6 +214,7 @@ class JobRun:
         if self.reports is not None:
             self.reports.add("status", status="cancelled", reason=self.stop_reason)
             self.reports.flush(CLOSING_FLUSH_S)
+        self.cancelled = True
 
     def _options(self, job: dict[str, Any]) -> dict[str, Any]:
         """All requested options in one dict, however the server stored them."""

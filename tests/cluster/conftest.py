@@ -69,6 +69,7 @@ def ray_head(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayHead]:
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "FTTUI_CACHE_DIR": str(cache),
         "RAY_USAGE_STATS_ENABLED": "0",
+        "FTTUI_TRAINER_OFFLINE_S": "60",
     }
     dashboard = free_port()
     low, high = _worker_ports()
