@@ -19,7 +19,7 @@ import pytest
 from conftest import ServerProcess  # tests/conftest.py
 
 from fttui.api.types import FineTuningJob
-from fttui.screens.convert import job_detail
+from fttui.panes.convert import job_detail
 from tests.train.conftest import SEPARATOR, create_job, events, toy_lines, upload, wait_for
 
 from .conftest import RayHead, ray_server
