@@ -128,7 +128,8 @@ def test_server_sigkilled_during_training_never_leaves_it_running(
         # ... and the new server adopts it: still running, and it says so
         assert job["status"] == "running", job
         messages = [e["message"] for e in all_events(c, job_id)]
-        assert "Server restarted; the job's trainer is still running" in messages
+        adopted = f"Server restarted; the job's trainer is still running (process {pid})"
+        assert adopted in messages, messages
 
     # 2. a server that dies together with its trainer: the job is failed on restart
     srv.stop(kill=True)
