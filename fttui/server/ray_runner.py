@@ -23,6 +23,7 @@ import signal
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from fttui.core.safe_text import safe_text
 from fttui.server.settings import Settings
 from fttui.server.trainer_service import TOKEN_ENV
 
@@ -121,7 +122,8 @@ class RayJobHandle:
             status, message = self._last or "unknown", f"(Ray did not say why: {exc})"
         try:
             logs = self.client.get_job_logs(self.submission_id)
-            tail = "\n".join(logs.strip().splitlines()[-LOG_TAIL_LINES:])
+            # Stored and shown to every client: escaped, never raw (as local log tails).
+            tail = safe_text("\n".join(logs.strip().splitlines()[-LOG_TAIL_LINES:]), multiline=True)
         except Exception:
             tail = ""
         text = f"The Ray job {self.submission_id} ended {status} before the job finished"
