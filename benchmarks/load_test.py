@@ -1,6 +1,7 @@
 """Load test of the local server: N concurrent clients for a fixed time, on loopback.
 
-    python benchmarks/load_test.py [--clients 50] [--duration 20] [--think 0.5]
+    python benchmarks/load_test.py [--clients 50] [--duration 20]
+                                   [--think 0.5 | --rate 1.0]
                                    [--train tiny|default|none]
                                    [--base-url URL] [--json OUT]
 
@@ -11,9 +12,14 @@ that keeps training for the whole run (`tiny`: the test suite's tiny model; `def
 SmolLM2-135M). Each client then loops over the operations a TUI does, in proportion:
 list jobs, retrieve a job, poll its events, and now and then upload a small file.
 
+`--rate R` paces every client at R requests per second on a fixed schedule (a
+client that falls behind sends at once, it never skips), so the offered load stays
+clients x R whatever the latency: `--clients 200 --rate 1` is 200 requests/s.
+`--think T` instead pauses ~T s after each answer (closed loop).
+
 It prints, per operation, the requests done, throughput, p50/p99 latency and errors,
-and exits 1 if any request failed. The latency is measured at the client, so it
-includes the client's own share of the (2-core) CPU.
+the load average before and after, and exits 1 if any request failed. The latency is
+measured at the client, so it includes the client's own share of the (2-core) CPU.
 """
 
 from __future__ import annotations
@@ -59,11 +65,13 @@ class LoadResult:
     duration: float
     ops: dict[str, OpStats]
     think: float = 0.0
+    rate: float = 0.0
 
     def summary(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "clients": self.clients,
             "think_s": self.think,
+            "rate_per_client": self.rate,
             "duration_s": round(self.duration, 2),
         }
         total = 0
@@ -114,11 +122,13 @@ async def run_load(
     duration: float = 20.0,
     headers: dict[str, str] | None = None,
     think: float = 0.0,
+    rate: float = 0.0,
 ) -> LoadResult:
     """Run `clients` concurrent loops against `base_url` for `duration` seconds.
 
     `think` is each client's mean pause between requests (a TUI polls, it does not
     hammer); 0 makes every client send back to back, which measures saturation.
+    `rate` (requests per second per client) instead sends on a fixed schedule.
     """
     ops = {name: OpStats() for name, _ in MIX}
     names = [name for name, _ in MIX]
@@ -133,7 +143,16 @@ async def run_load(
             rng = random.Random(seed)
             if think:  # independent TUIs are not in step: spread the first requests
                 await asyncio.sleep(rng.uniform(0, think))
+            period = 1.0 / rate if rate else 0.0
+            next_at = time.perf_counter() + rng.uniform(0, period)
             while time.perf_counter() < stop_at:
+                if period:
+                    delay = next_at - time.perf_counter()
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    next_at += period
+                    if time.perf_counter() >= stop_at:
+                        break
                 op = rng.choices(names, weights)[0]
                 started = time.perf_counter()
                 try:
@@ -152,14 +171,16 @@ async def run_load(
         begun = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(clients)))
         elapsed = time.perf_counter() - begun
-    return LoadResult(clients=clients, duration=elapsed, ops=ops, think=think)
+    return LoadResult(clients=clients, duration=elapsed, ops=ops, think=think, rate=rate)
 
 
 async def measure(base_url: str, ids: list[str], args: argparse.Namespace) -> LoadResult:
     """A discarded warm-up (connections, first-use imports), then the measured run."""
     if args.warmup > 0:
-        await run_load(base_url, ids, args.clients, args.warmup, think=args.think)
-    return await run_load(base_url, ids, args.clients, args.duration, think=args.think)
+        await run_load(base_url, ids, args.clients, args.warmup, think=args.think, rate=args.rate)
+    return await run_load(
+        base_url, ids, args.clients, args.duration, think=args.think, rate=args.rate
+    )
 
 
 def _free_port() -> int:
@@ -230,11 +251,16 @@ def seed_jobs(base_url: str, model: str | None, n_queued: int = 5) -> tuple[list
             body["hyperparameters"] = {"n_epochs": 50, "batch_size": 4}
             training = c.post("/fine_tuning/jobs", json=body).raise_for_status().json()["id"]
             ids.append(training)
-            deadline = time.monotonic() + 180
-            while c.get(f"/fine_tuning/jobs/{training}").json()["status"] != "running":
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the training job did not start")
-                time.sleep(0.2)
+            # Measure while it trains (steps logged), not while it loads the model.
+            deadline = time.monotonic() + 600
+            while not any(
+                e.get("type") == "metrics"
+                for e in c.get(f"/fine_tuning/jobs/{training}/events").json()["data"]
+            ):
+                status = c.get(f"/fine_tuning/jobs/{training}").json()["status"]
+                if status in ("failed", "cancelled", "succeeded") or time.monotonic() > deadline:
+                    raise RuntimeError(f"the training job logged no step (status {status})")
+                time.sleep(0.5)
         for _ in range(n_queued):
             body = {"model": model or "ada", "training_file": file_id}
             ids.append(c.post("/fine_tuning/jobs", json=body).raise_for_status().json()["id"])
@@ -255,12 +281,16 @@ def main(argv: list[str] | None = None) -> int:
         "--think", type=float, default=0.0, help="mean pause between a client's requests (s)"
     )
     parser.add_argument(
+        "--rate", type=float, default=0.0, help="requests per second per client (fixed pace)"
+    )
+    parser.add_argument(
         "--warmup", type=float, default=3.0, help="seconds of load run first and not counted"
     )
     parser.add_argument("--train", choices=("tiny", "default", "none"), default="tiny")
     parser.add_argument("--base-url", help="an already running server (its jobs are used)")
     parser.add_argument("--json", type=Path, help="also write the summary here")
     args = parser.parse_args(argv)
+    load_before = os.getloadavg()
 
     if args.base_url:
         jobs = httpx.get(f"{args.base_url}/fine_tuning/jobs", timeout=30).json()["data"]
@@ -294,6 +324,8 @@ def main(argv: list[str] | None = None) -> int:
                 summary["training_job_status_after"] = training_status(base, training)
     summary["train"] = args.train
     summary["cpus"] = os.cpu_count()
+    summary["loadavg_before"] = [round(x, 2) for x in load_before]
+    summary["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     text = json.dumps(summary, indent=2)
     print(text)
     if args.json:

@@ -58,6 +58,13 @@ def _is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def _whole(value: Any) -> Any:
+    """JSON has one number type: 3.0 is the integer 3 (as JSON Schema says)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def _check_file(store: Store, file_id: Any, param: str) -> dict[str, Any]:
     if not isinstance(file_id, str) or not file_id:
         raise _bad(f"'{param}' must be a file id string", param)
@@ -91,7 +98,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
                 "compute_classification_metrics needs a validation_file (metrics are computed on it)",
                 "validation_file",
             )
-    n_classes = hp.get("classification_n_classes")
+    n_classes = _whole(hp.get("classification_n_classes"))
     if n_classes is not None:
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
             raise _bad(
@@ -143,7 +150,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
         ("lora_alpha", 0, 4096, float),
         ("lora_dropout", 0, 1, float),
     ):
-        value = hp.get(name)
+        value = _whole(hp.get(name)) if kind is int else hp.get(name)
         if value is None:
             continue
         ok = (
@@ -180,8 +187,10 @@ def _collect_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
                 "(LoRA: hyperparameters.training_method = 'lora')",
                 "method.type",
             )
-        sup = method.get("supervised") or {}
-        if not isinstance(sup, dict) or not isinstance(sup.get("hyperparameters", {}), dict):
+        sup = method.get("supervised")
+        sup = {} if sup is None else sup  # `false` or `[]` is not "absent": refused below
+        hp_in = sup.get("hyperparameters") if isinstance(sup, dict) else None
+        if not isinstance(sup, dict) or not isinstance(hp_in if hp_in is not None else {}, dict):
             raise _bad("method.supervised.hyperparameters must be an object", "method.supervised")
         hp.update(sup.get("hyperparameters") or {})
     hp.update(raw or {})
@@ -249,7 +258,11 @@ def parse_job_request(
                 "both must have the same format",
                 "validation_file",
             )
-    model = body.get("model") or default_model
+    model = body.get("model")
+    if model in (None, ""):
+        model = default_model
+    elif not isinstance(model, str):  # `{}` or `false` is a mistake, not "use the default"
+        raise _bad("'model' must be a string: a base model or a fine-tuned model", "model")
     base = _resolve_base(store, registry, model)
     assert isinstance(model, str)
     suffix = body.get("suffix")
@@ -271,7 +284,7 @@ def parse_job_request(
     extra = _check_extras(hp, validation is not None)
     n_examples = int((training.get("meta") or {}).get("examples") or 0)
     resolved = resolve(standard, max(n_examples, 1)).as_dict()
-    seed = body.get("seed")
+    seed = _whole(body.get("seed"))
     if seed is None:
         seed = secrets.randbelow(2**31)
     elif not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31:

@@ -18,6 +18,7 @@ from fastapi.responses import FileResponse
 
 from fttui.server.context import ServerContext, current_ctx
 from fttui.server.errors import APIError, not_found
+from fttui.server.request_schemas import UPLOAD_REQUEST
 from fttui.server.serialize import file_object, list_page
 from fttui.server.uploads import Received, quota_error, receive_upload
 from fttui.store.db import ACTIVE_STATUSES, new_id
@@ -49,7 +50,7 @@ def _store_upload(ctx: ServerContext, received: Received) -> dict[str, Any]:
         raise
 
 
-@router.post("/files")
+@router.post("/files", openapi_extra=UPLOAD_REQUEST)
 async def upload_file(request: Request, ctx: Ctx) -> dict[str, Any]:
     store, settings = ctx.store, ctx.settings
     used = await asyncio.to_thread(store.total_bytes)

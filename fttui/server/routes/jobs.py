@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fttui.server.context import ServerContext, current_ctx, json_body
 from fttui.server.jobs_service import cancel_job, create_job, get_job
+from fttui.server.request_schemas import JOB_REQUEST
 from fttui.server.serialize import checkpoint_object, event_object, job_object, list_page
 
 router = APIRouter(prefix="/fine_tuning/jobs")
@@ -21,7 +22,7 @@ Ctx = Annotated[ServerContext, Depends(current_ctx)]
 Limit = Annotated[int, Query(ge=1, le=1000)]
 
 
-@router.post("")
+@router.post("", openapi_extra=JOB_REQUEST)
 async def create(request: Request, ctx: Ctx) -> dict[str, Any]:
     body = await json_body(request)
     return job_object(await run_in_threadpool(create_job, ctx, body))

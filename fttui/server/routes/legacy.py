@@ -21,6 +21,7 @@ from fttui.server.context import ServerContext, current_ctx, json_body
 from fttui.server.errors import APIError
 from fttui.server.job_requests import STANDARD_HPARAMS
 from fttui.server.jobs_service import cancel_job, create_job, get_job
+from fttui.server.request_schemas import LEGACY_JOB_REQUEST
 from fttui.server.serialize import LEGACY_EVENTS_MAX, event_object, legacy_job_object
 from fttui.store.db import FINAL_STATUSES
 
@@ -35,7 +36,10 @@ def _create(ctx: ServerContext, body: Any) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise APIError(400, "The request body must be a JSON object", param="body")
     # The legacy API took hyperparameters as top-level fields.
-    hp = dict(body.get("hyperparameters") or {})
+    nested = body.get("hyperparameters")
+    if nested is not None and not isinstance(nested, dict):
+        raise APIError(400, "'hyperparameters' must be an object", param="hyperparameters")
+    hp = dict(nested or {})
     for name in STANDARD_HPARAMS:
         if body.get(name) is not None:
             hp[name] = body[name]
@@ -44,7 +48,7 @@ def _create(ctx: ServerContext, body: Any) -> dict[str, Any]:
     return legacy_job_object(ctx.store, job)
 
 
-@router.post("")
+@router.post("", openapi_extra=LEGACY_JOB_REQUEST)
 async def create(request: Request, ctx: Ctx) -> dict[str, Any]:
     body = await json_body(request)
     return await run_in_threadpool(_create, ctx, body)
