@@ -71,7 +71,10 @@ def _accuracy(srv: ServerProcess, model: str, examples: list[dict[str, str]]) ->
 
 @pytest.mark.slow
 def test_default_model_learns_a_classification_task(default_server: ServerProcess) -> None:
-    train_rows, valid_rows = _examples(120, seed=1), _examples(30, seed=2)
+    train_rows = _examples(120, seed=1)
+    # Training and validation data must be mutually exclusive (the server refuses overlap).
+    seen = {r["prompt"] for r in train_rows}
+    valid_rows = [r for r in _examples(40, seed=2) if r["prompt"] not in seen][:30]
     train_id = upload(default_server, "cls-train.jsonl", [json.dumps(r) for r in train_rows])
     valid_id = upload(default_server, "cls-valid.jsonl", [json.dumps(r) for r in valid_rows])
     job = create_job(
@@ -89,7 +92,7 @@ def test_default_model_learns_a_classification_task(default_server: ServerProces
         suffix="codes",
         seed=3,
     )
-    done = wait_for(default_server, job["id"], {"succeeded", "failed", "cancelled"}, timeout=200)
+    done = wait_for(default_server, job["id"], {"succeeded", "failed", "cancelled"}, timeout=420)
     assert done["status"] == "succeeded", done["error"]
     text = httpx.get(
         f"{default_server.base_url}/files/{done['result_files'][0]}/content", timeout=30
