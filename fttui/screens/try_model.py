@@ -4,7 +4,8 @@ The legacy guide's rule: at inference the prompt ends with the training separato
 the completion is cut at the training stop sequence. Both are taken from the
 training file's check report (the file is fetched with a ranged read and
 checked in a thread) and stay editable, written with backslash escapes.
-For classification (max_tokens 1) the top log-probabilities are shown.
+For a classification file (few distinct completions) max tokens defaults to 1, as
+the guide says, and the top five log-probabilities are shown as probability bars.
 
 The model id, the completion, its tokens and any error come from a backend: they
 are drawn as plain text with control characters made visible (`safe_text`).
@@ -34,6 +35,8 @@ from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 
 HEAD_BYTES = 262144
+DEFAULT_MAX_TOKENS = "32"
+BAR_WIDTH = 30
 
 
 def escape(text: str) -> str:
@@ -43,6 +46,11 @@ def escape(text: str) -> str:
 
 def unescape(text: str) -> str:
     return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
+
+
+def is_classification(report: Any) -> bool:
+    """Whether the check report found a classification dataset (few distinct labels)."""
+    return getattr(getattr(report, "training", None), "task", None) == "classification"
 
 
 def dataset_markers(report: Any) -> tuple[str | None, str | None]:
@@ -82,7 +90,8 @@ class TryModelScreen(ModalScreen[None]):
                         yield Input(id="try-stop", placeholder="e.g. \\n or  END")
                     with Vertical():
                         yield Label("max tokens (1 = classify)", classes="modal-hint")
-                        yield Input(value="32", id="try-max-tokens", type="integer")
+                        yield Input(value=DEFAULT_MAX_TOKENS, id="try-max-tokens", type="integer")
+                yield Label("", id="try-mode", classes="modal-hint")
                 yield Label("prompt (ctrl+s sends)", classes="modal-hint")
                 yield TextArea(id="try-prompt")
                 yield Static("", id="try-output")
@@ -92,6 +101,7 @@ class TryModelScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#try-prompt", TextArea).focus()
+        self.query_one("#try-mode", Label).display = False
         if self.training_file:
             self.detect_markers(self.training_file)
 
@@ -132,6 +142,14 @@ class TryModelScreen(ModalScreen[None]):
             sep_box.value = escape(separator)
         if stop and not stop_box.value:
             stop_box.value = escape(stop)
+        tokens = self.query_one("#try-max-tokens", Input)
+        if is_classification(report) and tokens.value == DEFAULT_MAX_TOKENS:
+            # The legacy guide: a classifier answers with one token, and the top
+            # log-probabilities show how sure it is of each class.
+            tokens.value = "1"
+            mode = self.query_one("#try-mode", Label)
+            mode.update("classification file: 1 token, with the top 5 classes' probabilities")
+            mode.display = True
 
     def action_send(self) -> None:
         prompt = self.query_one("#try-prompt", TextArea).text
@@ -139,7 +157,7 @@ class TryModelScreen(ModalScreen[None]):
             self.notify("write a prompt first", severity="warning")
             return
         try:
-            max_tokens = int(self.query_one("#try-max-tokens", Input).value or "32")
+            max_tokens = int(self.query_one("#try-max-tokens", Input).value or DEFAULT_MAX_TOKENS)
         except ValueError:
             self.notify("max tokens must be a whole number", severity="error")
             return
@@ -182,6 +200,13 @@ class TryModelScreen(ModalScreen[None]):
         self.call_after_refresh(output.scroll_visible, animate=False)
 
 
+def probability_bar(p: float, width: int = BAR_WIDTH) -> str:
+    """A bar `width` cells long at 100%, in eighths of a cell: 0.42 -> '████████████▋'."""
+    eighths = round(max(0.0, min(1.0, p)) * width * 8)
+    full, rest = divmod(eighths, 8)
+    return "█" * full + (" ▏▎▍▌▋▊▉"[rest] if rest else "")
+
+
 def render_completion(completion: Any) -> Any:
     """The completion text, then (when asked for) the top tokens with probabilities."""
     choice = completion.choices[0]
@@ -196,12 +221,19 @@ def render_completion(completion: Any) -> Any:
         return text
     table = Table(title="top tokens (first position)", box=None, expand=False)
     table.add_column("token")
-    table.add_column("logprob", justify="right")
-    table.add_column("probability", justify="right")
+    table.add_column("probability")
+    table.add_column("", justify="right")
+    table.add_column("logprob", justify="right", style="dim")
     first = top[0] or {}
     for token, logprob in sorted(first.items(), key=lambda kv: -kv[1]):
+        p = math.exp(logprob)
         # Text, not str: a table cell string would be read as markup.
-        table.add_row(Text(safe_text(repr(token))), f"{logprob:.3f}", f"{math.exp(logprob):.1%}")
+        table.add_row(
+            Text(safe_text(repr(token))),
+            Text(probability_bar(p), style="green"),
+            f"{p:.1%}",
+            f"{logprob:.3f}",
+        )
     from rich.console import Group
 
     return Group(text, table)

@@ -4,20 +4,31 @@ try the fine-tuned model with the dataset's separator and stop, cancel another j
 
 from __future__ import annotations
 
+import io
 import json
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from conftest import ServerProcess, free_port, register_tiny_model
-from textual.widgets import Button, Input, Select, TextArea
+from rich.console import Console
+from textual.widgets import Button, Input, Select, Static, TextArea
 
 from fttui.screens.job_form import JobFormScreen
 from fttui.screens.main import MainScreen
 from fttui.screens.try_model import TryModelScreen
 from fttui.screens.upload import UploadScreen
-from widgets import ConfirmDialog, EventLog, FileTable, HyperparamForm, JobTable, MetricsPanel
+from widgets import (
+    ConfirmDialog,
+    EventLog,
+    FileTable,
+    HyperparamForm,
+    JobTable,
+    MetricsPanel,
+    TransferProgress,
+)
 
 from .conftest import make_app, wait_for
 
@@ -48,6 +59,13 @@ def _training_file(tmp_path: Path) -> Path:
     return path
 
 
+def _rendered(static: Static) -> str:
+    """What a Static shows, as plain text at its width."""
+    out = Console(width=static.size.width, file=io.StringIO(), color_system=None)
+    out.print(static.content)
+    return out.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
 def _job(server: ServerProcess, job_id: str) -> dict[str, object]:
     return httpx.get(f"{server.base_url}/fine_tuning/jobs/{job_id}").json()  # type: ignore[no-any-return]
 
@@ -62,14 +80,18 @@ async def test_upload_train_watch_try_and_cancel(
         await pilot.press("u")
         await wait_for(pilot, lambda: isinstance(app.screen, UploadScreen), what="upload dialog")
         upload = app.screen
-        upload.query_one("#upload-path", Input).value = str(_training_file(tmp_path))
+        path = _training_file(tmp_path)
+        upload.query_one("#upload-path", Input).value = str(path)
         await pilot.press("enter")
         go = upload.query_one("#upload-go", Button)
         await wait_for(pilot, lambda: not go.disabled, timeout=60, what="check report")
         assert upload.report is not None and upload.report.n_examples == 24
+        assert not upload.report.errors  # so no "upload anyway?" question comes
+        progress = upload.query_one(TransferProgress)
         await pilot.press("ctrl+s")
-        if isinstance(app.screen, ConfirmDialog):
-            await pilot.press("y")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="uploaded")
+        size = path.stat().st_size
+        assert (progress.done, progress.total) == (size, size)  # the bar reached the end
         files = main.query_one(FileTable)
         await wait_for(
             pilot,
@@ -91,16 +113,13 @@ async def test_upload_train_watch_try_and_cancel(
         form.query_one("#suffix", Input).value = "pilot"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="job created")
-        await wait_for(
-            pilot,
-            lambda: (
-                main.selected_job_id is not None
-                and main.selected_job_id in main.query_one(JobTable).jobs
-            ),
-            what="selected",
-        )
+        # At once, not at the next refresh: the jobs pane, the new job selected, its
+        # events followed.
+        await pilot.pause()
         job_id = main.selected_job_id
-        assert job_id is not None
+        assert job_id is not None and job_id.startswith("ftjob-")
+        assert main.active_pane == "jobs" and main.jobs.table.selected_job_id == job_id
+        assert main.events.job_id == job_id
         # -- events stream in and the curves get points.
         log = main.query_one(EventLog)
         await wait_for(pilot, lambda: len(log.lines) >= 3, timeout=60, what="events")
@@ -112,17 +131,23 @@ async def test_upload_train_watch_try_and_cancel(
             timeout=180,
             what="job succeeded",
         )
+        model = _job(tiny_server, job_id)["fine_tuned_model"]
+        assert isinstance(model, str) and ":ft-" in model
         await wait_for(
             pilot,
-            lambda: (
-                any("succeeded" in ln or "completed" in ln for ln in log.lines)
-                or len(log.lines) >= 5
+            lambda: any(
+                ln.endswith(f"Job succeeded: fine-tuned model {model}") for ln in log.lines
             ),
             timeout=30,
-            what="final events",
+            what="the final event",
         )
-        steps = plots.loss_plot.series["training_loss"][0]
-        assert len(steps) >= 2  # 24 examples, batch 4, 2 epochs: 12 steps
+        # 24 examples, batch 4, 2 epochs: 12 steps, drawn from the results file.
+        await wait_for(
+            pilot,
+            lambda: plots.loss_plot.series["training_loss"][0] == [float(s) for s in range(1, 13)],
+            timeout=30,
+            what="12 steps plotted",
+        )
         # -- try the fine-tuned model: separator and stop come from the training file.
         await wait_for(
             pilot,
@@ -136,14 +161,24 @@ async def test_upload_train_watch_try_and_cancel(
         sep = trial.query_one("#try-separator", Input)
         await wait_for(pilot, lambda: sep.value == "\\n\\n###\\n\\n", timeout=30, what="separator")
         assert trial.query_one("#try-stop", Input).value == "\\n"
+        # Two labels over 24 examples: a classifier, so one token and the top five.
+        tokens = trial.query_one("#try-max-tokens", Input)
+        await wait_for(pilot, lambda: tokens.value == "1", what="max tokens 1")
         trial.query_one("#try-prompt", TextArea).text = "red"
-        trial.query_one("#try-max-tokens", Input).value = "1"
         await pilot.press("ctrl+s")
         await wait_for(
             pilot, lambda: trial.last_completion is not None, timeout=60, what="completion"
         )
         choice = trial.last_completion.choices[0]
-        assert choice.logprobs is not None and len(choice.logprobs.top_logprobs[0]) >= 2
+        assert choice.logprobs is not None and len(choice.logprobs.tokens) == 1
+        top = choice.logprobs.top_logprobs[0]
+        assert len(top) == 5
+        # What the dialog shows is that answer: the token, then a bar per class.
+        shown = _rendered(trial.query_one("#try-output", Static))
+        assert f"completion: {choice.text!r}" in shown
+        best = max(top, key=top.__getitem__)
+        assert re.search(rf"{re.escape(repr(best))}\s+[█▉▊▋▌▍▎▏]", shown), shown
+        assert sum(repr(token) in shown for token in top) == 5
         await pilot.press("escape")
         # -- clone it into a second job, then cancel that one with confirmation.
         await pilot.press("y")
