@@ -15,6 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from widgets.compare_table import CompareTable
     from widgets.confirm import ConfirmDialog
     from widgets.event_log import EventLog
     from widgets.file_table import FileTable
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from widgets.rows import EventRow, FileRow, JobRow
 
 _MODULES: dict[str, str] = {
+    "CompareTable": "widgets.compare_table",
     "ConfirmDialog": "widgets.confirm",
     "EventLog": "widgets.event_log",
     "EventRow": "widgets.rows",
@@ -49,6 +51,7 @@ _MODULES: dict[str, str] = {
 }
 
 __all__ = [
+    "CompareTable",
     "ConfirmDialog",
     "EventLog",
     "EventRow",

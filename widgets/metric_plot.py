@@ -155,6 +155,16 @@ class MetricPlot(Widget):
         return dict(self._series)
 
     @property
+    def series_colors(self) -> dict[str, int]:
+        """Each series' palette index (`PALETTE`), by name."""
+        return dict(self._colors)
+
+    @property
+    def dotted(self) -> frozenset[str]:
+        """The series drawn with dots."""
+        return self._dotted
+
+    @property
     def has_data(self) -> bool:
         return any(xs for xs, _ in self._series.values())
 
@@ -185,8 +195,7 @@ class MetricPlot(Widget):
         dotted = [safe_text(str(name)) for name in dotted]
         cleaned = {name: pair for name, pair in cleaned.items() if pair[0]}
         colours = {
-            name: (colors or {}).get(name, index % len(PALETTE))
-            for index, name in enumerate(cleaned)
+            name: colors.get(name, index) % len(PALETTE) for index, name in enumerate(cleaned)
         }
         dots = frozenset(dotted) & set(cleaned)
         if (

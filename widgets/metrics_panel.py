@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual.app import ComposeResult
@@ -42,6 +43,15 @@ def _total_steps(df: pd.DataFrame) -> float | None:
         return None
     total = pd.to_numeric(df["total_steps"], errors="coerce").max()
     return None if pd.isna(total) or total <= 0 else float(total)
+
+
+#: In a comparison: (column, what the legend calls it, dotted?) per plot.
+COMPARE_LOSS = (("training_loss", "train", False), ("validation_loss", "valid", True))
+COMPARE_ACCURACY = (
+    ("training_token_accuracy", "train", False),
+    ("validation_token_accuracy", "valid", True),
+)
+COMPARE_CLASSIFICATION = (("classification/accuracy", "accuracy", False),)
 
 
 class MetricsPanel(Widget):
@@ -101,6 +111,36 @@ class MetricsPanel(Widget):
             x_max=x_max,
         )
         self.set_class(bool(classification), "-classification")
+
+    def compare(self, runs: Sequence[tuple[str, pd.DataFrame]]) -> None:
+        """Overlay several runs (label, frame): one colour per run, its training curve
+        a line and its validation curve dotted; the legend names each by its label."""
+        import pandas as pd
+
+        plots = (
+            (self.loss_plot, "Loss", COMPARE_LOSS),
+            (self.accuracy_plot, "Token accuracy", COMPARE_ACCURACY),
+            (self.classification_plot, "Classification accuracy", COMPARE_CLASSIFICATION),
+        )
+        for plot, title, columns in plots:
+            series: dict[str, tuple[list[Any], list[Any]]] = {}
+            colors: dict[str, int] = {}
+            dotted: list[str] = []
+            for index, (label, df) in enumerate(runs):
+                if "step" in df.columns:
+                    steps = pd.to_numeric(df["step"], errors="coerce").tolist()
+                else:
+                    steps = list(range(1, len(df) + 1))
+                for column, kind, dots in columns:
+                    if column not in df.columns:
+                        continue
+                    name = f"{label} {kind}"
+                    series[name] = (steps, pd.to_numeric(df[column], errors="coerce").tolist())
+                    colors[name] = index
+                    if dots:
+                        dotted.append(name)
+            plot.set_series(series, title, colors=colors, dotted=dotted)
+        self.set_class(self.classification_plot.has_data, "-classification")
 
     def clear(self) -> None:
         """Empty every plot (another job was selected)."""

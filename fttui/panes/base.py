@@ -44,6 +44,16 @@ class Pane(Vertical):
     def start(self) -> None:
         """Begin loading and refreshing (called once the backend is up)."""
 
+    def confirm(self, title: str, body: str, then: Callable[[], object]) -> None:
+        """Ask first (y / n); `then()` only on yes. Destructive actions go through here."""
+        from widgets import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                then()
+
+        self.app.push_screen(ConfirmDialog(title, body), answered)
+
     async def call(self, what: str, make: Callable[[], Awaitable[T]]) -> T | None:
         """Await one API call; on failure post `BackendFailed` and return None."""
         try:

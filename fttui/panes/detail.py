@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from textual import work
 from textual.app import ComposeResult
 from textual.content import Content
+from textual.widget import Widget
 
 from fttui.core.safe_text import safe_text
 from fttui.messages import DetailLoaded
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_detail
-from widgets import KeyValueTable
+from widgets import CompareTable, KeyValueTable
 
 EMPTY = [("", "No job selected. Press 2 for the jobs list, n to create a job.")]
 
@@ -32,7 +34,32 @@ class DetailPane(Pane):
 
     def compose(self) -> ComposeResult:
         self.table = KeyValueTable(EMPTY, classes="pane-main")
+        self.compare_table = CompareTable()
         yield self.table
+        yield self.compare_table
+
+    def on_mount(self) -> None:
+        self.compare_table.display = False
+
+    @property
+    def main_widget(self) -> Widget:
+        return self.compare_table if self.compare_table.display else self.table
+
+    def compare(self, jobs: Sequence[Any], labels: Sequence[str]) -> None:
+        """Show `jobs` side by side (rows that differ highlighted); none: back to one."""
+        comparing = bool(jobs)
+        self.compare_table.display = comparing
+        self.table.display = not comparing
+        if not comparing:
+            self.border_subtitle = ""
+            self.reload()
+            return
+        self.border_subtitle = f"comparing {len(jobs)} jobs"
+        details = [dict(job_detail(job)) for job in jobs]
+        fields = list(dict.fromkeys(k for d in details for k in d))
+        self.compare_table.set_columns(
+            labels, [(field, [d.get(field, "-") for d in details]) for field in fields]
+        )
 
     def show(self, job_id: str | None) -> None:
         """Show another job (None: nothing selected)."""
@@ -46,6 +73,8 @@ class DetailPane(Pane):
 
     def job_changed(self, job: Any) -> None:
         """The jobs list has news of `job`; reload when its status moved on."""
+        if self.compare_table.display:
+            return
         if job is not None and job.id == self.job_id and job.status != self._status:
             self.load(job.id)
 
@@ -65,6 +94,8 @@ class DetailPane(Pane):
         checkpoints = list(page.data) if page is not None else []
         self._status = job.status
         self.table.set_items(job_detail(job, checkpoints))
+        if self.compare_table.display:
+            return
         # A border title is read as markup: the backend's status goes in as Content.
         self.border_subtitle = Content(safe_text(job.status))
         self.post_message(DetailLoaded(job))

@@ -70,6 +70,15 @@ class FilesPane(Pane):
             quota.used = sum(int(f.bytes or 0) for f in files)
             quota.limit = None
 
+    def delete_selected(self) -> None:
+        file_id = self.selected_file_id
+        if file_id is None:
+            self.notify("no file selected", severity="warning")
+            return
+        self.confirm(
+            f"Delete file {file_id}?", "Its bytes are removed.", lambda: self.delete(file_id)
+        )
+
     @work(group="file-actions")
     async def delete(self, file_id: str) -> None:
         if await self.call("delete file", lambda: self.backend.client.files.delete(file_id)):

@@ -193,6 +193,40 @@ class JobsPane(Pane):
         self.keep(job)
         self._show(changed=True)
 
+    def selected_or_say(self) -> Any | None:
+        """The job under the cursor, or None after saying how to select one."""
+        job = self.selected_job
+        if job is None:
+            self.notify("select a job first (2 or Tab to the jobs pane)", severity="warning")
+        return job
+
+    def cancel_selected(self) -> None:
+        job = self.selected_or_say()
+        if job is None:
+            return
+        if job.status in FINAL:
+            self.notify(f"{job.id} is already {job.status}", severity="warning")
+            return
+        self.confirm(
+            f"Cancel job {job.id}?",
+            f"model {job.model}, status {job.status}",
+            lambda: self.act("cancel", job.id),
+        )
+
+    def delete_selected_model(self) -> None:
+        job = self.selected_or_say()
+        if job is None:
+            return
+        model = job.fine_tuned_model
+        if not model:
+            self.notify(f"{job.id} has no fine-tuned model to delete", severity="warning")
+            return
+        self.confirm(
+            f"Delete model {model}?",
+            "It can no longer be used or continued.",
+            lambda: self.delete_model(model),
+        )
+
     @work(group="job-actions")
     async def act(self, verb: str, job_id: str) -> None:
         """`cancel` (and any other job verb of the API: `client.jobs.<verb>(job_id)`)."""

@@ -6,7 +6,8 @@ import asyncio
 import gc
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -18,6 +19,10 @@ from fttui.results import LiveMetrics
 from widgets import EventRow, MetricsPanel
 
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
+#: A comparison that includes an active job is reloaded this often.
+COMPARE_INTERVAL = 10.0
+#: At most this many events are read to draw one compared job from its metrics.
+COMPARE_EVENTS = 20_000
 #: Live curves are rebuilt at most this often (each rebuild redraws the lines the
 #: new points touch; the events pane hands points over every few seconds anyway).
 PLOT_INTERVAL = 2.0
@@ -55,6 +60,27 @@ def preload_plot_modules(
     return then(path) if then is not None and path is not None else None
 
 
+def _frame_from_metrics(build: Callable[[Any], Any], data: list[Any]) -> Any:
+    preload_plot_modules()
+    return build(data)
+
+
+def compare_labels(jobs: Sequence[Any]) -> list[str]:
+    """What the legend calls each compared job: its suffix when that tells it apart,
+    else the end of its id (with the suffix, if any, in front)."""
+    suffixes = [
+        getattr(j, "user_provided_suffix", None) or getattr(j, "suffix", None) for j in jobs
+    ]
+    labels = []
+    for job, suffix in zip(jobs, suffixes, strict=True):
+        if suffix and suffixes.count(suffix) == 1:
+            labels.append(str(suffix))
+        else:
+            tail = "…" + str(job.id)[-6:]
+            labels.append(f"{suffix} {tail}" if suffix else tail)
+    return labels
+
+
 class PlotsPane(Pane):
     """Live curves from the metrics events the events pane passes on (`add_events`),
     then, once the job is finished, the curves of its results CSV (the complete
@@ -73,6 +99,8 @@ class PlotsPane(Pane):
         self._results_for: str | None = None
         self._last_plot = 0.0
         self._started = False
+        #: The jobs shown side by side (empty: the selected job alone).
+        self.comparing: list[Any] = []
 
     def compose(self) -> ComposeResult:
         self.panel = MetricsPanel(classes="pane-main")
@@ -82,10 +110,11 @@ class PlotsPane(Pane):
         if not self._started:
             self._started = True
             self.set_interval(PLOT_INTERVAL / 4, self._maybe_plot)
+            self.set_interval(COMPARE_INTERVAL, self._refresh_comparison)
 
-    def warm(self) -> None:
-        """Import the chart modules in a thread (after the first screen is up)."""
-        self._warm()
+    def warm(self, after: float = 0.0) -> None:
+        """Import the chart modules in a thread, `after` seconds from now."""
+        self.set_timer(after, self._warm)
 
     @work(group="warm", thread=True)
     def _warm(self) -> None:
@@ -103,7 +132,7 @@ class PlotsPane(Pane):
 
     def add_events(self, job_id: str, rows: Sequence[EventRow]) -> None:
         """Fold the metrics among these events into the live curves."""
-        if job_id != self.job_id:
+        if job_id != self.job_id or self.comparing:
             return
         for row in rows:
             if row.type == "metrics" and row.data and row.id not in self._metric_ids:
@@ -114,7 +143,8 @@ class PlotsPane(Pane):
     def job_updated(self, job: Any) -> None:
         """A finished job's curves come from its results CSV, once."""
         if (
-            job.id == self.job_id
+            not self.comparing
+            and job.id == self.job_id
             and job.status in FINAL
             and job.result_files
             and self._results_for != job.id
@@ -123,7 +153,8 @@ class PlotsPane(Pane):
 
     def _maybe_plot(self) -> None:
         if (
-            self._dirty
+            not self.comparing
+            and self._dirty
             and not self._busy
             and self._results_for is None
             and time.monotonic() - self._last_plot >= PLOT_INTERVAL
@@ -149,7 +180,7 @@ class PlotsPane(Pane):
 
     def _show_live(self, frame: Any, job_id: str | None) -> None:
         """Live curves, unless the selection moved or the results CSV already drew them."""
-        if job_id == self.job_id and self._results_for is None:
+        if job_id == self.job_id and self._results_for is None and not self.comparing:
             self.panel.set_frame(frame)
 
     @work(exclusive=True, group="results")
@@ -168,6 +199,73 @@ class PlotsPane(Pane):
             except ResultsError as exc:
                 self.notify(str(exc), title="results file", severity="warning")
                 return
-        if job_id == self.job_id:
+        if job_id == self.job_id and not self.comparing:
             self._results_for = job_id
             self.panel.set_frame(frame)
+
+    # -- several jobs -----------------------------------------------------------------
+    def compare(self, jobs: Sequence[Any]) -> None:
+        """Overlay the curves of `jobs` (two or more); an empty list goes back to the
+        selected job alone."""
+        self.comparing = list(jobs)
+        if not jobs:
+            # The selected job's curves come back as its events are replayed (the
+            # screen follows it again) or from its results file.
+            self.border_subtitle = ""
+            self.show(self.job_id)
+            return
+        self.border_subtitle = f"comparing {len(jobs)} jobs"
+        self._load_comparison(list(jobs))
+
+    def jobs_changed(self, jobs: Mapping[str, Any]) -> None:
+        """Newer states of the compared jobs (a finished one now has its results file)."""
+        if not self.comparing:
+            return
+        fresh = [jobs.get(job.id, job) for job in self.comparing]
+        if any(new.status != old.status for new, old in zip(fresh, self.comparing, strict=True)):
+            self.compare(fresh)
+
+    def _refresh_comparison(self) -> None:
+        if self.comparing and any(job.status not in FINAL for job in self.comparing):
+            self._load_comparison(list(self.comparing))
+
+    @work(exclusive=True, group="compare")
+    async def _load_comparison(self, jobs: list[Any]) -> None:
+        """Each job's metrics: its results CSV once it has one, else its metrics
+        events (a running job; OpenAI's jobs report their metrics that way too)."""
+        runs = []
+        labels = compare_labels(jobs)
+        for job, label in zip(jobs, labels, strict=True):
+            frame = await self._frame_of(job)
+            if frame is not None:
+                runs.append((label, frame))
+        if [j.id for j in jobs] == [j.id for j in self.comparing]:
+            self.panel.compare(runs)
+
+    async def _frame_of(self, job: Any) -> Any:
+        from fttui.results import ResultsError, frame_from_metrics, read_results_csv
+
+        client = self.backend.client
+        if job.status in FINAL and job.result_files:
+            with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
+                path = Path(tmp) / "results.csv"
+                file_id = job.result_files[0]
+                if await self.call("results file", lambda: client.files.download(file_id, path)):
+                    try:
+                        return await asyncio.to_thread(preload_plot_modules, read_results_csv, path)
+                    except ResultsError:
+                        pass  # fall back to the metrics events
+        metrics: list[Any] = []
+        after: str | None = None
+        for _ in range(COMPARE_EVENTS // 100):
+            page = await self.call(
+                "events", partial(client.jobs.events, job.id, after=after, limit=100)
+            )
+            if page is None:
+                return None
+            metrics += [e.data for e in page.data if e.type == "metrics" and e.data]
+            if not page.has_more or not page.data:
+                break
+            after = page.data[-1].id
+        data = [d.model_dump() if hasattr(d, "model_dump") else dict(d) for d in metrics]
+        return await asyncio.to_thread(_frame_from_metrics, frame_from_metrics, data)

@@ -26,7 +26,7 @@ from textual.widgets import Header, Static
 from fttui.backend import Backend
 from fttui.messages import DetailLoaded, EventsBatch, FilesLoaded, JobsLoaded
 from fttui.panes import DetailPane, EventsPane, FilesPane, JobsPane, Pane, PlotsPane
-from fttui.panes.jobs import FINAL
+from fttui.panes.plots import compare_labels
 from widgets import JobTable, KeyBar
 
 WARM_DELAY = 2.0
@@ -90,21 +90,16 @@ class MainScreen(Screen[None]):
     def panes(self) -> list[Pane]:
         return [self.files, self.jobs, self.detail, self.events, self.plots]
 
-    def pane(self, name: str) -> Pane:
-        return next(p for p in self.panes if name == p.NAME)
-
     def on_mount(self) -> None:
         for number, pane in enumerate(self.panes, start=1):
             pane.border_title = f"{number} {pane.TITLE}"
-        self.jobs.on_first_load = self._first_load
+        # The chart modules load in a thread once the jobs are in, not during the
+        # first paint.
+        self.jobs.on_first_load = lambda: self.plots.warm(after=WARM_DELAY)
         self._update_pane_bar(self.active_pane)
         self.jobs.table.focus()
         if self._live:
             self.start()
-
-    def _first_load(self) -> None:
-        # The chart modules load in a thread, but not during the first paint.
-        self.set_timer(WARM_DELAY, self.plots.warm)
 
     def start(self) -> None:
         """Load everything once, then keep it fresh (each pane on its own timers)."""
@@ -129,7 +124,7 @@ class MainScreen(Screen[None]):
 
     def action_pane(self, name: str) -> None:
         self.active_pane = name
-        self.pane(name).main_widget.focus()
+        next(p for p in self.panes if name == p.NAME).main_widget.focus()
 
     def action_cycle_pane(self, step: int) -> None:
         names = [p.NAME for p in self.panes]
@@ -155,6 +150,21 @@ class MainScreen(Screen[None]):
     def _jobs_loaded(self, message: JobsLoaded) -> None:
         if self.selected_job_id is not None:
             self.detail.job_changed(message.jobs.get(self.selected_job_id))
+        self.plots.jobs_changed(message.jobs)
+
+    @on(JobTable.MarksChanged)
+    def _marks_changed(self, message: JobTable.MarksChanged) -> None:
+        """Two marked jobs or more: plots overlaid, detail side by side."""
+        jobs = [self.jobs.jobs[i] for i in message.job_ids if i in self.jobs.jobs]
+        if len(jobs) >= 2:
+            self.detail.compare(jobs, compare_labels(jobs))
+            self.plots.compare(jobs)
+        elif self.plots.comparing:
+            self.detail.compare([], [])
+            self.plots.compare([])
+            self.events.follow(self.selected_job_id)  # its curves come back with its events
+        if len(jobs) == 1:
+            self.notify("marked; mark another job (space) to compare them", timeout=3)
 
     @on(DetailLoaded)
     def _detail_loaded(self, message: DetailLoaded) -> None:
@@ -170,12 +180,6 @@ class MainScreen(Screen[None]):
         self.jobs.files_known(len(message.files))
 
     # -- actions -----------------------------------------------------------------
-    def selected_job(self) -> Any | None:
-        job = self.jobs.selected_job
-        if job is None:
-            self.notify("select a job first (2 or Tab to the jobs pane)", severity="warning")
-        return job
-
     def action_refresh(self) -> None:
         self.jobs.refresh_jobs(full=True)
         self.files.refresh_files()
@@ -197,7 +201,7 @@ class MainScreen(Screen[None]):
         self.app.push_screen(JobFormScreen(self.backend, clone_from=clone_from), self._created)
 
     def action_clone_job(self) -> None:
-        job = self.selected_job()
+        job = self.jobs.selected_or_say()
         if job is not None:
             self.action_new_job(clone_from=job)
 
@@ -208,26 +212,7 @@ class MainScreen(Screen[None]):
             self.jobs.add_created(job)
 
     def action_cancel_job(self) -> None:
-        job = self.selected_job()
-        if job is None:
-            return
-        if job.status in FINAL:
-            self.notify(f"{job.id} is already {job.status}", severity="warning")
-            return
-        self._confirm(
-            f"Cancel job {job.id}?",
-            f"model {job.model}, status {job.status}",
-            lambda: self.jobs.act("cancel", job.id),
-        )
-
-    def _confirm(self, title: str, body: str, then: Any) -> None:
-        from widgets import ConfirmDialog
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                then()
-
-        self.app.push_screen(ConfirmDialog(title, body), answered)
+        self.jobs.cancel_selected()
 
     def action_upload(self) -> None:
         from fttui.screens.upload import UploadScreen
@@ -241,7 +226,7 @@ class MainScreen(Screen[None]):
     def action_download(self) -> None:
         from fttui.screens.download import DownloadScreen
 
-        job = self.selected_job()
+        job = self.jobs.selected_or_say()
         if job is None:
             return
         if not job.result_files:
@@ -252,7 +237,7 @@ class MainScreen(Screen[None]):
     def action_try_model(self) -> None:
         from fttui.screens.try_model import TryModelScreen
 
-        job = self.selected_job()
+        job = self.jobs.selected_or_say()
         if job is None:
             return
         model = job.fine_tuned_model
@@ -278,25 +263,6 @@ class MainScreen(Screen[None]):
     def action_delete(self) -> None:
         """`x` deletes what the active pane shows: a file, or a job's fine-tuned model."""
         if self.active_pane == "files":
-            file_id = self.files.selected_file_id
-            if file_id is None:
-                self.notify("no file selected", severity="warning")
-                return
-            self._confirm(
-                f"Delete file {file_id}?",
-                "Its bytes are removed.",
-                lambda: self.files.delete(file_id),
-            )
-            return
-        job = self.selected_job()
-        if job is None:
-            return
-        model = job.fine_tuned_model
-        if not model:
-            self.notify(f"{job.id} has no fine-tuned model to delete", severity="warning")
-            return
-        self._confirm(
-            f"Delete model {model}?",
-            "It can no longer be used or continued.",
-            lambda: self.jobs.delete_model(model),
-        )
+            self.files.delete_selected()
+        else:
+            self.jobs.delete_selected_model()

@@ -149,6 +149,14 @@ def seed_store(data_dir: Path) -> Store:
     store.add_event(JOB_OK, "The job has successfully completed")
     store.add_event(JOB_FAILED, "line 3: completion does not start with a space", level="error")
     store.add_event(JOB_CANCELLED, "Job cancelled by the user")
+    # The cancelled job got 9 steps in, its metrics reported as OpenAI names them
+    # (no results file): runs compared from their events, not a CSV.
+    for step in range(1, 10):
+        loss = 3.2 / (1 + 0.2 * step)
+        data = {"step": step, "total_steps": 24, "train_loss": loss}
+        if step % 3 == 0:
+            data["valid_loss"] = loss * 1.2
+        store.add_event(JOB_CANCELLED, f"Step {step}/24", type="metrics", data=data)
     with store._tx() as conn:
         conn.execute("UPDATE events SET created_at = ? + seq * 300", (T0 + 1800,))
     return store
