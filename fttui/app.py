@@ -12,20 +12,23 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
+import os
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import events, on, work
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
+from textual.screen import Screen
 from textual.widget import Widget
 
 from fttui.backend import Backend, describe_error
 from fttui.core.safe_text import safe_text
-from fttui.messages import BackendAnswered, BackendFailed
+from fttui.messages import BackendAnswered, BackendFailed, JobEnded
+from fttui.notify import notification_sequences
 from fttui.palette import ActionsProvider
 from fttui.screens.main import MainScreen
 
@@ -59,16 +62,20 @@ class FtTuiApp(App[int]):
         org: str = "local",
         start_server: Callable[[], Awaitable[object]] | None = None,
         frozen_now: float | None = None,
+        notifications: bool = True,
     ) -> None:
         """`start_server` is awaited (in a worker) before the first load and raises
         `fttui.launcher.LauncherError` when no server answers; `frozen_now` pins the
-        clock used for elapsed/ETA columns, for reproducible screenshots."""
+        clock used for elapsed/ETA columns, for reproducible screenshots;
+        `notifications` rings the bell and sends a desktop notification when a
+        watched job ends (config.toml [tui] notifications; the palette toggles it)."""
         super().__init__()
         self.backend = Backend(client, org=org, frozen_now=frozen_now)
         self._start_server = start_server
         self._backend_note = ""
         self._shown: dict[str, float] = {}  # problem text -> when it was last shown
         self._delivered_to: dict[int, Widget | None] = {}  # id(key event) -> its widget
+        self.notifications = notifications
 
     @property
     def client(self) -> Client:
@@ -206,6 +213,41 @@ class FtTuiApp(App[int]):
             markup=False,
         )
 
+    # -- a watched job ended ------------------------------------------------------------
+    @on(JobEnded)
+    def _job_ended(self, message: JobEnded) -> None:
+        """A toast always; with notifications on, the bell and a desktop notification."""
+        job = message.job
+        suffix = getattr(job, "user_provided_suffix", None) or getattr(job, "suffix", None)
+        name = f"{job.id} ({suffix})" if suffix else job.id
+        what = f"{name} {job.status}"
+        if job.status == "succeeded" and job.fine_tuned_model:
+            what += f": {job.fine_tuned_model}"
+        severity: SeverityLevel = "information" if job.status == "succeeded" else "warning"
+        self.notify(what, title="job ended", severity=severity, timeout=10)
+        if self.notifications:
+            self.terminal_write(notification_sequences("fttui: job ended", what, os.environ))
+
+    def terminal_write(self, data: str) -> None:
+        """Write escape sequences of the app's own to the terminal (never a backend's
+        text raw: see `fttui.notify`)."""
+        if not self.is_headless and self._driver is not None:
+            self._driver.write(data)
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        state = "on" if self.notifications else "off"
+        yield SystemCommand(
+            f"Notifications: turn {'off' if self.notifications else 'on'}",
+            f"now {state}: bell and desktop notification when a job ends "
+            "(default in config.toml: [tui] notifications)",
+            self.action_toggle_notifications,
+        )
+
+    def action_toggle_notifications(self) -> None:
+        self.notifications = not self.notifications
+        self.notify(f"job-end notifications {'on' if self.notifications else 'off'}", timeout=3)
+
     # -- the one path from a failed backend call to the user -----------------------
     @on(BackendFailed)
     def _backend_failed(self, message: BackendFailed) -> None:
@@ -253,7 +295,7 @@ class FtTuiApp(App[int]):
 def run(args: argparse.Namespace) -> int:
     """Entry point for `fttui` with no subcommand."""
     from fttui.api import Client
-    from fttui.config import resolve_profile
+    from fttui.config import resolve_profile, tui_settings
 
     try:
         profile = resolve_profile(
@@ -262,6 +304,7 @@ def run(args: argparse.Namespace) -> int:
             api_key=getattr(args, "api_key", None),
             data_dir=getattr(args, "data_dir", None),
         )
+        settings = tui_settings()
     except ValueError as exc:
         print(f"fttui: {safe_text(str(exc), multiline=True)}")
         return 2
@@ -287,6 +330,6 @@ def run(args: argparse.Namespace) -> int:
 
         start_server = start
     org = profile.organization or ("local" if profile.kind == "local" else "default org")
-    app = FtTuiApp(client, org=org, start_server=start_server)
+    app = FtTuiApp(client, org=org, start_server=start_server, notifications=settings.notifications)
     result = app.run()
     return int(result or 0)

@@ -45,7 +45,9 @@ __all__ = [
     "Profile",
     "config_path",
     "load_config",
+    "TuiSettings",
     "resolve_profile",
+    "tui_settings",
     "write_default_config",
 ]
 
@@ -120,6 +122,20 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     default = data.get("default")
     if default is not None and not isinstance(default, str):
         raise ConfigError(f"{path}: 'default' must be a profile name (a string)")
+    tui = data.get("tui", {})
+    if not isinstance(tui, dict):
+        raise ConfigError(f"{path}: 'tui' must be a table: [tui]")
+    unknown_tui = sorted(set(tui) - set(_TUI_KEYS))
+    if unknown_tui:
+        raise ConfigError(
+            f"{path}: [tui]: unknown key(s) {', '.join(unknown_tui)}; "
+            f"allowed: {', '.join(sorted(_TUI_KEYS))}"
+        )
+    for key, kind in _TUI_KEYS.items():
+        if key in tui and not isinstance(tui[key], kind):
+            raise ConfigError(
+                f"{path}: [tui] {key} must be {kind.__name__} (true or false), got {tui[key]!r}"
+            )
     profiles = data.get("profiles", {})
     if not isinstance(profiles, dict):
         raise ConfigError(f"{path}: 'profiles' must be a table of [profiles.NAME] tables")
@@ -144,6 +160,23 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
         if url is not None and not url.startswith(("http://", "https://")):
             raise ConfigError(f"{where}: base_url must start with http:// or https://, got {url!r}")
     return data
+
+
+@dataclass(frozen=True)
+class TuiSettings:
+    """The app's own settings, from the config file's [tui] table."""
+
+    #: Ring the bell and send a desktop notification when a watched job ends.
+    notifications: bool = True
+
+
+_TUI_KEYS: dict[str, type] = {"notifications": bool}
+
+
+def tui_settings(path: Path | None = None) -> TuiSettings:
+    """The [tui] settings (defaults for what the file does not say)."""
+    tui = load_config(path or config_path()).get("tui", {})
+    return TuiSettings(**{k: v for k, v in tui.items() if k in _TUI_KEYS})
 
 
 def _profile_from_table(name: str, table: Mapping[str, str], path: Path) -> Profile:
@@ -272,6 +305,12 @@ api_key_env = "OPENAI_API_KEY"
 # [profiles.myserver]
 # base_url = "https://llm.example.com/v1"
 # api_key_env = "MYSERVER_API_KEY"   # or: api_key = "..." (kept in this file in clear)
+
+# The terminal app.
+[tui]
+# Ring the bell and send a desktop notification (OSC 9 / OSC 777) when a job
+# the app watched ends; the command palette turns it off for a session.
+notifications = true
 """
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from fttui.api import Client
-from fttui.config import ConfigError, resolve_profile, write_default_config
+from fttui.config import ConfigError, resolve_profile, tui_settings, write_default_config
 
 
 @pytest.fixture
@@ -129,6 +129,20 @@ def test_default_config_is_written_once_and_parses(cfg: Path) -> None:
     cfg.write_text(text + '\n[profiles.extra]\nbase_url = "http://e/v1"\n', encoding="utf-8")
     write_default_config(cfg)  # never overwrites the user's edits
     assert "profiles.extra" in cfg.read_text(encoding="utf-8")
+
+
+def test_tui_notifications_setting(cfg: Path) -> None:
+    assert tui_settings(cfg).notifications is True  # no file: on
+    write_default_config(cfg)
+    assert tui_settings(cfg).notifications is True  # the written default says so
+    cfg.write_text("[tui]\nnotifications = false\n", encoding="utf-8")
+    assert tui_settings(cfg).notifications is False
+    cfg.write_text('[tui]\nnotifications = "no"\n', encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[tui\] notifications must be bool.*got 'no'"):
+        tui_settings(cfg)
+    cfg.write_text("[tui]\nnotification = true\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"\[tui\]: unknown key\(s\) notification; allowed"):
+        tui_settings(cfg)
 
 
 async def test_client_from_profile_uses_its_name_and_kind(cfg: Path) -> None:

@@ -159,3 +159,60 @@ def test_fttui_starts_the_local_server_and_leaves_it_running(
             if "serve" in cmdline and str(port) in cmdline and str(data) in cmdline:
                 proc.terminate()
                 proc.wait(10)
+
+
+def test_compare_and_a_job_end_notification_in_tmux(
+    seeded_server: ServerProcess, tmux: Callable[..., str], tmp_path: Path
+) -> None:
+    """In a real terminal (tmux): two marked jobs compared; a watched job that ends
+    rings the bell and sends OSC 9 through tmux's passthrough (the raw bytes the app
+    wrote are recorded with pipe-pane)."""
+    from fttui.store.db import Store
+
+    store = Store(seeded_server.data_dir)
+    running = store.create_job(
+        model="davinci",
+        base_model="SmolLM2-135M-Instruct",
+        training_file="file-x",
+        status="running",
+    )["id"]
+    raw = tmp_path / "pane.raw"
+    env = {
+        "FTTUI_CONFIG_DIR": str(tmp_path / "config"),
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "TZ": "UTC",
+    }
+    app = " ".join(
+        [
+            "env",
+            *(f"{k}={v}" for k, v in env.items()),
+            _fttui(),
+            "--base-url",
+            seeded_server.base_url,
+        ]
+    )
+    try:
+        # Wide, so every pane shows; the app starts once the window has its size and
+        # the output recorder (pipe-pane: the raw bytes the app writes) is attached.
+        tmux("new-session", "-d", "-s", "app", "-x", "160", "-y", "48", f"sleep 1; exec {app}")
+        tmux("resize-window", "-t", "app", "-x", "160", "-y", "48")
+        tmux("pipe-pane", "-o", "-t", "app", f"cat >> {raw}")
+        _wait_screen(tmux, running)
+        time.sleep(1.0)  # the jobs list has focus
+        tmux("send-keys", "-t", "app", "G", "Space", "k", "Space")  # the two oldest
+        screen = _wait_screen(tmux, "comparing 2 jobs")
+        assert "…000001" in screen and "…000002" in screen  # the legend and the columns
+        store.update_job(running, status="succeeded", finished_at=int(time.time()))
+        _wait_screen(tmux, "job ended")
+        deadline = time.monotonic() + 10
+        while b"\x1b]9;" not in raw.read_bytes() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        data = raw.read_bytes()
+        # Inside tmux: wrapped for its passthrough, ESC doubled; the bell before it.
+        wrapped = f"\x1bPtmux;\x1b\x1b]9;fttui: job ended: {running} succeeded\x07\x1b\\"
+        assert wrapped.encode() in data
+        assert b"\x07\x1bPtmux;" in data
+    finally:
+        store.close()
