@@ -111,6 +111,7 @@ async def check_upload(pilot: Pilot[Any]) -> None:
     await pilot.press("enter")
     go = screen.query_one("#upload-go", Button)
     await wait_for(pilot, lambda: not go.disabled, timeout=60, what="check report")
+    await wait_for(pilot, lambda: screen.focused is go, what="focus on Upload")
     seen = await tab_through(pilot, screen, expect=4)
     assert go in seen
 

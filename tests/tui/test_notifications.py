@@ -69,7 +69,7 @@ async def test_a_watched_job_that_ends_notifies_once_and_the_palette_turns_it_of
             await wait_for(
                 pilot,
                 lambda: bool(written),
-                timeout=15,
+                timeout=30,
                 what=lambda: (
                     f"a notification; the app has {jobs.jobs[first].status!r}, "
                     f"server {store.get_job(first)['status']!r}"
