@@ -133,13 +133,16 @@ async def run_load(
     ops = {name: OpStats() for name, _ in MIX}
     names = [name for name, _ in MIX]
     weights = [weight for _, weight in MIX]
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(
-        base_url=base_url, timeout=30, limits=limits, headers=headers
-    ) as client:
+    # One client (one connection) per simulated TUI, as separate TUIs have: one shared
+    # pool of `clients` connections spends its time in the pool's bookkeeping.
+    pool = [
+        httpx.AsyncClient(base_url=base_url, timeout=30, headers=headers) for _ in range(clients)
+    ]
+    try:
         stop_at = time.perf_counter() + duration
 
         async def worker(seed: int) -> None:
+            client = pool[seed]
             rng = random.Random(seed)
             if think:  # independent TUIs are not in step: spread the first requests
                 await asyncio.sleep(rng.uniform(0, think))
@@ -171,6 +174,8 @@ async def run_load(
         begun = time.perf_counter()
         await asyncio.gather(*(worker(i) for i in range(clients)))
         elapsed = time.perf_counter() - begun
+    finally:
+        await asyncio.gather(*(c.aclose() for c in pool))
     return LoadResult(clients=clients, duration=elapsed, ops=ops, think=think, rate=rate)
 
 

@@ -1,8 +1,8 @@
 """Load: concurrent clients against a real server (benchmarks/load_test.py).
 
 The CI profile (10 clients, 5 s) asserts zero errors and that every operation ran;
-the long profile (50 clients, 20 s, a real job training meanwhile) also asserts the
-latency target of p99 < 100 ms for list/retrieve/events.
+the long profile (200 clients at 1 request/s each, 30 s, the default model training
+meanwhile) also asserts the latency target of p99 < 50 ms for list/retrieve/events.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from benchmarks.load_test import register_tiny, run_load, seed_jobs
+from benchmarks.load_test import run_load, seed_jobs
 
 from .helpers import StartServer
 
@@ -31,16 +31,19 @@ async def test_short_load_has_zero_errors(start_server: StartServer) -> None:
 
 
 @pytest.mark.long
-async def test_fifty_clients_while_training_meet_the_latency_target(
+async def test_two_hundred_clients_while_the_default_model_trains(
     start_server: StartServer, tmp_path: Path
 ) -> None:
-    data_dir = tmp_path / "load"
-    data_dir.mkdir()
-    model = register_tiny(data_dir)
-    srv = start_server(env=NO_RATE_LIMIT, data_dir=data_dir)
+    """The issue's figure: 200 clients at 1 request/s each while the default model
+    trains: zero errors, p99 < 50 ms for list/retrieve/events. Needs an otherwise idle
+    2-core box (see docs/reliability.md)."""
+    import httpx
+
+    srv = start_server(env=NO_RATE_LIMIT)
+    model = httpx.get(f"{srv.base_url}/models", timeout=30).json()["data"][0]["id"]
     ids, training = seed_jobs(srv.base_url, model)
-    await run_load(srv.base_url, ids, clients=50, duration=3, think=0.5)  # warm-up
-    summary = (await run_load(srv.base_url, ids, clients=50, duration=20, think=0.5)).summary()
+    await run_load(srv.base_url, ids, clients=200, duration=3, rate=1.0)  # warm-up
+    summary = (await run_load(srv.base_url, ids, clients=200, duration=30, rate=1.0)).summary()
     assert summary["errors"] == 0, summary
     for op in ("list_jobs", "retrieve_job", "events"):
-        assert summary[op]["p99_ms"] < 100, summary
+        assert summary[op]["p99_ms"] < 50, summary
