@@ -42,6 +42,8 @@ from typing import Any
 
 import httpx
 
+from fttui.server.logfile import read_tail
+
 # (operation, weight): what a few open TUIs do, with an occasional upload.
 MIX = (("list_jobs", 4), ("retrieve_job", 4), ("events", 4), ("upload", 1))
 TRAIN_LINES = b"".join(
@@ -213,7 +215,7 @@ def local_server(data_dir: Path) -> Iterator[tuple[str, int]]:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise RuntimeError((data_dir / "server.log").read_text()[-2000:])
+                raise RuntimeError(read_tail(data_dir / "server.log", 2000))
             try:
                 if httpx.get(f"{base}/models", timeout=1).status_code == 200:
                     break
