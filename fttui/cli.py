@@ -39,6 +39,12 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--max-file-bytes", type=int, help="per-file limit (default 150 MB)")
     serve.add_argument("--quota-bytes", type=int, help="total storage quota (default 1 GB)")
     serve.add_argument("--concurrency", type=int, help="jobs trained at once (default 1 on CPU)")
+    serve.add_argument(
+        "--keep-checkpoints",
+        type=int,
+        help="epoch checkpoints kept per job, older ones deleted (default 3, as OpenAI; "
+        "0 keeps all; $FTTUI_KEEP_CHECKPOINTS)",
+    )
     serve.add_argument("--log-level", default="info")
     serve.add_argument(
         "--runner",

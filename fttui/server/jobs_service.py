@@ -1,9 +1,10 @@
-"""Create and cancel jobs: the store-changing actions both job APIs share."""
+"""Create, cancel, pause and resume jobs: the store-changing actions the job APIs share."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from fttui.server.checkpoints import resume_point
 from fttui.server.context import ServerContext
 from fttui.server.engine_check import require_engine
 from fttui.server.errors import APIError, not_found
@@ -56,11 +57,73 @@ def cancel_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
             param="fine_tuning_job_id",
             code="job_not_cancellable",
         )
-    was = job["status"]
+    trainer = job["status"] == "running" or bool(job.get("pause_requested"))
     ctx.store.add_event(
-        job_id,
-        "Fine-tuning job cancelled"
-        + (" (stopping the trainer)" if was in ("running", "paused") else ""),
+        job_id, "Fine-tuning job cancelled" + (" (stopping the trainer)" if trainer else "")
     )
     ctx.scheduler.wake()
     return get_job(ctx, job_id)
+
+
+def pause_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
+    """Running -> paused at once; the trainer then saves a checkpoint with the
+    optimizer state at the next step boundary and stops (docs/training.md)."""
+    job = get_job(ctx, job_id)
+    if not ctx.store.transition(job_id, ["running"], "paused", pause_requested=1):
+        job = get_job(ctx, job_id)
+        status = job["status"]
+        if status == "paused":
+            why = "it is already paused"
+        elif status in ("validating_files", "queued"):
+            why = f"it is {status} and has not started training; cancel it instead"
+        else:
+            why = f"it is {status}"
+        raise APIError(
+            409,
+            f"Job {job_id} cannot be paused: {why}. Only a running job can be paused",
+            param="fine_tuning_job_id",
+            code="job_not_pausable",
+        )
+    ctx.store.add_event(
+        job_id,
+        "Pause requested: the trainer saves a checkpoint with the optimizer state at the "
+        "next step, then stops",
+    )
+    ctx.scheduler.wake()
+    return get_job(ctx, job_id)
+
+
+def resume_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
+    """Paused -> queued, once the trainer has saved its pause checkpoint; the next
+    trainer continues from the latest checkpoint with optimizer state."""
+    job = get_job(ctx, job_id)
+    if not ctx.store.transition(
+        job_id, ["paused"], "queued", require={"pause_requested": 0}, estimated_finish=None
+    ):
+        job = get_job(ctx, job_id)
+        if job["status"] == "paused":
+            raise APIError(
+                409,
+                f"Job {job_id} is still pausing: its trainer is saving the checkpoint to "
+                "resume from. Resume once the job's events say it paused",
+                param="fine_tuning_job_id",
+                code="job_still_pausing",
+            )
+        raise APIError(
+            409,
+            f"Job {job_id} is {job['status']}; only a paused job can be resumed",
+            param="fine_tuning_job_id",
+            code="job_not_resumable",
+        )
+    point = resume_point(ctx.store, job_id)
+    if point is not None:
+        where = (
+            f"continues from step {point['step_number']} "
+            f"(checkpoint {point['fine_tuned_model_checkpoint']})"
+        )
+    else:
+        where = "starts from the beginning (no checkpoint to resume from was saved)"
+    ctx.store.add_event(job_id, f"Job resumed: queued; training {where}")
+    job = get_job(ctx, job_id)  # as resumed: the scheduler may start it at once
+    ctx.scheduler.wake()
+    return job

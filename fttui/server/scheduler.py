@@ -30,9 +30,10 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fttui.core.safe_text import safe_text
+from fttui.server.checkpoints import drop_state_of_final_jobs, resume_point
 from fttui.server.trainer_service import TOKEN_ENV, claim_model_name, issue_token, revoke_token
 from fttui.server.validation import Validator, validate_job
-from fttui.store.db import FINAL_STATUSES, Store, now
+from fttui.store.db import Store, now
 
 log = logging.getLogger("fttui.server.scheduler")
 
@@ -409,31 +410,34 @@ class Scheduler:
 
     # -- lifecycle ----------------------------------------------------------------
     def recover(self) -> None:
-        """On server start: adopt trainers still alive, fail jobs whose trainer is gone."""
+        """On server start: adopt trainers still alive, fail running jobs whose trainer
+        is gone. A paused job stays paused (resumable) whatever became of its trainer."""
         for job in self.store.list_jobs(statuses=["running", "paused"]):
+            paused = job["status"] == "paused"
+            if paused and not job.get("pause_requested"):
+                continue  # paused and checkpointed: nothing runs, nothing to adopt
             handle = self.runner.adopt(job)
-            if handle is not None and handle.poll() is not None:
-                # Ended while the server was down, without a final report.
-                self._fail(
-                    job["id"],
-                    "training_crashed",
-                    handle.failure(),
-                    from_statuses=("running", "paused"),
-                )
-                continue
-            if handle is not None:
+            if handle is not None and handle.poll() is None:
                 self._running[job["id"]] = _Running(handle)
                 self.store.add_event(
                     job["id"],
                     f"Server restarted; the job's trainer is still running ({handle.label})",
                 )
                 continue
-            self._fail(
-                job["id"],
-                "server_restarted",
-                "The server restarted while the job was running and its trainer is gone",
-                from_statuses=("running", "paused"),
-            )
+            if paused:
+                self._pause_ended(job["id"])
+            elif handle is not None:
+                # Ended while the server was down, without a final report.
+                self._fail(
+                    job["id"], "training_crashed", handle.failure(), from_statuses=("running",)
+                )
+            else:
+                self._fail(
+                    job["id"],
+                    "server_restarted",
+                    "The server restarted while the job was running and its trainer is gone",
+                    from_statuses=("running",),
+                )
 
     def start(self) -> None:
         self._loop_ref = asyncio.get_running_loop()
@@ -460,11 +464,12 @@ class Scheduler:
                 await asyncio.sleep(0.1)
             if running.handle.poll() is None:
                 running.handle.signal(signal.SIGKILL)
+            # A paused job stays paused: the next start keeps it resumable.
             self._fail(
                 job_id,
                 "server_stopped",
                 "The server stopped while the job was running",
-                from_statuses=("running", "paused"),
+                from_statuses=("running",),
             )
         self._running.clear()
 
@@ -501,10 +506,12 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     def tick(self) -> None:
-        """One pass: validate, reap, enforce cancels, start. Safe to call repeatedly."""
+        """One pass: validate, reap, enforce cancels, start, drop the optimizer state of
+        jobs that can no longer resume. Safe to call repeatedly."""
         self._validate_pending()
         self._watch_running()
         self._start_queued()
+        drop_state_of_final_jobs(self.store)
 
     def _validate_pending(self) -> None:
         """Hand each new `validating_files` job to the validation thread (oldest first)."""
@@ -543,13 +550,16 @@ class Scheduler:
             job = self.store.get_job(job_id)
             if code is not None:
                 del self._running[job_id]
-                if job is not None and job["status"] not in FINAL_STATUSES:
+                if job is not None and job["status"] == "paused":
+                    if job.get("pause_requested"):
+                        self._pause_ended(job_id)
+                elif job is not None and job["status"] == "running":
                     message = running.handle.failure()
                     code_name = "training_crashed"
                     missing = missing_engine_in(message)
                     if missing:  # the plain story, not an import traceback
                         code_name, message = "engine_not_installed", missing
-                    self._fail(job_id, code_name, message, from_statuses=("running", "paused"))
+                    self._fail(job_id, code_name, message, from_statuses=("running",))
                 revoke_token(self.store, job_id)  # its trainer is gone
                 continue
             if job is None or job["status"] == "cancelled" or job.get("cancel_requested"):
@@ -564,7 +574,11 @@ class Scheduler:
             job = self.store.next_queued_job()
             if job is None:
                 return
-            if not self.store.transition(job["id"], ["queued"], "running", started_at=now()):
+            if job["id"] in self._running:
+                return  # resumed while its last trainer is still exiting: next tick
+            # A resumed job keeps the time it first started.
+            started = job.get("started_at") or now()
+            if not self.store.transition(job["id"], ["queued"], "running", started_at=started):
                 continue  # cancelled in between
             try:
                 claim_model_name(self.store, job)
@@ -583,6 +597,26 @@ class Scheduler:
             self.store.add_event(job["id"], f"Fine-tuning job started ({handle.label})")
 
     # -- helpers --------------------------------------------------------------------
+    def _pause_ended(self, job_id: str) -> None:
+        """A paused job's trainer is gone without having reported `paused` (it crashed
+        or was killed while saving): the job stays paused and resumes from its latest
+        complete checkpoint with optimizer state, or from the start."""
+        if not self.store.transition(job_id, ["paused"], "paused", pause_requested=0):
+            return
+        point = resume_point(self.store, job_id)
+        where = (
+            f"step {point['step_number']} (checkpoint {point['fine_tuned_model_checkpoint']})"
+            if point is not None
+            else "the beginning (no checkpoint with the optimizer state was saved)"
+        )
+        self.store.add_event(
+            job_id,
+            f"The trainer stopped before it saved its pause checkpoint; resume continues "
+            f"from {where}",
+            level="warn",
+        )
+        revoke_token(self.store, job_id)
+
     def _fail(
         self, job_id: str, code: str, message: str, *, from_statuses: tuple[str, ...]
     ) -> None:

@@ -145,7 +145,9 @@ def list_page(
 
 # -- legacy /v1/fine-tunes ------------------------------------------------------
 
-_LEGACY_STATUS = {"validating_files": "pending", "queued": "pending", "paused": "running"}
+# The legacy API had no validation step; `paused` is shown as it is (the legacy CLI
+# prints the status it gets and stops following a paused job's events).
+_LEGACY_STATUS = {"validating_files": "pending", "queued": "pending"}
 
 
 def legacy_status(status: str) -> str:

@@ -66,6 +66,8 @@ class Settings:
     ray_workers: int = 1
     ray_gpus_per_worker: float = 0.0
     ray_cpus_per_worker: float = 1.0
+    # Epoch checkpoints kept per job (0: all); see fttui/server/checkpoints.py.
+    keep_checkpoints: int = 3
 
     @property
     def server_url_for_trainers(self) -> str:
@@ -113,6 +115,11 @@ class Settings:
             ray_workers=_first(getattr(args, "ray_workers", None), default=1),
             ray_gpus_per_worker=float(getattr(args, "ray_gpus_per_worker", None) or 0.0),
             ray_cpus_per_worker=float(getattr(args, "ray_cpus_per_worker", None) or 1.0),
+            keep_checkpoints=_first(
+                getattr(args, "keep_checkpoints", None),
+                _env_int("FTTUI_KEEP_CHECKPOINTS"),
+                default=3,
+            ),
         )
 
     def problems(self) -> list[str]:
@@ -121,6 +128,8 @@ class Settings:
         for name in ("max_file_bytes", "quota_bytes", "max_line_bytes"):
             if getattr(self, name) <= 0:
                 out.append(f"--{name.replace('_', '-')} must be positive")
+        if self.keep_checkpoints < 0:
+            out.append("--keep-checkpoints must be 0 (keep every checkpoint) or more")
         if self.concurrency < 0:
             out.append("--concurrency must be 0 (never start jobs) or more")
         if not 0 < self.port < 65536:

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fttui.core.naming import fine_tuned_model_name, safe_dir_name
+from fttui.server import checkpoints
 from fttui.server.errors import APIError
 from fttui.store.db import FINAL_STATUSES, Store, new_id, now
 from fttui.train.registry import DEFAULT_MODEL, BaseModelSpec, resolve_model
@@ -48,6 +49,11 @@ _JOB_FIELDS = ("resolved", "hyperparameters", "estimated_finish", "runtime")
 _EVENT_LEVELS = ("info", "warn", "error")
 _EVENT_TYPES = ("message", "metrics")
 _TRAINER_STATUSES = ("succeeded", "failed", "cancelled", "paused")
+# After these a trainer stops: its token is revoked (a paused job's next trainer,
+# started by resume, gets a token of its own).
+_LAST_WORDS = frozenset({*FINAL_STATUSES, "paused"})
+# A trainer may finish (or fail) while the user's pause is on its way to it.
+_TRAINING = ["running", "paused"]
 
 
 # -- tokens -----------------------------------------------------------------------
@@ -105,11 +111,13 @@ def _closing(job: dict[str, Any]) -> bool:
 def control(job: dict[str, Any] | None) -> dict[str, Any]:
     """What the trainer should do now; sent with every answer and on every poll.
 
-    `cancel`: stop, keep what was written, report `cancelled`. (`pause` will ask it
-    to checkpoint with optimizer state and report `paused`; see docs/cluster.md.)
+    `cancel`: stop, keep what was written, report `cancelled`. `pause`: finish the
+    step under way, save a checkpoint with the optimizer state, report `paused`.
     """
-    if job is None or job.get("cancel_requested") or job["status"] not in ("running",):
+    if job is None or job.get("cancel_requested") or job["status"] not in ("running", "paused"):
         return {"action": "cancel", "status": job["status"] if job else None}
+    if job["status"] == "paused":
+        return {"action": "pause", "status": "paused"}
     return {"action": "continue", "status": job["status"]}
 
 
@@ -174,6 +182,8 @@ def job_spec(
             "files": files,
             "checksum": _manifest_checksum(files),
         }
+    # A resumed job continues from its latest checkpoint with optimizer state.
+    spec["resume_from"] = checkpoints.resume_from(store, job["id"])
     spec["control"] = control(job)
     return spec
 
@@ -203,6 +213,16 @@ def source_model_file(store: Store, job: dict[str, Any], name: str) -> Path:
     if name not in {f["name"] for f in model_manifest(directory)}:
         raise APIError(404, f"Model {row['id']} has no file {name!r}", param="name")
     return directory / name
+
+
+def checkpoint_file(store: Store, job: dict[str, Any], step: int, name: str) -> Path:
+    """A file of one of the job's own checkpoints (what a resumed trainer downloads)."""
+    path = checkpoints.checkpoint_file(store, job["id"], step, name)
+    if path is None or not path.is_file():
+        raise APIError(
+            404, f"Job {job['id']} has no checkpoint file step-{step}/{name}", param="name"
+        )
+    return path
 
 
 def job_file(store: Store, job: dict[str, Any], file_id: str) -> tuple[Path, str]:
@@ -369,8 +389,17 @@ def _commit(
 # -- reports -----------------------------------------------------------------------------
 
 
-def apply_reports(store: Store, job: dict[str, Any], body: Any) -> dict[str, Any]:
-    """Apply a batch of reports in order, each at most once; answer with `control`."""
+def apply_reports(
+    store: Store,
+    job: dict[str, Any],
+    body: Any,
+    *,
+    keep_checkpoints: int = checkpoints.DEFAULT_KEEP,
+) -> dict[str, Any]:
+    """Apply a batch of reports in order, each at most once; answer with `control`.
+
+    `keep_checkpoints`: epoch checkpoints kept per job (0: all); see
+    `fttui.server.checkpoints`."""
     reports = body.get("reports") if isinstance(body, dict) else None
     if not isinstance(reports, list) or len(reports) > MAX_REPORTS_PER_BATCH:
         raise APIError(
@@ -393,18 +422,23 @@ def apply_reports(store: Store, job: dict[str, Any], body: Any) -> dict[str, Any
         try:
             with store.once(job_id, report["id"]) as fresh:
                 if fresh:
-                    _APPLY[report["kind"]](store, job_id, report)
+                    if report["kind"] == "checkpoint":
+                        _checkpoint(store, job_id, report, keep_checkpoints)
+                    else:
+                        _APPLY[report["kind"]](store, job_id, report)
                     applied += 1
         except APIError as exc:
             # Nothing of this report was kept (its transaction rolled back); the rest
             # of the batch still applies, and the trainer logs what was refused.
             rejected.append({"index": i, "id": report["id"], "message": exc.message})
-        if report["kind"] == "status" and report.get("status") in FINAL_STATUSES:
+        if report["kind"] == "status" and report.get("status") in _LAST_WORDS:
             final = True
     if final:
-        # The trainer's last word: its token opens nothing any more.
+        # The trainer's last word: its token opens nothing any more. A job that ended
+        # keeps no optimizer state (the scheduler's sweep catches other endings).
         revoke_token(store, job_id)
         remove_staging(store, job_id)
+        checkpoints.apply_retention(store, job_id, keep_checkpoints)
     return {
         "applied": applied,
         "received": len(reports),
@@ -449,14 +483,16 @@ def _status(store: Store, job_id: str, report: dict[str, Any]) -> None:
             raise APIError(409, "The model was not committed before 'succeeded'", param="status")
         if store.transition(
             job_id,
-            ["running"],
+            _TRAINING,
             "succeeded",
             fine_tuned_model=name,
             trained_tokens=report.get("trained_tokens"),
             finished_at=now(),
             estimated_finish=None,
+            pause_requested=0,
         ):
-            store.add_event(job_id, f"Job succeeded: fine-tuned model {name}")
+            late = " (it finished before it could pause)" if job["status"] == "paused" else ""
+            store.add_event(job_id, f"Job succeeded: fine-tuned model {name}{late}")
         else:
             store.delete_model(name)  # cancelled meanwhile: the model is not the job's result
     elif status == "failed":
@@ -464,7 +500,7 @@ def _status(store: Store, job_id: str, report: dict[str, Any]) -> None:
         error: dict[str, Any] = raw if isinstance(raw, dict) else {}
         store.transition(
             job_id,
-            ["running"],
+            _TRAINING,
             "failed",
             error={
                 "code": str(error.get("code") or "training_error"),
@@ -472,6 +508,7 @@ def _status(store: Store, job_id: str, report: dict[str, Any]) -> None:
                 "param": error.get("param"),
             },
             finished_at=now(),
+            pause_requested=0,
         )
     elif status == "cancelled":
         if job.get("cancel_requested") or report.get("reason") != "signal":
@@ -484,24 +521,33 @@ def _status(store: Store, job_id: str, report: dict[str, Any]) -> None:
             )
             if store.transition(
                 job_id,
-                ["running"],
+                _TRAINING,
                 "failed",
                 error={"code": "training_stopped", "message": message, "param": None},
                 finished_at=now(),
+                pause_requested=0,
             ):
                 store.add_event(job_id, message, level="error")
-    else:  # paused: the trainer checkpointed (with optimizer state) and stopped
-        store.transition(job_id, ["running"], "paused")
+    else:
+        # paused: the trainer saved its checkpoint (with the optimizer state) and
+        # stops. The job has shown `paused` since the user asked; from now on it can
+        # be resumed.
+        store.transition(job_id, ["paused"], "paused", pause_requested=0, estimated_finish=None)
 
 
-def _checkpoint(store: Store, job_id: str, report: dict[str, Any]) -> None:
+def _checkpoint(
+    store: Store, job_id: str, report: dict[str, Any], keep: int = checkpoints.DEFAULT_KEEP
+) -> None:
     job = store.get_job(job_id)
     assert job is not None
     step = report.get("step_number")
     if not isinstance(step, int) or step < 1:
         raise APIError(400, "'step_number' must be a positive integer", param="step_number")
+    kind = report.get("checkpoint_kind", "epoch")
+    if kind not in ("epoch", "pause"):
+        raise APIError(400, "'checkpoint_kind' must be 'epoch' or 'pause'", param="checkpoint_kind")
     target = store.jobs_dir / job_id / "checkpoints" / f"step-{step}"
-    _commit(store, job_id, report, target)
+    files = _commit(store, job_id, report, target)
     name = f"{job.get('model_name') or job['model']}:ckpt-step-{step}"
     metrics = report.get("metrics") if isinstance(report.get("metrics"), dict) else {}
     store.add_checkpoint(
@@ -510,8 +556,13 @@ def _checkpoint(store: Store, job_id: str, report: dict[str, Any]) -> None:
         fine_tuned_model_checkpoint=name,
         metrics=metrics or {},
         path=str(target.relative_to(store.data_dir)),
+        kind=kind,
+        bytes=checkpoints.directory_bytes(target),
+        state_bytes=checkpoints.state_bytes(files),
     )
-    store.add_event(job_id, f"Checkpoint saved at step {step}: {name}")
+    what = "Pause checkpoint" if kind == "pause" else "Checkpoint"
+    store.add_event(job_id, f"{what} saved at step {step}: {name}")
+    checkpoints.apply_retention(store, job_id, keep)
 
 
 def _model(store: Store, job_id: str, report: dict[str, Any]) -> None:
@@ -520,7 +571,7 @@ def _model(store: Store, job_id: str, report: dict[str, Any]) -> None:
     name = job.get("model_name")
     if not name:
         raise APIError(409, "The job has no claimed model name", param="upload")
-    if job["status"] != "running":
+    if job["status"] not in _TRAINING:
         remove_staging(store, job_id)
         return  # cancelled while the model was uploading: it is not kept
     target = store.models_dir / safe_dir_name(name)
@@ -531,6 +582,7 @@ def _model(store: Store, job_id: str, report: dict[str, Any]) -> None:
             base_model=job.get("base_model") or job["model"],
             path=str(target.relative_to(store.data_dir)),
             job_id=job_id,
+            bytes=checkpoints.directory_bytes(target),
         )
 
 
@@ -549,7 +601,12 @@ def _results(store: Store, job_id: str, report: dict[str, Any]) -> None:
         path=f"files/{file_id}",
         file_id=file_id,
     )
+    job = store.get_job(job_id) or {}
     store.update_job(job_id, result_files=[file_id])
+    # A paused job got the rows so far; the file of its whole run replaces them.
+    for old in job.get("result_files") or []:
+        if old != file_id:
+            store.delete_file(old)
     store.add_event(job_id, f"Results file: {file_id}")
 
 

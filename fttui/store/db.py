@@ -113,7 +113,20 @@ _ADDED_JOB_COLUMNS = {
     "trainer_token": "TEXT",
     "runtime": "TEXT",
     "model_name": "TEXT",
+    # 1 from the user's pause until the trainer reported `paused` (or was seen gone):
+    # the job shows `paused` at once, but resuming must wait for its checkpoint.
+    "pause_requested": "INTEGER NOT NULL DEFAULT 0",
 }
+# Checkpoints: `kind` is `epoch` (one per epoch) or `pause` (saved where the user
+# paused); `bytes` is what the directory holds on disk, `state_bytes` the part of it
+# that is optimizer state (`optimizer.pt`, needed only to resume; 0 once dropped).
+_ADDED_CHECKPOINT_COLUMNS = {
+    "kind": "TEXT NOT NULL DEFAULT 'epoch'",
+    "bytes": "INTEGER NOT NULL DEFAULT 0",
+    "state_bytes": "INTEGER NOT NULL DEFAULT 0",
+}
+# Models: bytes on disk (the files pane's usage line counts them).
+_ADDED_MODEL_COLUMNS = {"bytes": "INTEGER NOT NULL DEFAULT 0"}
 
 _JSON_COLUMNS = {
     "runtime",
@@ -181,10 +194,20 @@ class Store:
         # executescript() commits on its own, so it cannot run inside _tx().
         conn = self._conn()
         conn.executescript(_SCHEMA)
-        have = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
-        for column, kind in _ADDED_JOB_COLUMNS.items():
-            if column not in have:
-                conn.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+        for table, added in (
+            ("jobs", _ADDED_JOB_COLUMNS),
+            ("checkpoints", _ADDED_CHECKPOINT_COLUMNS),
+            ("models", _ADDED_MODEL_COLUMNS),
+        ):
+            have = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+            for column, kind in added.items():
+                if column not in have:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
+        # Checkpoints that still hold optimizer state: few, looked up every scheduler tick.
+        conn.execute(
+            "CREATE INDEX IF NOT EXISTS checkpoints_state ON checkpoints(job_id) "
+            "WHERE state_bytes > 0"
+        )
         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     # -- connections ---------------------------------------------------------
@@ -394,9 +417,16 @@ class Store:
         return self.get_job(job_id)
 
     def transition(
-        self, job_id: str, from_statuses: Iterable[str], to_status: str, **fields: Any
+        self,
+        job_id: str,
+        from_statuses: Iterable[str],
+        to_status: str,
+        *,
+        require: dict[str, Any] | None = None,
+        **fields: Any,
     ) -> bool:
-        """Atomically move a job to `to_status` only if it is in one of `from_statuses`.
+        """Atomically move a job to `to_status` only if it is in one of `from_statuses`
+        (and, with `require`, only if those columns hold those values).
 
         This is how the server, the scheduler and the trainer avoid overwriting each
         other: e.g. a trainer finishing cannot turn a `cancelled` job into `succeeded`.
@@ -405,10 +435,16 @@ class Store:
         values = {"status": to_status, **fields}
         sets = ", ".join(f"{k} = ?" for k in values)
         marks = ", ".join("?" for _ in wanted)
+        extra = "".join(f" AND {k} = ?" for k in require or {})
         with self._tx() as conn:
             cur = conn.execute(
-                f"UPDATE jobs SET {sets} WHERE id = ? AND status IN ({marks})",
-                [*(_encode(k, v) for k, v in values.items()), job_id, *wanted],
+                f"UPDATE jobs SET {sets} WHERE id = ? AND status IN ({marks}){extra}",
+                [
+                    *(_encode(k, v) for k, v in values.items()),
+                    job_id,
+                    *wanted,
+                    *(_encode(k, v) for k, v in (require or {}).items()),
+                ],
             )
             return cur.rowcount == 1
 
@@ -487,20 +523,32 @@ class Store:
         fine_tuned_model_checkpoint: str,
         metrics: dict[str, Any],
         path: str,
+        kind: str = "epoch",
+        bytes: int = 0,
+        state_bytes: int = 0,
     ) -> dict[str, Any]:
+        """Record a committed checkpoint; one row per step (a re-commit replaces it)."""
         cid = new_id("ftckpt")
-        self._insert(
-            "checkpoints",
-            {
-                "id": cid,
-                "job_id": job_id,
-                "created_at": now(),
-                "step_number": step_number,
-                "fine_tuned_model_checkpoint": fine_tuned_model_checkpoint,
-                "metrics": metrics,
-                "path": path,
-            },
-        )
+        with self._tx() as conn:
+            conn.execute(
+                "DELETE FROM checkpoints WHERE job_id = ? AND step_number = ?",
+                (job_id, step_number),
+            )
+            self._insert(
+                "checkpoints",
+                {
+                    "id": cid,
+                    "job_id": job_id,
+                    "created_at": now(),
+                    "step_number": step_number,
+                    "fine_tuned_model_checkpoint": fine_tuned_model_checkpoint,
+                    "metrics": metrics,
+                    "path": path,
+                    "kind": kind,
+                    "bytes": bytes,
+                    "state_bytes": state_bytes,
+                },
+            )
         row = self._one("SELECT * FROM checkpoints WHERE id = ?", (cid,))
         assert row is not None
         return row
@@ -509,6 +557,45 @@ class Store:
         self, job_id: str, after: str | None = None, limit: int | None = 10
     ) -> list[dict[str, Any]]:
         return self._page("checkpoints", "job_id = ?", [job_id], after, limit)
+
+    def job_checkpoints(self, job_id: str) -> list[dict[str, Any]]:
+        """Every checkpoint of a job, latest step first."""
+        return self._all(
+            "SELECT * FROM checkpoints WHERE job_id = ? ORDER BY step_number DESC, seq DESC",
+            (job_id,),
+        )
+
+    def update_checkpoint(self, checkpoint_id: str, **fields: Any) -> None:
+        if fields:
+            sets = ", ".join(f"{k} = ?" for k in fields)
+            with self._tx() as conn:
+                conn.execute(
+                    f"UPDATE checkpoints SET {sets} WHERE id = ?",
+                    [*(_encode(k, v) for k, v in fields.items()), checkpoint_id],
+                )
+
+    def delete_checkpoint(self, checkpoint_id: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM checkpoints WHERE id = ?", (checkpoint_id,))
+
+    def checkpoints_with_state(self, statuses: Iterable[str]) -> list[dict[str, Any]]:
+        """Checkpoints still holding optimizer state whose job is in one of `statuses`."""
+        wanted = list(statuses)
+        marks = ", ".join("?" for _ in wanted)
+        return self._all(
+            "SELECT c.* FROM checkpoints c JOIN jobs j ON j.id = c.job_id "
+            f"WHERE c.state_bytes > 0 AND j.status IN ({marks})",
+            wanted,
+        )
+
+    def artifact_bytes(self) -> tuple[int, int]:
+        """(fine-tuned models, checkpoints): bytes on disk, as recorded at commit."""
+        conn = self._conn()
+        (models,) = conn.execute(
+            "SELECT COALESCE(SUM(bytes), 0) FROM models WHERE deleted = 0"
+        ).fetchone()
+        (checkpoints,) = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM checkpoints").fetchone()
+        return int(models), int(checkpoints)
 
     # -- models --------------------------------------------------------------
     def add_model(
@@ -519,6 +606,7 @@ class Store:
         path: str,
         job_id: str | None = None,
         owned_by: str = "org-local",
+        bytes: int = 0,
     ) -> dict[str, Any]:
         self._insert(
             "models",
@@ -529,6 +617,7 @@ class Store:
                 "job_id": job_id,
                 "base_model": base_model,
                 "path": path,
+                "bytes": bytes,
             },
         )
         row = self.get_model(model_id)

@@ -128,9 +128,18 @@ def _gather_lists(
 
 
 class Reporter(Protocol):
-    """Where the loop sends what happens; run.py writes it to the store and CSV."""
+    """Where the loop sends what happens; run.py writes it to the store and CSV.
 
-    def should_stop(self) -> bool: ...
+    A reporter may also have `should_abandon() -> bool`: stop even in the middle of a
+    validation pass (a cancel: nothing will be resumed). Without it, `should_stop` is
+    used there too.
+    """
+
+    def should_stop(self) -> bool:
+        """Stop at the next step boundary (cancel or pause): a step whose update was
+        applied is completed (validation, row, checkpoint) first; one under way in its
+        forward or backward pass is abandoned and redone on resume."""
+        ...
 
     def on_step(self, row: dict[str, Any], total_steps: int) -> None: ...
 
@@ -153,6 +162,51 @@ class Outcome:
     total_steps: int
     elapsed_tokens: int
     stopped: bool
+    # Training state after `steps` (see `training_state`), for a pause checkpoint.
+    state: dict[str, Any] | None = None
+
+
+@dataclass
+class Resume:
+    """Where a paused job continues: what its checkpoint saved after step `step`.
+
+    The weights are loaded by the caller (full fine-tuning) or from `adapter_dir`
+    after the LoRA wrapping (LoRA); the batch order is a pure function of the seed,
+    so skipping the first `step` batches replays the uninterrupted run exactly.
+    """
+
+    step: int
+    optimizer: dict[str, Any]
+    scheduler: dict[str, Any]
+    elapsed_tokens: int
+    elapsed_examples: int
+    epoch_losses: list[float]
+    rng: dict[str, Any]
+    adapter_dir: str | None = None
+
+
+def _rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {
+        "torch": torch.get_rng_state(),
+        "python": random.getstate(),
+        "numpy": [v.tolist() if isinstance(v, np.ndarray) else v for v in np.random.get_state()],
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    if "torch" in state:
+        torch.set_rng_state(state["torch"])
+    if "python" in state:
+        version, internal, gauss = state["python"]
+        random.setstate((version, tuple(internal), gauss))
+    if "numpy" in state:
+        name, keys, pos, has_gauss, cached = state["numpy"]
+        np.random.set_state((name, np.asarray(keys, dtype=np.uint32), pos, has_gauss, cached))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 @dataclass
@@ -328,28 +382,75 @@ def evaluate(
 
 
 class Interrupted(Exception):
-    """Raised from inside a forward pass when cancel was requested."""
+    """Raised from inside a forward pass when cancel (or pause) was requested."""
+
+
+@dataclass
+class _Gate:
+    """Which stop request may interrupt the forward pass under way."""
+
+    training: bool = False
 
 
 @contextlib.contextmanager
-def _interruptible(model: Any, should_stop: Callable[[], bool]) -> Iterator[None]:
-    """Check for cancel before every decoder layer, so a long step stops within one layer.
+def _interruptible(
+    model: Any, should_stop: Callable[[], bool], should_abandon: Callable[[], bool]
+) -> Iterator[_Gate]:
+    """Check for a stop before every decoder layer, so a long step stops within one layer.
 
     A step of a real model on CPU can take many seconds; the server kills the
     trainer 5 s after asking it to stop, and we want to finish cleanly before that.
+    A training pass is interrupted by any stop (its update is not applied yet: the
+    step is redone on resume); a validation pass after the update only by a cancel,
+    so a pause completes the step's row and checkpoint first.
     """
+    gate = _Gate()
 
     def hook(module: Any, args: Any) -> None:
-        if should_stop():
+        if should_stop() if gate.training else should_abandon():
             raise Interrupted
 
     layers = [m for m in model.modules() if type(m).__name__.endswith("DecoderLayer")]
     handles = [layer.register_forward_pre_hook(hook) for layer in layers]
     try:
-        yield
+        yield gate
     finally:
         for handle in handles:
             handle.remove()
+
+
+def training_state(
+    optimizer: torch.optim.Optimizer,
+    scheduler: Any,
+    *,
+    step: int,
+    total_steps: int,
+    elapsed_examples: int,
+    elapsed_tokens: int,
+    epoch_losses: Sequence[float],
+    seed: int,
+) -> dict[str, Any]:
+    """What resuming after `step` needs beyond the weights (references, not copies:
+    save them before training goes on). `optimizer` is AdamW's state (twice the
+    trained weights); the rest is a few kilobytes."""
+    return {
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "total_steps": total_steps,
+        "elapsed_examples": elapsed_examples,
+        "elapsed_tokens": elapsed_tokens,
+        "epoch_losses": list(epoch_losses),
+        "seed": seed,
+        "rng": _rng_state(),
+    }
+
+
+def load_lora(model: Any, adapter_dir: str) -> Any:
+    """A LoRA model whose adapters continue from a checkpoint's (trainable)."""
+    from peft import PeftModel
+
+    return PeftModel.from_pretrained(model, adapter_dir, is_trainable=True)
 
 
 def train(
@@ -360,11 +461,14 @@ def train(
     reporter: Reporter,
     device: torch.device,
     ranks: Ranks | None = None,
+    resume: Resume | None = None,
 ) -> tuple[Any, Outcome]:
     """Fine-tune `model` in place; returns the (possibly LoRA-wrapped) model and totals.
 
     With `ranks` (world size > 1) this process trains its share of each batch and
-    only rank 0 evaluates and calls `reporter.on_step` / `on_epoch_end`.
+    only rank 0 evaluates and calls `reporter.on_step` / `on_epoch_end`. With
+    `resume`, training continues after `resume.step` with the optimizer, schedule,
+    counters and random state it saved.
     """
     dp = ranks is not None and ranks.world_size > 1
     main = ranks is None or ranks.main
@@ -372,7 +476,10 @@ def train(
     random.seed(config.seed)
     np.random.seed(config.seed % (2**32))
     if config.method == "lora":
-        model = apply_lora(model, config)
+        if resume is not None and resume.adapter_dir:
+            model = load_lora(model, resume.adapter_dir)
+        else:
+            model = apply_lora(model, config)
     # `net` runs the training forward passes: the DDP wrapper when data-parallel (its
     # backward all-reduces the gradients); `model` stays the plain module that is
     # evaluated, checkpointed and returned.
@@ -396,19 +503,48 @@ def train(
     eval_set = list(valid_examples[: config.max_eval_examples])
     elapsed_tokens = elapsed_examples = 0
     epoch_losses: list[float] = []
-    step = 0
+    done = 0  # steps whose update is applied
+    abandon: Callable[[], bool] = getattr(reporter, "should_abandon", reporter.should_stop)
+    if resume is not None:
+        optimizer.load_state_dict(resume.optimizer)
+        scheduler.load_state_dict(resume.scheduler)
+        done = resume.step
+        elapsed_tokens, elapsed_examples = resume.elapsed_tokens, resume.elapsed_examples
+        epoch_losses = list(resume.epoch_losses)
+        _set_rng_state(resume.rng)
+
+    def stopped() -> Outcome:
+        optimizer.zero_grad(set_to_none=True)
+        state = training_state(
+            optimizer,
+            scheduler,
+            step=done,
+            total_steps=total_steps,
+            elapsed_examples=elapsed_examples,
+            elapsed_tokens=elapsed_tokens,
+            epoch_losses=epoch_losses,
+            seed=config.seed,
+        )
+        return Outcome(done, total_steps, elapsed_tokens, stopped=True, state=state)
+
     try:
         # Data-parallel ranks must stop at the same step (a rank stopping inside a
         # forward pass would leave the others waiting in the gradient all-reduce), so
         # they agree between steps instead of checking before every layer.
-        hook = contextlib.nullcontext() if dp else _interruptible(model, reporter.should_stop)
-        with hook:
+        hook: contextlib.AbstractContextManager[_Gate | None] = (
+            contextlib.nullcontext() if dp else _interruptible(model, reporter.should_stop, abandon)
+        )
+        with hook as gate:
             for step, batch_idx in enumerate(batches, start=1):
+                if step <= done:
+                    continue  # resumed: these steps were trained before the pause
                 stop = reporter.should_stop()
                 if dp:
                     stop = _any_rank(stop, device)
                 if stop:
-                    return model, Outcome(step - 1, total_steps, elapsed_tokens, stopped=True)
+                    return model, stopped()
+                if gate is not None:
+                    gate.training = True
                 batch = [train_examples[i] for i in batch_idx]
                 # Normalised by the whole batch's targets on every rank, times the world
                 # size because DDP averages the ranks' gradients: the average is then
@@ -445,10 +581,13 @@ def train(
                 if dp:
                     loss_sum = _sum_ranks(loss_sum, device)
                     targets_all, preds_all = _gather_lists(targets_all, preds_all)
+                if gate is not None:
+                    gate.training = False
                 torch.nn.utils.clip_grad_norm_(params, 1.0)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
+                done = step
                 elapsed_tokens += sum(ex.n_tokens for ex in batch)
                 elapsed_examples += len(batch)
                 token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
@@ -472,7 +611,7 @@ def train(
                             device,
                             config.bf16,
                             config.classification if epoch_done else None,
-                            reporter.should_stop,
+                            abandon,
                         )
                     )
                 reporter.on_step(row, total_steps)
@@ -483,18 +622,20 @@ def train(
                         step,
                         {**row, "epoch_training_loss": sum(epoch_losses) / len(epoch_losses)},
                         model,
-                        training_state={
-                            "optimizer": optimizer.state_dict(),
-                            "scheduler": scheduler.state_dict(),
-                            "step": step,
-                            "total_steps": total_steps,
-                            "elapsed_examples": elapsed_examples,
-                            "elapsed_tokens": elapsed_tokens,
-                            "seed": config.seed,
-                        },
+                        training_state=training_state(
+                            optimizer,
+                            scheduler,
+                            step=step,
+                            total_steps=total_steps,
+                            elapsed_examples=elapsed_examples,
+                            elapsed_tokens=elapsed_tokens,
+                            epoch_losses=[],
+                            seed=config.seed,
+                        ),
                     )
                     epoch_losses = []
     except Interrupted:
-        optimizer.zero_grad(set_to_none=True)
-        return model, Outcome(max(0, step - 1), total_steps, elapsed_tokens, stopped=True)
-    return model, Outcome(step, total_steps, elapsed_tokens, stopped=False)
+        # In a training pass (its update not applied: the step is redone on resume),
+        # or, for a cancel, in a validation pass.
+        return model, stopped()
+    return model, Outcome(done, total_steps, elapsed_tokens, stopped=False)

@@ -128,10 +128,14 @@ def convert_gguf(target: Path, spec: BaseModelSpec) -> Path:
     return target
 
 
-def load_for_training(location: str, device: Any) -> tuple[Any, Any]:
-    """(model in float32 on `device`, tokenizer) from a local directory or hub id."""
+def load_for_training(location: str, device: Any, *, weights: str | None = None) -> tuple[Any, Any]:
+    """(model in float32 on `device`, tokenizer) from a local directory or hub id.
+
+    `weights`: another directory to take the model from (a checkpoint to resume,
+    which holds no tokenizer); the tokenizer still comes from `location`.
+    """
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(location)
-    model = AutoModelForCausalLM.from_pretrained(location, dtype="float32")
+    model = AutoModelForCausalLM.from_pretrained(weights or location, dtype="float32")
     return model.to(device), tokenizer

@@ -37,10 +37,19 @@ def _cell(value: Any) -> str:
 
 
 class ResultsCsv:
-    """results.csv with exactly the legacy guide's columns for this job's options."""
+    """results.csv with exactly the legacy guide's columns for this job's options.
+
+    `continue_after=k`: `path` already holds the rows of steps 1..k (a resumed job's,
+    from its checkpoint); rows are appended after them.
+    """
 
     def __init__(
-        self, path: Path, *, validation: bool, classification: ClassificationSetup | None
+        self,
+        path: Path,
+        *,
+        validation: bool,
+        classification: ClassificationSetup | None,
+        continue_after: int | None = None,
     ) -> None:
         self.path = path
         self.columns = list(TRAIN_COLUMNS)
@@ -49,10 +58,31 @@ class ResultsCsv:
         if classification is not None:
             self.columns += classification_columns(classification)
         self.rows = 0
-        self._fh: IO[str] | None = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
+        if continue_after is not None:
+            self.rows = self._check_existing(continue_after)
+            self._fh: IO[str] | None = open(path, "a", newline="", encoding="utf-8")  # noqa: SIM115
+            self._writer = csv.writer(self._fh)
+            return
+        self._fh = open(path, "w", newline="", encoding="utf-8")  # noqa: SIM115
         self._writer = csv.writer(self._fh)
         self._writer.writerow(self.columns)
         self._fh.flush()
+
+    def _check_existing(self, last_step: int) -> int:
+        with open(self.path, newline="", encoding="utf-8") as fh:
+            reader = csv.reader(fh)
+            header = next(reader, None)
+            steps = [int(row[0]) for row in reader if row]
+        if header != self.columns or steps != list(range(1, last_step + 1)):
+            raise ValueError(
+                f"the checkpoint's results.csv does not hold steps 1..{last_step} in this "
+                f"job's columns (header {header}, {len(steps)} rows)"
+            )
+        return len(steps)
+
+    def flush(self) -> None:
+        if self._fh is not None:
+            self._fh.flush()
 
     def write(self, row: dict[str, Any]) -> None:
         if self._fh is None:

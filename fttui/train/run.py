@@ -54,7 +54,7 @@ from fttui.train.registry import BaseModelSpec, default_model_spec
 from fttui.train.results import ResultsCsv, metrics_event_data
 
 if TYPE_CHECKING:
-    from fttui.train.engine import Ranks
+    from fttui.train.engine import Ranks, Resume
 
 log = logging.getLogger("fttui.train")
 
@@ -64,10 +64,14 @@ LORA_LR_SCALE = 10.0
 # After a cancel the local runner SIGKILLs 5 s after SIGTERM: the closing reports
 # (rows so far, the cancelled event) must be out by then.
 CLOSING_FLUSH_S = 4.0
+# A checkpoint's files beside the weights: what resuming needs (docs/training.md).
+STATE_FILE = "training_state.pt"  # step, counters, schedule, random state: kilobytes
+OPTIMIZER_FILE = "optimizer.pt"  # AdamW's moments: twice the trained weights
+RESULTS_FILE = "results.csv"  # the rows up to the checkpoint's step
 
 
 class Stopped(Exception):
-    """Raised to leave training when cancel was requested."""
+    """Raised to leave training when cancel or pause was requested."""
 
 
 class JobRun:
@@ -93,9 +97,16 @@ class JobRun:
         self.stop_reason = "server"
         self.started = time.monotonic()
         self.csv: ResultsCsv | None = None
+        self.model: Any = None
         self.model_name = ""
         self.results_sent = False
-        self.cancelled = False
+        self.closed = False  # the closing reports were flushed (cancel, pause)
+        # Pause and resume (docs/training.md): the step this run started after (the
+        # resumed checkpoint's), the last checkpoint it saved, where it stopped.
+        self.first_step = 0
+        self.total_steps = 0
+        self.last_checkpoint_step = 0
+        self.outcome: Any = None
 
     # -- cancellation ---------------------------------------------------------
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -103,9 +114,19 @@ class JobRun:
         self.stop_reason = "signal"
 
     def should_stop(self) -> bool:
-        if not self.stop_flag and self.reports is not None and self.reports.action != "continue":
-            self.stop_flag = True
-        return self.stop_flag
+        """Stop at the next step boundary: cancel, pause or a signal."""
+        if self.stop_flag:
+            return True
+        return self.reports is not None and self.reports.action != "continue"
+
+    def should_abandon(self) -> bool:
+        """Stop at once, even mid-validation: anything but a pause (which completes the
+        step it applied, so that its checkpoint continues exactly)."""
+        return self.should_stop() and not self.pausing
+
+    @property
+    def pausing(self) -> bool:
+        return self.reports is not None and self.reports.action == "pause"
 
     def check(self) -> None:
         if self.should_stop():
@@ -117,18 +138,19 @@ class JobRun:
         self.reports.add("event", message=message, level=level, type="message")
         print(f"[{level}] {message}", flush=True)
 
-    def _cancel_requested(self) -> bool:
-        """Whether the server asked for the stop (else a signal or another rank did)."""
-        if self.reports is not None and self.reports.action == "cancel":
+    def _server_asked_stop(self) -> bool:
+        """Whether the server asked for the stop (cancel or pause), else a signal or
+        another rank did."""
+        if self.reports is not None and self.reports.action in ("cancel", "pause"):
             return True
         answer = self.client.control()
-        return answer is not None and answer.get("action") == "cancel"
+        return answer is not None and answer.get("action") in ("cancel", "pause")
 
     # -- the run ----------------------------------------------------------------
     def run(self) -> int:
         try:
             code = self._run() if self.main else self._run_follower()
-            if self.reports is not None and not self.cancelled:
+            if self.reports is not None and not self.closed:
                 # The final status and the model must reach the server: wait for it
                 # (a restarting server) up to the offline limit. A cancelled run
                 # already had its short closing flush.
@@ -146,7 +168,7 @@ class JobRun:
         try:
             self._train()
         except Stopped:
-            if self.distributed and not self._cancel_requested():
+            if self.distributed and not self._server_asked_stop():
                 # The launcher stops every rank when one of them fails.
                 self._fail(
                     "training_error",
@@ -154,7 +176,10 @@ class JobRun:
                     None,
                 )
                 return 1
-            self._finish_cancelled()
+            if self.pausing:
+                self._finish_paused()
+            else:
+                self._finish_cancelled()
             return 0
         except TokenRefused as exc:
             print(f"[info] the server no longer accepts this trainer: {exc}", flush=True)
@@ -214,7 +239,33 @@ class JobRun:
         if self.reports is not None:
             self.reports.add("status", status="cancelled", reason=self.stop_reason)
             self.reports.flush(CLOSING_FLUSH_S)
-        self.cancelled = True
+        self.closed = True
+
+    def _finish_paused(self) -> None:
+        """Checkpoint where training stopped (weights, optimizer, schedule, counters,
+        random state, the rows so far), send it and the rows, report `paused`."""
+        assert self.reports is not None
+        outcome = self.outcome
+        step = outcome.steps if outcome is not None else self.first_step
+        if outcome is not None and outcome.state is not None and step > self.last_checkpoint_step:
+            assert self.model is not None
+            self._save_checkpoint(step, self.model, outcome.state, kind="pause")
+        if self.csv is not None:
+            self.csv.close()
+            self._send_results()
+        if step == 0:
+            where = "before the first step; resume starts from the beginning"
+        else:
+            total = f" of {self.total_steps}" if self.total_steps else ""
+            where = (
+                f"at step {step}{total}; the checkpoint keeps the weights, optimizer state, "
+                f"learning-rate schedule, counters and random state, and resume continues "
+                f"from step {step + 1}"
+            )
+        self.event(f"Job paused {where}.")
+        # run() then waits until the checkpoint and this report reached the server
+        # (a restarting one too, up to the offline limit): resuming needs them.
+        self.reports.add("status", status="paused", step=step)
 
     def _options(self, job: dict[str, Any]) -> dict[str, Any]:
         """All requested options in one dict, however the server stored them."""
@@ -280,6 +331,35 @@ class JobRun:
             return str(self.client.fetch_model(source, cache_dir()))
         return base_location(base, cache_dir())
 
+    def _resume_files(self, point: dict[str, Any]) -> Path:
+        """The checkpoint to resume from, downloaded (sha256 checked) into the work dir:
+        used once, so it is not kept in the node's cache."""
+        target = self.work / "resume"
+        for f in point["files"]:
+            self.client.download(
+                f"/checkpoints/{int(point['step'])}/{f['name']}", target / f["name"], f["sha256"]
+            )
+        return target
+
+    def _resume_state(self, directory: Path) -> Resume:
+        import torch
+
+        from fttui.train.engine import Resume
+
+        saved = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
+        optimizer = torch.load(directory / OPTIMIZER_FILE, map_location="cpu", weights_only=True)
+        lora = (directory / "adapter_config.json").exists()
+        return Resume(
+            step=int(saved["step"]),
+            optimizer=optimizer,
+            scheduler=saved["scheduler"],
+            elapsed_tokens=int(saved["elapsed_tokens"]),
+            elapsed_examples=int(saved["elapsed_examples"]),
+            epoch_losses=[float(x) for x in saved.get("epoch_losses") or []],
+            rng=saved.get("rng") or {},
+            adapter_dir=str(directory) if lora else None,
+        )
+
     def _train(self) -> None:
         import torch
 
@@ -308,7 +388,18 @@ class JobRun:
                 location = self._model_location(spec, base)
         else:
             location = self._model_location(spec, base)
-        model, tokenizer = load_for_training(location, device)
+        point = spec.get("resume_from")
+        resume = None
+        weights = None
+        if point:
+            directory = self._resume_files(point)
+            resume = self._resume_state(directory)
+            self.first_step = resume.step
+            # Full fine-tuning: the checkpoint is the whole model; LoRA: the base model,
+            # its adapters loaded by the engine after wrapping.
+            weights = None if resume.adapter_dir else str(directory)
+        model, tokenizer = load_for_training(location, device, weights=weights)
+        self.model = model
         self.check()
         limit = token_limit(base.context_length, model.config)
         train_ex, valid_ex = self._read_files(job, tokenizer, limit)
@@ -344,7 +435,9 @@ class JobRun:
         if not self.main:
             # Other ranks: the same run, nothing reported.
             self.check()
-            _, outcome = train(model, train_ex, valid_ex, config, self, device, self.ranks)
+            _, outcome = train(
+                model, train_ex, valid_ex, config, self, device, self.ranks, resume=resume
+            )
             if outcome.stopped:
                 raise Stopped
             return
@@ -370,26 +463,46 @@ class JobRun:
             },
         )
         (self.work / "results").mkdir()
+        results_path = self.work / "results" / "results.csv"
+        if resume is not None:
+            # The rows up to the checkpoint's step, as the checkpoint saved them: the
+            # file goes on from there, none missing, none twice.
+            shutil.copyfile(self.work / "resume" / RESULTS_FILE, results_path)
         self.csv = ResultsCsv(
-            self.work / "results" / "results.csv",
+            results_path,
             validation=bool(valid_ex),
             classification=classification,
+            continue_after=resume.step if resume is not None else None,
         )
-        if classification is not None:
+        if classification is not None and resume is None:
             base_metrics = evaluate(
-                model, valid_ex, device, config.bf16, classification, self.should_stop
+                model, valid_ex, device, config.bf16, classification, self.should_abandon
             )
             shown = ", ".join(
                 f"{k}={v:.4f}" for k, v in base_metrics.items() if k.startswith("classification/")
             )
             self.event(f"Before training (step 0): {shown}")
-        self.event(
-            f"Training started: {config.n_epochs} epochs, batch size {config.batch_size}, "
+        how = (
+            f"{config.n_epochs} epochs, batch size {config.batch_size}, "
             f"learning rate {lr:.3g} (multiplier {resolved.learning_rate_multiplier}), "
             f"method {method}; {describe_runtime(runtime)}"
         )
+        if resume is not None and point is not None:
+            self.last_checkpoint_step = resume.step
+            self.event(
+                f"Training resumed at step {resume.step + 1} from checkpoint "
+                f"{point.get('checkpoint')} (weights, optimizer state, learning-rate "
+                f"schedule, counters and random state restored): {how}"
+            )
+        else:
+            self.event(f"Training started: {how}")
         self.check()
-        model, outcome = train(model, train_ex, valid_ex, config, self, device, self.ranks)
+        self.started = time.monotonic()
+        model, outcome = train(
+            model, train_ex, valid_ex, config, self, device, self.ranks, resume=resume
+        )
+        self.model = model
+        self.outcome = outcome
         if outcome.stopped:
             raise Stopped
         self.csv.close()
@@ -398,6 +511,7 @@ class JobRun:
     # -- Reporter protocol (engine callbacks) ------------------------------------
     def on_step(self, row: dict[str, Any], total_steps: int) -> None:
         assert self.csv is not None and self.reports is not None
+        self.total_steps = total_steps
         self.csv.write(row)
         data = metrics_event_data(row, total_steps)
         msg = f"Step {row['step']}/{total_steps}: training loss={row['training_loss']:.4f}"
@@ -405,7 +519,7 @@ class JobRun:
             msg += f", validation loss={row['validation_loss']:.4f}"
         self.reports.add("event", message=msg, level="info", type="metrics", data=data)
         elapsed = time.monotonic() - self.started
-        remaining = elapsed / row["step"] * (total_steps - row["step"])
+        remaining = elapsed / max(1, row["step"] - self.first_step) * (total_steps - row["step"])
         if row["step"] == 1 or row["step"] % 5 == 0:
             self.reports.add("job", fields={"estimated_finish": int(time.time()) + int(remaining)})
 
@@ -425,13 +539,6 @@ class JobRun:
         if cls:
             msg += ", " + ", ".join(f"{k}={v:.4f}" for k, v in cls.items())
         self.event(msg)
-        path = self.work / "checkpoints" / f"step-{step}"
-        model.save_pretrained(path)
-        if training_state is not None:
-            # What resuming needs beyond the weights (docs/cluster.md, pause/resume).
-            import torch
-
-            torch.save(training_state, path / "training_state.pt")
         metrics = {
             "step": step,
             "train_loss": row["training_loss"],
@@ -440,7 +547,41 @@ class JobRun:
         if "validation_loss" in row:
             metrics["valid_loss"] = row["validation_loss"]
             metrics["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
-        self.reports.add_upload("checkpoint", path, step_number=step, metrics=metrics)
+        self._save_checkpoint(step, model, training_state, kind="epoch", metrics=metrics)
+
+    def _save_checkpoint(
+        self,
+        step: int,
+        model: Any,
+        state: dict[str, Any] | None,
+        *,
+        kind: str,
+        metrics: dict[str, Any] | None = None,
+    ) -> None:
+        """Write `step-N/` (weights; with `state`, the optimizer in `optimizer.pt` and
+        the rest in `training_state.pt`; the results rows so far) and queue its upload.
+        The server keeps the optimizer state only where a resume may need it
+        (fttui/server/checkpoints.py)."""
+        assert self.reports is not None
+        path = self.work / "checkpoints" / f"step-{step}"
+        model.save_pretrained(path)
+        if state is not None:
+            import torch
+
+            small = {k: v for k, v in state.items() if k != "optimizer"}
+            torch.save(state["optimizer"], path / OPTIMIZER_FILE)
+            torch.save(small, path / STATE_FILE)
+        if self.csv is not None:
+            self.csv.flush()
+            shutil.copyfile(self.csv.path, path / RESULTS_FILE)
+        self.reports.add_upload(
+            "checkpoint",
+            path,
+            step_number=step,
+            metrics=metrics or {"step": step},
+            checkpoint_kind=kind,
+        )
+        self.last_checkpoint_step = step
 
     # -- outputs ------------------------------------------------------------------
     def _send_results(self) -> None:

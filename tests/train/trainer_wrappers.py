@@ -8,7 +8,10 @@ after one change a test needs:
 - `sandbox`: runs from another working directory with its own node cache, and
   refuses (an audit hook raising PermissionError) every open or listing of a path
   under `$FTTUI_TEST_FORBIDDEN_DIR` (the server's data dir): the trainer must train
-  over HTTP alone.
+  over HTTP alone;
+- `slow`: each training step takes `$FTTUI_TEST_STEP_S` seconds longer (after its
+  row is written), so a test can act between steps of the tiny model, whose steps
+  take milliseconds. Nothing else changes: the numbers trained are the same.
 """
 
 from __future__ import annotations
@@ -51,8 +54,23 @@ def sandbox(argv: list[str]) -> None:
     sys.addaudithook(hook)
 
 
+def slow(argv: list[str]) -> None:
+    import time
+
+    from fttui.train.results import ResultsCsv
+
+    delay = float(os.environ["FTTUI_TEST_STEP_S"])
+    write = ResultsCsv.write
+
+    def write_then_wait(self: ResultsCsv, row: dict[str, Any]) -> None:
+        write(self, row)
+        time.sleep(delay)
+
+    ResultsCsv.write = write_then_wait  # type: ignore[method-assign]
+
+
 if __name__ == "__main__":
     mode, args = sys.argv[1], sys.argv[2:]
-    {"leak": leak, "sandbox": sandbox}[mode](args)
+    {"leak": leak, "sandbox": sandbox, "slow": slow}[mode](args)
     sys.argv = ["fttui.train.run", *args]
     runpy.run_module("fttui.train.run", run_name="__main__", alter_sys=True)

@@ -13,7 +13,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from starlette.concurrency import run_in_threadpool
 
 from fttui.server.context import ServerContext, current_ctx, json_body
-from fttui.server.jobs_service import cancel_job, create_job, get_job
+from fttui.server.jobs_service import cancel_job, create_job, get_job, pause_job, resume_job
 from fttui.server.request_schemas import JOB_REQUEST
 from fttui.server.serialize import checkpoint_object, event_object, job_object, list_page
 
@@ -42,6 +42,19 @@ def retrieve(job_id: str, ctx: Ctx) -> dict[str, Any]:
 @router.post("/{job_id}/cancel")
 def cancel(job_id: str, ctx: Ctx) -> dict[str, Any]:
     return job_object(cancel_job(ctx, job_id))
+
+
+@router.post("/{job_id}/pause")
+def pause(job_id: str, ctx: Ctx) -> dict[str, Any]:
+    """Pause a running job: it shows `paused` at once; its trainer saves a checkpoint
+    with the optimizer state at the next step and stops (409 unless running)."""
+    return job_object(pause_job(ctx, job_id))
+
+
+@router.post("/{job_id}/resume")
+def resume(job_id: str, ctx: Ctx) -> dict[str, Any]:
+    """Resume a paused job: `queued`, then trained on from its pause checkpoint."""
+    return job_object(resume_job(ctx, job_id))
 
 
 @router.get("/{job_id}/events")

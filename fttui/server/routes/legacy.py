@@ -113,10 +113,16 @@ def events(job_id: str, ctx: Ctx, stream: bool = False) -> dict[str, Any] | Stre
 
 
 def _poll(ctx: ServerContext, job_id: str, after_seq: int) -> tuple[bool, list[dict[str, Any]]]:
-    """(job is final, the next page of its events after `after_seq`), read in one thread."""
+    """(the stream is done, the next page of its events after `after_seq`), read in one
+    thread. Done: the job is final, or paused with its checkpoint saved (nothing more
+    happens until someone resumes it; the legacy CLI then prints its status)."""
     job = ctx.store.get_job(job_id)
-    final = job is None or job["status"] in FINAL_STATUSES
-    return final, ctx.store.events_since(job_id, after_seq=after_seq, limit=STREAM_PAGE)
+    done = (
+        job is None
+        or job["status"] in FINAL_STATUSES
+        or (job["status"] == "paused" and not job.get("pause_requested"))
+    )
+    return done, ctx.store.events_since(job_id, after_seq=after_seq, limit=STREAM_PAGE)
 
 
 async def _event_stream(ctx: ServerContext, job_id: str) -> AsyncIterator[bytes]:

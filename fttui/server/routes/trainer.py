@@ -46,7 +46,7 @@ def reports(
     job_id: str, request: Request, ctx: Ctx, body: Annotated[Any, Body()] = None
 ) -> dict[str, Any]:
     job = _job(ctx, job_id, request)
-    return svc.apply_reports(ctx.store, job, body)
+    return svc.apply_reports(ctx.store, job, body, keep_checkpoints=ctx.settings.keep_checkpoints)
 
 
 @router.get("/files/{file_id}")
@@ -58,6 +58,13 @@ def job_file(job_id: str, file_id: str, request: Request, ctx: Ctx) -> FileRespo
 @router.get("/source-model/{name}")
 def source_model_file(job_id: str, name: str, request: Request, ctx: Ctx) -> FileResponse:
     path: Path = svc.source_model_file(ctx.store, _job(ctx, job_id, request), name)
+    return FileResponse(path, media_type="application/octet-stream")
+
+
+@router.get("/checkpoints/{step}/{name}")
+def checkpoint_file(job_id: str, step: int, name: str, request: Request, ctx: Ctx) -> FileResponse:
+    """A file of one of this job's checkpoints: a resumed trainer's starting point."""
+    path = svc.checkpoint_file(ctx.store, _job(ctx, job_id, request), step, name)
     return FileResponse(path, media_type="application/octet-stream")
 
 

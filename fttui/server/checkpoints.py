@@ -1,0 +1,159 @@
+"""What the server keeps of a job's checkpoints, and the checkpoint a resume starts from.
+
+A trainer uploads a checkpoint at the end of every epoch and one where the user
+paused (docs/cluster.md). Each holds the weights (what a user may want to keep),
+`training_state.pt` (step, counters, the schedule's position, random states: a few
+kilobytes) and `optimizer.pt` (AdamW's two moments per weight: twice the weights,
+1.1 GB of the default model's 1.6 GB checkpoint), which only resuming needs.
+Kept on disk, per job:
+
+- the last `keep` epoch checkpoints (3 by default, as OpenAI keeps; `--keep-checkpoints`,
+  `FTTUI_KEEP_CHECKPOINTS`, 0 keeps them all); older ones are deleted, row and files;
+- a pause checkpoint until a later checkpoint exists (it is then superseded);
+- the optimizer state only on the latest checkpoint of a job that can still go on
+  (running or paused): a resume needs nothing older, and a job that is final
+  (succeeded, failed, cancelled) can never resume, so it keeps none.
+
+So a finished default-model job keeps 3 x 540 MB of weights, never 3 x 1.6 GB, and a
+running or paused one at most 1.1 GB more.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+from fttui.store.db import FINAL_STATUSES, Store
+
+log = logging.getLogger("fttui.server.checkpoints")
+
+MANIFEST = "fttui-manifest.json"
+OPTIMIZER_FILE = "optimizer.pt"
+STATE_FILE = "training_state.pt"
+DEFAULT_KEEP = 3
+
+
+def directory_bytes(directory: Path) -> int:
+    """Bytes of the regular files directly in `directory` (0 when it is gone)."""
+    try:
+        return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
+    except OSError:
+        return 0
+
+
+def _files(directory: Path) -> list[dict[str, Any]]:
+    try:
+        return list(json.loads((directory / MANIFEST).read_text())["files"])
+    except (OSError, ValueError, KeyError):
+        return []
+
+
+def _write_manifest(directory: Path, files: list[dict[str, Any]]) -> None:
+    tmp = directory / f".{MANIFEST}.tmp"
+    tmp.write_text(json.dumps({"files": files}, indent=1))
+    os.replace(tmp, directory / MANIFEST)
+
+
+def state_bytes(files: list[dict[str, Any]]) -> int:
+    """Bytes of optimizer state among a checkpoint's files (0: it cannot resume)."""
+    names = {f["name"]: int(f.get("bytes") or 0) for f in files}
+    if STATE_FILE not in names or OPTIMIZER_FILE not in names:
+        return 0
+    return names[OPTIMIZER_FILE]
+
+
+def _drop_state(store: Store, row: dict[str, Any]) -> None:
+    """Delete a checkpoint's optimizer state; its weights and counters stay."""
+    directory = store.data_dir / row["path"]
+    files = [f for f in _files(directory) if f["name"] != OPTIMIZER_FILE]
+    (directory / OPTIMIZER_FILE).unlink(missing_ok=True)
+    if directory.is_dir():
+        _write_manifest(directory, files)
+    store.update_checkpoint(row["id"], state_bytes=0, bytes=directory_bytes(directory))
+
+
+def _delete(store: Store, row: dict[str, Any]) -> None:
+    directory = (store.data_dir / row["path"]).resolve()
+    store.delete_checkpoint(row["id"])
+    # Only ever remove directories inside the jobs area.
+    if directory.is_relative_to(store.jobs_dir.resolve()) and directory.is_dir():
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+def apply_retention(store: Store, job_id: str, keep: int) -> list[int]:
+    """Enforce what the module docstring says for one job; returns the deleted steps."""
+    job = store.get_job(job_id)
+    final = job is None or job["status"] in FINAL_STATUSES
+    rows = store.job_checkpoints(job_id)  # latest step first
+    deleted: list[int] = []
+    epochs = 0
+    kept: list[dict[str, Any]] = []
+    for i, row in enumerate(rows):
+        if row["kind"] == "pause" and i > 0:
+            superseded = True  # a later checkpoint exists
+        elif row["kind"] != "pause":
+            epochs += 1
+            superseded = keep > 0 and epochs > keep
+        else:
+            superseded = False
+        if superseded:
+            _delete(store, row)
+            deleted.append(int(row["step_number"]))
+        else:
+            kept.append(row)
+    holder = None if final else next((r for r in kept if r["state_bytes"] > 0), None)
+    for row in kept:
+        if row["state_bytes"] > 0 and row is not holder:
+            _drop_state(store, row)
+    return deleted
+
+
+def drop_state_of_final_jobs(store: Store) -> int:
+    """Optimizer state of jobs that can no longer resume; run on every scheduler tick
+    (whatever made the job final: its trainer, a cancel, a failure, a restart)."""
+    rows = store.checkpoints_with_state(FINAL_STATUSES)
+    for row in rows:
+        try:
+            _drop_state(store, row)
+        except OSError as exc:
+            log.warning("could not drop the optimizer state of %s: %s", row["path"], exc)
+    return len(rows)
+
+
+def resume_point(store: Store, job_id: str) -> dict[str, Any] | None:
+    """The latest checkpoint a resume can start from (it holds the optimizer state)."""
+    for row in store.job_checkpoints(job_id):
+        if row["state_bytes"] > 0:
+            return row
+    return None
+
+
+def resume_from(store: Store, job_id: str) -> dict[str, Any] | None:
+    """The spec's `resume_from`: the checkpoint's step, name and files with sha256."""
+    row = resume_point(store, job_id)
+    if row is None:
+        return None
+    files = _files(store.data_dir / row["path"])
+    canonical = json.dumps(sorted((f["name"], f["sha256"]) for f in files))
+    return {
+        "step": int(row["step_number"]),
+        "checkpoint": row["fine_tuned_model_checkpoint"],
+        "files": files,
+        "checksum": hashlib.sha256(canonical.encode()).hexdigest(),
+    }
+
+
+def checkpoint_file(store: Store, job_id: str, step: int, name: str) -> Path | None:
+    """A file of the job's checkpoint at `step`, if it is one of its manifest's files."""
+    for row in store.job_checkpoints(job_id):
+        if int(row["step_number"]) == step:
+            directory = store.data_dir / row["path"]
+            if name in {f["name"] for f in _files(directory)}:
+                return directory / name
+            return None
+    return None
