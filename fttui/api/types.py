@@ -74,6 +74,16 @@ class Usage(_Obj):
     limit_bytes: int | None = None
     max_file_bytes: int | None = None
     files: int | None = None
+    # Fine-tuned models and checkpoints on the server's disk (not counted by the quota).
+    models_bytes: int | None = None
+    checkpoints_bytes: int | None = None
+
+    @property
+    def artifact_bytes(self) -> int | None:
+        """Models and checkpoints together, or None when the server does not say."""
+        if self.models_bytes is None and self.checkpoints_bytes is None:
+            return None
+        return (self.models_bytes or 0) + (self.checkpoints_bytes or 0)
 
 
 # -- jobs --------------------------------------------------------------------

@@ -34,6 +34,13 @@ def job_row(job: Any) -> JobRow:
     )
 
 
+def job_pausing(job: Any) -> bool:
+    """A paused job whose trainer is still saving the checkpoint to resume from (the
+    local server says so in `fttui.pausing`; it cannot be resumed yet)."""
+    local = _plain(_get(job, "fttui")) or {}
+    return isinstance(local, dict) and bool(local.get("pausing"))
+
+
 def file_row(f: Any) -> FileRow:
     return FileRow(
         id=_get(f, "id"),
@@ -95,9 +102,12 @@ def runtime_text(runtime: dict[str, Any]) -> str:
 
 def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str, str]]:
     """What the job detail pane lists: resolved hyperparameters, files, names, error."""
+    status = _fmt(_get(job, "status"))
+    if status == "paused" and job_pausing(job):
+        status = "paused (saving the checkpoint to resume from)"
     items: list[tuple[str, str]] = [
         ("id", _fmt(_get(job, "id"))),
-        ("status", _fmt(_get(job, "status"))),
+        ("status", status),
         ("model", _fmt(_get(job, "model"))),
         ("fine-tuned model", _fmt(_get(job, "fine_tuned_model"))),
         ("suffix", _fmt(_get(job, "user_provided_suffix") or _get(job, "suffix"))),

@@ -66,9 +66,12 @@ class FilesPane(Pane):
         if usage is not None:
             quota.used = usage.used_bytes
             quota.limit = usage.limit_bytes
+            # The local server's models and checkpoints: on its disk, not in the quota.
+            quota.others = usage.artifact_bytes
         else:
             quota.used = sum(int(f.bytes or 0) for f in files)
             quota.limit = None
+            quota.others = None
 
     def delete_selected(self) -> None:
         file_id = self.selected_file_id

@@ -26,6 +26,7 @@ from textual.widgets import Header, Static
 from fttui.backend import Backend
 from fttui.messages import DetailLoaded, EventsBatch, FilesLoaded, JobsLoaded
 from fttui.panes import DetailPane, EventsPane, FilesPane, JobsPane, Pane, PlotsPane
+from fttui.panes.convert import job_pausing
 from fttui.panes.plots import compare_labels
 from widgets import JobTable, KeyBar
 
@@ -46,6 +47,9 @@ class MainScreen(Screen[None]):
         Binding("n", "new_job", "New job"),
         Binding("y", "clone_job", "Clone job", show=False),
         Binding("c", "cancel_job", "Cancel job"),
+        # Shown (here, in `?` and the palette) only for a job they apply to: see check_action.
+        Binding("P", "pause_job", "Pause job"),
+        Binding("R", "resume_job", "Resume job"),
         Binding("u", "upload", "Upload"),
         Binding("d", "download", "Download results"),
         Binding("t", "try_model", "Try model"),
@@ -145,12 +149,14 @@ class MainScreen(Screen[None]):
         self.detail.show(job_id)
         self.events.follow(job_id)
         self.plots.show(job_id)
+        self.refresh_bindings()  # pause/resume depend on the selected job's status
 
     @on(JobsLoaded)
     def _jobs_loaded(self, message: JobsLoaded) -> None:
         if self.selected_job_id is not None:
             self.detail.job_changed(message.jobs.get(self.selected_job_id))
         self.plots.jobs_changed(message.jobs)
+        self.refresh_bindings()
 
     @on(JobTable.MarksChanged)
     def _marks_changed(self, message: JobTable.MarksChanged) -> None:
@@ -170,6 +176,20 @@ class MainScreen(Screen[None]):
     def _detail_loaded(self, message: DetailLoaded) -> None:
         self.jobs.keep(message.job)
         self.plots.job_updated(message.job)
+        self.refresh_bindings()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Pause only for a running job, resume only for a paused one whose checkpoint
+        is saved; otherwise their keys are hidden from the key bar and `?`."""
+        if action in ("pause_job", "resume_job"):
+            jobs = self.query(JobsPane).first() if self.is_mounted else None
+            job = jobs.selected_job if jobs is not None and jobs.is_mounted else None
+            if job is None:
+                return False
+            if action == "pause_job":
+                return bool(job.status == "running")
+            return job.status == "paused" and not job_pausing(job)
+        return True
 
     @on(EventsBatch)
     def _events_batch(self, message: EventsBatch) -> None:
@@ -213,6 +233,17 @@ class MainScreen(Screen[None]):
 
     def action_cancel_job(self) -> None:
         self.jobs.cancel_selected()
+
+    def action_pause_job(self) -> None:
+        """The trainer checkpoints at the next step and stops; `R` resumes from there."""
+        job = self.jobs.selected_or_say()
+        if job is not None:
+            self.jobs.act("pause", job.id)
+
+    def action_resume_job(self) -> None:
+        job = self.jobs.selected_or_say()
+        if job is not None:
+            self.jobs.act("resume", job.id)
 
     def action_upload(self) -> None:
         from fttui.screens.upload import UploadScreen

@@ -148,6 +148,19 @@ def resume_from(store: Store, job_id: str) -> dict[str, Any] | None:
     }
 
 
+def backfill_artifact_bytes(store: Store) -> None:
+    """Sizes of models and checkpoints recorded before sizes were recorded (their rows
+    say 0 bytes): measured once on disk."""
+    for table, rows in (
+        ("models", store.unsized("models")),
+        ("checkpoints", store.unsized("checkpoints")),
+    ):
+        for row in rows:
+            size = directory_bytes(store.data_dir / row["path"])
+            if size:
+                store.set_bytes(table, row["id"], size)
+
+
 def checkpoint_file(store: Store, job_id: str, step: int, name: str) -> Path | None:
     """A file of the job's checkpoint at `step`, if it is one of its manifest's files."""
     for row in store.job_checkpoints(job_id):

@@ -80,6 +80,8 @@ def job_object(job: dict[str, Any]) -> dict[str, Any]:
             "started_at": job.get("started_at"),
             "hyperparameters": {k: extra[k] for k in EXTRA_HPARAMS if k in extra},
             "runtime": runtime_object(job.get("runtime")),
+            # Paused, with its trainer still saving the checkpoint (resume must wait).
+            "pausing": bool(job.get("pause_requested")),
         },
     }
 

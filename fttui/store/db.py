@@ -588,6 +588,17 @@ class Store:
             wanted,
         )
 
+    def unsized(self, table: str) -> list[dict[str, Any]]:
+        """Models or checkpoints whose size was never recorded (rows of older versions)."""
+        assert table in ("models", "checkpoints")
+        deleted = " AND deleted = 0" if table == "models" else ""
+        return self._all(f"SELECT id, path FROM {table} WHERE bytes = 0{deleted}")
+
+    def set_bytes(self, table: str, row_id: str, size: int) -> None:
+        assert table in ("models", "checkpoints")
+        with self._tx() as conn:
+            conn.execute(f"UPDATE {table} SET bytes = ? WHERE id = ?", (size, row_id))
+
     def artifact_bytes(self) -> tuple[int, int]:
         """(fine-tuned models, checkpoints): bytes on disk, as recorded at commit."""
         conn = self._conn()

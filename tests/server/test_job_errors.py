@@ -181,6 +181,9 @@ def test_usage_and_health(api: httpx.Client, queued_server: ServerProcess) -> No
         "limit_bytes": 1_000_000_000,
         "max_file_bytes": 150_000_000,
         "files": len(files),
+        # No job of this server has trained: nothing on disk beside the files.
+        "models_bytes": 0,
+        "checkpoints_bytes": 0,
     }
     health = api.get("/fttui/health").json()
     assert health["status"] == "ok" and health["version"]

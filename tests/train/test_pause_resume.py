@@ -207,3 +207,21 @@ def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
     assert len(done_paused["result_files"]) == 1
     gone = httpx.get(f"{srv.base_url}/files/{partial[0]}", timeout=30)
     assert gone.status_code == 404
+
+    # -- the storage line's numbers: models and checkpoints as they are on disk.
+    usage = httpx.get(f"{srv.base_url}/fttui/usage", timeout=30).json()
+    models = sum(
+        p.stat().st_size
+        for m in (done["fine_tuned_model"], done_paused["fine_tuned_model"])
+        for p in (srv.data_dir / Store(srv.data_dir).get_model(m)["path"]).iterdir()  # type: ignore[index]
+    )
+    checkpoints = sum(
+        p.stat().st_size
+        for p in (srv.data_dir / "jobs").glob("*/checkpoints/step-*/*")
+        if p.is_file()
+    )
+    assert usage["models_bytes"] == models > 0
+    assert usage["checkpoints_bytes"] == checkpoints > 0
+    assert usage["used_bytes"] == sum(
+        f["bytes"] for f in httpx.get(f"{srv.base_url}/files", timeout=30).json()["data"]
+    )

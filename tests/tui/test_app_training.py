@@ -16,6 +16,7 @@ from conftest import ServerProcess, free_port, register_tiny_model
 from rich.console import Console
 from textual.widgets import Button, Input, Select, Static, TextArea
 
+from fttui.screens.help import key_sections
 from fttui.screens.job_form import JobFormScreen
 from fttui.screens.main import MainScreen
 from fttui.screens.try_model import TryModelScreen
@@ -26,7 +27,9 @@ from widgets import (
     FileTable,
     HyperparamForm,
     JobTable,
+    KeyBar,
     MetricsPanel,
+    QuotaBar,
     TransferProgress,
 )
 
@@ -192,6 +195,51 @@ async def test_upload_train_watch_try_and_cancel(
         await wait_for(pilot, lambda: main.selected_job_id not in (None, job_id), what="selected 2")
         second = main.selected_job_id
         assert second is not None
+        # -- pause it (P) and resume it (R): each key shows only when it applies.
+        bar = main.query_one(KeyBar)
+
+        def keys() -> set[str]:
+            return {description for _, description in bar.keys}
+
+        def help_keys() -> set[str]:
+            return {d for _, rows in key_sections(main) for _, d in rows}
+
+        await wait_for(
+            pilot,
+            lambda: main.jobs.jobs[second].status == "running" and "Pause job" in keys(),
+            timeout=120,
+            what="pause key for the running job",
+        )
+        assert "Resume job" not in keys() and "Resume job" not in help_keys()
+        assert "Pause job" in help_keys()
+        await pilot.press("2", "P")
+        await wait_for(
+            pilot,
+            lambda: (
+                _job(tiny_server, second)["status"] == "paused"
+                and not _job(tiny_server, second)["fttui"]["pausing"]
+            ),
+            timeout=60,
+            what="paused with its checkpoint saved",
+        )
+        await wait_for(pilot, lambda: "Resume job" in keys(), timeout=20, what="resume key")
+        assert "Pause job" not in keys() and "Pause job" not in help_keys()
+        await pilot.press("R")
+        await wait_for(
+            pilot,
+            lambda: _job(tiny_server, second)["status"] in ("queued", "running"),
+            timeout=20,
+            what="resumed",
+        )
+        await wait_for(pilot, lambda: "Resume job" not in keys(), timeout=20, what="no resume")
+        # The files pane's storage line counts the first job's model and checkpoints.
+        quota = main.query_one(QuotaBar)
+        await wait_for(
+            pilot,
+            lambda: "models/checkpoints" in quota.summary and bool(quota.others),
+            timeout=20,
+            what="models and checkpoints in the storage line",
+        )
         await pilot.press("2", "c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="confirm")
         await pilot.press("y")

@@ -40,3 +40,18 @@ async def test_unknown_limit_says_unknown_and_draws_no_fill() -> None:
         assert "5.0 kB of unknown" in text
         assert "█" not in text
         assert bar.level == "unknown"
+
+
+async def test_models_and_checkpoints_are_shown_beside_the_files_but_not_counted() -> None:
+    app = Host(lambda: [QuotaBar(312_345_678, 1_000_000_000, others=1_100_000_000)])
+    async with app.run_test(size=(100, 3)) as pilot:
+        bar = app.query_one(QuotaBar)
+        await pilot.pause()
+        text = drawn_text(bar)
+        assert "files 312.3 MB of 1.0 GB (31.2%) + models/checkpoints 1.1 GB" in text
+        # The level follows the files only: 1.1 GB of models does not make it critical.
+        assert bar.level == "ok"
+        assert "▒" in text and "█" in text  # files, then models/checkpoints in their shade
+        bar.others = 0
+        await pilot.pause()
+        assert "models/checkpoints" not in drawn_text(bar) and "▒" not in drawn_text(bar)

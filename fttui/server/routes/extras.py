@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends
 
 from fttui import __version__
+from fttui.server.checkpoints import backfill_artifact_bytes
 from fttui.server.context import ServerContext, current_ctx
 
 router = APIRouter(prefix="/fttui")
@@ -15,13 +16,21 @@ Ctx = Annotated[ServerContext, Depends(current_ctx)]
 
 @router.get("/usage")
 def usage(ctx: Ctx) -> dict[str, Any]:
+    """Uploaded files against the quota (`--quota-bytes`, which only they count against,
+    as OpenAI's legacy fine-tuning guide has it), and beside them what fine-tuned models
+    and checkpoints hold on this server's disk (bounded by checkpoint retention, not by
+    the quota; docs/server.md)."""
     store = ctx.store
+    backfill_artifact_bytes(store)
+    models, checkpoints = store.artifact_bytes()
     return {
         "object": "usage",
         "used_bytes": store.total_bytes(),
         "limit_bytes": ctx.settings.quota_bytes,
         "max_file_bytes": ctx.settings.max_file_bytes,
         "files": store.file_count(),
+        "models_bytes": models,
+        "checkpoints_bytes": checkpoints,
     }
 
 
