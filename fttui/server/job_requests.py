@@ -282,6 +282,15 @@ def parse_job_request(
             raise _bad(problem, f"hyperparameters.{name}")
         standard[name] = AUTO if value in (None, AUTO) else value
     extra = _check_extras(hp, validation is not None)
+    fmt = (training.get("meta") or {}).get("format")
+    if extra.get("prompt_loss_weight") and fmt not in (None, "prompt_completion"):
+        # The weight of prompt tokens is a prompt/completion notion; never ignored.
+        raise _bad(
+            f"prompt_loss_weight applies to prompt/completion files only; training_file "
+            f"{training['id']} is in the {fmt} format (in chat examples each assistant "
+            "message's `weight` chooses what is trained)",
+            "hyperparameters.prompt_loss_weight",
+        )
     n_examples = int((training.get("meta") or {}).get("examples") or 0)
     resolved = resolve(standard, max(n_examples, 1)).as_dict()
     seed = _whole(body.get("seed"))

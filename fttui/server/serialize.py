@@ -173,7 +173,9 @@ def legacy_job_object(
     events.reverse()  # oldest first
     extra = job.get("extra") or {}
     hyperparams: dict[str, Any] = {**_hyperparameters(job)}
-    hyperparams["prompt_loss_weight"] = extra.get("prompt_loss_weight", 0.01)
+    # The weight really used: given, or 0 (completion tokens only, as OpenAI's current
+    # API trains), not the legacy API's 0.01 default, which this trainer does not apply.
+    hyperparams["prompt_loss_weight"] = extra.get("prompt_loss_weight", 0.0)
     for key in EXTRA_HPARAMS:
         if key in extra and key != "prompt_loss_weight":
             hyperparams[key] = extra[key]

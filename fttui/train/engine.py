@@ -8,6 +8,14 @@ builds a block-diagonal mask so examples never attend to each other, and no comp
 is spent on padding. Logits are computed only at positions whose next token is a
 completion token (`logits_to_keep` with indices), which skips most of the LM head on
 prompts.
+
+`prompt_loss_weight` (the legacy fine-tunes API's option, prompt/completion data only):
+with a weight w > 0 the positions that predict prompt tokens are kept too and their
+cross-entropy counts w times; the loss is the weighted mean over the batch,
+sum(w_i * CE_i) / sum(w_i), with w_i = 1 on completion tokens. Validation loss is
+weighted the same way, so both curves measure one objective; accuracies (and the
+classification metrics) stay on the completion tokens. With w = 0 (the default) the
+packing, the kept positions and the loss are exactly those of completion-only training.
 """
 
 from __future__ import annotations
@@ -46,6 +54,8 @@ class TrainConfig:
     max_eval_examples: int = 256
     bf16: bool = False
     classification: ClassificationSetup | None = None
+    # Weight of the loss on prompt tokens (prompt/completion data); 0 = completion only.
+    prompt_loss_weight: float = 0.0
 
 
 @dataclass
@@ -215,14 +225,49 @@ class _Packed:
     position_ids: torch.Tensor
     keep: torch.Tensor  # positions whose logits we need
     targets: torch.Tensor  # next-token targets at `keep`
-    owner: list[int]  # example index (within the pack) of each kept position
-    first_keep: list[int]  # index into `keep` of each example's first target
+    owner: list[int]  # example index (within the pack) of each completion target
+    first_keep: list[int]  # index into `keep` of each example's first completion target
     n_examples: int
     n_tokens: int
+    # With a prompt loss weight: each kept position's weight (1 or the prompt weight) and
+    # the indices into `keep` of the completion targets; None = all kept are completion.
+    weights: torch.Tensor | None = None
+    scored: torch.Tensor | None = None
+
+    def loss(self, logits: torch.Tensor) -> torch.Tensor:
+        """Summed (weighted) cross-entropy of the kept positions."""
+        if self.weights is None:
+            return F.cross_entropy(logits, self.targets, reduction="sum")
+        return (F.cross_entropy(logits, self.targets, reduction="none") * self.weights).sum()
+
+    @property
+    def weight(self) -> float:
+        """What `loss` is a sum over: the kept positions, each counted by its weight."""
+        if self.weights is None:
+            return float(self.targets.numel())
+        return float(self.weights.sum())
+
+    def completion(self, logits: torch.Tensor) -> tuple[list[int], list[int]]:
+        """(targets, argmax predictions) at the completion targets: what accuracy counts."""
+        targets = self.targets
+        if self.scored is not None:
+            logits, targets = logits[self.scored], targets[self.scored]
+        return targets.tolist(), logits.detach().argmax(-1).tolist()
 
 
-def pack(examples: Sequence[Example], device: torch.device) -> _Packed:
-    """One padding-free row: concatenated ids, per-example positions, shifted targets."""
+def target_weight(ex: Example, prompt_weight: float = 0.0) -> float:
+    """The weight an example's targets add to a batch's loss normaliser."""
+    trained = sum(1 for lab in ex.labels[1:] if lab != IGNORE)
+    if not prompt_weight:
+        return trained
+    return trained + prompt_weight * (len(ex.input_ids) - 1 - trained)
+
+
+def pack(examples: Sequence[Example], device: torch.device, prompt_weight: float = 0.0) -> _Packed:
+    """One padding-free row: concatenated ids, per-example positions, shifted targets.
+    With `prompt_weight` > 0 the positions predicting prompt tokens are kept as well."""
+    if prompt_weight:
+        return _pack_weighted(examples, device, prompt_weight)
     ids: list[int] = []
     positions: list[int] = []
     keep: list[int] = []
@@ -249,6 +294,50 @@ def pack(examples: Sequence[Example], device: torch.device) -> _Packed:
         first_keep=first_keep,
         n_examples=len(examples),
         n_tokens=len(ids),
+    )
+
+
+def _pack_weighted(
+    examples: Sequence[Example], device: torch.device, prompt_weight: float
+) -> _Packed:
+    ids: list[int] = []
+    positions: list[int] = []
+    keep: list[int] = []
+    targets: list[int] = []
+    weights: list[float] = []
+    scored: list[int] = []
+    owner: list[int] = []
+    first_keep: list[int] = []
+    for k, ex in enumerate(examples):
+        offset = len(ids)
+        ids.extend(ex.input_ids)
+        positions.extend(range(len(ex.input_ids)))
+        first: int | None = None
+        for t in range(len(ex.input_ids) - 1):
+            target = ex.labels[t + 1]
+            if target != IGNORE:
+                if first is None:
+                    first = len(keep)
+                scored.append(len(keep))
+                owner.append(k)
+                weights.append(1.0)
+            else:
+                target = ex.input_ids[t + 1]
+                weights.append(prompt_weight)
+            keep.append(offset + t)
+            targets.append(target)
+        first_keep.append(len(keep) if first is None else first)
+    return _Packed(
+        input_ids=torch.tensor([ids], device=device),
+        position_ids=torch.tensor([positions], device=device),
+        keep=torch.tensor(keep, device=device),
+        targets=torch.tensor(targets, device=device),
+        owner=owner,
+        first_keep=first_keep,
+        n_examples=len(examples),
+        n_tokens=len(ids),
+        weights=torch.tensor(weights, device=device),
+        scored=torch.tensor(scored, device=device),
     )
 
 
@@ -330,12 +419,14 @@ def evaluate(
     bf16: bool,
     classification: ClassificationSetup | None = None,
     should_stop: Callable[[], bool] = lambda: False,
+    prompt_weight: float = 0.0,
 ) -> dict[str, float]:
-    """Validation loss and accuracies, plus classification metrics when set up."""
+    """Validation loss (weighted like training's) and accuracies, plus classification
+    metrics when set up."""
     was_training = model.training
     model.eval()
     loss_sum = 0.0
-    n_targets = 0
+    n_targets = 0.0
     targets_all: list[list[int]] = []
     preds_all: list[list[int]] = []
     class_probs: list[np.ndarray] = []
@@ -343,13 +434,13 @@ def evaluate(
     for group in micro_batches(examples):
         if should_stop():
             break
-        packed = pack(group, device)
+        packed = pack(group, device, prompt_weight)
         with _autocast(device, bf16):
             logits = _forward(model, packed)
-        loss_sum += float(F.cross_entropy(logits, packed.targets, reduction="sum"))
-        n_targets += int(packed.targets.numel())
-        preds = logits.argmax(-1).tolist()
-        targets_all += _grouped(packed.targets.tolist(), packed.owner, packed.n_examples)
+        loss_sum += float(packed.loss(logits))
+        n_targets += packed.weight
+        targets, preds = packed.completion(logits)
+        targets_all += _grouped(targets, packed.owner, packed.n_examples)
         preds_all += _grouped(preds, packed.owner, packed.n_examples)
         if classification is not None:
             first = torch.tensor(packed.first_keep, device=device)
@@ -549,7 +640,8 @@ def train(
                 # Normalised by the whole batch's targets on every rank, times the world
                 # size because DDP averages the ranks' gradients: the average is then
                 # the single-process gradient.
-                n_targets = sum(sum(1 for lab in ex.labels[1:] if lab != IGNORE) for ex in batch)
+                plw = config.prompt_loss_weight
+                n_targets = sum(target_weight(ex, plw) for ex in batch)
                 world = ranks.world_size if dp and ranks else 1
                 mine = batch[ranks.rank :: world] if dp and ranks else batch
                 # A rank with no example this step (batch smaller than the world) still
@@ -560,7 +652,7 @@ def train(
                 targets_all: list[list[int]] = []
                 preds_all: list[list[int]] = []
                 for i, group in enumerate(groups):
-                    packed = pack(group, device)
+                    packed = pack(group, device, plw)
                     # Gradients accumulate locally over micro-batches; DDP all-reduces
                     # once, in the backward of the last one.
                     last = i == len(groups) - 1
@@ -568,15 +660,13 @@ def train(
                     with sync:
                         with _autocast(device, config.bf16):
                             logits = _forward(net, packed)
-                        loss = F.cross_entropy(logits, packed.targets, reduction="sum")
+                        loss = packed.loss(logits)
                         (loss * weight).backward()
                     if not mine:
                         continue
                     loss_sum += float(loss.detach())
-                    preds = logits.detach().argmax(-1).tolist()
-                    targets_all += _grouped(
-                        packed.targets.tolist(), packed.owner, packed.n_examples
-                    )
+                    targets, preds = packed.completion(logits)
+                    targets_all += _grouped(targets, packed.owner, packed.n_examples)
                     preds_all += _grouped(preds, packed.owner, packed.n_examples)
                 if dp:
                     loss_sum = _sum_ranks(loss_sum, device)
@@ -612,6 +702,7 @@ def train(
                             config.bf16,
                             config.classification if epoch_done else None,
                             abandon,
+                            config.prompt_loss_weight,
                         )
                     )
                 reporter.on_step(row, total_steps)

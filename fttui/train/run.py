@@ -305,6 +305,17 @@ class JobRun:
             method,
             keep=True,
         )
+        plw = float(self._options(job).get("prompt_loss_weight") or 0.0)
+        if plw and train.format != "prompt_completion":
+            # The server refuses this at creation (400); a file row without a recorded
+            # format (older uploads) ends here, before any step, never silently ignored.
+            raise DataError(
+                f"prompt_loss_weight {plw:g} applies to prompt/completion files only; "
+                f"training_file is in the {train.format} format (chat examples choose "
+                "trained messages with each assistant message's `weight`)",
+                "prompt_loss_weight",
+                "invalid_hyperparameter",
+            )
         if method != "supervised":
             # The files are valid for this method; the engine trains supervised jobs only.
             raise DataError(
@@ -431,6 +442,7 @@ class JobRun:
             lora_dropout=float(opts.get("lora_dropout") or 0.0),
             bf16=os.environ.get("FTTUI_CPU_BF16") == "1",
             classification=classification,
+            prompt_loss_weight=float(opts.get("prompt_loss_weight") or 0.0),
         )
         if not self.main:
             # Other ranks: the same run, nothing reported.
@@ -485,7 +497,9 @@ class JobRun:
         how = (
             f"{config.n_epochs} epochs, batch size {config.batch_size}, "
             f"learning rate {lr:.3g} (multiplier {resolved.learning_rate_multiplier}), "
-            f"method {method}; {describe_runtime(runtime)}"
+            f"method {method}, prompt loss weight {config.prompt_loss_weight:g}"
+            + ("" if config.prompt_loss_weight else " (completion tokens only)")
+            + f"; {describe_runtime(runtime)}"
         )
         if resume is not None and point is not None:
             self.last_checkpoint_step = resume.step

@@ -98,6 +98,20 @@ CASES: list[tuple[str, dict[str, Any], int, str, str]] = [
         "hyperparameters.lora_rank",
         "lora_rank",
     ),
+    (
+        "prompt weight on chat data",
+        {"training_file": "{chat}", "hyperparameters": {"prompt_loss_weight": 0.1}},
+        400,
+        "hyperparameters.prompt_loss_weight",
+        "prompt/completion files only",
+    ),
+    (
+        "prompt weight out of range",
+        {"prompt_loss_weight": 1.5},
+        400,
+        "hyperparameters.prompt_loss_weight",
+        "[0, 1]",
+    ),
     ("bad seed", {"seed": "x"}, 400, "seed", "integer"),
     ("bad metadata", {"metadata": {"k": 1}}, 400, "metadata", "string"),
 ]

@@ -81,6 +81,8 @@ def test_seed_commands_run_against_the_local_server(
     assert job["training_files"][0]["filename"] == "data.jsonl"
     assert job["training_files"][0]["bytes"] == len(PROMPT_COMPLETION)
     assert job["hyperparams"]["n_epochs"] == 4 and job["hyperparams"]["batch_size"] == 1
+    # Not given: the weight this trainer really uses (completion tokens only), not 0.01.
+    assert job["hyperparams"]["prompt_loss_weight"] == 0
     assert "Uploaded file from data.jsonl" in created.stdout
     job_id = job["id"]
 

@@ -100,7 +100,8 @@ def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
         "model": "tiny-test",
         "training_file": train,
         "validation_file": valid,
-        "hyperparameters": {"n_epochs": 3, "batch_size": 2},
+        # A prompt loss weight: the weighted loss (prompt/completion data) resumes exactly too.
+        "hyperparameters": {"n_epochs": 3, "batch_size": 2, "prompt_loss_weight": 0.5},
         "seed": 5,
     }
     whole = sdk.fine_tuning.jobs.create(**body, suffix="whole")
@@ -139,6 +140,7 @@ def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
     # -- the legacy API shows it paused, its event stream ends, it cannot be deleted.
     legacy = httpx.get(f"{srv.base_url}/fine-tunes/{paused.id}", timeout=30).json()
     assert legacy["status"] == "paused"
+    assert legacy["hyperparams"]["prompt_loss_weight"] == 0.5
     stream = httpx.get(
         f"{srv.base_url}/fine-tunes/{paused.id}/events", params={"stream": "true"}, timeout=30
     )
@@ -191,6 +193,7 @@ def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
         f"Job paused at step {step}",
         f"Job resumed: queued; training continues from step {step}",
         f"Training resumed at step {step + 1}",
+        "prompt loss weight 0.5;",
         "Job succeeded",
     ):
         assert any(text in m for m in messages), (text, messages)
