@@ -78,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="FIX",
-        help="apply a fix (repeatable): keys, prefix, separator, leading-space, stop, dedupe, "
-        "drop-long, drop-invalid, split, to-chat, lowercase, all",
+        help="apply a fix (repeatable): to-jsonl, keys, prefix, separator, leading-space, stop, "
+        "dedupe, drop-long, drop-invalid, split, to-chat, lowercase, all",
     )
     prepare.add_argument(
         "--method",

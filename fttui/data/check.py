@@ -28,6 +28,7 @@ from fttui.data.contract import (
     method_problem,
     quote,
 )
+from fttui.data.convert import header_notes, source_kind
 from fttui.data.endings import (
     SEPARATOR_CANDIDATES,
     STOP_CANDIDATES,
@@ -64,6 +65,7 @@ INVALID_LINE_CODES = CONTRACT_INVALID_LINES
 ISSUES: dict[str, tuple[Severity, str]] = {
     **{code: (rule.severity, rule.title) for code, rule in RULES.items()},
     "file_too_large": ("error", "file is larger than the per-file limit"),
+    "not_jsonl": ("error", "the file is not JSONL"),
     "no_separator": ("warning", "prompts share no common separator at their end"),
     "separator_missing": ("warning", "prompts do not end with the separator"),
     "separator_inside": ("warning", "prompts contain the separator before their end"),
@@ -94,6 +96,7 @@ ISSUES: dict[str, tuple[Severity, str]] = {
 FILE_LEVEL = frozenset(
     {
         "file_too_large",
+        "not_jsonl",
         "no_examples",
         "tokenizer",
         "task",
@@ -280,6 +283,11 @@ class FileScan:
             self.flag_many(
                 "file_too_large", [], 1, f"{size:,} bytes > {self.max_file_bytes:,} bytes"
             )
+        kind = source_kind(self.path)
+        if kind in ("CSV", "TSV", "text", "Excel"):
+            self._not_jsonl(kind)  # its lines are no JSON: one clear error, not one per line
+            self.finish()
+            return self
         contract = FileContract()
         for line, raw in iter_lines(self.path):
             result = contract.line(line, raw)
@@ -295,8 +303,25 @@ class FileScan:
         self.stats.n_lines = contract.n_lines
         for finding in contract.finish():
             self.flag_many(finding.code, [], 1, finding.detail)
+        if kind == "JSON" and self.stats.n_examples == 0:
+            self._not_jsonl(kind)
         self.finish()
         return self
+
+    def _not_jsonl(self, kind: str) -> None:
+        how = (
+            "save the sheet as CSV, then convert it with --fix to-jsonl"
+            if kind == "Excel"
+            else "convert it with --fix to-jsonl"
+        )
+        notes = header_notes(self.path)
+        self.flag_many(
+            "not_jsonl",
+            [],
+            1,
+            f"it is {kind} (by its name); fine-tuning files are JSONL, one JSON object per "
+            f"line: {how}" + (f" ({'; '.join(notes)})" if notes else ""),
+        )
 
     def add(self, ex: Example) -> None:
         fmt = ex.format
@@ -385,7 +410,7 @@ class FileScan:
         stats = self.stats
         stats.min_tokens = self.min_tokens or 0
         if stats.n_examples == 0:
-            if "no_examples" not in self.accs:
+            if "no_examples" not in self.accs and "not_jsonl" not in self.accs:
                 self.flag_many("no_examples", [], 1, "the file has no valid examples")
             return
         empty = self.accs.get("empty_prompt")

@@ -38,6 +38,7 @@ from fttui.data.report import Report
 from fttui.data.tokens import TokenCounter
 
 FIXES: dict[str, str] = {
+    "to-jsonl": "convert a CSV, TSV, JSON-array or text file to JSONL (as the legacy tool did)",
     "keys": "lower-case misnamed keys ('Prompt' -> 'prompt') and drop keys the format ignores",
     "prefix": "remove the text all prompts (or all completions) start with",
     "separator": "add the separator to the end of prompts that lack it",

@@ -22,8 +22,16 @@ from rich.text import Text
 
 from fttui.core.safe_text import safe_json, safe_text
 from fttui.data.check import check_file
+from fttui.data.convert import ConvertError, to_jsonl
 from fttui.data.encodings import EncodingUnavailable
-from fttui.data.fixes import FixError, apply_fixes, parse_fix_names, plan_fixes
+from fttui.data.fixes import (
+    FixError,
+    PlannedFix,
+    apply_fixes,
+    output_paths,
+    parse_fix_names,
+    plan_fixes,
+)
 from fttui.data.models import resolve
 from fttui.data.tokens import counter_for
 
@@ -71,7 +79,30 @@ def main(args: argparse.Namespace) -> int:
             print(safe_json(out))
         return report.exit_code
 
-    plan = plan_fixes(report, fixes, args.split)
+    source, converted, prefix = path, None, args.output
+    if "to-jsonl" in fixes:
+        # Convert first (into a new file); the other fixes then work on the JSONL.
+        fixes = [f for f in fixes if f != "to-jsonl"]
+        prefix = args.output or str(path.with_suffix("")) + "_prepared"
+        final = output_paths(path, prefix, "split" in fixes)[0]
+        target = final if not fixes else final.with_name(final.name + ".converted")
+        if target.resolve() == path.resolve():
+            return _fail(f"output {target} would overwrite the input; choose another -o", as_json)
+        try:
+            rows = to_jsonl(path, target)
+            report = check_file(
+                target,
+                validation=args.validation,
+                model=args.model,
+                n_epochs=args.n_epochs or 4,
+                data_dir=data_dir,
+                method=getattr(args, "method", None),
+            )
+        except (OSError, ConvertError, EncodingUnavailable) as exc:
+            target.unlink(missing_ok=True)
+            return _fail(str(exc), as_json)
+        source, converted = target, PlannedFix("to-jsonl", f"convert {path.name} to JSONL", rows)
+    plan = ([converted] if converted else []) + plan_fixes(report, fixes, args.split)
     out["fixes"] = [p.as_dict() for p in plan]
     if not as_json:
         table = Table(title="Fixes to apply (written to new files; the input is not modified)")
@@ -85,18 +116,24 @@ def main(args: argparse.Namespace) -> int:
             )
         console.print(table)
     try:
-        counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
-        outputs = apply_fixes(
-            path,
-            report,
-            fixes,
-            counter,
-            prefix=args.output,
-            split=args.split,
-            seed=args.seed or 0,
-        )
+        if fixes:
+            counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
+            outputs = apply_fixes(
+                source,
+                report,
+                fixes,
+                counter,
+                prefix=prefix,
+                split=args.split,
+                seed=args.seed or 0,
+            )
+        else:
+            outputs = [source]  # converted, nothing else asked
     except (OSError, FixError, EncodingUnavailable) as exc:
         return _fail(str(exc), as_json)
+    finally:
+        if converted is not None and fixes:
+            source.unlink(missing_ok=True)
     out["outputs"] = [str(p) for p in outputs]
     fixed = check_file(
         outputs[0],

@@ -207,6 +207,15 @@ class Report:
                     style="dim",
                 )
             )
+        if self.training.format == "preference":
+            fs = self.training
+            parts.append(
+                _plain(
+                    f"preference tokens: inputs {fs.prompt_tokens:,}, preferred outputs "
+                    f"{fs.preferred_tokens:,}, non-preferred outputs {fs.non_preferred_tokens:,}",
+                    style="dim",
+                )
+            )
         if self.issues:
             issues = Table(title="Issues", expand=False)
             issues.add_column("", no_wrap=True)

@@ -154,3 +154,12 @@ def test_prepare_reports_preference_token_counts_and_problems(write_jsonl: Any) 
     )
     wrong = check_file(write_jsonl(rows[:4]), model="davinci", method="supervised")
     assert wrong.issue("method_mismatch") is not None and wrong.exit_code == 2
+    # Validation pairs must not repeat training pairs; the human report shows the counts.
+    valid = write_jsonl([pair(9), pair(2)], "valid.jsonl")
+    split = check_file(write_jsonl(rows[:4]), validation=valid, model="davinci", method="dpo")
+    assert split.issue("train_valid_overlap", "validation").lines == [2]  # type: ignore[union-attr]
+    from rich.console import Console
+
+    console = Console(width=120, record=True)
+    console.print(report.to_rich())
+    assert "preference tokens: inputs" in console.export_text()

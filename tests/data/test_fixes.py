@@ -185,3 +185,54 @@ def test_refuses_to_overwrite_the_input(
     code, data = run_json(capsys, str(src), "--fix", "dedupe", "-o", str(src))
     assert code == 2 and "overwrite the input" in data["error"]
     assert src.read_bytes() == before
+
+
+def test_to_jsonl_converts_what_the_legacy_tool_read(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """CSV, TSV, a JSON array and plain text become JSONL when asked (never otherwise)."""
+    sources = {
+        "a.csv": 'Prompt,completion,notes\n"x, y ->", yes,n1\n"z ->", no,n2\n',
+        "b.tsv": "prompt\tcompletion\nx, y ->\t yes\nz ->\t no\n",
+        "c.json": json.dumps(
+            [{"prompt": "x, y ->", "completion": " yes"}, {"prompt": "z ->", "completion": " no"}]
+        ),
+        "d.txt": "first line\n\nsecond line\n",
+    }
+    expected = [
+        {"prompt": "x, y ->", "completion": " yes"},
+        {"prompt": "z ->", "completion": " no"},
+    ]
+    for name, text in sources.items():
+        path = tmp_path / name
+        path.write_text(text)
+        code, data = run_json(capsys, str(path), "--model", "davinci")
+        # Reported as not JSONL (a JSON array's one line is also "not an object").
+        assert code == 2 and "not_jsonl" in {i["code"] for i in data["issues"]}, data["issues"]
+        code, data = run_json(capsys, str(path), "--model", "davinci", "--fix", "to-jsonl")
+        out = Path(data["outputs"][0])
+        assert out.name == f"{path.stem}_prepared.jsonl" and path.read_text() == text
+        assert data["fixes"][0] == {
+            "name": "to-jsonl",
+            "description": f"convert {name} to JSONL",
+            "affected": 2,
+        }
+        rows = read(out)
+        if name == "d.txt":
+            assert rows == [
+                {"prompt": "", "completion": "first line"},
+                {"prompt": "", "completion": "second line"},
+            ]
+        elif name == "a.csv":  # the header is kept as it is: --fix keys renames and drops
+            assert rows[0] == {"Prompt": "x, y ->", "completion": " yes", "notes": "n1"}
+            code, data = run_json(capsys, str(path), "--model", "davinci", "--fix", "to-jsonl,keys")
+            assert (
+                read(Path(data["outputs"][0])) == expected
+                and data["fixed"]["summary"]["errors"] == 0
+            )
+        else:
+            assert rows == expected
+    sheet = tmp_path / "e.xlsx"
+    sheet.write_bytes(b"PK\x03\x04")
+    code, data = run_json(capsys, str(sheet), "--model", "davinci", "--fix", "to-jsonl")
+    assert code == 2 and "save its sheet as CSV" in data["error"]

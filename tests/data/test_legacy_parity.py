@@ -60,6 +60,7 @@ LEGACY_PROBLEMS: dict[str, tuple[str, set[str]]] = {
     "long_suffix": ("This suffix seems very long", {"long_separator", "long_stop"}),
     "no_leading_space": ("should start with a whitespace character", {"no_leading_space"}),
     "invalid_jsonl": ("does not appear to be in valid", {"invalid_json"}),
+    "not_jsonl": ("will be converted to `JSONL`", {"not_jsonl"}),
 }
 
 
@@ -116,6 +117,11 @@ def _rows(name: str) -> list[Any]:
         ]
     if name == "invalid_jsonl":
         return [{"prompt": "a ->", "completion": " b\n"}, '{"prompt": "broken']
+    if name == "table.csv":  # a CSV file: both tools convert it, then check what it says
+        return ["Prompt,completion,notes"] + [
+            f'"REVIEW {i}: GREAT, FUN ->",{" positive" if i % 2 else "negative"},n{i}'
+            for i in range(30)
+        ]
     raise KeyError(name)
 
 
@@ -128,6 +134,7 @@ FILES = [
     "key_case",
     "uppercase_completions",
     "invalid_jsonl",
+    "table.csv",
 ]
 
 
@@ -196,7 +203,7 @@ def test_fttui_reports_every_problem_the_legacy_tool_reports(
     for name in FILES:
         folder = tmp_path / name
         folder.mkdir()
-        path = folder / f"{name}.jsonl"
+        path = folder / (name if "." in name else f"{name}.jsonl")
         with path.open("w") as out:
             for row in _rows(name):
                 out.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
@@ -204,13 +211,25 @@ def test_fttui_reports_every_problem_the_legacy_tool_reports(
     legacy = legacy_problems(legacy_tool, paths)
     seen: set[str] = set()
     failures = []
+    # A CSV's header problems fttui names in its not_jsonl message (the conversion renames
+    # and drops columns, as the legacy tool's necessary remediations do).
+    in_message = {"key_case": "is read as 'prompt'", "extra_keys": "column 'notes' is dropped"}
     for path, problems in zip(paths, legacy, strict=True):
-        cli(["prepare", str(path), "--model", "davinci", "--json"])
+        argv = ["prepare", str(path), "--model", "davinci", "--json"]
+        if path.suffix != ".jsonl":  # convert and rename its columns, as the legacy tool does
+            argv += ["--fix", "to-jsonl,keys", "-o", str(path.with_name("converted"))]
+        cli(argv)
         report = json.loads(capsys.readouterr().out)
         codes = {issue["code"] for issue in report["issues"]}
+        messages = " ".join(issue["message"] for issue in report["issues"])
+        if report["fixed"]:
+            codes |= {issue["code"] for issue in report["fixed"]["issues"]}
         for problem in problems:
             seen.add(problem)
-            if not codes & LEGACY_PROBLEMS[problem][1]:
+            if problem in in_message and path.suffix == ".csv":
+                if in_message[problem] not in messages:
+                    failures.append(f"{path.name}: legacy reports {problem}: {messages}")
+            elif not codes & LEGACY_PROBLEMS[problem][1]:
                 failures.append(
                     f"{path.name}: legacy reports {problem}, fttui only {sorted(codes)}"
                 )
