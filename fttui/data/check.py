@@ -293,6 +293,8 @@ class FileScan:
             result = contract.line(line, raw)
             for warning in result.warnings:
                 self.flag(warning.code, warning.line, warning.detail)
+            if result.more_blank:
+                self.accs["blank_lines"].count += result.more_blank
             if result.error is not None:
                 self.flag(result.error.code, line, result.error.detail)
                 if "case-sensitive" in result.error.detail:

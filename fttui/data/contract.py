@@ -51,6 +51,7 @@ ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 # per line while it streams an upload). Far above any model's context in tokens.
 MAX_LINE_BYTES = 1 << 20
 BOM = b"\xef\xbb\xbf"
+MAX_BLANK_LISTED = 20  # blank lines named one by one; the rest are counted
 
 
 class Rule(NamedTuple):
@@ -821,6 +822,7 @@ class LineResult:
     example: Parsed | None = None
     error: Finding | None = None
     warnings: list[Finding] = field(default_factory=list)
+    more_blank: int = 0  # blank lines before this one beyond those listed in `warnings`
 
 
 @dataclass
@@ -837,7 +839,10 @@ class FileContract:
     n_examples: int = 0
     n_lines: int = 0
     n_errors: int = 0
+    # Blank lines not yet known to be trailing: their count and the first few numbers
+    # (bounded: a file of nothing but newlines must not grow a list per line).
     _blank: list[int] = field(default_factory=list)
+    _blank_count: int = 0
 
     def line(self, number: int, raw: bytes) -> LineResult:
         self.n_lines = number
@@ -847,11 +852,15 @@ class FileContract:
             result.warnings.append(Finding("bom", "UTF-8 byte order mark skipped", 1))
         body = raw.rstrip(b"\r\n")
         if not body or body.isspace():
-            self._blank.append(number)
+            self._blank_count += 1
+            if len(self._blank) < MAX_BLANK_LISTED:
+                self._blank.append(number)
             return result
-        if self._blank:
+        if self._blank_count:
             result.warnings.extend(Finding("blank_lines", "blank line", n) for n in self._blank)
+            result.more_blank = self._blank_count - len(self._blank)
             self._blank.clear()
+            self._blank_count = 0
         if len(body) > self.max_line_bytes:
             result.error = self.overlong(number)
             return result
@@ -882,6 +891,7 @@ class FileContract:
         self.n_lines = number
         self.n_errors += 1
         self._blank.clear()
+        self._blank_count = 0
         return Finding(
             "line_too_long",
             f"the line is longer than {self.max_line_bytes} bytes; one example must be shorter",

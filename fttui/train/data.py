@@ -104,6 +104,9 @@ def read_file(
             result = contract.line(number, raw)
             for finding in result.warnings:
                 summary.note(finding.code, finding.line)
+            if result.more_blank:
+                count, lines = summary.warnings["blank_lines"]
+                summary.warnings["blank_lines"] = (count + result.more_blank, lines)
             if result.error is not None:
                 problems.append(str(result.error))
                 continue
