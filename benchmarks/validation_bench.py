@@ -55,7 +55,8 @@ def main() -> None:
         "gguf_file": spec.gguf_file,
         "context_length": spec.context_length,
     }
-    print("| file | examples | median s | examples/s |\n|---|---:|---:|---:|")
+    print("| file | examples | median wall s | examples/s (wall) | examples/s (CPU time) |")
+    print("|---|---:|---:|---:|---:|")
     for chat in (False, True):
         path = write(BENCH / f"validate_{'chat' if chat else 'pc'}.jsonl", args.lines, chat)
         request = {"job_id": "bench", "training": str(path), "model": model}

@@ -304,7 +304,7 @@ class Invalid(Exception):
         self.detail = detail
 
 
-@dataclass
+@dataclass(slots=True)
 class Parsed:
     """A valid example: its format, the decoded object and the warnings it raised."""
 
@@ -374,6 +374,7 @@ _PREF_OLD = {
     "preferred_completion": "preferred_output",
     "non_preferred_completion": "non_preferred_output",
 }
+_PREF_ANY = frozenset((*_PREF_KEYS, *_PREF_OLD))
 _MESSAGE_KEYS: dict[str, frozenset[str]] = {
     "system": frozenset({"role", "content", "name"}),
     "developer": frozenset({"role", "content", "name"}),
@@ -393,7 +394,7 @@ def detect_format(obj: dict[str, Any]) -> Format:
         found.append("prompt_completion")
     if "messages" in obj:
         found.append("chat")
-    if any(k in obj for k in (*_PREF_KEYS, *_PREF_OLD)):
+    if not _PREF_ANY.isdisjoint(obj):
         found.append("preference")
     if len(found) == 1:
         return found[0]
@@ -422,8 +423,19 @@ def parse_example(obj: Any) -> Parsed:
     """Validate one decoded JSON line against the contract; raises Invalid on an error."""
     if not isinstance(obj, dict):
         raise Invalid("not_an_object", f"expected a JSON object, got {_kind(obj)}")
-    fmt = detect_format(obj)
     warnings: list[tuple[str, str]] = []
+    if len(obj) == 2:  # the hot path: a plain {"prompt": str, "completion": str} line
+        prompt, completion = obj.get("prompt"), obj.get("completion")
+        if (
+            type(prompt) is str
+            and type(completion) is str
+            and completion
+            and not completion.isspace()
+            and prompt
+            and not prompt.isspace()
+        ):
+            return Parsed("prompt_completion", obj, warnings)
+    fmt = detect_format(obj)
     if fmt == "prompt_completion":
         _prompt_completion(obj, warnings)
     elif fmt == "chat":
@@ -802,15 +814,24 @@ def decode_line(raw: bytes) -> Any:
         ) from None
     try:
         return json.loads(text)
+    except json.JSONDecodeError:
+        pass
+    except RecursionError:
+        raise Invalid("invalid_json", "not valid JSON: nested too deeply") from None
+    # The error path only: parse again without the line ending, so the column named is
+    # the one on this line (with "\n" kept, "Expecting value" points past it, at 1).
+    try:
+        json.loads(text.rstrip("\r\n"))
     except json.JSONDecodeError as exc:
         raise Invalid(
             "invalid_json", f"not valid JSON: {exc.msg.removesuffix(' at')} at column {exc.colno}"
         ) from None
     except RecursionError:
         raise Invalid("invalid_json", "not valid JSON: nested too deeply") from None
+    raise Invalid("invalid_json", "not valid JSON")  # unreachable: a line ending is whitespace
 
 
-@dataclass
+@dataclass(slots=True)
 class LineResult:
     """What the contract says about one line: an example, an error, and warnings.
 
@@ -850,8 +871,8 @@ class FileContract:
         if number == 1 and raw.startswith(BOM):
             raw = raw[len(BOM) :]
             result.warnings.append(Finding("bom", "UTF-8 byte order mark skipped", 1))
-        body = raw.rstrip(b"\r\n")
-        if not body or body.isspace():
+        # The line ending stays on (JSON ignores it): no copy of the line on the hot path.
+        if not raw or raw.isspace():
             self._blank_count += 1
             if len(self._blank) < MAX_BLANK_LISTED:
                 self._blank.append(number)
@@ -861,11 +882,14 @@ class FileContract:
             result.more_blank = self._blank_count - len(self._blank)
             self._blank.clear()
             self._blank_count = 0
-        if len(body) > self.max_line_bytes:
+        size = len(raw)
+        if raw[-1:] == b"\n":
+            size -= 2 if raw[-2:] == b"\r\n" else 1
+        if size > self.max_line_bytes:
             result.error = self.overlong(number)
             return result
         try:
-            parsed = parse_example(decode_line(body))
+            parsed = parse_example(decode_line(raw))
         except Invalid as exc:
             self.n_errors += 1
             result.error = Finding(exc.code, exc.detail, number)
@@ -883,7 +907,8 @@ class FileContract:
             return result
         self.n_examples += 1
         result.example = parsed
-        result.warnings.extend(Finding(code, detail, number) for code, detail in parsed.warnings)
+        if parsed.warnings:
+            result.warnings.extend(Finding(c, detail, number) for c, detail in parsed.warnings)
         return result
 
     def overlong(self, number: int) -> Finding:

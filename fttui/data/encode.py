@@ -219,11 +219,17 @@ def _render(tokenizer: Any, messages: list[dict[str, Any]], prompt: bool, tools:
 
 
 def _continuation(
-    tokenizer: Any, before: list[dict[str, Any]], upto: list[dict[str, Any]], tools: Any, where: str
+    tokenizer: Any,
+    before: list[dict[str, Any]],
+    upto: list[dict[str, Any]],
+    tools: Any,
+    where: str,
+    rendered: list[int] | None = None,
 ) -> tuple[list[int], int, int]:
-    """(ids of `upto`, start, end) of its last message, checked to be a clean continuation."""
+    """(ids of `upto`, start, end) of its last message, checked to be a clean continuation.
+    `rendered`: `upto`'s ids when the caller has them already (saves a render)."""
     head = _render(tokenizer, before, True, tools) if before else []
-    full = _render(tokenizer, upto, False, tools)
+    full = rendered if rendered is not None else _render(tokenizer, upto, False, tools)
     if full[: len(head)] != head:
         raise ExampleError(
             "template_error",
@@ -243,8 +249,14 @@ def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[in
     for i, message in enumerate(source):
         if message["role"] != "assistant" or message.get("weight", 1) == 0:
             continue
+        last_turn = i == len(source) - 1  # the usual case: the whole conversation
         upto, start, end = _continuation(
-            tokenizer, messages[:i], messages[: i + 1], tools, f"messages[{i}]"
+            tokenizer,
+            messages[:i],
+            messages[: i + 1],
+            tools,
+            f"messages[{i}]",
+            full if last_turn else None,
         )
         if full[:end] != upto:
             raise ExampleError(

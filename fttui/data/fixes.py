@@ -323,7 +323,7 @@ def apply_fixes(
                     else:
                         sink.write(raw.decode("utf-8", "replace").rstrip("\r\n") + "\n")
                 continue
-            obj = _transform(Example(line, parsed.format, parsed.obj), names, report)
+            obj = _transform(Example.of(line, parsed.format, parsed.obj), names, report)
             if "dedupe" in names:
                 key = _key(obj)
                 if key in seen:

@@ -94,6 +94,8 @@ def test_format_errors_with_line_numbers(write_jsonl: WriteJsonl) -> None:
         assert lines_of(report, code) == lines, code
         assert report.issue(code).severity == "error"  # type: ignore[union-attr]
     assert "'completion'" in report.issue("missing_keys").message  # type: ignore[union-attr]
+    # The column named is on the line itself (the line ending is not part of it).
+    assert "at column 16" in report.issue("invalid_json").message  # type: ignore[union-attr]
     # An empty prompt trains (open-ended generation); only some prompts empty is a warning.
     assert lines_of(report, "empty_prompt") == [8]
     assert report.issue("empty_prompt").severity == "warning"  # type: ignore[union-attr]
