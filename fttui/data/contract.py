@@ -22,8 +22,9 @@ warnings (it trains, but probably not as meant).
 
 What needs the model (token length, whether its chat template can render a line)
 is decided in `fttui.data.encode` / `fttui.train.data`, from the same parsed examples. This module is
-deliberately light (standard library only): the server, the trainer and the TUI all
-import it.
+deliberately light (standard library and `fttui.core` only): the server, the trainer
+and the TUI all import it. A value quoted from the data in a message passes
+`fttui.core.safe_text` (see `quote`), so no message carries a control character.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
+
+from fttui.core.safe_text import safe_text
 
 Severity = Literal["error", "warning", "info"]
 Format = Literal["prompt_completion", "chat", "preference"]
@@ -345,7 +348,7 @@ def _kind(value: Any) -> str:
 def quote(value: Any, limit: int = 60) -> str:
     """A value quoted from the data, for a message: repr (control characters escaped),
     cut to `limit` characters so a huge value never floods an error or an event."""
-    text = repr(value)
+    text = safe_text(repr(value))  # repr escapes controls; safe_text is the one rule
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fttui.core.safe_text import safe_text
 from fttui.data.contract import MAX_LINE_BYTES, FileContract, Finding
 
 MAX_REPORTED = 10
@@ -97,7 +98,9 @@ class JsonlChecker:
     def _report(self, finding: Finding) -> None:
         self.n_problems += 1
         if len(self.problems) < MAX_REPORTED:
-            self.problems.append(Problem(finding.line, finding.detail))
+            # The detail may echo the file's own text (its keys, a role name): one rule
+            # for data-file text in any message (the contract quotes it already).
+            self.problems.append(Problem(finding.line, safe_text(finding.detail)))
 
     def _end_line(self) -> None:
         self._line_no += 1

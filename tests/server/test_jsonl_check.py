@@ -45,3 +45,18 @@ def test_verdicts() -> None:
     assert (
         not ok and examples == 1 and summary.startswith("line 1: the line is longer than 256 bytes")
     )
+
+
+def test_refusal_echoes_file_text_without_control_characters() -> None:
+    """A key or role carrying terminal escapes is named in the refusal as visible text."""
+    from fttui.core.safe_text import UNSAFE
+
+    evil = "\\u001b]0;pwned\\u0007\\u009b6n\\u202e"  # OSC title, 8-bit CSI, bidi override
+    data = (
+        f'{{"{evil}text": "a"}}\n{{"messages": [{{"role": "boss{evil}", "content": "x"}}]}}\n'
+    ).encode()
+    ok, _, _, summary = verdict(data, 64)
+    assert not ok
+    assert UNSAFE.search(summary) is None, summary
+    assert "found keys: '\\x1b]0;pwned\\x07\\x9b6n\\u202etext'" in summary
+    assert "line 2:" in summary and "boss\\x1b]0;pwned" in summary
