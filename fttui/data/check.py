@@ -54,11 +54,6 @@ PROMPT_PREFIX_MIN = 13
 COMPLETION_PREFIX_MIN = 5
 LONG_ENDING = 10
 BATCH = 512
-# The uppercase share is counted on every example of the first 8 batches (4,096
-# examples), then on one batch in 8: a pass over every byte of a 150 MB file costs
-# about as much as the rest of the advice together, and a share needs no exact count.
-CASE_EXACT_BATCHES = 8
-CASE_SAMPLE_EVERY = 8
 DEFAULT_SEPARATORS = ("\n\n###\n\n", "\n\n===\n\n", "\n\n---\n\n", "\n\n@@@\n\n")
 DEFAULT_STOPS = ("\n", " END", "###", " STOP")
 
@@ -256,7 +251,6 @@ class FileScan:
         self.completion_column = _Column()
         self.labels: dict[str, list[int]] | None = {}  # label -> [count, first line]
         self.pending: list[Example] = []
-        self.batches = 0
         self.min_tokens: int | None = None
 
     # -- issues ---------------------------------------------------------------
@@ -397,7 +391,6 @@ class FileScan:
         batch, self.pending = self.pending, []
         if not batch:
             return
-        self.batches += 1
         if batch[0].format == "prompt_completion" and self.role == "training":
             # One string per batch (NUL never occurs in an ending, so no false match
             # spans two texts): a few scans in C instead of several calls per text.
@@ -409,9 +402,10 @@ class FileScan:
             completions = "\x00".join(completion_list)
             self.prompts.note_presence(prompts, DEFAULT_SEPARATORS)
             self.completions.note_presence(completions, DEFAULT_STOPS)
-            if self.batches <= CASE_EXACT_BATCHES or self.batches % CASE_SAMPLE_EVERY == 0:
-                self.prompt_column.count_case(prompts)
-                self.completion_column.count_case(completions)
+            # Every letter is counted (as the legacy tool does): a file near its
+            # one-third threshold gets the same verdict from both.
+            self.prompt_column.count_case(prompts)
+            self.completion_column.count_case(completions)
         measures = self.counter.measure(batch[0].format, [ex.obj for ex in batch])
         stats, limit = self.stats, self.limit
         for ex, m in zip(batch, measures, strict=True):

@@ -33,7 +33,8 @@ from fttui.data.fixes import (
     plan_fixes,
 )
 from fttui.data.models import resolve
-from fttui.data.tokens import counter_for
+from fttui.data.report import Report
+from fttui.data.tokens import TokenCounter, counter_for
 
 
 def _fail(message: str, as_json: bool) -> int:
@@ -71,7 +72,13 @@ def main(args: argparse.Namespace) -> int:
         return _fail(str(exc), as_json)
 
     console = Console()
-    out: dict[str, Any] = {**report.to_json(), "fixes": [], "outputs": [], "fixed": None}
+    out: dict[str, Any] = {
+        **report.to_json(),
+        "fixes": [],
+        "outputs": [],
+        "staged": None,
+        "fixed": None,
+    }
     if not as_json:
         console.print(report.to_rich())
     if not fixes:
@@ -79,45 +86,73 @@ def main(args: argparse.Namespace) -> int:
             print(safe_json(out))
         return report.exit_code
 
-    source, converted, prefix = path, None, args.output
-    if "to-jsonl" in fixes:
-        # Convert first (into a new file); the other fixes then work on the JSONL.
-        fixes = [f for f in fixes if f != "to-jsonl"]
-        prefix = args.output or str(path.with_suffix("")) + "_prepared"
-        final = output_paths(path, prefix, "split" in fixes)[0]
-        target = final if not fixes else final.with_name(final.name + ".converted")
-        if target.resolve() == path.resolve():
-            return _fail(f"output {target} would overwrite the input; choose another -o", as_json)
-        try:
-            rows = to_jsonl(path, target)
-            report = check_file(
-                target,
-                validation=args.validation,
-                model=args.model,
-                n_epochs=args.n_epochs or 4,
-                data_dir=data_dir,
-                method=getattr(args, "method", None),
-            )
-        except (OSError, ConvertError, EncodingUnavailable) as exc:
-            target.unlink(missing_ok=True)
-            return _fail(str(exc), as_json)
-        source, converted = target, PlannedFix("to-jsonl", f"convert {path.name} to JSONL", rows)
-    plan = ([converted] if converted else []) + plan_fixes(report, fixes, args.split)
-    out["fixes"] = [p.as_dict() for p in plan]
-    if not as_json:
-        table = Table(title="Fixes to apply (written to new files; the input is not modified)")
-        for column in ("fix", "what it does", "examples"):
-            table.add_column(column, justify="right" if column == "examples" else "left")
-        for item in plan:
-            table.add_row(
-                Text(safe_text(item.name)),
-                Text(safe_text(item.description)),
-                f"{item.affected:,}",
-            )
-        console.print(table)
+    # Fixes that change what the check can see run first, each into a temporary file
+    # that is checked again, so the later fixes are planned on what it then says (as
+    # the legacy tool re-validated after its necessary remediations): a CSV becomes
+    # JSONL, then misnamed keys ('Prompt') are renamed, then the rest.
+    prefix = args.output or str(path.with_suffix("")) + "_prepared"
+    final = output_paths(path, prefix, "split" in fixes)[0]
+    source, done, temps = path, list[PlannedFix](), list[Path]()
+    counter: TokenCounter | None = None
+
+    def recheck(target: Path) -> Report:
+        return check_file(
+            target,
+            validation=args.validation,
+            model=args.model,
+            n_epochs=args.n_epochs or 4,
+            data_dir=data_dir,
+            method=getattr(args, "method", None),
+        )
+
     try:
-        if fixes:
+        if "to-jsonl" in fixes:
+            fixes = [f for f in fixes if f != "to-jsonl"]
+            target = final if not fixes else final.with_name(final.name + ".converted")
+            if target.resolve() == path.resolve():
+                return _fail(
+                    f"output {target} would overwrite the input; choose another -o", as_json
+                )
+            try:
+                rows = to_jsonl(path, target)
+            except ConvertError as exc:
+                target.unlink(missing_ok=True)
+                return _fail(str(exc), as_json)
+            if fixes:
+                temps.append(target)
+            report = recheck(target)
+            source = target
+            done.append(PlannedFix("to-jsonl", f"convert {path.name} to JSONL", rows))
+        if "keys" in fixes and len(fixes) > 1 and report.training.n_key_case:
+            fixes = [f for f in fixes if f != "keys"]
+            keyed = final.with_name(final.name + ".keys")
             counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
+            done += plan_fixes(report, ["keys"])
+            temps.append(Path(f"{keyed}.jsonl"))
+            apply_fixes(source, report, ["keys"], counter, prefix=str(keyed))
+            source = temps[-1]
+            report = recheck(source)
+        if done:  # what the fixes after these are planned on
+            out["staged"] = report.to_json()
+            if not as_json:
+                console.print(Text(f"After {', '.join(p.name for p in done)}:", style="bold"))
+                console.print(report.to_rich())
+        plan = done + plan_fixes(report, fixes, args.split)
+        out["fixes"] = [p.as_dict() for p in plan]
+        if not as_json:
+            table = Table(title="Fixes to apply (written to new files; the input is not modified)")
+            for column in ("fix", "what it does", "examples"):
+                table.add_column(column, justify="right" if column == "examples" else "left")
+            for item in plan:
+                table.add_row(
+                    Text(safe_text(item.name)),
+                    Text(safe_text(item.description)),
+                    f"{item.affected:,}",
+                )
+            console.print(table)
+        if fixes:
+            if counter is None:
+                counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
             outputs = apply_fixes(
                 source,
                 report,
@@ -132,8 +167,8 @@ def main(args: argparse.Namespace) -> int:
     except (OSError, FixError, EncodingUnavailable) as exc:
         return _fail(str(exc), as_json)
     finally:
-        if converted is not None and fixes:
-            source.unlink(missing_ok=True)
+        for temp in temps:
+            temp.unlink(missing_ok=True)
     out["outputs"] = [str(p) for p in outputs]
     fixed = check_file(
         outputs[0],

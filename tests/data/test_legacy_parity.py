@@ -15,6 +15,7 @@ import json
 import os
 import subprocess
 import venv
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +56,39 @@ LEGACY_PROBLEMS: dict[str, tuple[str, set[str]]] = {
     "stop_inside": ("completions contain the suffix", {"stop_inside"}),
     "no_separator": ("common separator at the end of your prompts", {"no_separator"}),
     "no_stop": ("common ending at the end of your completions", {"no_stop"}),
-    "prompt_prefix": ("from all prompts", {"prompt_prefix"}),
-    "completion_prefix": ("from all completions", {"completion_prefix"}),
+    "prompt_prefix": ("Fine-tuning doesn't require the instruction", {"prompt_prefix"}),
+    "completion_prefix": ("All completions start with prefix", {"completion_prefix"}),
     "long_suffix": ("This suffix seems very long", {"long_separator", "long_stop"}),
     "no_leading_space": ("should start with a whitespace character", {"no_leading_space"}),
     "invalid_jsonl": ("does not appear to be in valid", {"invalid_json"}),
     "not_jsonl": ("will be converted to `JSONL`", {"not_jsonl"}),
+}
+# What the legacy tool says that is no problem (what it detected, what it will do).
+LEGACY_INFO = (
+    "Your file contains",  # with "we recommend ... a few hundred" it is few_examples
+    "Based on your data it seems like",
+    "For classification, ",
+    "All prompts end with suffix",  # with "very long" / "contain the suffix": problems
+    "All completions end with suffix",
+    "All prompts start with prefix",  # a long one is offered for removal: prompt_prefix
+    "Based on your file extension",
+    "Some of the additional columns/keys contain",  # part of extra_keys
+)
+# What the legacy tool offers to change -> the `fttui prepare --fix` that does it.
+LEGACY_FIXES: dict[str, str] = {
+    "will be converted to `JSONL`": "to-jsonl",
+    "Lower case column name to": "keys",
+    "Remove additional columns/keys": "keys",
+    "rows with empty completions": "drop-invalid",
+    "duplicate rows": "dedupe",
+    "long examples": "drop-long",
+    "Add a suffix separator": "separator",
+    "Add a suffix ending": "stop",
+    "from all prompts": "prefix",
+    "from all completions": "prefix",
+    "Add a whitespace character to the beginning": "leading-space",
+    "Lowercase all your data in column/key": "lowercase",
+    "split into training and validation set": "split",
 }
 
 
@@ -115,6 +143,8 @@ def _rows(name: str) -> list[Any]:
             {"prompt": f"shout {i} ->", "completion": f" HELLO THERE NUMBER {i} FRIEND\n"}
             for i in range(20)
         ]
+    if name == "missing_key":
+        return [{"prompt": f"question {i} ->"} for i in range(20)]
     if name == "invalid_jsonl":
         return [{"prompt": "a ->", "completion": " b\n"}, '{"prompt": "broken']
     if name == "table.csv":  # a CSV file: both tools convert it, then check what it says
@@ -132,6 +162,7 @@ FILES = [
     "identical_prompts",
     "identical_completions",
     "key_case",
+    "missing_key",
     "uppercase_completions",
     "invalid_jsonl",
     "table.csv",
@@ -177,8 +208,17 @@ print(json.dumps(out))
 """
 
 
-def legacy_problems(exe: Path, paths: list[Path]) -> list[set[str]]:
-    """The problems the legacy tool names for each file (auto-accepting, as `-q` does)."""
+@dataclass
+class Legacy:
+    """What the legacy tool said about one file."""
+
+    problems: set[str]  # LEGACY_PROBLEMS keys
+    fixes: set[str]  # the fttui fixes that do what it offered
+    unknown: list[str]  # lines that are neither a known problem, info nor an offer
+
+
+def legacy_reports(exe: Path, paths: list[Path]) -> list[Legacy]:
+    """The problems and offers the legacy tool prints for each file (`-q` accepts them)."""
     run = subprocess.run(
         [str(exe.with_name("python")), "-c", DRIVER, *map(str, paths)],
         capture_output=True,
@@ -192,7 +232,22 @@ def legacy_problems(exe: Path, paths: list[Path]) -> list[set[str]]:
     for path in paths:
         text = texts[str(path)]
         assert "Analyzing" in text, text[-2000:]
-        out.append({name for name, (marker, _) in LEGACY_PROBLEMS.items() if marker in text})
+        problems = {name for name, (marker, _) in LEGACY_PROBLEMS.items() if marker in text}
+        fixes, unknown = set(), []
+        for line in text.splitlines():
+            said = line.strip()
+            if not said.startswith(("- ", "ERROR in", "WARNING")):
+                continue
+            if said.startswith("- [Recommended]") or said.startswith("- [Necessary]"):
+                offered = [fix for marker, fix in LEGACY_FIXES.items() if marker in said]
+                fixes.update(offered)
+                if not offered:
+                    unknown.append(said)
+            elif not any(m in said for m, _ in LEGACY_PROBLEMS.values()) and not any(
+                m in said for m in LEGACY_INFO
+            ):
+                unknown.append(said)
+        out.append(Legacy(problems, fixes, unknown))
     return out
 
 
@@ -208,23 +263,34 @@ def test_fttui_reports_every_problem_the_legacy_tool_reports(
             for row in _rows(name):
                 out.write((row if isinstance(row, str) else json.dumps(row)) + "\n")
         paths.append(path)
-    legacy = legacy_problems(legacy_tool, paths)
+    legacy = legacy_reports(legacy_tool, paths)
     seen: set[str] = set()
-    failures = []
+    failures = [
+        f"{p.name}: unmapped legacy line {u!r}"
+        for p, r in zip(paths, legacy, strict=True)
+        for u in r.unknown
+    ]
     # A CSV's header problems fttui names in its not_jsonl message (the conversion renames
     # and drops columns, as the legacy tool's necessary remediations do).
     in_message = {"key_case": "is read as 'prompt'", "extra_keys": "column 'notes' is dropped"}
-    for path, problems in zip(paths, legacy, strict=True):
+    for path, said in zip(paths, legacy, strict=True):
+        # Every fix the legacy tool offered, asked of fttui on the same file: each must
+        # change something (a fix that finds nothing to do did not cover the offer).
         argv = ["prepare", str(path), "--model", "davinci", "--json"]
-        if path.suffix != ".jsonl":  # convert and rename its columns, as the legacy tool does
-            argv += ["--fix", "to-jsonl,keys", "-o", str(path.with_name("converted"))]
+        if said.fixes:
+            argv += ["--fix", ",".join(sorted(said.fixes)), "-o", str(path.with_name("fixed"))]
         cli(argv)
         report = json.loads(capsys.readouterr().out)
         codes = {issue["code"] for issue in report["issues"]}
         messages = " ".join(issue["message"] for issue in report["issues"])
-        if report["fixed"]:
-            codes |= {issue["code"] for issue in report["fixed"]["issues"]}
-        for problem in problems:
+        for after in ("staged", "fixed"):  # the converted / re-keyed file, the fixed one
+            if report[after]:
+                codes |= {issue["code"] for issue in report[after]["issues"]}
+        done = {fix["name"]: fix["affected"] for fix in report["fixes"]}
+        for fix in sorted(said.fixes):
+            if not done.get(fix):
+                failures.append(f"{path.name}: legacy offers {fix}; fttui's does nothing: {done}")
+        for problem in said.problems:
             seen.add(problem)
             if problem in in_message and path.suffix == ".csv":
                 if in_message[problem] not in messages:
@@ -234,8 +300,10 @@ def test_fttui_reports_every_problem_the_legacy_tool_reports(
                     f"{path.name}: legacy reports {problem}, fttui only {sorted(codes)}"
                 )
     assert not failures, "\n".join(failures)
-    # The files exercise (nearly) every problem the legacy tool knows.
-    assert len(seen) >= len(LEGACY_PROBLEMS) - 1, sorted(set(LEGACY_PROBLEMS) - seen)
+    # The files exercise every problem and every fix the legacy tool knows.
+    assert seen == set(LEGACY_PROBLEMS), sorted(set(LEGACY_PROBLEMS) - seen)
+    offered = set().union(*(r.fixes for r in legacy))
+    assert offered == set(LEGACY_FIXES.values()), sorted(set(LEGACY_FIXES.values()) - offered)
 
 
 def test_the_legacy_tools_remediations_are_fixes_here(
