@@ -89,7 +89,7 @@ def model_dir(data_dir: Path) -> str:
 def run_ours(args: argparse.Namespace, location: str, rows: list[dict[str, str]]) -> dict[str, Any]:
     import torch
 
-    from fttui.train.data import Example, _legacy
+    from fttui.data.encode import Example, encode_prompt_completion
     from fttui.train.engine import TrainConfig, train
     from fttui.train.models import load_for_training
 
@@ -97,8 +97,8 @@ def run_ours(args: argparse.Namespace, location: str, rows: list[dict[str, str]]
     model, tokenizer = load_for_training(location, torch.device("cpu"))
     examples = []
     for i, row in enumerate(rows, start=1):
-        ids, labels, completion = _legacy(tokenizer, row)
-        examples.append(Example(i, ids, labels, completion))
+        ids, labels = encode_prompt_completion(tokenizer, row["prompt"], row["completion"])
+        examples.append(Example(i, ids, labels, row["completion"]))
     marks: list[float] = []
 
     class Clock:

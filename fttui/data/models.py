@@ -89,7 +89,10 @@ def resolve(name: str, data_dir: str | None = None) -> ModelInfo:
     except (ValueError, OSError):
         spec = None
     if spec is not None:
-        return ModelInfo(name=name, encoding="hf", limit=spec.context_length, local_id=spec.id)
+        # A hub model not downloaded yet has no known limit here; the trainer applies
+        # the model's own when the job starts.
+        limit = spec.context_length or UNKNOWN_MODEL_LIMIT
+        return ModelInfo(name=name, encoding="hf", limit=limit, local_id=spec.id)
     return ModelInfo(
         name=name, encoding=UNKNOWN_MODEL_ENCODING, limit=UNKNOWN_MODEL_LIMIT, known=False
     )

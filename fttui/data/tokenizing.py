@@ -19,12 +19,14 @@ import os
 import re
 import shutil
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from struct import error as struct_error
 from typing import Any
 
 import platformdirs
+
+from fttui.core.hub import is_hub_id
 
 NO_POSITION_LIMIT = 10**9
 
@@ -35,11 +37,11 @@ def cache_dir() -> Path:
     return Path(env) if env else Path(platformdirs.user_cache_dir("fttui"))
 
 
-def token_limit(context_length: int, config: Any) -> int:
+def token_limit(context_length: int | None, config: Any) -> int:
     """The longest example (in tokens) a job on this model may train: the registry's
-    `context_length`, capped by the positions the model has."""
+    `context_length` (None: the model's own), capped by the positions the model has."""
     positions = getattr(config, "max_position_embeddings", None) or NO_POSITION_LIMIT
-    return min(int(context_length), int(positions))
+    return min(int(context_length or NO_POSITION_LIMIT), int(positions))
 
 
 def _saved_dir(local_id: str, source: str, gguf_file: str | None) -> Path | None:
@@ -207,7 +209,8 @@ class ModelFiles:
     id: str
     source: str
     gguf_file: str | None
-    context_length: int
+    context_length: int | None  # None: the model's own (max_position_embeddings)
+    revision: str | None = None  # hub models: the branch, tag or commit
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -215,12 +218,39 @@ class ModelFiles:
             "source": self.source,
             "gguf_file": self.gguf_file,
             "context_length": self.context_length,
+            "revision": self.revision,
         }
+
+
+# A hub model's files that tokenizer and config need (not its weights).
+_HUB_SMALL_FILES = ["*.json", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def hub_small_files(source: str, revision: str | None) -> str:
+    """A local snapshot of a hub model's tokenizer and config files (no weights).
+
+    Through huggingface_hub into fttui's cache: it fails within seconds when the hub
+    cannot be reached (transformers' own look-up retries each file for minutes), and
+    the error it raises is one `fttui.core.hub.hub_problem` explains.
+    """
+    from huggingface_hub import snapshot_download
+
+    return str(
+        snapshot_download(
+            source,
+            revision=revision,
+            cache_dir=cache_dir() / "hub",
+            allow_patterns=_HUB_SMALL_FILES,
+        )
+    )
 
 
 def tokenizer_and_limit(files: ModelFiles) -> tuple[Any, int]:
     """(tokenizer, token limit) for a model, from its small files only."""
+    if not files.gguf_file and is_hub_id(files.source):
+        files = replace(files, source=hub_small_files(files.source, files.revision))
     tokenizer = load_local_tokenizer(files.id, files.source, files.gguf_file)
     return tokenizer, min(
-        files.context_length, max_positions(files.id, files.source, files.gguf_file)
+        files.context_length or NO_POSITION_LIMIT,
+        max_positions(files.id, files.source, files.gguf_file),
     )

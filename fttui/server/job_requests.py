@@ -142,8 +142,11 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
         extra["prompt_loss_weight"] = float(plw)
     method = hp.get("training_method")
     if method is not None:
-        if method not in ("full", "lora"):
-            raise _bad("training_method must be 'full' or 'lora'", p + "training_method")
+        if method not in ("full", "lora", "qlora"):
+            raise _bad(
+                "training_method must be 'full', 'lora' or 'qlora' (LoRA on a 4-bit base)",
+                p + "training_method",
+            )
         extra["training_method"] = method
     for name, low, high, kind in (
         ("lora_rank", 1, 1024, int),
@@ -163,7 +166,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
         extra[name] = value
         extra.setdefault("training_method", "lora")
     if extra.get("training_method") == "full" and any(k.startswith("lora_") for k in extra):
-        raise _bad("lora_* options need training_method 'lora'", p + "training_method")
+        raise _bad("lora_* options need training_method 'lora' or 'qlora'", p + "training_method")
     return extra
 
 

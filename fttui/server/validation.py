@@ -162,6 +162,7 @@ def model_files(store: Store, name: str) -> dict[str, Any] | None:
         "source": spec.source,
         "gguf_file": spec.gguf_file,
         "context_length": spec.context_length,
+        "revision": spec.revision,
     }
 
 

@@ -32,6 +32,7 @@ import torch
 import torch.nn.functional as F
 
 from fttui.train.data import IGNORE, Example
+from fttui.train.loss import liger_available, liger_loss, linear_cross_entropy
 from fttui.train.metrics import classification_metrics, token_and_sequence_accuracy
 
 # Longest packed row per forward pass; bigger batches are split and their
@@ -52,7 +53,11 @@ class TrainConfig:
     warmup_ratio: float = 0.03
     eval_every: int = 0  # steps between validations; 0 = about 10 per run
     max_eval_examples: int = 256
+    # bf16 autocast for forward passes (weights, gradients, optimizer state stay
+    # float32); run.py sets it from fttui.train.precision.choose.
     bf16: bool = False
+    # "chunked", "liger" or "logits" (see choose_loss); run.py chooses per model.
+    loss: str = "chunked"
     classification: ClassificationSetup | None = None
     # Weight of the loss on prompt tokens (prompt/completion data); 0 = completion only.
     prompt_loss_weight: float = 0.0
@@ -247,12 +252,13 @@ class _Packed:
             return float(self.targets.numel())
         return float(self.weights.sum())
 
-    def completion(self, logits: torch.Tensor) -> tuple[list[int], list[int]]:
-        """(targets, argmax predictions) at the completion targets: what accuracy counts."""
+    def completion(self, preds: torch.Tensor) -> tuple[list[int], list[int]]:
+        """(targets, predictions) at the completion targets (what accuracy counts), from
+        the predicted tokens at every kept position."""
         targets = self.targets
         if self.scored is not None:
-            logits, targets = logits[self.scored], targets[self.scored]
-        return targets.tolist(), logits.detach().argmax(-1).tolist()
+            preds, targets = preds[self.scored], targets[self.scored]
+        return targets.tolist(), preds.tolist()
 
 
 def target_weight(ex: Example, prompt_weight: float = 0.0) -> float:
@@ -365,15 +371,14 @@ def _grouped(values: list[int], owner: list[int], n: int) -> list[list[int]]:
 
 
 def _autocast(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager[Any]:
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
+    """bf16 autocast on `device` when asked (see fttui.train.precision for the choice)."""
     if bf16:
-        return torch.autocast("cpu", dtype=torch.bfloat16)
+        return torch.autocast(device.type, dtype=torch.bfloat16)
     return contextlib.nullcontext()
 
 
 def _forward(model: Any, packed: _Packed) -> torch.Tensor:
-    """Logits (kept positions x vocab) in float32."""
+    """Logits (kept positions x vocab) in float32, through the model's own head."""
     out = model(
         input_ids=packed.input_ids,
         position_ids=packed.position_ids,
@@ -381,6 +386,103 @@ def _forward(model: Any, packed: _Packed) -> torch.Tensor:
         use_cache=False,
     )
     return out.logits[0].float()
+
+
+# Config attributes that change logits after the LM head's product (soft-capping,
+# scaling): such models keep the "logits" loss, which runs their own head.
+_LOGIT_POSTPROCESSING = ("final_logit_softcapping", "logit_scale", "logits_scaling")
+
+LOSS_MODES = ("chunked", "liger", "logits")
+
+
+def choose_loss(model: Any, requested: str = "auto", device_type: str = "cpu") -> tuple[str, str]:
+    """(loss mode, why) for `model`: "chunked", "liger" or "logits".
+
+    `auto`: Liger Kernel's fused loss on CUDA where installed, else the chunked loss
+    (fttui.train.loss), both of which need a plain linear LM head; "logits" (the
+    model's own head at the trained positions) for models whose head does more.
+    """
+    config = getattr(model, "config", None)
+    extra = [
+        name
+        for name in _LOGIT_POSTPROCESSING
+        if getattr(config, name, None) not in (None, 1, 1.0)
+        or getattr(getattr(config, "text_config", None), name, None) not in (None, 1, 1.0)
+    ]
+    head = model.get_output_embeddings() if hasattr(model, "get_output_embeddings") else None
+    plain = isinstance(head, torch.nn.Linear) and not extra
+    if requested == "logits":
+        return "logits", "models.json asks for it"
+    if not plain:
+        why = f"its head applies {', '.join(extra)}" if extra else "its head is not a plain linear"
+        if requested in ("chunked", "liger"):
+            raise ValueError(f"loss {requested!r} cannot be used with this model: {why}")
+        return "logits", why
+    if requested == "liger" or (requested == "auto" and liger_available(device_type)):
+        if not liger_available(device_type):
+            raise ValueError("loss 'liger' needs a CUDA device and the liger-kernel package")
+        return "liger", "Liger Kernel is installed"
+    return "chunked", "never materialises the full-vocabulary logits"
+
+
+class LossStep(torch.nn.Module):
+    """The model and its loss in one forward pass: what each micro-batch calls.
+
+    Returns (summed cross-entropy over the kept positions, weighted where the pack has
+    prompt-token weights; predicted tokens at every kept position; logits at `first`
+    positions or None). Under DDP this module is what is wrapped, so the
+    gradient all-reduce sees one forward per micro-batch whatever the loss mode.
+    """
+
+    def __init__(self, model: Any, mode: str = "logits") -> None:
+        super().__init__()
+        if mode not in LOSS_MODES:
+            raise ValueError(f"loss mode {mode!r} is not one of {', '.join(LOSS_MODES)}")
+        self.model = model
+        self.mode = mode
+
+    def forward(
+        self, packed: _Packed, first: torch.Tensor | None = None
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        if self.mode == "logits":
+            logits = _forward(self.model, packed)
+            loss = packed.loss(logits)
+            return loss, logits.detach().argmax(-1), None if first is None else logits[first]
+        out = self.model.get_decoder()(
+            input_ids=packed.input_ids, position_ids=packed.position_ids, use_cache=False
+        )
+        hidden = out[0][0, packed.keep]
+        head = self.model.get_output_embeddings()
+        if self.mode == "liger" and packed.weights is None:
+            loss, preds = liger_loss(hidden, head.weight, packed.targets, head.bias)
+        else:  # the chunked loss; also Liger's stand-in for per-token (prompt) weights
+            loss, preds = linear_cross_entropy(
+                hidden, head.weight, packed.targets, head.bias, weights=packed.weights
+            )
+        first_logits = None
+        if first is not None:
+            first_logits = head(hidden[first]).float()
+        return loss, preds, first_logits
+
+
+MAX_GRAD_NORM = 1.0
+
+
+def _clip_in_step(optimizer: torch.optim.Optimizer, params: Sequence[torch.nn.Parameter]) -> None:
+    """Clip the gradients' global norm to MAX_GRAD_NORM inside the fused AdamW step.
+
+    `clip_grad_norm_` reads and rewrites every gradient once more before AdamW reads
+    them again. The fused kernel divides each gradient by the optimizer's `grad_scale`
+    as it reads it (that is how GradScaler unscales), so handing it the clipping factor
+    gives the same update (to float rounding) with one pass over the gradients less
+    per step.
+    """
+    grads = [p.grad for p in params if p.grad is not None]
+    if not grads:
+        return
+    norm = torch.nn.utils.get_total_norm(grads)
+    # clip_grad_norm_ multiplies by min(1, max_norm / (norm + 1e-6)); this divides.
+    optimizer.grad_scale = torch.clamp((norm + 1e-6) / MAX_GRAD_NORM, min=1.0)  # type: ignore[attr-defined]
 
 
 def batch_schedule(n_examples: int, n_epochs: int, batch_size: int, seed: int) -> list[list[int]]:
@@ -420,6 +522,7 @@ def evaluate(
     classification: ClassificationSetup | None = None,
     should_stop: Callable[[], bool] = lambda: False,
     prompt_weight: float = 0.0,
+    loss: str = "logits",
 ) -> dict[str, float]:
     """Validation loss (weighted like training's) and accuracies, plus classification
     metrics when set up."""
@@ -431,20 +534,23 @@ def evaluate(
     preds_all: list[list[int]] = []
     class_probs: list[np.ndarray] = []
     truth: list[int] = []
+    step = LossStep(model, loss)
     for group in micro_batches(examples):
         if should_stop():
             break
         packed = pack(group, device, prompt_weight)
-        with _autocast(device, bf16):
-            logits = _forward(model, packed)
-        loss_sum += float(packed.loss(logits))
-        n_targets += packed.weight
-        targets, preds = packed.completion(logits)
-        targets_all += _grouped(targets, packed.owner, packed.n_examples)
-        preds_all += _grouped(preds, packed.owner, packed.n_examples)
+        first = None
         if classification is not None:
             first = torch.tensor(packed.first_keep, device=device)
-            probs = torch.softmax(logits[first], dim=-1)[:, classification.token_ids]
+        with _autocast(device, bf16):
+            loss_sum_t, preds_t, first_logits = step(packed, first)
+        loss_sum += float(loss_sum_t)
+        n_targets += packed.weight
+        targets, preds = packed.completion(preds_t)
+        targets_all += _grouped(targets, packed.owner, packed.n_examples)
+        preds_all += _grouped(preds, packed.owner, packed.n_examples)
+        if classification is not None and first_logits is not None:
+            probs = torch.softmax(first_logits, dim=-1)[:, classification.token_ids]
             for ex, row in zip(group, probs.cpu().numpy(), strict=True):
                 label = classification.index_of(ex.completion)
                 if label is not None:
@@ -574,7 +680,8 @@ def train(
     # `net` runs the training forward passes: the DDP wrapper when data-parallel (its
     # backward all-reduces the gradients); `model` stays the plain module that is
     # evaluated, checkpointed and returned.
-    net = _wrap_ddp(model, device) if dp else model
+    step_fn = LossStep(model, config.loss)
+    net: Any = _wrap_ddp(step_fn, device) if dp else step_fn
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     # The fused kernel does the whole update in one pass over memory (faster on CPU too).
@@ -659,13 +766,12 @@ def train(
                     sync = contextlib.nullcontext() if not dp or last else net.no_sync()
                     with sync:
                         with _autocast(device, config.bf16):
-                            logits = _forward(net, packed)
-                        loss = packed.loss(logits)
+                            loss, preds_t, _ = net(packed)
                         (loss * weight).backward()
                     if not mine:
                         continue
                     loss_sum += float(loss.detach())
-                    targets, preds = packed.completion(logits)
+                    targets, preds = packed.completion(preds_t)
                     targets_all += _grouped(targets, packed.owner, packed.n_examples)
                     preds_all += _grouped(preds, packed.owner, packed.n_examples)
                 if dp:
@@ -673,7 +779,7 @@ def train(
                     targets_all, preds_all = _gather_lists(targets_all, preds_all)
                 if gate is not None:
                     gate.training = False
-                torch.nn.utils.clip_grad_norm_(params, 1.0)
+                _clip_in_step(optimizer, params)
                 optimizer.step()
                 scheduler.step()
                 optimizer.zero_grad(set_to_none=True)
@@ -703,6 +809,7 @@ def train(
                             config.classification if epoch_done else None,
                             abandon,
                             config.prompt_loss_weight,
+                            config.loss,
                         )
                     )
                 reporter.on_step(row, total_steps)

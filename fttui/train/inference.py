@@ -298,7 +298,9 @@ class InferenceEngine:
             model: Any = AutoModelForCausalLM.from_pretrained(location)
             model = model.to(device).eval()
             tokenizer = AutoTokenizer.from_pretrained(location)
-            limit = getattr(model.config, "max_position_embeddings", None) or ref.context_length
+            limit = (
+                getattr(model.config, "max_position_embeddings", None) or ref.context_length or 2048
+            )
             self._cache[name] = (model, tokenizer, int(limit))
             while len(self._cache) > self.capacity:
                 self._cache.popitem(last=False)

@@ -16,10 +16,12 @@ from __future__ import annotations
 import fcntl
 import os
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from fttui.core.hub import hub_problem
 from fttui.core.naming import base_of
 from fttui.core.naming import safe_dir_name as safe_dir_name
 from fttui.train.registry import BaseModelSpec, load_registry, resolve_model
@@ -53,8 +55,9 @@ class ModelRef:
     fine_tuned: bool
 
     @property
-    def context_length(self) -> int:
-        return self.spec.context_length if self.spec else 2048
+    def context_length(self) -> int | None:
+        """The registry's limit; None: the model's own (its config, once loaded)."""
+        return self.spec.context_length if self.spec else None
 
     @property
     def base_learning_rate(self) -> float:
@@ -80,20 +83,105 @@ def resolve(store: ModelStore, name: str) -> ModelRef:
     return ModelRef(name=name, base_id=spec.id, spec=spec, path=None, fine_tuned=False)
 
 
-def ensure_local(store: ModelStore, ref: ModelRef) -> str:
-    """A directory or hub id that `from_pretrained` loads without GGUF."""
+def ensure_local(
+    store: ModelStore, ref: ModelRef, progress: Callable[[str], None] | None = None
+) -> str:
+    """A local directory `from_pretrained` loads: the model's own, its GGUF converted,
+    or its hub snapshot downloaded (ModelUnavailable when that cannot be done)."""
     if ref.path is not None:
         return str(ref.path)
     assert ref.spec is not None
-    return base_location(ref.spec, store.models_dir)
+    return base_location(ref.spec, store.models_dir, progress)
 
 
-def base_location(spec: BaseModelSpec, cache_dir: Path) -> str:
-    """Where `from_pretrained` finds a base model: its source, or its GGUF converted
-    once into `<cache_dir>/base/<id>/`."""
-    if not spec.gguf_file:
-        return spec.source
-    return str(convert_gguf(cache_dir / "base" / safe_dir_name(spec.id), spec))
+def base_location(
+    spec: BaseModelSpec, cache_dir: Path, progress: Callable[[str], None] | None = None
+) -> str:
+    """Where `from_pretrained` finds a base model: its directory, its GGUF converted
+    once into `<cache_dir>/base/<id>/`, or its hub snapshot in `<cache_dir>/hub/`."""
+    if spec.kind == "gguf":
+        return str(convert_gguf(cache_dir / "base" / safe_dir_name(spec.id), spec))
+    if spec.kind == "hub":
+        return download(spec, cache_dir / "hub", progress)
+    path = Path(spec.source).expanduser()
+    if not (path / "config.json").is_file():
+        raise ModelUnavailable(
+            f"model {spec.id!r}: its source {spec.source} is not a Hugging Face model "
+            "directory (no config.json there); fix 'source' in models.json"
+        )
+    return str(path)
+
+
+class ModelUnavailable(RuntimeError):
+    """A registered model whose weights cannot be had here (offline, missing files)."""
+
+
+# What a training job needs of a hub repository (not other frameworks' weights).
+_HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.jinja", "*.tiktoken"]
+
+
+def download(
+    spec: BaseModelSpec, cache_dir: Path, progress: Callable[[str], None] | None = None
+) -> str:
+    """The local snapshot of a hub model, downloaded with huggingface_hub when missing.
+
+    Progress goes to `progress` (job events) about every 10%. Offline, a snapshot
+    already in the cache is used; without one the error names the model and says
+    what to do.
+    """
+    from huggingface_hub import snapshot_download
+
+    try:
+        return str(
+            snapshot_download(
+                spec.source,
+                revision=spec.revision,
+                cache_dir=cache_dir,
+                allow_patterns=_HUB_FILES,
+                tqdm_class=_progress_bar(spec.id, progress) if progress else None,
+            )
+        )
+    except Exception as exc:
+        problem = hub_problem(spec.id, spec.source, spec.revision, exc)
+        if problem is None:
+            raise
+        raise ModelUnavailable(problem) from exc
+
+
+def _progress_bar(model_id: str, report: Callable[[str], None], every: float = 5.0) -> Any:
+    """A tqdm class for huggingface_hub's bars (files fetched, bytes received) that
+    reports as job events instead of drawing: at most every `every` seconds per bar,
+    and when a bar completes."""
+    import time
+
+    from tqdm.auto import tqdm
+
+    class Reporting(tqdm):  # type: ignore[misc,type-arg]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            kwargs["disable"] = True  # nothing drawn; tqdm then counts nothing either
+            super().__init__(*args, **kwargs)
+            self.done = float(kwargs.get("initial") or 0)
+            self.bytes = kwargs.get("unit") == "B"
+            self.last = time.monotonic()
+
+        def update(self, n: float | None = 1) -> bool | None:
+            self.done += n or 0
+            total = float(self.total or 0)
+            now = time.monotonic()
+            finished = total > 0 and self.done >= total
+            if finished or now - self.last >= every:
+                self.last = now
+                if self.bytes:
+                    got = f"{self.done / 1e6:.0f} MB"
+                    if total > 0:
+                        got += f" of {total / 1e6:.0f} MB"
+                else:
+                    got = f"{self.done:.0f} of {total:.0f} files" if total else ""
+                if got:
+                    report(f"Downloading {model_id} from the Hugging Face hub: {got}")
+            return None
+
+    return Reporting
 
 
 def convert_gguf(target: Path, spec: BaseModelSpec) -> Path:

@@ -9,10 +9,12 @@ from __future__ import annotations
 import csv
 import math
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from fttui.core.results_columns import TRAIN_COLUMNS, VALIDATION_COLUMNS
-from fttui.train.engine import ClassificationSetup
+
+if TYPE_CHECKING:  # the trainer's process settings must apply before torch loads
+    from fttui.train.engine import ClassificationSetup
 
 
 def classification_columns(setup: ClassificationSetup) -> list[str]:

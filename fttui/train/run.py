@@ -49,7 +49,10 @@ from fttui.train.client import (
     token_from_env,
 )
 from fttui.train.data import DataError, Example, check_job_files
-from fttui.train.models import UnknownModel, base_location, load_for_training
+from fttui.train.host import configure_process
+from fttui.train.models import ModelUnavailable, UnknownModel, base_location
+from fttui.train.plan import PlanError, finish_plan, load_model, model_to_save, plan_loading
+from fttui.train.precision import PrecisionError
 from fttui.train.registry import BaseModelSpec, default_model_spec
 from fttui.train.results import ResultsCsv, metrics_event_data
 
@@ -192,6 +195,12 @@ class JobRun:
             return 1
         except UnknownModel as exc:
             self._fail("model_not_found", str(exc), "model")
+            return 1
+        except ModelUnavailable as exc:
+            self._fail("model_not_available", str(exc), "model")
+            return 1
+        except (PlanError, PrecisionError) as exc:
+            self._fail("unsupported_configuration", str(exc), None)
             return 1
         except MemoryError:
             self._fail(
@@ -340,7 +349,8 @@ class JobRun:
         source = spec.get("continue_from")
         if source:
             return str(self.client.fetch_model(source, cache_dir()))
-        return base_location(base, cache_dir())
+        # Download progress (hub models) goes to the job's events; only rank 0 reports.
+        return base_location(base, cache_dir(), self.event)
 
     def _resume_files(self, point: dict[str, Any]) -> Path:
         """The checkpoint to resume from, downloaded (sha256 checked) into the work dir:
@@ -385,6 +395,9 @@ class JobRun:
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.distributed and device.type == "cuda":
             device = torch.device("cuda", torch.cuda.current_device())
+        method = str(opts.get("training_method") or opts.get("method") or "full")
+        if method not in ("full", "lora", "qlora"):
+            method = "full"
         self.event(f"Loading model {job['model']}")
         if self.distributed:
             import torch.distributed as dist
@@ -409,7 +422,8 @@ class JobRun:
             # Full fine-tuning: the checkpoint is the whole model; LoRA: the base model,
             # its adapters loaded by the engine after wrapping.
             weights = None if resume.adapter_dir else str(directory)
-        model, tokenizer = load_for_training(location, device, weights=weights)
+        plan = plan_loading(base, device.type, method, location)
+        model, tokenizer = load_model(location, plan, device, weights=weights)
         self.model = model
         self.check()
         limit = token_limit(base.context_length, model.config)
@@ -420,11 +434,11 @@ class JobRun:
         )
         self.check()
         resolved = resolve_hparams(opts, len(train_ex))
-        method = str(opts.get("training_method") or opts.get("method") or "full")
-        if method not in ("full", "lora"):
-            method = "full"
+        finish_plan(
+            model, plan, base, device, [ex.n_tokens for ex in train_ex], resolved.batch_size
+        )
         lr = base.base_learning_rate * resolved.learning_rate_multiplier
-        if method == "lora":
+        if method != "full":
             lr *= LORA_LR_SCALE
         classification = None
         if opts.get("compute_classification_metrics") and valid_ex:
@@ -436,11 +450,12 @@ class JobRun:
             batch_size=resolved.batch_size,
             learning_rate=lr,
             seed=int(job.get("seed") or 0),
-            method=method,
+            method="full" if method == "full" else "lora",
             lora_r=int(opts.get("lora_rank") or opts.get("lora_r") or 16),
             lora_alpha=float(opts.get("lora_alpha") or 2 * int(opts.get("lora_rank") or 16)),
             lora_dropout=float(opts.get("lora_dropout") or 0.0),
-            bf16=os.environ.get("FTTUI_CPU_BF16") == "1",
+            bf16=plan.precision.bf16,
+            loss=plan.loss,
             classification=classification,
             prompt_loss_weight=float(opts.get("prompt_loss_weight") or 0.0),
         )
@@ -455,12 +470,11 @@ class JobRun:
             return
         assert self.reports is not None
         workers = self.ranks.world_size if self.ranks else 1
-        precision = "bfloat16 autocast" if device.type == "cuda" or config.bf16 else "float32"
         runtime = {
             **self.runtime,
             "workers": workers,
             "device": device.type,
-            "precision": precision,
+            "precision": plan.precision.name,  # "bf16" or "fp32": what was used
         }
         self.reports.add(
             "job",
@@ -488,7 +502,13 @@ class JobRun:
         )
         if classification is not None and resume is None:
             base_metrics = evaluate(
-                model, valid_ex, device, config.bf16, classification, self.should_abandon
+                model,
+                valid_ex,
+                device,
+                config.bf16,
+                classification,
+                self.should_abandon,
+                loss=plan.loss,
             )
             shown = ", ".join(
                 f"{k}={v:.4f}" for k, v in base_metrics.items() if k.startswith("classification/")
@@ -499,7 +519,7 @@ class JobRun:
             f"learning rate {lr:.3g} (multiplier {resolved.learning_rate_multiplier}), "
             f"method {method}, prompt loss weight {config.prompt_loss_weight:g}"
             + ("" if config.prompt_loss_weight else " (completion tokens only)")
-            + f"; {describe_runtime(runtime)}"
+            + f"; {describe_runtime(runtime)}; {plan.describe()}"
         )
         if resume is not None and point is not None:
             self.last_checkpoint_step = resume.step
@@ -520,6 +540,7 @@ class JobRun:
         if outcome.stopped:
             raise Stopped
         self.csv.close()
+        model = model_to_save(model, plan, location)
         self._save_final(model, tokenizer, outcome.elapsed_tokens)
 
     # -- Reporter protocol (engine callbacks) ------------------------------------
@@ -626,10 +647,7 @@ def describe_runtime(runtime: dict[str, Any]) -> str:
     if runtime.get("ray_job_id"):
         where += f" (Ray job {runtime['ray_job_id']})"
     ranks = f"{workers} data-parallel ranks" if workers > 1 else "1 process"
-    return (
-        f"running {where}, {ranks}, device {runtime.get('device') or '?'}, "
-        f"precision {runtime.get('precision') or '?'}"
-    )
+    return f"running {where}, {ranks}, device {runtime.get('device') or '?'}"
 
 
 def _data_parallel_ranks() -> Ranks | None:
@@ -699,6 +717,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ray-gpus-per-worker", type=float, default=0.0)
     parser.add_argument("--ray-cpus-per-worker", type=float, default=1.0)
     args = parser.parse_args(argv)
+    configure_process()  # before torch loads: see fttui/train/host.py
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per report
     token = token_from_env()

@@ -1,9 +1,15 @@
-"""A tiny random-weight causal LM with a real tokenizer and chat template.
+"""Random-weight causal LMs with a real tokenizer and chat template, built offline.
 
 Tests and demos need a model that trains through the whole real pipeline in
-seconds; this builds one (2 Llama layers, hidden size 64, a byte-level BPE
+seconds; `build_tiny_model` builds one (2 layers, hidden size 64, a byte-level BPE
 tokenizer of a few hundred tokens trained on the spot) into a directory that
-`from_pretrained` loads like any Hugging Face model.
+`from_pretrained` loads like any Hugging Face model. Two architectures: Llama (the
+default) and Qwen2 (biases on the attention projections, a different config and
+module tree), so the engine is shown to work beyond one model family.
+
+`build_model(..., size="0.5b")` writes a Qwen2.5-0.5B-shaped model (24 layers,
+hidden 896, vocabulary 151,936, ~494M parameters) for benchmarks on machines
+without a model hub.
 """
 
 from __future__ import annotations
@@ -26,11 +32,54 @@ _CORPUS = [
 ]
 
 
-def build_tiny_model(target: Path, vocab_size: int = 400, seed: int = 0) -> Path:
-    """Write a tiny Llama model and its tokenizer into `target` (created)."""
+ARCHITECTURES = ("llama", "qwen2")
+
+# Qwen2.5-0.5B's shape (its config.json), for benchmarks.
+_QWEN2_05B = {
+    "hidden_size": 896,
+    "intermediate_size": 4864,
+    "num_hidden_layers": 24,
+    "num_attention_heads": 14,
+    "num_key_value_heads": 2,
+    "max_position_embeddings": 32768,
+    "rope_theta": 1000000.0,
+    "rms_norm_eps": 1e-6,
+    "vocab_size": 151936,
+}
+
+
+def build_tiny_model(
+    target: Path, vocab_size: int = 400, seed: int = 0, arch: str = "llama"
+) -> Path:
+    """Write a tiny model (`arch` "llama" or "qwen2") and its tokenizer into `target`."""
+    return build_model(target, vocab_size=vocab_size, seed=seed, arch=arch, size="tiny")
+
+
+def build_model(
+    target: Path,
+    *,
+    vocab_size: int = 400,
+    seed: int = 0,
+    arch: str = "llama",
+    size: str = "tiny",
+    dtype: str = "float32",
+) -> Path:
+    """Write a random-weight model and a small BPE tokenizer into `target` (created).
+
+    `size` "tiny" (2 layers, hidden 64) or "0.5b" (Qwen2.5-0.5B's shape, `arch` must be
+    "qwen2"; its vocabulary stays 151,936 so the LM head costs what the real one does,
+    while the tokenizer only produces its first few hundred ids).
+    """
     import torch
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import PreTrainedTokenizerFast
+
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"arch must be one of {', '.join(ARCHITECTURES)}, not {arch!r}")
+    if size not in ("tiny", "0.5b"):
+        raise ValueError(f"size must be 'tiny' or '0.5b', not {size!r}")
+    if size == "0.5b" and arch != "qwen2":
+        raise ValueError("size '0.5b' is Qwen2.5-0.5B's shape: use arch 'qwen2'")
 
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>"]
     bpe = Tokenizer(models.BPE(unk_token=None))
@@ -52,21 +101,35 @@ def build_tiny_model(target: Path, vocab_size: int = 400, seed: int = 0) -> Path
     )
     tokenizer.chat_template = CHATML
     torch.manual_seed(seed)
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=64,
-        intermediate_size=128,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=512,
-        tie_word_embeddings=True,
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-    )
-    model = LlamaForCausalLM(config)
+    shape: dict[str, object] = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "max_position_embeddings": 512,
+    }
+    if size == "0.5b":
+        shape = dict(_QWEN2_05B)
+    common = {
+        **shape,
+        "tie_word_embeddings": True,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    if arch == "qwen2":
+        from transformers import Qwen2Config, Qwen2ForCausalLM
+
+        model: torch.nn.Module = Qwen2ForCausalLM(Qwen2Config(**common))
+    else:
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        model = LlamaForCausalLM(LlamaConfig(**common))
+    if dtype != "float32":
+        model = model.to(getattr(torch, dtype))
     target.mkdir(parents=True, exist_ok=True)
-    model.save_pretrained(target)
+    model.save_pretrained(target)  # type: ignore[operator]
     tokenizer.save_pretrained(target)
     return target

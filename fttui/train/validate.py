@@ -52,6 +52,11 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             f"The local server cannot train without its engine ({exc}); {INSTALL_HINT}",
         )
     except Exception as exc:  # a broken or missing model source
+        from fttui.core.hub import hub_problem
+
+        problem = hub_problem(files.id, files.source, files.revision, exc)
+        if problem is not None:
+            return _refused(job_id, "model_not_available", problem, "model")
         return _refused(
             job_id,
             "model_not_loadable",

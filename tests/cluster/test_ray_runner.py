@@ -95,13 +95,13 @@ def test_ray_job_trains_like_a_local_one_and_its_model_answers(
             "runner": "ray",
             "workers": 1,
             "device": "cpu",
-            "precision": "float32",
+            "precision": "fp32",
             "ray_job_id": ray_id,
         }
         assert ray_id.startswith(f"fttui-{job['id']}-")
         # The TUI's job detail says where it ran.
         detail = dict(job_detail(FineTuningJob.model_validate(job)))
-        assert detail["runs on"] == f"Ray (job {ray_id}), 1 worker, cpu, float32"
+        assert detail["runs on"] == f"Ray (job {ray_id}), 1 worker, cpu, fp32"
         deadline = time.monotonic() + 30  # the trainer exits right after its last report
         while _ray_status(ray_head, ray_id) == "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.2)

@@ -1,0 +1,102 @@
+"""The training path's automatic choices: checkpointing when memory needs it (and the
+same training either way), the loss for models whose head does more than a product,
+and clear refusals of what this machine cannot run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import torch
+
+from fttui.data.encode import Example, encode_prompt_completion
+from fttui.train.engine import TrainConfig, choose_loss, train
+from fttui.train.plan import (
+    PlanError,
+    TrainingPlan,
+    load_model,
+    longest_pass,
+    plan_checkpointing,
+    plan_loading,
+)
+from fttui.train.registry import BaseModelSpec
+
+from .conftest import toy_lines
+
+CPU = torch.device("cpu")
+
+
+class _Losses:
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def should_stop(self) -> bool:
+        return False
+
+    def on_step(self, row: dict[str, Any], total_steps: int) -> None:
+        self.losses.append(row["training_loss"])
+
+    def on_epoch_end(self, *args: Any, **kwargs: Any) -> None:
+        pass
+
+
+def _run(model_dir: Path, available: int) -> tuple[TrainingPlan, list[float]]:
+    plan = plan_loading(None, "cpu", "full", str(model_dir))
+    model, tokenizer = load_model(str(model_dir), plan, CPU)
+    examples = []
+    for i, line in enumerate(toy_lines(12), start=1):
+        row = json.loads(line)
+        ids, labels = encode_prompt_completion(tokenizer, row["prompt"], row["completion"])
+        examples.append(Example(i, ids, labels, row["completion"]))
+    tokens = longest_pass([e.n_tokens for e in examples], 4, 8192)
+    plan_checkpointing(model, plan, CPU, tokens, "auto", available_bytes=available)
+    reporter = _Losses()
+    config = TrainConfig(n_epochs=1, batch_size=4, learning_rate=2e-3, seed=5)
+    train(model, examples, [], config, reporter, CPU)
+    return plan, reporter.losses
+
+
+def test_checkpointing_turns_on_when_memory_is_short_and_trains_the_same(
+    tiny_model_dir: Path,
+) -> None:
+    roomy, plain = _run(tiny_model_dir, available=1 << 40)
+    short, checkpointed = _run(tiny_model_dir, available=1 << 20)
+    assert not roomy.gradient_checkpointing and short.gradient_checkpointing
+    assert "GiB to spare" in short.notes["checkpointing"]
+    assert checkpointed == pytest.approx(plain, rel=1e-5)
+
+
+def test_longest_pass_is_a_micro_batch_or_one_long_example() -> None:
+    assert longest_pass([10, 20, 30], batch_size=2, budget=8192) == 50
+    assert longest_pass([9000, 20], batch_size=2, budget=8192) == 9000
+    assert longest_pass([5000, 5000, 5000], batch_size=3, budget=8192) == 8192
+
+
+def test_models_that_soft_cap_logits_keep_their_own_head(tiny_model_dir: Path) -> None:
+    plan = plan_loading(None, "cpu", "full", str(tiny_model_dir))
+    model, _ = load_model(str(tiny_model_dir), plan, CPU)
+    assert choose_loss(model)[0] == "chunked"
+    model.config.final_logit_softcapping = 30.0
+    mode, why = choose_loss(model)
+    assert mode == "logits" and "final_logit_softcapping" in why
+    with pytest.raises(ValueError, match="cannot be used with this model"):
+        choose_loss(model, "chunked")
+
+
+def test_what_this_machine_cannot_run_is_refused_with_the_reason(tiny_model_dir: Path) -> None:
+    location = str(tiny_model_dir)
+    auto = plan_loading(None, "cpu", "lora", location)
+    assert auto.attn_implementation is None and auto.base_dtype == "float32"
+    assert not auto.quantize_4bit
+    with pytest.raises(PlanError, match="needs a CUDA GPU and bitsandbytes"):
+        plan_loading(None, "cpu", "qlora", location)
+    four_bit = BaseModelSpec(id="m", source=location, quantization="4bit")
+    with pytest.raises(PlanError, match="models.json asks for 4bit"):
+        plan_loading(four_bit, "cpu", "lora", location)
+    flash = BaseModelSpec(id="m", source=location, attn_implementation="flash_attention_2")
+    with pytest.raises(PlanError, match="flash-attn"):
+        plan_loading(flash, "cpu", "full", location)
+    eager = BaseModelSpec(id="m", source=location, attn_implementation="eager")
+    assert plan_loading(eager, "cpu", "full", location).attn_implementation == "eager"
