@@ -4,7 +4,7 @@
 
 Builds the tests' tiny model (random weights, trains in seconds on a CPU), starts
 `fttui serve` on a scratch data directory, uploads a small classification dataset
-through the API, trains one job to completion and cancels a second, then drives
+through the API, trains two jobs to completion (for the compare screen) and cancels a third, then drives
 the app (Textual's pilot) and saves each main screen as SVG (`App.save_screenshot`)
 and PNG (converted with `rsvg-convert`, from Debian's librsvg2-bin, when present).
 """
@@ -32,20 +32,30 @@ from fttui.api import Client  # noqa: E402
 from fttui.app import FtTuiApp  # noqa: E402
 
 WORDS = [("red", "colour"), ("dog", "animal"), ("blue", "colour"), ("cat", "animal")]
+# Validation examples must not repeat a training prompt (the server checks).
+HELD_OUT = [("green", "colour"), ("horse", "animal"), ("yellow", "colour"), ("mouse", "animal")]
 
 
-def dataset(path: Path, repeat: int) -> Path:
+def dataset(path: Path, repeat: int, words: list[tuple[str, str]] = WORDS) -> Path:
     rows = [
-        {"prompt": f"{w}\n\n###\n\n", "completion": f" {label}\n"} for w, label in WORDS * repeat
+        {"prompt": f"{w}\n\n###\n\n", "completion": f" {label}\n"} for w, label in words * repeat
     ]
     path.write_text("".join(json.dumps(r) + "\n" for r in rows))
     return path
 
 
-async def prepare(client: Client, work: Path) -> tuple[str, str]:
-    """Two real jobs: one trained to the end, one cancelled while it runs."""
+async def finished(client: Client, job_id: str) -> None:
+    """Wait for the job to succeed; a failed one would make every screen wrong."""
+    while not (job := await client.jobs.retrieve(job_id)).is_final:
+        await asyncio.sleep(1)
+    if job.status != "succeeded":
+        raise SystemExit(f"{job_id} {job.status}: {job.error}")
+
+
+async def prepare(client: Client, work: Path) -> tuple[str, str, str]:
+    """Three real jobs: two trained to the end (to compare), one cancelled while it runs."""
     train = await client.files.upload(dataset(work / "words-train.jsonl", 8))
-    valid = await client.files.upload(dataset(work / "words-valid.jsonl", 2))
+    valid = await client.files.upload(dataset(work / "words-valid.jsonl", 1, HELD_OUT))
     done = await client.jobs.create(
         training_file=train.id,
         validation_file=valid.id,
@@ -53,8 +63,15 @@ async def prepare(client: Client, work: Path) -> tuple[str, str]:
         suffix="words",
         hyperparameters={"n_epochs": 3, "batch_size": 4},
     )
-    while not (await client.jobs.retrieve(done.id)).is_final:
-        await asyncio.sleep(1)
+    await finished(client, done.id)
+    faster = await client.jobs.create(
+        training_file=train.id,
+        validation_file=valid.id,
+        model="tiny-test",
+        suffix="words-lr4",
+        hyperparameters={"n_epochs": 3, "batch_size": 4, "learning_rate_multiplier": 4.0},
+    )
+    await finished(client, faster.id)
     cancelled = await client.jobs.create(
         training_file=train.id,
         model="tiny-test",
@@ -63,7 +80,7 @@ async def prepare(client: Client, work: Path) -> tuple[str, str]:
     )
     await asyncio.sleep(3)
     await client.jobs.cancel(cancelled.id)
-    return done.id, cancelled.id
+    return done.id, faster.id, cancelled.id
 
 
 async def wait_for(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
@@ -72,7 +89,7 @@ async def wait_for(pilot: Any, predicate: Any, timeout: float = 30.0) -> None:
         await pilot.pause(0.1)
 
 
-async def shoot(base_url: str, out: Path, sample: Path, done_id: str) -> list[Path]:
+async def shoot(base_url: str, out: Path, sample: Path, done_id: str, other_id: str) -> list[Path]:
     from widgets import FileTable, JobTable, MetricsPanel
 
     saved: list[Path] = []
@@ -99,6 +116,20 @@ async def shoot(base_url: str, out: Path, sample: Path, done_id: str) -> list[Pa
         async with app.run_test(size=size) as pilot:
             await settled(app, pilot)
             await save(app, f"{prefix}-main")
+            if prefix == "wide":  # two runs compared: curves overlaid, settings side by side
+                jobs = app.main.jobs.table
+                for job_id in (done_id, other_id):
+                    jobs.select_id(job_id)
+                    await pilot.press("space")
+                plots = app.main.plots.panel
+                await wait_for(pilot, lambda plots=plots: len(plots.loss_plot.series) >= 4)
+                await pilot.pause(1.0)
+                await save(app, "wide-compare")
+                for job_id in (done_id, other_id):
+                    jobs.select_id(job_id)
+                    await pilot.press("space")
+                jobs.select_id(done_id)
+                await pilot.pause(1.0)
             if prefix == "narrow":
                 for key, pane in (("1", "files"), ("3", "detail"), ("4", "events"), ("5", "plots")):
                     await pilot.press(key)
@@ -122,7 +153,9 @@ async def shoot(base_url: str, out: Path, sample: Path, done_id: str) -> list[Pa
                 await pilot.press("escape", "t")
                 await pilot.pause(2.0)
                 app.screen.query_one("#try-prompt").text = "red"  # type: ignore[attr-defined]
-                app.screen.query_one("#try-max-tokens").value = "1"  # type: ignore[attr-defined]
+                # A classification file: max tokens 1 and the top-5 bars by default.
+                tokens = app.screen.query_one("#try-max-tokens")
+                await wait_for(pilot, lambda t=tokens: t.value == "1")  # type: ignore[attr-defined]
                 await pilot.press("ctrl+s")
                 trial = app.screen
                 await wait_for(
@@ -166,9 +199,9 @@ def main() -> int:
 
             async def run() -> list[Path]:
                 async with Client(server.base_url) as client:
-                    done_id, _ = await prepare(client, work)
+                    done_id, other_id, _ = await prepare(client, work)
                 sample = dataset(work / "new-data.jsonl", 3)
-                return await shoot(server.base_url, args.out, sample, done_id)
+                return await shoot(server.base_url, args.out, sample, done_id, other_id)
 
             svgs = asyncio.run(run())
         finally:
