@@ -22,7 +22,7 @@ from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.notifications import SeverityLevel
-from textual.screen import Screen
+from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 
 from fttui.backend import Backend, describe_error
@@ -129,9 +129,11 @@ class FtTuiApp(App[int]):
         return True
 
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
-        """The focused widget is scrolled wholly into view. Textual scrolls only when
-        the widget is off the screen, not when a dialog's scroll area cuts it."""
-        event.widget.scroll_visible(animate=False)
+        """A dialog's focused field is scrolled wholly into view. Textual scrolls only
+        when the widget is off the screen, not when a dialog's scroll area cuts it.
+        (The main screen's panes do not scroll as a whole: nothing to do there.)"""
+        if isinstance(event.widget.screen, ModalScreen):
+            event.widget.scroll_visible(animate=False)
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen(self.backend, live=self._start_server is None)

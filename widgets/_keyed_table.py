@@ -25,6 +25,7 @@ import contextlib
 import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, ClassVar, Generic, TypeVar
 
 from rich.cells import cell_len
@@ -146,6 +147,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         *,
         sort_key: str = "created",
         sort_reverse: bool = True,
+        empty_text: str = "",
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
@@ -166,6 +168,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self._widths_version = 0  # bumped whenever a column widens
         #: Ids of marked rows, in the order they were marked (see `toggle_mark`).
         self.marked: dict[str, None] = {}
+        self.set_reactive(KeyedTable.empty_text, empty_text)
         self.set_reactive(KeyedTable.sort_key, sort_key)
         self.set_reactive(KeyedTable.sort_reverse, sort_reverse)
         self.columns: dict[str, Column] = {
@@ -493,6 +496,13 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     def watch_filter_text(self) -> None:
         self._sync(resort=True)
 
+    @lru_cache(maxsize=8)  # noqa: B019 - a few (text, width) pairs per table, for its life
+    def _wrapped(self, text: str, width: int) -> list[str]:
+        return textwrap.wrap(text, max(10, width - 2))
+
+    def _empty_lines(self, width: int) -> list[str]:
+        return self._wrapped(self.empty_text, width) if self.empty_text else []
+
     def watch_empty_text(self) -> None:
         if not self._order:
             self.refresh()
@@ -564,7 +574,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             return strip.crop_extend(scroll_x, scroll_x + width, header)
         index = scroll_y + y - 1
         if index >= len(self._order):
-            hint = textwrap.wrap(self.empty_text, max(10, width - 2)) if not self._order else []
+            hint = self._empty_lines(width) if not self._order else []
             if index < len(hint):
                 style = base + self.get_component_rich_style("keyed-table--empty")
                 return Strip([Segment(" " + hint[index], style)]).crop_extend(0, width, base)

@@ -98,11 +98,13 @@ class EventLog(ScrollView, can_focus=True):
         *,
         max_lines: int = 20_000,
         max_ids: int = 200_000,
+        empty_text: str = "",
         name: str | None = None,
         id: str | None = None,
         classes: str | None = None,
     ) -> None:
         super().__init__(name=name, id=id, classes=classes)
+        self.set_reactive(EventLog.empty_text, empty_text)
         self.max_lines = max_lines
         # (time prefix, text, level) per line; the deque drops the oldest itself.
         self._lines: deque[tuple[str, str, str]] = deque(maxlen=max_lines)

@@ -232,9 +232,25 @@ class MetricPlot(Widget):
             return
         old = self._lines
         self._ensure_lines(width, height)
-        for y, (before, after) in enumerate(zip_longest(old, self._lines)):
-            if before is None or after is None or list(before) != list(after):
-                self.refresh(Region(0, y, width, 1))
+        changed = [
+            y
+            for y, (before, after) in enumerate(zip_longest(old, self._lines))
+            if before is None or after is None or list(before) != list(after)
+        ]
+        if not changed:
+            return
+        if 2 * len(changed) > len(self._lines):
+            self.refresh()  # most of it: one region is cheaper to compose than many
+            return
+        # Runs of neighbouring lines as one region each.
+        start = previous = changed[0]
+        for y in [*changed[1:], None]:
+            if y is not None and y == previous + 1:
+                previous = y
+                continue
+            self.refresh(Region(0, start, width, previous - start + 1))
+            if y is not None:
+                start = previous = y
 
     def _ensure_lines(self, width: int, height: int) -> None:
         key = (width, height, self._version)

@@ -9,7 +9,6 @@ that need more read the attributes (`status_code`, `type`, `param`, `code`,
 from __future__ import annotations
 
 import email.utils
-import html
 import json
 import re
 import time
@@ -213,6 +212,8 @@ def summarise_text(body: str) -> str:
     browser; dumped whole into the app they buried the screen."""
     text = body.strip()
     if text[:1] == "<":
+        import html  # its entity table is not needed unless a page comes back
+
         title = _TITLE.search(text)
         text = title.group(1) if title else _TAG.sub(" ", text)
         text = html.unescape(text)

@@ -31,23 +31,29 @@ class DetailPane(Pane):
         super().__init__(*args, **kwargs)
         self.job_id: str | None = None
         self._status: str | None = None
+        self.compare_table: CompareTable | None = None
 
     def compose(self) -> ComposeResult:
         self.table = KeyValueTable(EMPTY, classes="pane-main")
-        self.compare_table = CompareTable()
         yield self.table
-        yield self.compare_table
 
-    def on_mount(self) -> None:
-        self.compare_table.display = False
+    @property
+    def comparing(self) -> bool:
+        return self.compare_table is not None and self.compare_table.display
 
     @property
     def main_widget(self) -> Widget:
-        return self.compare_table if self.compare_table.display else self.table
+        return self.compare_table if self.compare_table and self.comparing else self.table
 
     def compare(self, jobs: Sequence[Any], labels: Sequence[str]) -> None:
         """Show `jobs` side by side (rows that differ highlighted); none: back to one."""
         comparing = bool(jobs)
+        if self.compare_table is None:
+            if not comparing:
+                return
+            # Made the first time it is needed: one widget fewer to draw at start-up.
+            self.compare_table = CompareTable()
+            self.mount(self.compare_table)
         self.compare_table.display = comparing
         self.table.display = not comparing
         if not comparing:
@@ -73,7 +79,7 @@ class DetailPane(Pane):
 
     def job_changed(self, job: Any) -> None:
         """The jobs list has news of `job`; reload when its status moved on."""
-        if self.compare_table.display:
+        if self.comparing:
             return
         if job is not None and job.id == self.job_id and job.status != self._status:
             self.load(job.id)
@@ -94,7 +100,7 @@ class DetailPane(Pane):
         checkpoints = list(page.data) if page is not None else []
         self._status = job.status
         self.table.set_items(job_detail(job, checkpoints))
-        if self.compare_table.display:
+        if self.comparing:
             return
         # A border title is read as markup: the backend's status goes in as Content.
         self.border_subtitle = Content(safe_text(job.status))

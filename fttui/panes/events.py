@@ -50,11 +50,8 @@ class EventsPane(Pane):
         self._last_flush = 0.0
 
     def compose(self) -> ComposeResult:
-        self.log_view = EventLog(classes="pane-main")
+        self.log_view = EventLog(empty_text=EMPTY, classes="pane-main")
         yield self.log_view
-
-    def on_mount(self) -> None:
-        self.log_view.empty_text = EMPTY
 
     def start(self) -> None:
         if not self._started:

@@ -31,16 +31,13 @@ class FilesPane(Pane):
 
     def compose(self) -> ComposeResult:
         self.quota = QuotaBar(id="quota")
-        self.table = FileTable(classes="pane-main")
+        self.table = FileTable(empty_text=EMPTY, classes="pane-main")
         yield self.quota
         yield self.table
 
     @property
     def selected_file_id(self) -> str | None:
         return self.table.selected_file_id
-
-    def on_mount(self) -> None:
-        self.table.empty_text = EMPTY
 
     def start(self) -> None:
         if not self._started:

@@ -59,7 +59,7 @@ class JobsPane(Pane):
         self.filter_box = Input(
             placeholder="filter jobs (Enter keeps, Esc clears)", id="job-filter"
         )
-        self.table = JobTable(classes="pane-main")
+        self.table = JobTable(empty_text=EMPTY_NO_FILES, classes="pane-main")
         yield self.filter_box
         yield self.table
 
@@ -71,7 +71,6 @@ class JobsPane(Pane):
 
     def on_mount(self) -> None:
         self.filter_box.display = False
-        self._update_empty()
 
     def start(self) -> None:
         if not self._started:
