@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import ClassVar, TypeVar
 
 from textual.containers import Vertical
+from textual.message import Message
 from textual.widget import Widget
 
 from fttui.api import APIError
@@ -54,13 +55,23 @@ class Pane(Vertical):
 
         self.app.push_screen(ConfirmDialog(title, body), answered)
 
+    def tell(self, message: Message) -> None:
+        """Post `message` up to the screen and the app, sent by this pane.
+
+        Textual stamps a message with the message pump active when it is made and
+        stops its bubbling at that sender. A pane method called from the screen's
+        handler (or from a worker the screen started) would make the screen the
+        sender, and a message for the app (`JobEnded`, `BackendFailed`) stopped
+        there: a job that the detail pane saw end first never notified."""
+        self.post_message(message.set_sender(self))
+
     async def call(self, what: str, make: Callable[[], Awaitable[T]]) -> T | None:
         """Await one API call; on failure post `BackendFailed` and return None."""
         try:
             result = await make()
         except APIError as exc:
-            self.post_message(BackendFailed(what, exc))
+            self.tell(BackendFailed(what, exc))
             return None
         if not self.backend.ok:
-            self.post_message(BackendAnswered())
+            self.tell(BackendAnswered())
         return result

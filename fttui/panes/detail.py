@@ -104,4 +104,4 @@ class DetailPane(Pane):
             return
         # A border title is read as markup: the backend's status goes in as Content.
         self.border_subtitle = Content(safe_text(job.status))
-        self.post_message(DetailLoaded(job))
+        self.tell(DetailLoaded(job))

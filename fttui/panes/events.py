@@ -99,14 +99,14 @@ class EventsPane(Pane):
                             if job_id != self.job_id:
                                 return
                 if not self.backend.ok:
-                    self.post_message(BackendAnswered())
+                    self.tell(BackendAnswered())
                 return
             except APIConnectionError as exc:
                 # Retried here (the stream resumes where it stopped); the app shows
                 # the backend as unreachable until some call succeeds again.
-                self.post_message(BackendFailed("events", exc))
+                self.tell(BackendFailed("events", exc))
             except APIError as exc:
-                self.post_message(BackendFailed("events", exc))
+                self.tell(BackendFailed("events", exc))
                 return
             await asyncio.sleep(RETRY_DELAY)
 
@@ -132,7 +132,7 @@ class EventsPane(Pane):
             self._catch_up_scheduled = True
             self.set_timer(CATCH_UP_DELAY, self._catch_up)
         self.log_view.add_events(rows)
-        self.post_message(EventsBatch(self.job_id, rows))
+        self.tell(EventsBatch(self.job_id, rows))
 
     def _catch_up(self) -> None:
         self._catch_up_scheduled = False

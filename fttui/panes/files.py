@@ -57,7 +57,7 @@ class FilesPane(Pane):
             return
         self.files = files
         self.table.set_files([file_row(f) for f in files])
-        self.post_message(FilesLoaded(files))
+        self.tell(FilesLoaded(files))
         usage = await self.call("usage", client.usage)
         quota = self.quota
         if usage is not None:

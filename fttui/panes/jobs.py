@@ -48,6 +48,7 @@ class JobsPane(Pane):
         self._loaded = False
         self._busy = False
         self._pending_select: str | None = None
+        self._ended: set[str] = set()  # ids JobEnded was posted for
         self._started = False
         self._files_count = 0
         #: Called once, after the first load (the screen warms the chart modules then).
@@ -122,9 +123,10 @@ class JobsPane(Pane):
         if loaded is None:
             return
         first = not self._loaded
-        if not first:
-            for job in loaded[0].values():
-                self._notice_end(job)
+        # Also on the first load: a job created or shown in the detail pane while
+        # the pages came in is already known, maybe as running.
+        for job in loaded[0].values():
+            self._notice_end(job)
         self.jobs, self._rows = loaded
         self._loaded = True
         if first:
@@ -159,6 +161,8 @@ class JobsPane(Pane):
         old = self.jobs.get(job.id)
         if old is not None and old == job and job.id in self._rows:
             return False
+        if old is not None and old.status in FINAL and job.status not in FINAL:
+            return False  # an answer sent before the job ended, arriving after
         self._notice_end(job)
         self.jobs[job.id] = job
         row = job_row(job)
@@ -167,9 +171,13 @@ class JobsPane(Pane):
         return True
 
     def _notice_end(self, job: Any) -> None:
+        """`JobEnded`, once per job, when a job this pane knew as active has ended."""
         old = self.jobs.get(job.id)
-        if old is not None and old.status not in FINAL and job.status in FINAL:
-            self.post_message(JobEnded(job))
+        if old is None or old.status in FINAL or job.status not in FINAL:
+            return
+        if job.id not in self._ended:
+            self._ended.add(job.id)
+            self.tell(JobEnded(job))
 
     def _show(self, changed: bool) -> None:
         table = self.table
@@ -183,7 +191,7 @@ class JobsPane(Pane):
         if self._pending_select is not None and table.select_id(self._pending_select):
             self._pending_select = None
         if changed:
-            self.post_message(JobsLoaded(self.jobs))
+            self.tell(JobsLoaded(self.jobs))
 
     # -- changes made here --------------------------------------------------------
     def add_created(self, job: Any) -> None:
