@@ -70,6 +70,25 @@ class FilesPane(Pane):
             quota.limit = None
             quota.others = None
 
+    def upload(self) -> None:
+        """The upload dialog (path, data check report, streamed upload); listed after."""
+        from fttui.screens.upload import UploadScreen
+
+        def uploaded(file_id: str | None) -> None:
+            if file_id:
+                self.refresh_files()
+
+        self.app.push_screen(UploadScreen(self.backend.client), uploaded)
+
+    def preview_selected(self) -> None:
+        from fttui.screens.preview import PreviewScreen
+
+        file_id = self.selected_file_id
+        if file_id is None:
+            self.notify("select a file first (1 for the files pane)", severity="warning")
+            return
+        self.app.push_screen(PreviewScreen(self.backend.client, file_id))
+
     def delete_selected(self) -> None:
         file_id = self.selected_file_id
         if file_id is None:

@@ -13,7 +13,7 @@ from textual.widgets import Input
 
 from fttui.messages import JobEnded, JobsLoaded
 from fttui.panes.base import Pane
-from fttui.panes.convert import job_row
+from fttui.panes.convert import job_pausing, job_row
 from widgets import JobRow, JobTable
 
 FINAL = frozenset({"succeeded", "failed", "cancelled"})
@@ -194,6 +194,21 @@ class JobsPane(Pane):
             self.tell(JobsLoaded(self.jobs))
 
     # -- changes made here --------------------------------------------------------
+    def new_job(self, clone: bool = False) -> None:
+        """The job form, empty or (`clone`) filled from the selected job."""
+        from fttui.screens.job_form import JobFormScreen
+
+        source = self.selected_or_say() if clone else None
+        if clone and source is None:
+            return
+        self.app.push_screen(JobFormScreen(self.backend, clone_from=source), self._created)
+
+    def _created(self, job: Any | None) -> None:
+        if job is not None:
+            self.notify(f"created {job.id}", title="new job")
+            self.table.focus()  # the screen shows the pane that has focus
+            self.add_created(job)
+
     def add_created(self, job: Any) -> None:
         """A job created from the app: listed at once, selected, its events followed."""
         self._pending_select = job.id
@@ -233,6 +248,51 @@ class JobsPane(Pane):
             "It can no longer be used or continued.",
             lambda: self.delete_model(model),
         )
+
+    def applies(self, verb: str) -> bool:
+        """Whether `verb` ("pause", "resume") applies to the selected job: pause a
+        running one, resume a paused one whose checkpoint is saved."""
+        job = self.selected_job if self.is_mounted else None
+        if job is None:
+            return False
+        if verb == "pause":
+            return bool(job.status == "running")
+        return bool(job.status == "paused") and not job_pausing(job)
+
+    def act_on_selected(self, verb: str) -> None:
+        job = self.selected_or_say()
+        if job is not None:
+            self.act(verb, job.id)
+
+    def download_selected(self) -> None:
+        """The download dialog for the selected job's results file."""
+        from fttui.screens.download import DownloadScreen
+
+        job = self.selected_or_say()
+        if job is None:
+            return
+        if not job.result_files:
+            self.notify(f"{job.id} has no results file yet ({job.status})", severity="warning")
+            return
+        self.app.push_screen(DownloadScreen(self.backend.client, job.id, job.result_files[0]))
+
+    def try_selected(self) -> None:
+        """Try model on the selected job's fine-tuned model (its base model before)."""
+        from fttui.screens.try_model import TryModelScreen
+
+        job = self.selected_or_say()
+        if job is None:
+            return
+        model = job.fine_tuned_model
+        if not model:
+            self.notify(
+                f"{job.id} has no fine-tuned model yet; trying its base model {job.model}",
+                severity="warning",
+            )
+        screen = TryModelScreen(
+            self.backend.client, model or job.model, training_file=job.training_file
+        )
+        self.app.push_screen(screen)
 
     @work(group="job-actions")
     async def act(self, verb: str, job_id: str) -> None:

@@ -7,12 +7,12 @@ messages to each other and turns keys into actions (most open a dialog).
 
 Adding a key: a `Binding` below (it then shows in the key bar when `show=True`,
 in `?` and in the command palette) and an `action_<name>` method; a job verb of
-the API (like cancel) is `self.jobs.act("<verb>", job.id)`.
+the API (like pause) is `self.jobs.act_on_selected("<verb>")`.
 """
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -26,7 +26,6 @@ from textual.widgets import Header, Static
 from fttui.backend import Backend
 from fttui.messages import DetailLoaded, EventsBatch, FilesLoaded, JobsLoaded
 from fttui.panes import DetailPane, EventsPane, FilesPane, JobsPane, Pane, PlotsPane
-from fttui.panes.convert import job_pausing
 from fttui.panes.plots import compare_labels
 from widgets import JobTable, KeyBar
 
@@ -179,16 +178,10 @@ class MainScreen(Screen[None]):
         self.refresh_bindings()
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Pause only for a running job, resume only for a paused one whose checkpoint
-        is saved; otherwise their keys are hidden from the key bar and `?`."""
+        """Pause and resume show (key bar, `?`, palette) only for a job they apply to."""
         if action in ("pause_job", "resume_job"):
-            jobs = self.query(JobsPane).first() if self.is_mounted else None
-            job = jobs.selected_job if jobs is not None and jobs.is_mounted else None
-            if job is None:
-                return False
-            if action == "pause_job":
-                return bool(job.status == "running")
-            return job.status == "paused" and not job_pausing(job)
+            verb = action.removesuffix("_job")
+            return self.is_mounted and any(p.applies(verb) for p in self.query(JobsPane))
         return True
 
     @on(EventsBatch)
@@ -215,81 +208,33 @@ class MainScreen(Screen[None]):
     def action_toggle_follow(self) -> None:
         self.notify(f"follow {'on' if self.events.toggle_follow() else 'off'}", timeout=2)
 
-    def action_new_job(self, clone_from: Any = None) -> None:
-        from fttui.screens.job_form import JobFormScreen
-
-        self.app.push_screen(JobFormScreen(self.backend, clone_from=clone_from), self._created)
+    def action_new_job(self) -> None:
+        self.jobs.new_job()
 
     def action_clone_job(self) -> None:
-        job = self.jobs.selected_or_say()
-        if job is not None:
-            self.action_new_job(clone_from=job)
-
-    def _created(self, job: Any | None) -> None:
-        if job is not None:
-            self.notify(f"created {job.id}", title="new job")
-            self.action_pane("jobs")
-            self.jobs.add_created(job)
+        self.jobs.new_job(clone=True)
 
     def action_cancel_job(self) -> None:
         self.jobs.cancel_selected()
 
     def action_pause_job(self) -> None:
         """The trainer checkpoints at the next step and stops; `R` resumes from there."""
-        job = self.jobs.selected_or_say()
-        if job is not None:
-            self.jobs.act("pause", job.id)
+        self.jobs.act_on_selected("pause")
 
     def action_resume_job(self) -> None:
-        job = self.jobs.selected_or_say()
-        if job is not None:
-            self.jobs.act("resume", job.id)
+        self.jobs.act_on_selected("resume")
 
     def action_upload(self) -> None:
-        from fttui.screens.upload import UploadScreen
-
-        def uploaded(file_id: str | None) -> None:
-            if file_id:
-                self.files.refresh_files()
-
-        self.app.push_screen(UploadScreen(self.backend.client), uploaded)
+        self.files.upload()
 
     def action_download(self) -> None:
-        from fttui.screens.download import DownloadScreen
-
-        job = self.jobs.selected_or_say()
-        if job is None:
-            return
-        if not job.result_files:
-            self.notify(f"{job.id} has no results file yet ({job.status})", severity="warning")
-            return
-        self.app.push_screen(DownloadScreen(self.backend.client, job.id, job.result_files[0]))
+        self.jobs.download_selected()
 
     def action_try_model(self) -> None:
-        from fttui.screens.try_model import TryModelScreen
-
-        job = self.jobs.selected_or_say()
-        if job is None:
-            return
-        model = job.fine_tuned_model
-        if not model:
-            self.notify(
-                f"{job.id} has no fine-tuned model yet; trying its base model {job.model}",
-                severity="warning",
-            )
-        screen = TryModelScreen(
-            self.backend.client, model or job.model, training_file=job.training_file
-        )
-        self.app.push_screen(screen)
+        self.jobs.try_selected()
 
     def action_preview(self) -> None:
-        from fttui.screens.preview import PreviewScreen
-
-        file_id = self.files.selected_file_id
-        if file_id is None:
-            self.notify("select a file first (1 for the files pane)", severity="warning")
-            return
-        self.app.push_screen(PreviewScreen(self.backend.client, file_id))
+        self.files.preview_selected()
 
     def action_delete(self) -> None:
         """`x` deletes what the active pane shows: a file, or a job's fine-tuned model."""
