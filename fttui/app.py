@@ -131,9 +131,12 @@ class FtTuiApp(App[int]):
     def on_descendant_focus(self, event: events.DescendantFocus) -> None:
         """A dialog's focused field is scrolled wholly into view. Textual scrolls only
         when the widget is off the screen, not when a dialog's scroll area cuts it.
-        (The main screen's panes do not scroll as a whole: nothing to do there.)"""
-        if isinstance(event.widget.screen, ModalScreen):
-            event.widget.scroll_visible(animate=False)
+        (The main screen's panes do not scroll as a whole: nothing to do there.) The
+        dialog may be gone already (Escape pressed while focus moved): its widget has no
+        screen then, and `Widget.screen` would raise."""
+        widget = event.widget
+        if widget.is_attached and any(isinstance(n, ModalScreen) for n in widget.ancestors):
+            widget.scroll_visible(animate=False)
 
     def get_default_screen(self) -> MainScreen:
         return MainScreen(self.backend, live=self._start_server is None)
