@@ -214,6 +214,19 @@ def validate_job(store: Store, job: dict[str, Any], validator: Validator) -> Non
             answer.get("param"),
         )
         return
+    weight = (job.get("extra") or {}).get("prompt_loss_weight")
+    if weight and answer.get("format") != "prompt_completion":
+        # Refused at creation when the upload recorded the format; a file row without
+        # one is caught here, before `queued`, never ignored.
+        _fail(
+            store,
+            job_id,
+            "invalid_hyperparameter",
+            f"prompt_loss_weight {weight:g} applies to prompt/completion files only; "
+            f"training_file is in the {answer.get('format')} format",
+            "hyperparameters.prompt_loss_weight",
+        )
+        return
     for warning in answer.get("warnings") or []:
         store.add_event(job_id, f"Warning: {warning}", level="warn")
     counts = f"{answer['n_training']} training examples ({answer['tokens']} tokens"

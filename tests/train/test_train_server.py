@@ -8,6 +8,7 @@ import io
 import json
 import os
 import signal
+import sqlite3
 import time
 from pathlib import Path
 
@@ -271,6 +272,30 @@ def test_overlong_example_fails_the_job_naming_the_line(tiny_server: ServerProce
     message = done["error"]["message"]
     assert "lines 3 (" in message and "256 tokens" in message and "truncated" in message
     assert done["error"]["param"] == "training_file"
+
+
+def test_prompt_loss_weight_on_chat_data_fails_in_validation_naming_it(
+    tiny_server: ServerProcess,
+) -> None:
+    """A chat file whose row has no recorded format (uploaded by an older version), so
+    creation cannot refuse the weight: validation does, before `queued`."""
+    chat = {"messages": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}
+    train_id = upload(tiny_server, "chat-old.jsonl", [json.dumps(chat)] * 4)
+    with sqlite3.connect(tiny_server.data_dir / "fttui.db") as conn:
+        conn.execute("UPDATE files SET meta = '{}' WHERE id = ?", (train_id,))
+    job = create_job(
+        tiny_server,
+        model="tiny-test",
+        training_file=train_id,
+        hyperparameters={"prompt_loss_weight": 0.2},
+    )
+    done = wait_for(tiny_server, job["id"], {"failed", "succeeded", "cancelled"})
+    assert done["status"] == "failed"
+    assert done["error"]["param"] == "hyperparameters.prompt_loss_weight"
+    assert "prompt/completion files only" in done["error"]["message"]
+    assert "chat format" in done["error"]["message"]
+    messages = [e["message"] for e in events(tiny_server, job["id"])]
+    assert not any("job queued" in m for m in messages), messages
 
 
 def test_killed_trainer_fails_the_job_with_a_clear_error(tiny_server: ServerProcess) -> None:
