@@ -70,6 +70,7 @@ def _accuracy(srv: ServerProcess, model: str, examples: list[dict[str, str]]) ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(600)  # waits up to 420 s for the job on a busy box; 300 s is the default
 def test_default_model_learns_a_classification_task(default_server: ServerProcess) -> None:
     train_rows = _examples(120, seed=1)
     # Training and validation data must be mutually exclusive (the server refuses overlap).
