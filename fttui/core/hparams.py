@@ -25,11 +25,23 @@ EXTRA_HPARAMS: tuple[str, ...] = (
     "lora_dropout",
 )
 
+# The fine-tuning methods of OpenAI's `method.type` that fttui trains, and each
+# method's hyperparameters (OpenAI's SupervisedHyperparameters / DpoHyperparameters).
+STANDARD_HPARAMS: tuple[str, ...] = ("n_epochs", "batch_size", "learning_rate_multiplier")
+METHOD_HPARAMS: dict[str, tuple[str, ...]] = {
+    "supervised": STANDARD_HPARAMS,
+    "dpo": (*STANDARD_HPARAMS, "beta"),
+}
+# DPO's `beta` when `auto`: the usual value (the DPO paper's and TRL's default).
+DEFAULT_BETA = 0.1
+
 # name -> (type, minimum, maximum, inclusive minimum)
 RANGES: dict[str, tuple[type, float, float, bool]] = {
     "n_epochs": (int, 1, 50, True),
     "batch_size": (int, 1, 256, True),
     "learning_rate_multiplier": (float, 0.0, 10.0, False),
+    # DPO: how far the trained model may move from the reference (larger: less far).
+    "beta": (float, 0.0, 2.0, False),
 }
 
 
@@ -66,6 +78,11 @@ def check_hyperparameter(name: str, value: Any) -> str | None:
         bracket = "[" if inclusive else "("
         return f"{name} must be in {bracket}{low:g}, {high:g}] or 'auto', got {value!r}"
     return None
+
+
+def resolve_beta(value: Any) -> float:
+    """DPO's `beta`: `auto`/missing -> DEFAULT_BETA (check it with check_hyperparameter first)."""
+    return DEFAULT_BETA if value in (None, AUTO) else float(value)
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,15 @@ the trainer (torch) and the trainer can write them without the app (pandas).
 
 from __future__ import annotations
 
-__all__ = ["FULL_VALIDATION_COLUMNS", "KNOWN_COLUMNS", "TRAIN_COLUMNS", "VALIDATION_COLUMNS"]
+__all__ = [
+    "DPO_TRAIN_COLUMNS",
+    "DPO_VALIDATION_COLUMNS",
+    "FULL_VALIDATION_COLUMNS",
+    "KNOWN_COLUMNS",
+    "REWARD_COLUMNS",
+    "TRAIN_COLUMNS",
+    "VALIDATION_COLUMNS",
+]
 
 TRAIN_COLUMNS: tuple[str, ...] = (
     "step",
@@ -27,5 +35,30 @@ FULL_VALIDATION_COLUMNS: tuple[str, ...] = (
     "full_validation_loss",
     "full_validation_token_accuracy",
 )
+# DPO jobs (fttui.train.dpo): the loss is DPO's sigmoid loss; no token accuracies
+# (nothing is predicted token by token); the implicit rewards' accuracy (share of pairs
+# whose preferred output gets the larger reward) and margin (preferred minus
+# non-preferred reward, mean over the pairs) instead.
+DPO_TRAIN_COLUMNS: tuple[str, ...] = (
+    "step",
+    "elapsed_tokens",
+    "elapsed_examples",
+    "training_loss",
+    "training_reward_accuracy",
+    "training_reward_margin",
+)
+DPO_VALIDATION_COLUMNS: tuple[str, ...] = (
+    "validation_loss",
+    "validation_reward_accuracy",
+    "validation_reward_margin",
+)
+REWARD_COLUMNS: tuple[str, ...] = (
+    "training_reward_accuracy",
+    "validation_reward_accuracy",
+    "training_reward_margin",
+    "validation_reward_margin",
+)
 # Every non-classification column, in the order the plots and frames show them.
-KNOWN_COLUMNS: tuple[str, ...] = TRAIN_COLUMNS + VALIDATION_COLUMNS + FULL_VALIDATION_COLUMNS
+KNOWN_COLUMNS: tuple[str, ...] = (
+    TRAIN_COLUMNS + VALIDATION_COLUMNS + FULL_VALIDATION_COLUMNS + REWARD_COLUMNS
+)

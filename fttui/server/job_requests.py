@@ -10,13 +10,32 @@ import secrets
 from dataclasses import dataclass
 from typing import Any
 
-from fttui.core.hparams import AUTO, EXTRA_HPARAMS, check_hyperparameter, resolve
+from fttui.core.hparams import (
+    AUTO,
+    EXTRA_HPARAMS,
+    METHOD_HPARAMS,
+    STANDARD_HPARAMS,
+    check_hyperparameter,
+    resolve,
+    resolve_beta,
+)
 from fttui.core.naming import suffix_problem
+from fttui.data.contract import quote
 from fttui.server.errors import APIError, not_found, refuse_unsafe
 from fttui.store.db import Store
 from fttui.train.registry import BaseModelSpec, resolve_model
 
-STANDARD_HPARAMS = ("n_epochs", "batch_size", "learning_rate_multiplier")
+__all__ = ["STANDARD_HPARAMS", "JobRequest", "parse_job_request"]
+
+# Options that only mean something for supervised jobs (a DPO job has no completion
+# tokens to classify and no prompt loss).
+_SUPERVISED_ONLY = (
+    "compute_classification_metrics",
+    "classification_n_classes",
+    "classification_positive_class",
+    "classification_betas",
+    "prompt_loss_weight",
+)
 
 
 @dataclass
@@ -33,6 +52,7 @@ class JobRequest:
     suffix: str | None
     seed: int
     metadata: dict[str, str] | None
+    method: str = "supervised"
 
     def row(self) -> dict[str, Any]:
         return {
@@ -42,7 +62,7 @@ class JobRequest:
             "validation_file": self.validation_file,
             "hyperparameters": self.hyperparameters,
             "resolved": self.resolved,
-            "method": {"type": "supervised"},
+            "method": {"type": self.method},
             "suffix": self.suffix,
             "seed": self.seed,
             "metadata": self.metadata,
@@ -81,16 +101,27 @@ def _check_file(store: Store, file_id: Any, param: str) -> dict[str, Any]:
     return row
 
 
-def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
-    """The legacy guide's classification options and fttui's training-method options."""
+def _check_extras(
+    hp: dict[str, Any], has_validation: bool, where: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """The legacy guide's classification options and fttui's training-method options.
+
+    `where`: the object each option came from (`hyperparameters.` or
+    `method.<type>.hyperparameters.`), so an error names the field as it was sent.
+    """
     extra: dict[str, Any] = {}
-    p = "hyperparameters."
+    at = where or {}
+
+    def p(name: str) -> str:
+        """The field `name` as it was sent (`hyperparameters.name` by default)."""
+        return at.get(name, "hyperparameters.") + name
+
     ccm = hp.get("compute_classification_metrics")
     if ccm is not None:
         if not isinstance(ccm, bool):
             raise _bad(
                 "compute_classification_metrics must be true or false",
-                p + "compute_classification_metrics",
+                p("compute_classification_metrics"),
             )
         extra["compute_classification_metrics"] = ccm
         if ccm and not has_validation:
@@ -103,7 +134,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
         if not isinstance(n_classes, int) or isinstance(n_classes, bool) or n_classes < 2:
             raise _bad(
                 "classification_n_classes must be an integer of at least 2",
-                p + "classification_n_classes",
+                p("classification_n_classes"),
             )
         extra["classification_n_classes"] = n_classes
     positive = hp.get("classification_positive_class")
@@ -111,14 +142,14 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
         if not isinstance(positive, str) or not positive:
             raise _bad(
                 "classification_positive_class must be a non-empty string",
-                p + "classification_positive_class",
+                p("classification_positive_class"),
             )
-        refuse_unsafe(positive, p + "classification_positive_class")
+        refuse_unsafe(positive, p("classification_positive_class"))
         if n_classes not in (None, 2):
             raise _bad(
                 "classification_positive_class is for binary classification: "
                 "classification_n_classes must be 2",
-                p + "classification_n_classes",
+                p("classification_n_classes"),
             )
         extra["classification_positive_class"] = positive
     betas = hp.get("classification_betas")
@@ -130,7 +161,7 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
         ):
             raise _bad(
                 "classification_betas must be a list of positive numbers",
-                p + "classification_betas",
+                p("classification_betas"),
             )
         extra["classification_betas"] = [float(b) for b in betas]
     if (n_classes is not None or positive is not None or betas is not None) and not ccm:
@@ -138,14 +169,14 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
     plw = hp.get("prompt_loss_weight")
     if plw is not None:
         if not _is_number(plw) or not 0 <= plw <= 1:
-            raise _bad("prompt_loss_weight must be a number in [0, 1]", p + "prompt_loss_weight")
+            raise _bad("prompt_loss_weight must be a number in [0, 1]", p("prompt_loss_weight"))
         extra["prompt_loss_weight"] = float(plw)
     method = hp.get("training_method")
     if method is not None:
         if method not in ("full", "lora", "qlora"):
             raise _bad(
                 "training_method must be 'full', 'lora' or 'qlora' (LoRA on a 4-bit base)",
-                p + "training_method",
+                p("training_method"),
             )
         extra["training_method"] = method
     for name, low, high, kind in (
@@ -162,50 +193,98 @@ def _check_extras(hp: dict[str, Any], has_validation: bool) -> dict[str, Any]:
             else _is_number(value)
         )
         if not ok or not low <= value <= high or (name == "lora_alpha" and value == 0):
-            raise _bad(f"{name} must be a {kind.__name__} in [{low}, {high}]", p + name)
+            raise _bad(f"{name} must be a {kind.__name__} in [{low}, {high}]", p(name))
         extra[name] = value
         extra.setdefault("training_method", "lora")
     if extra.get("training_method") == "full" and any(k.startswith("lora_") for k in extra):
-        raise _bad("lora_* options need training_method 'lora' or 'qlora'", p + "training_method")
+        raise _bad("lora_* options need training_method 'lora' or 'qlora'", p("training_method"))
     return extra
 
 
-_KNOWN_HPARAMS = frozenset({*STANDARD_HPARAMS, *EXTRA_HPARAMS})
+_KNOWN_HPARAMS = frozenset({*METHOD_HPARAMS["dpo"], *EXTRA_HPARAMS})
 
 
-def _collect_hyperparameters(body: dict[str, Any]) -> dict[str, Any]:
-    """Merge `hyperparameters`, `method.supervised.hyperparameters` and the legacy guide's top-level fields."""
+def _collect_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
+    """(method type, hyperparameters, where each was given).
+
+    Merges `method.<type>.hyperparameters` (OpenAI's current place), the deprecated
+    top-level `hyperparameters` and the legacy guide's top-level fields; `where` maps
+    each name to the object it came from, so an error names the field as sent
+    (`method.dpo.hyperparameters.beta`).
+    """
     hp: dict[str, Any] = {}
+    where: dict[str, str] = {}
     raw = body.get("hyperparameters")
     if raw is not None and not isinstance(raw, dict):
         raise _bad("'hyperparameters' must be an object", "hyperparameters")
+    mtype = "supervised"
     method = body.get("method")
     if method is not None:
         if not isinstance(method, dict):
-            raise _bad("'method' must be an object", "method")
+            raise _bad("'method' must be an object: {'type': 'supervised' or 'dpo', ...}", "method")
         mtype = method.get("type", "supervised")
-        if mtype != "supervised":
+        if not isinstance(mtype, str) or mtype not in METHOD_HPARAMS:
             raise _bad(
-                f"method.type {mtype!r} is not supported by the local trainer; use 'supervised' "
-                "(LoRA: hyperparameters.training_method = 'lora')",
+                f"method.type {quote(mtype)} is not supported by the local trainer; use "
+                f"{' or '.join(map(repr, METHOD_HPARAMS))} (LoRA: "
+                "hyperparameters.training_method = 'lora')",
                 "method.type",
             )
-        sup = method.get("supervised")
-        sup = {} if sup is None else sup  # `false` or `[]` is not "absent": refused below
-        hp_in = sup.get("hyperparameters") if isinstance(sup, dict) else None
-        if not isinstance(sup, dict) or not isinstance(hp_in if hp_in is not None else {}, dict):
-            raise _bad("method.supervised.hyperparameters must be an object", "method.supervised")
-        hp.update(sup.get("hyperparameters") or {})
+        for key in method:
+            if key not in ("type", mtype):
+                raise _bad(
+                    f"method.{key} does not go with method.type {mtype!r}"
+                    + (
+                        f" (for {key}, set method.type to {key!r})" if key in METHOD_HPARAMS else ""
+                    ),
+                    f"method.{key}",
+                )
+        inner = method.get(mtype)
+        if inner is None:
+            inner = {}
+        if not isinstance(inner, dict):
+            raise _bad(f"method.{mtype} must be an object", f"method.{mtype}")
+        unknown = sorted(set(inner) - {"hyperparameters"})
+        if unknown:
+            raise _bad(
+                f"method.{mtype}.{unknown[0]} is not a known field", f"method.{mtype}.{unknown[0]}"
+            )
+        inner_hp = inner.get("hyperparameters")
+        if inner_hp is None:
+            inner_hp = {}
+        if not isinstance(inner_hp, dict):
+            raise _bad(
+                f"method.{mtype}.hyperparameters must be an object",
+                f"method.{mtype}.hyperparameters",
+            )
+        hp.update(inner_hp)
+        where.update(dict.fromkeys(inner_hp, f"method.{mtype}.hyperparameters."))
     hp.update(raw or {})
-    for key in _KNOWN_HPARAMS - set(STANDARD_HPARAMS):
-        if key in body and body[key] is not None:
-            hp.setdefault(key, body[key])
+    where.update(dict.fromkeys(raw or {}, "hyperparameters."))
+    for key in _KNOWN_HPARAMS - set(METHOD_HPARAMS["dpo"]):
+        if key in body and body[key] is not None and key not in hp:
+            hp[key] = body[key]
+            # Named as the legacy guide's hyperparameter it is.
+            where[key] = "hyperparameters."
     unknown = sorted(set(hp) - _KNOWN_HPARAMS)
     if unknown:
+        name = unknown[0]
+        raise _bad(f"Unknown hyperparameter(s): {', '.join(unknown)}", where[name] + name)
+    if "beta" in hp and mtype != "dpo":
         raise _bad(
-            f"Unknown hyperparameter(s): {', '.join(unknown)}", f"hyperparameters.{unknown[0]}"
+            f"beta is a DPO hyperparameter; this is a {mtype} job (method.type 'dpo' takes it)",
+            where["beta"] + "beta",
         )
-    return hp
+    if mtype == "dpo":
+        if where.get("beta", "").startswith("hyperparameters"):
+            raise _bad(
+                "beta goes in method.dpo.hyperparameters, as in OpenAI's API",
+                "hyperparameters.beta",
+            )
+        for key in _SUPERVISED_ONLY:
+            if key in hp:
+                raise _bad(f"{key} applies to supervised jobs only, not to DPO", where[key] + key)
+    return mtype, hp, where
 
 
 def _resolve_base(store: Store, registry: dict[str, BaseModelSpec], model: Any) -> str:
@@ -276,15 +355,15 @@ def parse_job_request(
         problem = suffix_problem(suffix)
         if problem:
             raise _bad(problem, "suffix")
-    hp = _collect_hyperparameters(body)
+    mtype, hp, where = _collect_hyperparameters(body)
     standard: dict[str, Any] = {}
-    for name in STANDARD_HPARAMS:
+    for name in METHOD_HPARAMS[mtype]:
         value = hp.get(name, AUTO)
         problem = check_hyperparameter(name, value)
         if problem:
-            raise _bad(problem, f"hyperparameters.{name}")
+            raise _bad(problem, where.get(name, "hyperparameters.") + name)
         standard[name] = AUTO if value in (None, AUTO) else value
-    extra = _check_extras(hp, validation is not None)
+    extra = _check_extras(hp, validation is not None, where)
     fmt = (training.get("meta") or {}).get("format")
     if extra.get("prompt_loss_weight") and fmt not in (None, "prompt_completion"):
         # The weight of prompt tokens is a prompt/completion notion; never ignored.
@@ -292,10 +371,12 @@ def parse_job_request(
             f"prompt_loss_weight applies to prompt/completion files only; training_file "
             f"{training['id']} is in the {fmt} format (in chat examples each assistant "
             "message's `weight` chooses what is trained)",
-            "hyperparameters.prompt_loss_weight",
+            where.get("prompt_loss_weight", "hyperparameters.") + "prompt_loss_weight",
         )
     n_examples = int((training.get("meta") or {}).get("examples") or 0)
     resolved = resolve(standard, max(n_examples, 1)).as_dict()
+    if mtype == "dpo":
+        resolved["beta"] = resolve_beta(standard["beta"])
     seed = _whole(body.get("seed"))
     if seed is None:
         seed = secrets.randbelow(2**31)
@@ -329,4 +410,5 @@ def parse_job_request(
         suffix=suffix or None,
         seed=seed,
         metadata=metadata,
+        method=mtype,
     )

@@ -28,8 +28,10 @@ def create_job(
     r = request.resolved
     store.add_event(
         job["id"],
-        f"Hyperparameters: n_epochs={r['n_epochs']}, batch_size={r['batch_size']}, "
-        f"learning_rate_multiplier={r['learning_rate_multiplier']:g}",
+        (f"Method: {request.method}; h" if request.method != "supervised" else "H")
+        + f"yperparameters: n_epochs={r['n_epochs']}, batch_size={r['batch_size']}, "
+        f"learning_rate_multiplier={r['learning_rate_multiplier']:g}"
+        + (f", beta={r['beta']:g}" if "beta" in r else ""),
     )
     store.add_event(job["id"], f"Validating training file: {request.training_file}")
     if request.validation_file:

@@ -46,11 +46,20 @@ def _hyperparameters(job: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def method_object(job: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's `method`: its type and that method's hyperparameters as resolved
+    (DPO's `beta` included). Full or LoRA training is a hyperparameter of fttui's
+    (`training_method`), not a method."""
+    method_type = str((job.get("method") or {}).get("type") or "supervised")
+    hp = _hyperparameters(job)
+    if method_type == "dpo":
+        requested = job.get("hyperparameters") or {}
+        hp["beta"] = (job.get("resolved") or {}).get("beta", requested.get("beta", "auto"))
+    return {"type": method_type, method_type: {"hyperparameters": hp}}
+
+
 def job_object(job: dict[str, Any]) -> dict[str, Any]:
     hp = _hyperparameters(job)
-    # Full or LoRA training is a hyperparameter (`training_method`); OpenAI's `method`
-    # type stays `supervised`, the only one the local trainer does.
-    method_type = "supervised"
     extra = job.get("extra") or {}
     return {
         "id": job["id"],
@@ -71,7 +80,7 @@ def job_object(job: dict[str, Any]) -> dict[str, Any]:
         "estimated_finish": job.get("estimated_finish"),
         "integrations": [],
         "metadata": job.get("metadata"),
-        "method": {"type": method_type, method_type: {"hyperparameters": dict(hp)}},
+        "method": method_object(job),
         "suffix": job.get("suffix"),
         "user_provided_suffix": job.get("suffix"),
         # Not in OpenAI's object: the legacy guide's extra hyperparameters and the base model.

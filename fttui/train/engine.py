@@ -171,6 +171,56 @@ class Reporter(Protocol):
         ...
 
 
+class Objective(Protocol):
+    """A training method other than supervised fine-tuning, run by the same loop.
+
+    `train` keeps everything around the step (batch schedule, optimizer and schedule,
+    cancel and pause, resume, data-parallel ranks, validation cadence, epoch ends and
+    their checkpoints, `training_state`); the objective decides what a step and a
+    validation compute. fttui.train.dpo is the one there is (DPO); supervised
+    fine-tuning is the loop's own.
+    """
+
+    def module(self, model: Any) -> torch.nn.Module:
+        """What the training forward passes call (DDP wraps this when data-parallel)."""
+        ...
+
+    def prepare(
+        self,
+        model: Any,
+        train_examples: Sequence[Any],
+        valid_examples: Sequence[Any],
+        device: torch.device,
+        should_stop: Callable[[], bool],
+        ranks: Ranks | None,
+    ) -> None:
+        """Once, after LoRA is applied and before the first step (also on resume)."""
+        ...
+
+    def step(
+        self, net: Any, batch: Sequence[Any], ranks: Ranks | None, device: torch.device
+    ) -> dict[str, float]:
+        """Forward and backward of this rank's share of `batch` (`ranks`: data-parallel);
+        the metrics of the whole batch for its results row."""
+        ...
+
+    def evaluate(
+        self,
+        model: Any,
+        examples: Sequence[Any],
+        device: torch.device,
+        *,
+        full: bool,
+        should_stop: Callable[[], bool],
+    ) -> dict[str, float]:
+        """Validation metrics (`full`: the whole validation file, at an epoch end)."""
+        ...
+
+    def state(self) -> dict[str, Any]:
+        """What resuming needs beyond weights and optimizer (saved in `training_state`)."""
+        ...
+
+
 @dataclass
 class Outcome:
     steps: int
@@ -650,22 +700,75 @@ def load_lora(model: Any, adapter_dir: str) -> Any:
     return PeftModel.from_pretrained(model, adapter_dir, is_trainable=True)
 
 
+def _supervised_step(
+    net: Any,
+    batch: Sequence[Example],
+    ranks: Ranks | None,
+    device: torch.device,
+    config: TrainConfig,
+) -> dict[str, float]:
+    """One supervised step's forward and backward passes (this rank's share of `batch`
+    when `ranks` is given: data-parallel); the batch's loss and accuracies."""
+    # Normalised by the whole batch's targets on every rank, times the world
+    # size because DDP averages the ranks' gradients: the average is then
+    # the single-process gradient.
+    plw = config.prompt_loss_weight
+    n_targets = sum(target_weight(ex, plw) for ex in batch)
+    world = ranks.world_size if ranks is not None else 1
+    mine = batch[ranks.rank :: world] if ranks is not None else batch
+    # A rank with no example this step (batch smaller than the world) still
+    # takes part in the all-reduce, with a zero-weighted pass.
+    groups = list(micro_batches(mine)) or [[batch[0]]]
+    weight = world / max(1, n_targets) if mine else 0.0
+    loss_sum = 0.0
+    targets_all: list[list[int]] = []
+    preds_all: list[list[int]] = []
+    for i, group in enumerate(groups):
+        packed = pack(group, device, plw)
+        # Gradients accumulate locally over micro-batches; DDP all-reduces
+        # once, in the backward of the last one.
+        last = i == len(groups) - 1
+        sync = contextlib.nullcontext() if ranks is None or last else net.no_sync()
+        with sync:
+            with _autocast(device, config.bf16):
+                loss, preds_t, _ = net(packed)
+            (loss * weight).backward()
+        if not mine:
+            continue
+        loss_sum += float(loss.detach())
+        targets, preds = packed.completion(preds_t)
+        targets_all += _grouped(targets, packed.owner, packed.n_examples)
+        preds_all += _grouped(preds, packed.owner, packed.n_examples)
+    if ranks is not None:
+        loss_sum = _sum_ranks(loss_sum, device)
+        targets_all, preds_all = _gather_lists(targets_all, preds_all)
+    token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
+    return {
+        "training_loss": loss_sum / max(1, n_targets),
+        "training_sequence_accuracy": seq_acc,
+        "training_token_accuracy": token_acc,
+    }
+
+
 def train(
     model: Any,
-    train_examples: Sequence[Example],
-    valid_examples: Sequence[Example],
+    train_examples: Sequence[Any],
+    valid_examples: Sequence[Any],
     config: TrainConfig,
     reporter: Reporter,
     device: torch.device,
     ranks: Ranks | None = None,
     resume: Resume | None = None,
+    objective: Objective | None = None,
 ) -> tuple[Any, Outcome]:
     """Fine-tune `model` in place; returns the (possibly LoRA-wrapped) model and totals.
 
     With `ranks` (world size > 1) this process trains its share of each batch and
     only rank 0 evaluates and calls `reporter.on_step` / `on_epoch_end`. With
     `resume`, training continues after `resume.step` with the optimizer, schedule,
-    counters and random state it saved.
+    counters and random state it saved. Without an `objective` this is supervised
+    fine-tuning of `Example`s; with one (DPO), the examples are whatever it trains on
+    (each with an `n_tokens`), and its `state()` goes into every `training_state`.
     """
     dp = ranks is not None and ranks.world_size > 1
     main = ranks is None or ranks.main
@@ -680,7 +783,7 @@ def train(
     # `net` runs the training forward passes: the DDP wrapper when data-parallel (its
     # backward all-reduces the gradients); `model` stays the plain module that is
     # evaluated, checkpointed and returned.
-    step_fn = LossStep(model, config.loss)
+    step_fn = objective.module(model) if objective is not None else LossStep(model, config.loss)
     net: Any = _wrap_ddp(step_fn, device) if dp else step_fn
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
@@ -723,6 +826,8 @@ def train(
             epoch_losses=epoch_losses,
             seed=config.seed,
         )
+        if objective is not None:
+            state.update(objective.state())
         return Outcome(done, total_steps, elapsed_tokens, stopped=True, state=state)
 
     try:
@@ -733,6 +838,15 @@ def train(
             contextlib.nullcontext() if dp else _interruptible(model, reporter.should_stop, abandon)
         )
         with hook as gate:
+            if objective is not None:
+                objective.prepare(
+                    model,
+                    train_examples,
+                    valid_examples,
+                    device,
+                    abandon,
+                    ranks if dp else None,
+                )
             for step, batch_idx in enumerate(batches, start=1):
                 if step <= done:
                     continue  # resumed: these steps were trained before the pause
@@ -744,39 +858,10 @@ def train(
                 if gate is not None:
                     gate.training = True
                 batch = [train_examples[i] for i in batch_idx]
-                # Normalised by the whole batch's targets on every rank, times the world
-                # size because DDP averages the ranks' gradients: the average is then
-                # the single-process gradient.
-                plw = config.prompt_loss_weight
-                n_targets = sum(target_weight(ex, plw) for ex in batch)
-                world = ranks.world_size if dp and ranks else 1
-                mine = batch[ranks.rank :: world] if dp and ranks else batch
-                # A rank with no example this step (batch smaller than the world) still
-                # takes part in the all-reduce, with a zero-weighted pass.
-                groups = list(micro_batches(mine)) or [[batch[0]]]
-                weight = world / max(1, n_targets) if mine else 0.0
-                loss_sum = 0.0
-                targets_all: list[list[int]] = []
-                preds_all: list[list[int]] = []
-                for i, group in enumerate(groups):
-                    packed = pack(group, device, plw)
-                    # Gradients accumulate locally over micro-batches; DDP all-reduces
-                    # once, in the backward of the last one.
-                    last = i == len(groups) - 1
-                    sync = contextlib.nullcontext() if not dp or last else net.no_sync()
-                    with sync:
-                        with _autocast(device, config.bf16):
-                            loss, preds_t, _ = net(packed)
-                        (loss * weight).backward()
-                    if not mine:
-                        continue
-                    loss_sum += float(loss.detach())
-                    targets, preds = packed.completion(preds_t)
-                    targets_all += _grouped(targets, packed.owner, packed.n_examples)
-                    preds_all += _grouped(preds, packed.owner, packed.n_examples)
-                if dp:
-                    loss_sum = _sum_ranks(loss_sum, device)
-                    targets_all, preds_all = _gather_lists(targets_all, preds_all)
+                if objective is not None:
+                    metrics = objective.step(net, batch, ranks if dp else None, device)
+                else:
+                    metrics = _supervised_step(net, batch, ranks if dp else None, device, config)
                 if gate is not None:
                     gate.training = False
                 _clip_in_step(optimizer, params)
@@ -786,32 +871,37 @@ def train(
                 done = step
                 elapsed_tokens += sum(ex.n_tokens for ex in batch)
                 elapsed_examples += len(batch)
-                token_acc, seq_acc = token_and_sequence_accuracy(targets_all, preds_all)
                 row: dict[str, Any] = {
                     "step": step,
                     "elapsed_tokens": elapsed_tokens,
                     "elapsed_examples": elapsed_examples,
-                    "training_loss": loss_sum / max(1, n_targets),
-                    "training_sequence_accuracy": seq_acc,
-                    "training_token_accuracy": token_acc,
+                    **metrics,
                 }
                 epoch_losses.append(row["training_loss"])
                 epoch_done = elapsed_examples // n > (elapsed_examples - len(batch)) // n
                 if not main:
                     continue
                 if eval_set and (epoch_done or step % eval_every == 0 or step == total_steps):
-                    row.update(
-                        evaluate(
-                            model,
-                            eval_set if not epoch_done else valid_examples,
-                            device,
-                            config.bf16,
-                            config.classification if epoch_done else None,
-                            abandon,
-                            config.prompt_loss_weight,
-                            config.loss,
+                    examples = eval_set if not epoch_done else valid_examples
+                    if objective is not None:
+                        row.update(
+                            objective.evaluate(
+                                model, examples, device, full=epoch_done, should_stop=abandon
+                            )
                         )
-                    )
+                    else:
+                        row.update(
+                            evaluate(
+                                model,
+                                examples,
+                                device,
+                                config.bf16,
+                                config.classification if epoch_done else None,
+                                abandon,
+                                config.prompt_loss_weight,
+                                config.loss,
+                            )
+                        )
                 reporter.on_step(row, total_steps)
                 if epoch_done:
                     epoch = elapsed_examples // n
@@ -820,16 +910,19 @@ def train(
                         step,
                         {**row, "epoch_training_loss": sum(epoch_losses) / len(epoch_losses)},
                         model,
-                        training_state=training_state(
-                            optimizer,
-                            scheduler,
-                            step=step,
-                            total_steps=total_steps,
-                            elapsed_examples=elapsed_examples,
-                            elapsed_tokens=elapsed_tokens,
-                            epoch_losses=[],
-                            seed=config.seed,
-                        ),
+                        training_state={
+                            **training_state(
+                                optimizer,
+                                scheduler,
+                                step=step,
+                                total_steps=total_steps,
+                                elapsed_examples=elapsed_examples,
+                                elapsed_tokens=elapsed_tokens,
+                                epoch_losses=[],
+                                seed=config.seed,
+                            ),
+                            **(objective.state() if objective is not None else {}),
+                        },
                     )
                     epoch_losses = []
     except Interrupted:

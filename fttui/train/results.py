@@ -11,7 +11,12 @@ import math
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from fttui.core.results_columns import TRAIN_COLUMNS, VALIDATION_COLUMNS
+from fttui.core.results_columns import (
+    DPO_TRAIN_COLUMNS,
+    DPO_VALIDATION_COLUMNS,
+    TRAIN_COLUMNS,
+    VALIDATION_COLUMNS,
+)
 
 if TYPE_CHECKING:  # the trainer's process settings must apply before torch loads
     from fttui.train.engine import ClassificationSetup
@@ -52,11 +57,12 @@ class ResultsCsv:
         validation: bool,
         classification: ClassificationSetup | None,
         continue_after: int | None = None,
+        dpo: bool = False,
     ) -> None:
         self.path = path
-        self.columns = list(TRAIN_COLUMNS)
+        self.columns = list(DPO_TRAIN_COLUMNS if dpo else TRAIN_COLUMNS)
         if validation:
-            self.columns += VALIDATION_COLUMNS
+            self.columns += DPO_VALIDATION_COLUMNS if dpo else VALIDATION_COLUMNS
         if classification is not None:
             self.columns += classification_columns(classification)
         self.rows = 0
@@ -100,15 +106,18 @@ class ResultsCsv:
 
 
 def metrics_event_data(row: dict[str, Any], total_steps: int) -> dict[str, Any]:
-    """A metrics event's `data`: OpenAI's key names and the legacy guide's, side by side."""
+    """A metrics event's `data`: OpenAI's key names and the legacy guide's, side by side
+    (a DPO row has no token accuracy; its reward columns keep the CSV's names)."""
     data: dict[str, Any] = {
         "step": row["step"],
         "total_steps": total_steps,
         "train_loss": row["training_loss"],
-        "train_mean_token_accuracy": row["training_token_accuracy"],
     }
+    if "training_token_accuracy" in row:
+        data["train_mean_token_accuracy"] = row["training_token_accuracy"]
     if "validation_loss" in row:
         data["valid_loss"] = row["validation_loss"]
+    if "validation_token_accuracy" in row:
         data["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
     for key, value in row.items():
         if key == "epoch_training_loss":

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
+import math
 import os
 import shutil
 import signal
@@ -39,6 +40,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from fttui.core.hparams import resolve as resolve_hparams
+from fttui.core.hparams import resolve_beta
 from fttui.data.tokenizing import token_limit
 from fttui.train.client import (
     Reports,
@@ -48,7 +50,7 @@ from fttui.train.client import (
     cache_dir,
     token_from_env,
 )
-from fttui.train.data import DataError, Example, check_job_files
+from fttui.train.data import DataError, check_job_files
 from fttui.train.host import configure_process
 from fttui.train.models import ModelUnavailable, UnknownModel, base_location
 from fttui.train.plan import PlanError, finish_plan, load_model, model_to_save, plan_loading
@@ -57,6 +59,7 @@ from fttui.train.registry import BaseModelSpec, default_model_spec
 from fttui.train.results import ResultsCsv, metrics_event_data
 
 if TYPE_CHECKING:
+    from fttui.train.dpo import DPOObjective
     from fttui.train.engine import Ranks, Resume
 
 log = logging.getLogger("fttui.train")
@@ -103,6 +106,7 @@ class JobRun:
         self.model: Any = None
         self.model_name = ""
         self.results_sent = False
+        self.resume_reference: dict[str, Any] | None = None
         self.closed = False  # the closing reports were flushed (cancel, pause)
         # Pause and resume (docs/training.md): the step this run started after (the
         # resumed checkpoint's), the last checkpoint it saved, where it stopped.
@@ -302,9 +306,10 @@ class JobRun:
 
     def _read_files(
         self, job: dict[str, Any], tokenizer: Any, limit: int
-    ) -> tuple[list[Example], list[Example]]:
-        """The job's examples, read by the same code the server's validation ran."""
-        method = str((job.get("method") or {}).get("type") or "supervised")
+    ) -> tuple[list[Any], list[Any]]:
+        """The job's examples (PreferenceExample for DPO), read by the same code the
+        server's validation ran."""
+        method = method_type(job)
         valid_id = job.get("validation_file")
         train, valid = check_job_files(
             self._file_path(job["training_file"], "training_file"),
@@ -324,13 +329,6 @@ class JobRun:
                 "trained messages with each assistant message's `weight`)",
                 "prompt_loss_weight",
                 "invalid_hyperparameter",
-            )
-        if method != "supervised":
-            # The files are valid for this method; the engine trains supervised jobs only.
-            raise DataError(
-                f"method {method!r} is not supported by this trainer yet; its data is valid",
-                "method",
-                "unsupported_method",
             )
         return train.examples, valid.examples if valid else []
 
@@ -370,6 +368,9 @@ class JobRun:
         saved = torch.load(directory / STATE_FILE, map_location="cpu", weights_only=True)
         optimizer = torch.load(directory / OPTIMIZER_FILE, map_location="cpu", weights_only=True)
         lora = (directory / "adapter_config.json").exists()
+        # DPO: the reference model's log-probabilities, computed before step 1 from
+        # weights that have trained since (fttui.train.dpo).
+        self.resume_reference = saved.get("dpo_reference")
         return Resume(
             step=int(saved["step"]),
             optimizer=optimizer,
@@ -434,14 +435,20 @@ class JobRun:
         )
         self.check()
         resolved = resolve_hparams(opts, len(train_ex))
-        finish_plan(
-            model, plan, base, device, [ex.n_tokens for ex in train_ex], resolved.batch_size
-        )
+        dpo = method_type(job) == "dpo"
+        # Tokens one example puts through the model (a DPO pair: both sequences).
+        lengths = [
+            2 * len(ex.prompt_ids) + len(ex.chosen_ids) + len(ex.rejected_ids)
+            if dpo
+            else ex.n_tokens
+            for ex in train_ex
+        ]
+        finish_plan(model, plan, base, device, lengths, resolved.batch_size)
         lr = base.base_learning_rate * resolved.learning_rate_multiplier
         if method != "full":
             lr *= LORA_LR_SCALE
         classification = None
-        if opts.get("compute_classification_metrics") and valid_ex:
+        if opts.get("compute_classification_metrics") and valid_ex and not dpo:
             classification, warning = classification_setup(tokenizer, train_ex, valid_ex, opts)
             if warning:
                 self.event(warning, level="warn")
@@ -459,11 +466,31 @@ class JobRun:
             classification=classification,
             prompt_loss_weight=float(opts.get("prompt_loss_weight") or 0.0),
         )
+        objective: DPOObjective | None = None
+        beta = resolve_beta(opts.get("beta"))
+        if dpo:
+            from fttui.train.dpo import DPOObjective, pairs_from
+
+            train_ex, valid_ex = pairs_from(train_ex), pairs_from(valid_ex)
+            objective = DPOObjective(
+                beta=beta,
+                bf16=config.bf16,
+                reference=self.resume_reference if resume is not None else None,
+                on_ready=self._dpo_ready,
+            )
         if not self.main:
             # Other ranks: the same run, nothing reported.
             self.check()
             _, outcome = train(
-                model, train_ex, valid_ex, config, self, device, self.ranks, resume=resume
+                model,
+                train_ex,
+                valid_ex,
+                config,
+                self,
+                device,
+                self.ranks,
+                resume=resume,
+                objective=objective,
             )
             if outcome.stopped:
                 raise Stopped
@@ -481,10 +508,11 @@ class JobRun:
             fields={
                 "resolved": {
                     **resolved.as_dict(),
+                    **({"beta": beta} if dpo else {}),
                     "training_method": method,
                     "learning_rate": lr,
                 },
-                "hyperparameters": resolved.as_dict(),
+                "hyperparameters": {**resolved.as_dict(), **({"beta": beta} if dpo else {})},
                 "runtime": runtime,
             },
         )
@@ -499,6 +527,7 @@ class JobRun:
             validation=bool(valid_ex),
             classification=classification,
             continue_after=resume.step if resume is not None else None,
+            dpo=dpo,
         )
         if classification is not None and resume is None:
             base_metrics = evaluate(
@@ -517,8 +546,13 @@ class JobRun:
         how = (
             f"{config.n_epochs} epochs, batch size {config.batch_size}, "
             f"learning rate {lr:.3g} (multiplier {resolved.learning_rate_multiplier}), "
-            f"method {method}, prompt loss weight {config.prompt_loss_weight:g}"
-            + ("" if config.prompt_loss_weight else " (completion tokens only)")
+            f"method {method}, "
+            + (
+                f"DPO with beta {beta:g}"
+                if dpo
+                else f"prompt loss weight {config.prompt_loss_weight:g}"
+                + ("" if config.prompt_loss_weight else " (completion tokens only)")
+            )
             + f"; {describe_runtime(runtime)}; {plan.describe()}"
         )
         if resume is not None and point is not None:
@@ -530,15 +564,30 @@ class JobRun:
             )
         else:
             self.event(f"Training started: {how}")
+        if dpo and not (objective is not None and objective.reference is not None):
+            self.event(
+                f"Computing the reference model's log-probabilities of the {len(train_ex)} "
+                f"training and {len(valid_ex)} validation pairs (once, before the first step)"
+            )
         self.check()
         self.started = time.monotonic()
         model, outcome = train(
-            model, train_ex, valid_ex, config, self, device, self.ranks, resume=resume
+            model,
+            train_ex,
+            valid_ex,
+            config,
+            self,
+            device,
+            self.ranks,
+            resume=resume,
+            objective=objective,
         )
         self.model = model
         self.outcome = outcome
         if outcome.stopped:
             raise Stopped
+        if objective is not None and valid_ex:
+            self.event(dpo_after(objective, len(valid_ex)))
         self.csv.close()
         model = model_to_save(model, plan, location)
         self._save_final(model, tokenizer, outcome.elapsed_tokens)
@@ -552,6 +601,8 @@ class JobRun:
         msg = f"Step {row['step']}/{total_steps}: training loss={row['training_loss']:.4f}"
         if "validation_loss" in row:
             msg += f", validation loss={row['validation_loss']:.4f}"
+        if "validation_reward_accuracy" in row:
+            msg += f", validation reward accuracy={row['validation_reward_accuracy']:.2f}"
         self.reports.add("event", message=msg, level="info", type="metrics", data=data)
         elapsed = time.monotonic() - self.started
         remaining = elapsed / max(1, row["step"] - self.first_step) * (total_steps - row["step"])
@@ -574,13 +625,12 @@ class JobRun:
         if cls:
             msg += ", " + ", ".join(f"{k}={v:.4f}" for k, v in cls.items())
         self.event(msg)
-        metrics = {
-            "step": step,
-            "train_loss": row["training_loss"],
-            "train_mean_token_accuracy": row["training_token_accuracy"],
-        }
+        metrics = {"step": step, "train_loss": row["training_loss"]}
+        if "training_token_accuracy" in row:
+            metrics["train_mean_token_accuracy"] = row["training_token_accuracy"]
         if "validation_loss" in row:
             metrics["valid_loss"] = row["validation_loss"]
+        if "validation_token_accuracy" in row:
             metrics["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
         self._save_checkpoint(step, model, training_state, kind="epoch", metrics=metrics)
 
@@ -618,6 +668,14 @@ class JobRun:
         )
         self.last_checkpoint_step = step
 
+    def _dpo_ready(self, objective: DPOObjective) -> None:
+        """The reference pass is done: step 0 in words (rank 0 only)."""
+        if self.reports is None or not objective.has_validation:
+            return
+        message, data = dpo_before(objective)
+        self.reports.add("event", message=message, level="info", type="message", data=data)
+        print(f"[info] {message}", flush=True)
+
     # -- outputs ------------------------------------------------------------------
     def _send_results(self) -> None:
         if self.csv is None or self.csv.rows == 0 or self.results_sent or self.reports is None:
@@ -638,6 +696,46 @@ class JobRun:
         self.reports.add_upload("model", target)
         self._send_results()
         self.reports.add("status", status="succeeded", trained_tokens=tokens)
+
+
+def method_type(job: dict[str, Any]) -> str:
+    """The job's fine-tuning method: OpenAI's `method.type` (`supervised` or `dpo`)."""
+    method = job.get("method")
+    kind = method.get("type") if isinstance(method, dict) else None
+    return str(kind or "supervised")
+
+
+def dpo_before(objective: DPOObjective) -> tuple[str, dict[str, Any]]:
+    """Step 0 of a DPO job with a validation file, as an event (message, data).
+
+    Before the first step the model is its own reference: every implicit reward is 0,
+    so the loss is log 2, the reward accuracy 0 and the margin 0, by definition. What
+    the reference pass measured is how often the model already gives the preferred
+    output the higher log-probability.
+    """
+    share = objective.reference_share
+    data = {
+        "step": 0,
+        "validation_loss": math.log(2),
+        "validation_reward_accuracy": 0.0,
+        "validation_reward_margin": 0.0,
+        "validation_preferred_share": share,
+    }
+    message = (
+        f"Before training (step 0): validation loss={math.log(2):.4f}, reward accuracy=0.00, "
+        f"reward margin=0.0000 (the model is its own reference); the model gives the "
+        f"preferred output the higher log-probability on {share:.0%} of the validation pairs"
+    )
+    return message, data
+
+
+def dpo_after(objective: DPOObjective, n_valid: int) -> str:
+    """The held-out preference after training, next to the reference's."""
+    return (
+        f"After training: the model gives the preferred output the higher log-probability "
+        f"on {objective.preferred_share:.0%} of the {n_valid} validation pairs "
+        f"(before training: {objective.reference_share:.0%})"
+    )
 
 
 def describe_runtime(runtime: dict[str, Any]) -> str:

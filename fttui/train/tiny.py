@@ -133,3 +133,127 @@ def build_model(
     model.save_pretrained(target)  # type: ignore[operator]
     tokenizer.save_pretrained(target)
     return target
+
+
+# -- generated preference (DPO) tasks -------------------------------------------------
+
+_COLOURS = ("red", "green", "blue")
+_SOUNDS = ("meow", "woof", "tweet", "blub")
+_ANIMALS = ("cat", "dog", "bird", "fish")
+
+_SUBJECTS = (
+    "the river",
+    "my sister",
+    "the old library",
+    "our neighbour",
+    "the garden",
+    "this recipe",
+    "the morning train",
+    "a small robot",
+    "the mountain village",
+    "your new bicycle",
+    "the city park",
+    "the school choir",
+    "the winter market",
+    "my grandfather",
+    "the lighthouse",
+    "the football team",
+    "a quiet cafe",
+    "the museum",
+    "the harbour",
+    "our kitchen",
+    "the forest path",
+    "the night sky",
+    "the chess club",
+    "the bakery",
+    "a paper boat",
+)
+_PREDICATES = (
+    "looks lovely today",
+    "is open until six",
+    "has a new roof",
+    "needs more light",
+    "tastes of lemon",
+    "was built long ago",
+    "sings every Sunday",
+    "smells of fresh bread",
+    "is full of visitors",
+    "won the game",
+    "feels very calm",
+    "is easy to find",
+    "has a blue door",
+    "moves very fast",
+    "is worth a visit",
+    "makes me smile",
+)
+_ASKS = (
+    "Tell me something about {s}.",
+    "What can you say about {s}?",
+    "Say one thing about {s}.",
+    "Describe {s} in one sentence.",
+)
+
+
+def preference_task(n: int, *, offset: int = 0, seed: int = 0, kind: str = "colours") -> list[dict]:
+    """`n` generated preference lines in OpenAI's DPO format (examples `offset`...).
+
+    - ``colours`` (for the tiny model): the preferred answer is a colour, the other an
+      animal's sound, whatever the question; held-out lines (another `offset`) use
+      other prompts.
+    - ``exclaim`` (for a real model such as SmolLM2): both answers are the same
+      sentence about the question's subject; the preferred one ends with "!", the
+      other with "." (one token apart, so neither is favoured by its length). A base
+      model mostly prefers the full stop; DPO teaches the exclamation mark.
+    """
+    import random
+
+    rng = random.Random(seed * 1_000_003 + offset)
+    rows = []
+    for i in range(offset, offset + n):
+        if kind == "colours":
+            question = f"the {rng.choice(_ANIMALS)} number {i} likes the colour of the sky"
+            good, bad = rng.choice(_COLOURS), rng.choice(_SOUNDS)
+        elif kind == "exclaim":
+            subject = _SUBJECTS[i % len(_SUBJECTS)]
+            predicate = _PREDICATES[(i // len(_SUBJECTS)) % len(_PREDICATES)]
+            question = rng.choice(_ASKS).format(s=subject)
+            sentence = f"{subject[0].upper()}{subject[1:]} {predicate}"
+            good, bad = sentence + "!", sentence + "."
+        else:
+            raise ValueError(f"unknown preference task {kind!r}: colours or exclaim")
+        rows.append(
+            {
+                "input": {"messages": [{"role": "user", "content": question}]},
+                "preferred_output": [{"role": "assistant", "content": good}],
+                "non_preferred_output": [{"role": "assistant", "content": bad}],
+            }
+        )
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`python -m fttui.train.tiny preference --kind exclaim -n 300 --offset 0 OUT.jsonl`"""
+    import argparse
+    import json
+
+    parser = argparse.ArgumentParser(prog="python -m fttui.train.tiny")
+    sub = parser.add_subparsers(dest="command", required=True)
+    pref = sub.add_parser("preference", help="write a generated preference (DPO) task")
+    pref.add_argument("out", type=Path)
+    pref.add_argument("-n", type=int, default=300)
+    pref.add_argument("--offset", type=int, default=0)
+    pref.add_argument("--seed", type=int, default=0)
+    pref.add_argument("--kind", choices=("colours", "exclaim"), default="exclaim")
+    model = sub.add_parser("model", help="write the tiny random-weight model")
+    model.add_argument("out", type=Path)
+    args = parser.parse_args(argv)
+    if args.command == "model":
+        build_tiny_model(args.out)
+        return 0
+    rows = preference_task(args.n, offset=args.offset, seed=args.seed, kind=args.kind)
+    args.out.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -386,6 +386,15 @@ CASES = [
         codes={"method_mismatch"},
     ),
     Case(
+        "chat file for a dpo job",
+        lines([chat(i) for i in range(3)]),
+        False,
+        "validation",
+        None,
+        codes={"method_mismatch"},
+        method="dpo",
+    ),
+    Case(
         "validation file overlaps training",
         lines(good_pc(4)),
         False,
@@ -456,10 +465,6 @@ def server_verdict(srv: ServerProcess, case: Case, tmp: Path) -> tuple[Verdict, 
         if case.method != "supervised":
             body["method"] = {"type": case.method}
         resp = api.post("/fine_tuning/jobs", json=body)
-        if case.method == "dpo":
-            # No DPO engine yet: the server says so when the job is created (issue 15).
-            assert resp.status_code == 400 and resp.json()["error"]["param"] == "method.type"
-            return Verdict(case.ok, case.line, "dpo not trainable yet"), "create"
         assert resp.status_code == 200, resp.text
         job = wait_job_status(api, resp.json()["id"], {"queued", "failed"}, 90, srv.data_dir)
         if job["status"] == "queued":

@@ -23,6 +23,13 @@ CHAT = b"".join(
     for i in range(12)
 )
 
+PREFERENCE = b"".join(
+    b'{"input": {"messages": [{"role": "user", "content": "q%d"}]}, '
+    b'"preferred_output": [{"role": "assistant", "content": "good %d"}], '
+    b'"non_preferred_output": [{"role": "assistant", "content": "bad %d"}]}\n' % (i, i, i)
+    for i in range(20)
+)
+
 
 def upload(
     c: httpx.Client, content: bytes, name: str = "train.jsonl", purpose: str = "fine-tune"

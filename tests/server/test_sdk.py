@@ -14,7 +14,7 @@ from openai.types.fine_tuning.jobs import FineTuningJobCheckpoint
 
 from fttui.store.db import Store
 
-from .helpers import CHAT, PROMPT_COMPLETION, validate_strictly
+from .helpers import CHAT, PREFERENCE, PROMPT_COMPLETION, validate_strictly
 
 
 @pytest.fixture(scope="module")
@@ -153,6 +153,63 @@ def test_job_create_list_retrieve_events_cancel(
         sdk.files.delete(train.id)
     sdk.fine_tuning.jobs.cancel(second.id)
     assert sdk.files.delete(train.id).deleted
+
+
+def test_dpo_job_create_list_retrieve_cancel(sdk: openai.OpenAI) -> None:
+    """A DPO job through the SDK: `method` with its hyperparameters, `beta: auto`
+    resolved to 0.1, in the SDK's own types (Method, DpoMethod, DpoHyperparameters)."""
+    pref = sdk.files.create(file=("pref.jsonl", PREFERENCE), purpose="fine-tune")
+    assert pref.model_dump()["fttui"]["format"] == "preference"
+    job = sdk.fine_tuning.jobs.create(
+        model="ada",
+        training_file=pref.id,
+        method={
+            "type": "dpo",
+            "dpo": {"hyperparameters": {"beta": "auto", "n_epochs": 2, "batch_size": 4}},
+        },
+    )
+    parsed = validate_strictly(FineTuningJob, job.model_dump())
+    assert isinstance(parsed, FineTuningJob) and parsed.method is not None
+    assert parsed.method.type == "dpo" and parsed.method.supervised is None
+    assert parsed.method.dpo is not None and parsed.method.dpo.hyperparameters is not None
+    dpo = parsed.method.dpo.hyperparameters
+    # auto resolved at once: beta 0.1, learning rate multiplier 0.05 for batch 4
+    assert (dpo.beta, dpo.n_epochs, dpo.batch_size) == (0.1, 2, 4)
+    assert dpo.learning_rate_multiplier == 0.05
+    assert (parsed.hyperparameters.n_epochs, parsed.hyperparameters.batch_size) == (2, 4)
+
+    explicit = sdk.fine_tuning.jobs.create(
+        model="ada",
+        training_file=pref.id,
+        method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.25}}},
+    )
+    listed = {j.id: j for j in sdk.fine_tuning.jobs.list(limit=5).data}
+    for j in listed.values():
+        validate_strictly(FineTuningJob, j.model_dump())
+    assert listed[explicit.id].method is not None and listed[explicit.id].method.dpo is not None
+    assert listed[explicit.id].method.dpo.hyperparameters.beta == 0.25  # type: ignore[union-attr]
+    got = sdk.fine_tuning.jobs.retrieve(job.id)
+    assert got.method is not None and got.method.type == "dpo"
+    assert got.method.dpo is not None and got.method.dpo.hyperparameters is not None
+    assert got.method.dpo.hyperparameters.beta == 0.1
+    assert any(
+        e.message.startswith("Method: dpo") and "beta=0.1" in e.message
+        for e in sdk.fine_tuning.jobs.list_events(job.id).data
+    )
+    for j in (job, explicit):
+        cancelled = sdk.fine_tuning.jobs.cancel(j.id)
+        validate_strictly(FineTuningJob, cancelled.model_dump())
+        assert cancelled.status == "cancelled" and cancelled.method is not None
+        assert cancelled.method.type == "dpo"
+
+    with pytest.raises(openai.BadRequestError) as err:
+        sdk.fine_tuning.jobs.create(
+            model="ada",
+            training_file=pref.id,
+            method={"type": "dpo", "dpo": {"hyperparameters": {"beta": 5}}},
+        )
+    assert err.value.param == "method.dpo.hyperparameters.beta"  # type: ignore[attr-defined]
+    assert "beta must be in (0, 2]" in err.value.message
 
 
 def test_checkpoints_parse(sdk: openai.OpenAI, queued_server: ServerProcess) -> None:
