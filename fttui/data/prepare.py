@@ -115,7 +115,7 @@ def main(args: argparse.Namespace) -> int:
                 )
             try:
                 rows = to_jsonl(path, target)
-            except ConvertError as exc:
+            except (ConvertError, OSError) as exc:
                 target.unlink(missing_ok=True)
                 return _fail(str(exc), as_json)
             if fixes:
