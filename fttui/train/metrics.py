@@ -9,7 +9,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
-from sklearn import metrics as skm
 
 
 def token_and_sequence_accuracy(
@@ -51,6 +50,11 @@ def classification_metrics(
     probability (renormalised over the classes) is at least 0.5, and AUROC/AUPRC use
     that probability as the score.
     """
+    # Imported here: only classification jobs need scikit-learn, and the engine (which
+    # imports this module) then loads without it, e.g. on a GPU machine where only
+    # torch and transformers are installed (benchmarks/gpu_bench.py).
+    from sklearn import metrics as skm
+
     probs = np.asarray(probabilities, dtype=np.float64)
     truth = np.asarray(y_true)
     if positive_index is None:

@@ -5,8 +5,10 @@ fttui.train.registry); the training-started event lists what was chosen and why.
 
 - precision: fttui.train.precision (bf16 autocast where the hardware has it).
 - attention: flash-attention 2 on CUDA in bf16 where the `flash-attn` package is
-  installed (packed rows then run as variable-length sequences); otherwise PyTorch's
-  SDPA, transformers' default.
+  installed (packed rows then run as variable-length sequences); on CUDA without it,
+  fttui.train.attention's "fttui_varlen" (PyTorch's own variable-length flash
+  attention, or one causal SDPA call per packed example), so a packed row never pays
+  for a row x row masked attention; on CPU PyTorch's SDPA, transformers' default.
 - loss: the chunked linear cross-entropy (fttui.train.loss), Liger Kernel's on CUDA
   where installed; the model's own head for models that soft-cap or scale logits.
 - 4-bit base (QLoRA): `training_method` "qlora", or models.json `"quantization":
@@ -94,6 +96,10 @@ def plan_loading(
     if attn == "auto":
         if device_type == "cuda" and precision.bf16 and _installed("flash_attn"):
             plan.attn_implementation = "flash_attention_2"
+        elif device_type == "cuda":
+            from fttui.train.attention import NAME
+
+            plan.attn_implementation = NAME
     else:
         if attn == "flash_attention_2" and (device_type != "cuda" or not _installed("flash_attn")):
             raise PlanError(
@@ -145,6 +151,10 @@ def load_model(
 
     tokenizer = AutoTokenizer.from_pretrained(location)
     kwargs: dict[str, Any] = {"dtype": getattr(torch, plan.base_dtype)}
+    if plan.attn_implementation == "fttui_varlen":
+        from fttui.train.attention import register
+
+        register()  # transformers looks the name up in its registry
     if plan.attn_implementation:
         kwargs["attn_implementation"] = plan.attn_implementation
     if plan.quantize_4bit:

@@ -4,6 +4,7 @@ and clear refusals of what this machine cannot run."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ from fttui.train.plan import (
     plan_checkpointing,
     plan_loading,
 )
+from fttui.train.precision import choose as choose_precision
 from fttui.train.registry import BaseModelSpec
 
 from .conftest import toy_lines
@@ -100,3 +102,36 @@ def test_what_this_machine_cannot_run_is_refused_with_the_reason(tiny_model_dir:
         plan_loading(flash, "cpu", "full", location)
     eager = BaseModelSpec(id="m", source=location, attn_implementation="eager")
     assert plan_loading(eager, "cpu", "full", location).attn_implementation == "eager"
+
+
+def test_cuda_without_flash_attn_runs_each_packed_example_on_its_own(
+    tiny_model_dir: Path,
+) -> None:
+    """On CUDA the plan picks fttui_varlen (unless flash-attn is installed); its
+    per-example path (what runs on CPU, and on a GPU whose varlen kernel fails its
+    probe) gives the logits and gradients of SDPA with transformers' block-diagonal
+    mask, and of each example run alone. The GPU kernel itself needs a GPU."""
+    bf16 = choose_precision("cuda", "auto", cuda_bf16=True)
+    plan = plan_loading(None, "cuda", "full", str(tiny_model_dir), precision=bf16)
+    expected = "flash_attention_2" if importlib.util.find_spec("flash_attn") else "fttui_varlen"
+    assert plan.attn_implementation == expected
+    varlen = TrainingPlan(device_type="cpu", precision=choose_precision("cpu", "fp32"),
+                          method="full", attn_implementation="fttui_varlen")  # fmt: skip
+    sdpa = TrainingPlan(device_type="cpu", precision=choose_precision("cpu", "fp32"),
+                        method="full")  # fmt: skip
+    ids = torch.randint(0, 300, (1, 23), generator=torch.Generator().manual_seed(0))
+    positions = torch.tensor([list(range(10)) + list(range(13))])
+    out = []
+    for p in (varlen, sdpa):
+        model, _ = load_model(str(tiny_model_dir), p, CPU)
+        logits = model(input_ids=ids, position_ids=positions, use_cache=False).logits
+        logits.float().square().mean().backward()
+        grad = model.get_input_embeddings().weight.grad
+        alone = torch.cat(
+            [model(input_ids=part, use_cache=False).logits for part in (ids[:, :10], ids[:, 10:])],
+            dim=1,
+        )
+        out.append((logits.detach(), grad, alone.detach()))
+    (lv, gv, alone), (ls, gs, _) = out
+    assert torch.allclose(lv, ls, atol=1e-5) and torch.allclose(lv, alone, atol=1e-5)
+    assert torch.allclose(gv, gs, atol=1e-6)
