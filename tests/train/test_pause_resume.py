@@ -90,6 +90,7 @@ def _weights(srv: ServerProcess, model: str) -> dict[str, torch.Tensor]:
     return load_file(str(srv.data_dir / row["path"] / "model.safetensors"))
 
 
+@pytest.mark.long  # ~50 s; the CI variant is the next test
 def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
     srv: ServerProcess,
 ) -> None:
@@ -211,12 +212,16 @@ def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
     gone = httpx.get(f"{srv.base_url}/files/{partial[0]}", timeout=30)
     assert gone.status_code == 404
 
-    # -- the storage line's numbers: models and checkpoints as they are on disk.
+    _assert_usage_is_what_is_on_disk(srv)
+
+
+def _assert_usage_is_what_is_on_disk(srv: ServerProcess) -> None:
+    """The storage line's numbers: files as listed, models and checkpoints as on disk."""
     usage = httpx.get(f"{srv.base_url}/fttui/usage", timeout=30).json()
     models = sum(
         p.stat().st_size
-        for m in (done["fine_tuned_model"], done_paused["fine_tuned_model"])
-        for p in (srv.data_dir / Store(srv.data_dir).get_model(m)["path"]).iterdir()  # type: ignore[index]
+        for row in Store(srv.data_dir).list_models()
+        for p in (srv.data_dir / row["path"]).iterdir()
     )
     checkpoints = sum(
         p.stat().st_size
@@ -228,3 +233,46 @@ def test_pause_checkpoints_survives_a_restart_and_resume_equals_an_unpaused_run(
     assert usage["used_bytes"] == sum(
         f["bytes"] for f in httpx.get(f"{srv.base_url}/files", timeout=30).json()["data"]
     )
+
+
+def test_sdk_pause_then_resume_trains_every_step_once_and_keeps_the_last_epochs(
+    srv: ServerProcess,
+) -> None:
+    """The CI variant (one job, no restart, no unpaused twin; the engine's exactness is
+    tests/train/test_resume_engine.py): pause with the SDK mid-run, the checkpoint holds
+    what resuming needs, resume, every step once, retention, the storage figures."""
+    sdk = _sdk(srv)
+    train = upload(srv, "short.jsonl", toy_lines(8))
+    body: dict[str, Any] = {
+        "model": "tiny-test",
+        "training_file": train,
+        # 12 steps, epoch checkpoints at 4, 8, 12; the weighted loss resumes too.
+        "hyperparameters": {"n_epochs": 3, "batch_size": 2, "prompt_loss_weight": 0.5},
+        "seed": 7,
+        "suffix": "short",
+    }
+    job = sdk.fine_tuning.jobs.create(**body)
+    deadline = time.monotonic() + 120
+    while sum(e["type"] == "metrics" for e in events(srv, job.id)) < 2:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    assert sdk.fine_tuning.jobs.pause(job.id).status == "paused"
+    _wait_event(srv, job.id, "Job paused at step")
+    said = next(e["message"] for e in events(srv, job.id) if "Job paused at step" in e["message"])
+    step = int(said.split("at step ")[1].split()[0])
+    assert 2 <= step < 12, said
+    assert {"training_state.pt", "optimizer.pt"} <= _checkpoint_dirs(srv, job.id)[step]
+    assert sdk.fine_tuning.jobs.resume(job.id).status == "queued"
+    done = wait_for(srv, job.id, FINAL, timeout=180)
+    assert done["status"] == "succeeded", done["error"]
+    metrics = [e["data"]["step"] for e in events(srv, job.id) if e["type"] == "metrics"]
+    assert metrics == list(range(1, 13))
+    assert [int(r["step"]) for r in _rows(srv, done["result_files"][0])] == list(range(1, 13))
+    messages = [e["message"] for e in events(srv, job.id)]
+    for text in (f"Training resumed at step {step + 1}", "prompt loss weight 0.5;"):
+        assert any(text in m for m in messages), (text, messages)
+    # --keep-checkpoints 2: the last two epochs, without optimizer state once final.
+    dirs = _checkpoint_dirs(srv, job.id)
+    assert sorted(dirs) == [8, 12], dirs
+    assert all("optimizer.pt" not in files for files in dirs.values())
+    _assert_usage_is_what_is_on_disk(srv)
