@@ -1,4 +1,5 @@
-"""The create-job form: model, files, hyperparameters, suffix, seed, classification.
+"""The create-job form: model, files, method (supervised / DPO), hyperparameters,
+suffix, seed, classification.
 
 Every field is checked here with the same pure rules the server uses
 (`fttui.core.hparams`, `fttui.core.naming`), so a bad value is caught next to its field
@@ -28,13 +29,27 @@ HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})
 SEED_MAX = 2**31 - 1
 METHODS = (("full fine-tune", "full"), ("LoRA adapter", "lora"))
+#: OpenAI's `method.type`: what the job learns from (its file's format).
+METHOD_TYPES = (("supervised", "supervised"), ("DPO (preferences)", "dpo"))
+#: The file format each method trains on (the local server's `fttui.format` names).
+METHOD_FORMATS: dict[str, tuple[str, ...]] = {
+    "supervised": ("prompt_completion", "chat"),
+    "dpo": ("preference",),
+}
+FORMAT_NAMES = {
+    "prompt_completion": "prompt/completion",
+    "chat": "chat",
+    "preference": "preference (input, preferred_output, non_preferred_output)",
+}
 
 #: Every field `validate()` may report, in the order they appear.
 FIELDS = (
     "model",
     "training_file",
     "validation_file",
+    "method_type",
     *HYPERPARAMETERS,
+    "beta",
     "suffix",
     "seed",
     "method",
@@ -118,6 +133,8 @@ class HyperparamForm(Widget):
     HyperparamForm #compute_classification_metrics { margin-top: 1; max-width: 100%; }
     HyperparamForm #classification-options { height: auto; display: none; }
     HyperparamForm #classification-options.-shown { display: block; }
+    HyperparamForm #beta-field { display: none; }
+    HyperparamForm.-dpo #beta-field { display: block; }
     HyperparamForm Select { width: 1fr; }
     HyperparamForm Input { width: 1fr; }
     """
@@ -150,6 +167,8 @@ class HyperparamForm(Widget):
         self.preview_time = preview_time
         self._models: list[str] = []
         self._files: list[tuple[str, str]] = []
+        #: file id -> format, where the backend says (the local server does).
+        self._formats: dict[str, str] = {}
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -171,6 +190,14 @@ class HyperparamForm(Widget):
                 FormSelect([], prompt="none", id="validation_file"),
             )
         with Horizontal(classes="row"):
+            yield from self._field(
+                "method_type",
+                "Method",
+                FormSelect(METHOD_TYPES, value="supervised", allow_blank=False, id="method_type"),
+            )
+            # DPO only: how far the model may move from the reference (larger: less far).
+            yield from self._field("beta", "beta (DPO)", Input(placeholder="auto (0.1)", id="beta"))
+        with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
                 yield from self._field(
                     name, self.LABELS[name], Input(placeholder=self.PLACEHOLDERS[name], id=name)
@@ -188,7 +215,7 @@ class HyperparamForm(Widget):
             )
             yield from self._field(
                 "method",
-                "Method",
+                "Weights trained",
                 FormSelect(METHODS, value="full", allow_blank=False, id="method"),
             )
         with Vertical(classes="field"):
@@ -232,9 +259,15 @@ class HyperparamForm(Widget):
         self._set_options(self.query_one("#model", Select), [(m, m) for m in self._models])
         self._update_suffix()
 
-    def set_files(self, files: list[tuple[str, str]]) -> None:
-        """Uploaded files as (label, file id), offered for training and validation."""
+    def set_files(
+        self, files: list[tuple[str, str]], formats: dict[str, str] | None = None
+    ) -> None:
+        """Uploaded files as (label, file id), offered for training and validation;
+        `formats`: file id -> format where known, so a file that does not fit the
+        chosen method is named before anything is sent."""
         self._files = list(files)
+        if formats is not None:
+            self._formats = dict(formats)
         for select_id in ("#training_file", "#validation_file"):
             self._set_options(self.query_one(select_id, Select), self._files)
 
@@ -274,19 +307,51 @@ class HyperparamForm(Widget):
     def classification_on(self) -> bool:
         return self.query_one("#compute_classification_metrics", Checkbox).value
 
+    @property
+    def method_type(self) -> str:
+        """OpenAI's `method.type` chosen: `supervised` or `dpo`."""
+        return self._select("method_type") or "supervised"
+
+    def _format_problem(self, name: str) -> str | None:
+        """A chosen file whose known format the chosen method cannot train on."""
+        file_id = self._select(name)
+        fmt = self._formats.get(file_id or "")
+        method = self.method_type
+        if not file_id or fmt is None or fmt in METHOD_FORMATS[method]:
+            return None
+        other = "DPO" if method == "supervised" else "supervised"
+        wanted = " or ".join(FORMAT_NAMES[f] for f in METHOD_FORMATS[method])
+        return (
+            f"this file is in the {FORMAT_NAMES.get(fmt, fmt)} format; a "
+            f"{'DPO' if method == 'dpo' else 'supervised'} job needs a {wanted} file "
+            f"(or choose method {other})"
+        )
+
     def _check(self, name: str) -> str | None:
         """The problem with one field, or None."""
         if name == "model":
             return None if self._select("model") else "choose a model"
         if name == "training_file":
-            return None if self._select("training_file") else "choose a training file"
+            if not self._select("training_file"):
+                return "choose a training file"
+            return self._format_problem("training_file")
         if name == "validation_file":
             validation = self._select("validation_file")
             if validation and validation == self._select("training_file"):
                 return "the validation file must differ from the training file"
-            return None
+            return self._format_problem("validation_file")
+        if name == "method_type":
+            return (
+                None
+                if self._select("method_type") in ("supervised", "dpo")
+                else ("choose supervised or DPO")
+            )
         if name in HYPERPARAMETERS:
             return check_hyperparameter(name, parse_number(self._input(name)))
+        if name == "beta":
+            if self.method_type != "dpo":
+                return None
+            return check_hyperparameter("beta", parse_number(self._input("beta")))
         if name == "suffix":
             return suffix_problem(self._input("suffix"))
         if name == "seed":
@@ -303,6 +368,8 @@ class HyperparamForm(Widget):
         if not self.classification_on:
             return None
         if name == "compute_classification_metrics":
+            if self.method_type == "dpo":
+                return "classification metrics apply to supervised jobs only: untick them"
             if not self._select("validation_file"):
                 return "classification metrics need a validation file: choose one above"
             return None
@@ -376,10 +443,14 @@ class HyperparamForm(Widget):
             betas = parse_betas(self._input("classification_betas"))[0]
             if betas:
                 extra["classification_betas"] = betas
+        if self.method_type == "dpo":
+            beta = parse_number(self._input("beta"))
+            hyperparameters["beta"] = float(beta) if isinstance(beta, int) else beta
         return {
             "model": self._select("model"),
             "training_file": self._select("training_file"),
             "validation_file": self._select("validation_file"),
+            "method_type": self.method_type,
             "hyperparameters": hyperparameters,
             "suffix": self._input("suffix") or None,
             "seed": seed,
@@ -395,6 +466,13 @@ class HyperparamForm(Widget):
         self._choose("training_file", values.get("training_file"))
         self._choose("validation_file", values.get("validation_file"))
         hyperparameters = dict(values.get("hyperparameters") or {})
+        method_type = values.get("method_type") or "supervised"
+        self.query_one("#method_type", Select).value = (
+            method_type if method_type in ("supervised", "dpo") else "supervised"
+        )
+        beta = hyperparameters.get("beta", AUTO)
+        self.query_one("#beta", Input).value = "" if beta in (None, AUTO) else safe_text(str(beta))
+        self._show_method()
         for name in HYPERPARAMETERS:
             value = hyperparameters.get(name, AUTO)
             self.query_one(f"#{name}", Input).value = (
@@ -448,6 +526,18 @@ class HyperparamForm(Widget):
         counter.set_class(len(suffix) > SUFFIX_MAX, "-over")
         self.query_one("#model-preview", Label).update(safe_text(f"→ {self.model_preview}"))
 
+    def _show_method(self) -> None:
+        """`beta` is shown for DPO only; the files are checked against the method."""
+        self.set_class(self.method_type == "dpo", "-dpo")
+        for name in ("training_file", "validation_file", "beta"):
+            if name == "beta" or self._select(name):
+                self._show_error(name, self._check(name))
+        if self.classification_on:
+            self._show_error(
+                "compute_classification_metrics", self._check("compute_classification_metrics")
+            )
+        self.call_after_refresh(self._focused_into_view)
+
     def _show_classification(self, on: bool) -> None:
         self.query_one("#classification-options").set_class(on, "-shown")
         self.call_after_refresh(self._focused_into_view)
@@ -467,6 +557,8 @@ class HyperparamForm(Widget):
         name = event.select.id or ""
         if name == "model":
             self._update_suffix()
+        if name == "method_type":
+            self._show_method()
         if name in ("model", "training_file", "validation_file") and event.value != Select.NULL:
             self._show_error(name, self._check(name))
         if name in ("training_file", "validation_file"):

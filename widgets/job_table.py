@@ -46,6 +46,13 @@ def elapsed_text(job: JobRow, now: float) -> str:
     return text
 
 
+def model_cell(row: JobRow) -> str:
+    """The model, marked with the method when it is not supervised: `gpt-4o-mini (DPO)`."""
+    if row.method == "supervised":
+        return row.model
+    return f"{row.model} ({'DPO' if row.method == 'dpo' else row.method})"
+
+
 class JobTable(KeyedTable[JobRow]):
     """Jobs keyed by id; `set_jobs` updates only rows that changed.
 
@@ -112,7 +119,7 @@ class JobTable(KeyedTable[JobRow]):
         return (
             row.status,
             row.id,
-            row.model,
+            model_cell(row),
             local_time(row.created_at),
             elapsed_text(row, clock),
             f"{row.trained_tokens:,}" if row.trained_tokens is not None else "",
@@ -146,7 +153,13 @@ class JobTable(KeyedTable[JobRow]):
 
     def _haystack(self, row: JobRow) -> str:
         return "\n".join(
-            (row.id, row.model, row.status, row.fine_tuned_model or "", row.suffix or "")
+            (
+                row.id,
+                model_cell(row),
+                row.status,
+                row.fine_tuned_model or "",
+                row.suffix or "",
+            )
         )
 
     def _selected_message(self, key: str | None) -> Message:

@@ -1,4 +1,4 @@
-"""Loss, accuracy and classification plots from one metrics frame."""
+"""Loss, accuracy, classification and (DPO) reward plots from one metrics frame."""
 
 from __future__ import annotations
 
@@ -21,6 +21,10 @@ ACCURACY_COLUMNS = (
     "validation_sequence_accuracy",
 )
 CLASSIFICATION_PREFIX = "classification/"
+# DPO jobs (docs/training.md): the share of pairs whose preferred output gets the larger
+# implicit reward, and the mean preferred minus non-preferred reward.
+REWARD_ACCURACY_COLUMNS = ("training_reward_accuracy", "validation_reward_accuracy")
+REWARD_MARGIN_COLUMNS = ("training_reward_margin", "validation_reward_margin")
 
 
 def _series(
@@ -52,13 +56,23 @@ COMPARE_ACCURACY = (
     ("validation_token_accuracy", "valid", True),
 )
 COMPARE_CLASSIFICATION = (("classification/accuracy", "accuracy", False),)
+COMPARE_REWARD_ACCURACY = (
+    ("training_reward_accuracy", "train", False),
+    ("validation_reward_accuracy", "valid", True),
+)
+COMPARE_REWARD_MARGIN = (
+    ("training_reward_margin", "train", False),
+    ("validation_reward_margin", "valid", True),
+)
 
 
 class MetricsPanel(Widget):
     """Three plots fed by `set_frame(df)` with normalised column names.
 
     It plots whichever of the known columns are present; the classification plot
-    (every `classification/*` column) is shown only when such columns exist. The
+    (every `classification/*` column) is shown only when such columns exist. A DPO
+    job's frame (reward columns, no token accuracy) shows reward accuracy in the
+    accuracy plot and the reward margin in a plot of its own. The
     frame comes from live metrics events while a job runs and from the results CSV
     once it is done; normalising legacy names is the caller's job (fttui.results).
     """
@@ -71,12 +85,15 @@ class MetricsPanel(Widget):
     MetricsPanel > MetricPlot { height: 1fr; min-height: 7; }
     MetricsPanel > #plot-classification { display: none; }
     MetricsPanel.-classification > #plot-classification { display: block; }
+    MetricsPanel > #plot-reward-margin { display: none; }
+    MetricsPanel.-reward > #plot-reward-margin { display: block; }
     """
 
     def compose(self) -> ComposeResult:
         yield MetricPlot("Loss", id="plot-loss")
         yield MetricPlot("Accuracy", id="plot-accuracy")
         yield MetricPlot("Classification", id="plot-classification")
+        yield MetricPlot("Reward margin", id="plot-reward-margin")
 
     @property
     def loss_plot(self) -> MetricPlot:
@@ -90,6 +107,10 @@ class MetricsPanel(Widget):
     def classification_plot(self) -> MetricPlot:
         return self.query_one("#plot-classification", MetricPlot)
 
+    @property
+    def reward_margin_plot(self) -> MetricPlot:
+        return self.query_one("#plot-reward-margin", MetricPlot)
+
     def set_frame(self, df: pd.DataFrame) -> None:
         """Plot the metrics in `df` (one row per step; missing values may be NaN)."""
         import pandas as pd
@@ -101,10 +122,19 @@ class MetricsPanel(Widget):
         present = set(df.columns)
         loss = [c for c in LOSS_COLUMNS if c in present]
         accuracy = [c for c in ACCURACY_COLUMNS if c in present]
+        reward_accuracy = [c for c in REWARD_ACCURACY_COLUMNS if c in present]
+        margin = [c for c in REWARD_MARGIN_COLUMNS if c in present]
         classification = sorted(c for c in df.columns if str(c).startswith(CLASSIFICATION_PREFIX))
         x_max = _total_steps(df)
         self.loss_plot.set_series(_series(df, steps, loss), "Loss", x_max=x_max)
-        self.accuracy_plot.set_series(_series(df, steps, accuracy), "Accuracy", x_max=x_max)
+        if reward_accuracy and not accuracy:  # a DPO job
+            self.accuracy_plot.set_series(
+                _series(df, steps, reward_accuracy), "Reward accuracy", x_max=x_max
+            )
+        else:
+            self.accuracy_plot.set_series(_series(df, steps, accuracy), "Accuracy", x_max=x_max)
+        self.reward_margin_plot.set_series(_series(df, steps, margin), "Reward margin", x_max=x_max)
+        self.set_class(bool(margin), "-reward")
         self.classification_plot.set_series(
             _series(df, steps, classification, CLASSIFICATION_PREFIX),
             "Classification",
@@ -117,10 +147,19 @@ class MetricsPanel(Widget):
         a line and its validation curve dotted; the legend names each by its label."""
         import pandas as pd
 
+        dpo_only = all(
+            "training_reward_accuracy" in df.columns and "training_token_accuracy" not in df.columns
+            for _, df in runs
+        )
         plots = (
             (self.loss_plot, "Loss", COMPARE_LOSS),
-            (self.accuracy_plot, "Token accuracy", COMPARE_ACCURACY),
+            (
+                (self.accuracy_plot, "Reward accuracy", COMPARE_REWARD_ACCURACY)
+                if dpo_only and runs
+                else (self.accuracy_plot, "Token accuracy", COMPARE_ACCURACY)
+            ),
             (self.classification_plot, "Classification accuracy", COMPARE_CLASSIFICATION),
+            (self.reward_margin_plot, "Reward margin", COMPARE_REWARD_MARGIN),
         )
         for plot, title, columns in plots:
             series: dict[str, tuple[list[Any], list[Any]]] = {}
@@ -141,9 +180,10 @@ class MetricsPanel(Widget):
                         dotted.append(name)
             plot.set_series(series, title, colors=colors, dotted=dotted)
         self.set_class(self.classification_plot.has_data, "-classification")
+        self.set_class(self.reward_margin_plot.has_data, "-reward")
 
     def clear(self) -> None:
         """Empty every plot (another job was selected)."""
         for plot in self.query(MetricPlot):
             plot.clear()
-        self.remove_class("-classification")
+        self.remove_class("-classification", "-reward")

@@ -23,6 +23,8 @@ class JobRow:
     estimated_finish: int | None
     trained_tokens: int | None
     suffix: str | None = None
+    #: OpenAI's `method.type` (`supervised`, `dpo`, ...); the table marks non-supervised.
+    method: str = "supervised"
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,15 @@ def job_row(job: Any) -> JobRow:
         estimated_finish=_get(job, "estimated_finish"),
         trained_tokens=_get(job, "trained_tokens"),
         suffix=_get(job, "user_provided_suffix") or _get(job, "suffix"),
+        method=method_type(job),
     )
+
+
+def method_type(job: Any) -> str:
+    """OpenAI's `method.type` of a job (`supervised` when the backend gives none)."""
+    method = _plain(_get(job, "method"))
+    kind = method.get("type") if isinstance(method, dict) else None
+    return str(kind) if kind else "supervised"
 
 
 def job_pausing(job: Any) -> bool:

@@ -30,17 +30,26 @@ def values_from_job(job: Any) -> dict[str, Any]:
     fine-tuned models are listed there next to the base models.
     """
     hp = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
+    # OpenAI's `method` (supervised or DPO) holds that method's hyperparameters.
+    method = getattr(job, "method", None) or {}
+    if hasattr(method, "model_dump"):
+        method = method.model_dump(exclude_none=True)
+    method_type = method.get("type") if method.get("type") in ("supervised", "dpo") else None
+    inner = (method.get(method_type) or {}).get("hyperparameters") or {} if method_type else {}
     # The local server reports its legacy-only options under the job's `fttui` key.
     local = getattr(job, "fttui", None) or {}
-    hp = {**hp, **(local.get("hyperparameters") or {})}
+    hp = {**inner, **hp, **(local.get("hyperparameters") or {})}
     extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}
     base = {
-        k: v for k, v in hp.items() if k in ("n_epochs", "batch_size", "learning_rate_multiplier")
+        k: v
+        for k, v in hp.items()
+        if k in ("n_epochs", "batch_size", "learning_rate_multiplier", "beta")
     }
     return {
         "model": job.model,
         "training_file": job.training_file,
         "validation_file": job.validation_file,
+        "method_type": method_type or "supervised",
         "hyperparameters": base,
         "suffix": getattr(job, "user_provided_suffix", None) or getattr(job, "suffix", None),
         "seed": job.seed,
@@ -52,16 +61,23 @@ def values_from_job(job: Any) -> dict[str, Any]:
 def request_body(values: dict[str, Any]) -> dict[str, Any]:
     """The form's values as `client.jobs.create` keyword arguments.
 
-    The form's method choice (full/lora) travels as the local server's
-    `hyperparameters.training_method`; "full" is the default and is not sent.
+    The form's full/LoRA choice travels as the local server's
+    `hyperparameters.training_method`; "full" is the default and is not sent. A DPO
+    job is OpenAI's `method: {"type": "dpo", "dpo": {"hyperparameters": {...}}}` with
+    every hyperparameter inside it (where OpenAI's API takes them for DPO); a
+    supervised job keeps the top-level `hyperparameters` every backend takes.
     """
     body = {k: v for k, v in values.items() if v not in (None, {}, "")}
     method = body.pop("method", None)
+    method_type = body.pop("method_type", "supervised")
     if isinstance(method, str):
         if method == "lora":
             body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": "lora"}
     elif isinstance(method, dict):
         body["method"] = method
+    if method_type == "dpo":
+        hp = body.pop("hyperparameters", {})
+        body["method"] = {"type": "dpo", "dpo": {"hyperparameters": hp}}
     return body
 
 
@@ -112,9 +128,15 @@ class JobFormScreen(ModalScreen[Any]):
             form.show_server_error(describe_error("models and files", exc).text)
             return
         form.set_models(sorted(m.id for m in models))
-        form.set_files(
-            [(f"{f.filename} ({f.id})", f.id) for f in files if f.purpose == "fine-tune"]
-        )
+        tuning = [f for f in files if f.purpose == "fine-tune"]
+        # The local server says each file's format (`fttui.format`): the form names a
+        # file that does not fit the chosen method before anything is sent.
+        formats = {
+            f.id: str(fmt)
+            for f in tuning
+            if isinstance(local := getattr(f, "fttui", None), dict) and (fmt := local.get("format"))
+        }
+        form.set_files([(f"{f.filename} ({f.id})", f.id) for f in tuning], formats)
         if self.clone_from is not None:
             form.load(values_from_job(self.clone_from))
 

@@ -120,8 +120,23 @@ async def test_keys_typed_right_after_a_drop_down_closes_are_not_lost(
         training.focus()
         await pilot.pause()
         # Open the list, move down to the last file, pick it; then at once: Tab to
-        # the validation list, open it, pick its first file, Tab to n_epochs, type 12.
-        burst(app, "down", "down", "down", "enter", "tab", "down", "down", "enter", "tab", "1", "2")
+        # the validation list, open it, pick its first file, Tab past the method to
+        # n_epochs, type 12.
+        burst(
+            app,
+            "down",
+            "down",
+            "down",
+            "enter",
+            "tab",
+            "down",
+            "down",
+            "enter",
+            "tab",
+            "tab",
+            "1",
+            "2",
+        )
         epochs = form.query_one("#n_epochs", Input)
         await wait_for(pilot, lambda: epochs.value == "12", what="n_epochs typed")
         await pilot.pause(0.2)

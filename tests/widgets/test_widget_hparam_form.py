@@ -170,6 +170,7 @@ async def test_values_turn_blank_and_auto_into_auto_and_numbers_into_numbers() -
             "model": "babbage-002",
             "training_file": "file-a",
             "validation_file": None,
+            "method_type": "supervised",
             "hyperparameters": {
                 "n_epochs": 3,
                 "batch_size": "auto",
@@ -190,6 +191,7 @@ async def test_load_prefills_every_field_even_unlisted_models() -> None:
             "model": "babbage-002:ft-acme:old-2024-01-01-00-00-00",
             "training_file": "file-a",
             "validation_file": "file-b",
+            "method_type": "supervised",
             "hyperparameters": {
                 "n_epochs": 2,
                 "batch_size": "auto",
