@@ -328,7 +328,13 @@ def spawn(args: argparse.Namespace, impl: str, method: str, model: Path) -> dict
         "--batch-size", str(args.batch_size), "--lr", str(args.lr), "--device", args.device,
     ]  # fmt: skip
     started = time.perf_counter()
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=args.timeout)
+    except subprocess.TimeoutExpired as exc:
+        tail = (exc.stderr or b"")[-2000:]
+        text = tail.decode(errors="replace") if isinstance(tail, bytes) else tail
+        print(f"{impl} {method}: stopped after {args.timeout:.0f} s (--timeout)\n{text}")
+        return None
     line = next((ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")), None)
     if proc.returncode != 0 or line is None:
         print(
@@ -357,7 +363,9 @@ def main() -> None:
     parser.add_argument("--methods", default="full,lora")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "gpu")
     parser.add_argument("--json", type=Path, help="write the results here")
-    parser.add_argument("--timeout", type=float, default=600, help="seconds per configuration")
+    parser.add_argument(
+        "--timeout", type=float, help="seconds per configuration (180; 900 with --tiny)"
+    )
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", default="fttui", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="full", help=argparse.SUPPRESS)
@@ -365,6 +373,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.device is None:
         args.device = "cpu" if args.tiny else "cuda"
+    if args.timeout is None:
+        args.timeout = 900.0 if args.tiny else 180.0
     if args.child:
         child(args)
         return

@@ -188,6 +188,13 @@ def _epochs(start: float, marks: list[float]) -> list[float]:
 
 
 def child(args: argparse.Namespace) -> None:
+    if args.impl == "ours":
+        # What fttui's trainer process does first (fttui/train/host.py): passive
+        # OpenMP waiting and no per-step page faults. Before torch loads.
+        sys.path.insert(0, str(ROOT))
+        from fttui.train.host import configure_process
+
+        configure_process()
     rows = make_data(args.examples)
     location = model_dir(args.data_dir)
     runner = run_trl if args.impl == "trl" else run_ours
@@ -251,6 +258,7 @@ def main() -> None:
     if args.bf16:
         configs.append(("ours", "full", True))
     results: dict[str, dict[str, Any]] = {}
+    print(f"load average at start: {os.getloadavg()}", flush=True)
     for impl, method, bf16 in configs:
         if (impl == "trl" and not have_trl) or (args.only and impl != args.only):
             continue

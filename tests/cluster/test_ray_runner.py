@@ -20,12 +20,14 @@ from conftest import ServerProcess  # tests/conftest.py
 
 from fttui.api.types import FineTuningJob
 from fttui.panes.convert import job_detail
+from fttui.train.precision import choose
 from tests.train.conftest import SEPARATOR, create_job, events, toy_lines, upload, wait_for
 
 from .conftest import RayHead, ray_server
 
 pytestmark = pytest.mark.ray
 FINAL = {"succeeded", "failed", "cancelled"}
+PRECISION = choose("cpu").name  # what a trainer on this machine picks (FTTUI_PRECISION too)
 
 
 def _ray_client(head: RayHead) -> Any:
@@ -95,13 +97,13 @@ def test_ray_job_trains_like_a_local_one_and_its_model_answers(
             "runner": "ray",
             "workers": 1,
             "device": "cpu",
-            "precision": "fp32",
+            "precision": PRECISION,  # chosen for this machine: bf16 with AMX-BF16, else fp32
             "ray_job_id": ray_id,
         }
         assert ray_id.startswith(f"fttui-{job['id']}-")
         # The TUI's job detail says where it ran.
         detail = dict(job_detail(FineTuningJob.model_validate(job)))
-        assert detail["runs on"] == f"Ray (job {ray_id}), 1 worker, cpu, fp32"
+        assert detail["runs on"] == f"Ray (job {ray_id}), 1 worker, cpu, {PRECISION}"
         deadline = time.monotonic() + 30  # the trainer exits right after its last report
         while _ray_status(ray_head, ray_id) == "RUNNING" and time.monotonic() < deadline:
             time.sleep(0.2)

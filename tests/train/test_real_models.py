@@ -18,6 +18,7 @@ import torch
 from conftest import ServerProcess, free_port
 from openai.types import Completion
 
+from fttui.train.precision import choose as choose_precision
 from fttui.train.registry import load_registry
 from fttui.train.tiny import build_tiny_model
 
@@ -95,11 +96,19 @@ def test_qwen2_full_fine_tune_learns_and_is_served(qwen_server: ServerProcess) -
     started = _started(qwen_server, job)
     assert "loss chunked" in started and "attention sdpa" in started
     assert "gradient checkpointing off" in started
+    # Precision chosen for this machine without any setting: bf16 on a CPU with AMX-BF16
+    # or AVX512-BF16, fp32 elsewhere; the job object and the event say which.
+    auto = choose_precision("cpu")
+    assert job["fttui"]["runtime"]["precision"] == auto.name
+    assert job["fttui"]["runtime"]["device"] == "cpu"
+    assert auto.describe() in started
     assert _complete(qwen_server, job["fine_tuned_model"], f"dog number 500 says{SEPARATOR}") == (
         " woof"
     )
 
 
+# ~13 s on 2 busy cores: CI runs the full fine-tune above; `pytest -m long` runs this.
+@pytest.mark.long
 def test_qwen2_lora_with_pinned_choices_is_served(qwen_server: ServerProcess) -> None:
     job = _train(
         qwen_server,
@@ -133,6 +142,9 @@ def test_hub_model_that_cannot_be_downloaded_fails_naming_it(qwen_server: Server
 HAVE_QLORA = torch.cuda.is_available() and importlib.util.find_spec("bitsandbytes") is not None
 
 
+# A whole job (~9 s) to see the plan's refusal reach the job's error; CI checks the
+# refusal itself in tests/train/test_plan.py.
+@pytest.mark.long
 def test_qlora_without_its_hardware_fails_saying_what_it_needs(qwen_server: ServerProcess) -> None:
     if HAVE_QLORA:
         pytest.skip("this machine can run QLoRA (see test_qlora_trains_and_is_served)")
