@@ -97,8 +97,13 @@ def varlen_attention_forward(
     """transformers' attention interface: query (1, heads, T, d), key/value (1, kv heads,
     T, d) -> output (1, T, heads, d)."""
     position_ids = kwargs.get("position_ids")
-    if query.shape[0] != 1 or position_ids is None or query.shape[2] != key.shape[2]:
-        # Not a packed training row (e.g. generation with a cache): plain SDPA.
+    if query.shape[0] != 1:
+        # The mask function of NAME builds no mask, so a padded batch would attend to
+        # its padding: refuse rather than compute something wrong. The engine only
+        # ever sends packed rows (batch 1); the saved model does not keep NAME.
+        raise ValueError(f"attention {NAME!r} runs packed rows of batch size 1 only")
+    if position_ids is None or query.shape[2] != key.shape[2]:
+        # Not a packed training row (e.g. generation with a cache): plain causal SDPA.
         from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
         return sdpa_attention_forward(  # type: ignore[no-any-return]
