@@ -371,8 +371,11 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             reorder = shown != self._order  # a resort that moved nothing redraws nothing
             self._order = shown
             self._index = None
-        self._unmeasured = [k for k in self._order if k not in self._cells]
+        # Rows on screen are measured now; only the rest wait for the chunked timer
+        # (listing the visible rows as pending too kept `rows_pending` above zero and
+        # started a timer with nothing to do: at start-up it fired frames later).
         self._measure_visible()
+        self._unmeasured = [k for k in self._order if k not in self._cells]
         self._schedule_measure()
         self._update_virtual_size()
         self._restore(selected)

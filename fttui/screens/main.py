@@ -60,6 +60,11 @@ class MainScreen(Screen[None]):
         Binding("f", "toggle_follow", "Follow events", show=False),
     ]
 
+    #: The jobs list has focus from the first frame. With Textual's default ("*") the
+    #: files list took it first and `on_mount` moved it: blur, focus and the pane
+    #: switch each redrew, frames the user waited through at start-up.
+    AUTO_FOCUS = "JobTable"
+
     active_pane: reactive[str] = reactive("jobs")
     selected_job_id: reactive[str | None] = reactive(None, init=False)
 
@@ -100,7 +105,6 @@ class MainScreen(Screen[None]):
         # first paint.
         self.jobs.on_first_load = lambda: self.plots.warm(after=WARM_DELAY)
         self._update_pane_bar(self.active_pane)
-        self.jobs.table.focus()
         if self._live:
             self.start()
 
