@@ -82,6 +82,9 @@ class MainScreen(Screen[None]):
         self.detail = DetailPane(self.backend)
         self.events = EventsPane(self.backend)
         self.plots = PlotsPane(self.backend)
+        # Shown from the start (narrow layouts hide the other panes), so AUTO_FOCUS
+        # finds its table focusable before the first frame.
+        self.jobs.add_class("-active")
         yield Header()
         yield Static(id="pane-bar")
         with Container(id="panes"):
@@ -105,6 +108,7 @@ class MainScreen(Screen[None]):
         # first paint.
         self.jobs.on_first_load = lambda: self.plots.warm(after=WARM_DELAY)
         self._update_pane_bar(self.active_pane)
+        self.jobs.table.focus()  # a no-op unless AUTO_FOCUS could not focus it
         if self._live:
             self.start()
 
