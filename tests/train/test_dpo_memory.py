@@ -96,6 +96,9 @@ def test_lora_dpo_holds_one_copy_of_the_base_weights(tiny_model_dir: Path, tmp_p
     # A second copy would add `weights`; the reference pass and the LoRA steps add
     # activations, adapters and their optimizer state only.
     assert lora["step"] == 3
+    print(
+        f"\nLoRA-DPO peak growth {grew / 1e6:.0f} MB, with a frozen copy {grew_with_copy / 1e6:.0f} MB, weights {weights / 1e6:.0f} MB"
+    )
     assert grew < 0.5 * weights, (grew, weights)
     # ... and the measurement does see a copy when there is one.
     assert grew_with_copy > 0.9 * weights, (grew_with_copy, weights)
