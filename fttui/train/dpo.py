@@ -61,6 +61,12 @@ __all__ = [
     "sequence_logps",
 ]
 
+# Tokens in one no-gradient pass (reference log-probabilities, validation) on CPU. A
+# packed row attends within each sequence, but CPU attention runs over the whole row
+# under a block-diagonal mask, so its cost grows with the row's length squared:
+# benchmarks/dpo_reference_bench.py measured 2,048 at 0.56-0.84x the time of 8,192
+# on SmolLM2 (docs/training.md).
+CPU_NO_GRAD_TOKENS_PER_PASS = 2048
 # Positions x vocabulary of one chunk's float32 logits (64 MiB): the head's output
 # is never held for every trained position at once.
 CHUNK_ELEMENTS = 1 << 24
@@ -203,6 +209,12 @@ def _pair_groups(pairs: Sequence[Pair], budget: int = MAX_TOKENS_PER_PASS) -> It
         yield group
 
 
+def _no_grad_groups(pairs: Sequence[Pair], device: torch.device) -> Iterator[list[Pair]]:
+    """Pairs grouped for a forward pass without gradients (see CPU_NO_GRAD_TOKENS_PER_PASS)."""
+    budget = CPU_NO_GRAD_TOKENS_PER_PASS if device.type == "cpu" else MAX_TOKENS_PER_PASS
+    return _pair_groups(pairs, budget)
+
+
 def _pack_pairs(group: Sequence[Pair], device: torch.device) -> _Packed:
     """Preferred and non-preferred sequence of each pair, alternating, in one row."""
     return pack([seq for p in group for seq in (p.chosen, p.rejected)], device)
@@ -249,7 +261,7 @@ class DPOObjective:
         device: torch.device,
         should_stop: Callable[[], bool],
     ) -> None:
-        for group in _pair_groups(pairs):
+        for group in _no_grad_groups(pairs, device):
             if should_stop():
                 raise Interrupted
             with _autocast(device, self.bf16):
@@ -405,7 +417,7 @@ class DPOObjective:
         rejected_lp: list[float] = []
         n = 0
         try:
-            for group in _pair_groups(examples):
+            for group in _no_grad_groups(examples, device):
                 if should_stop():
                     break
                 with _autocast(device, self.bf16):
