@@ -237,6 +237,13 @@ def main() -> None:
     parser.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="full", help=argparse.SUPPRESS)
     parser.add_argument("--bf16", action="store_true", help="also measure CPU bf16 autocast")
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="runs of every configuration, order alternating"
+    )
+    parser.add_argument(
+        "--reverse-first", type=int, choices=[0, 1], default=0,
+        help="1: the first round runs the configurations in reverse order",
+    )  # fmt: skip
     args = parser.parse_args()
     if args.child:
         child(args)
@@ -257,27 +264,35 @@ def main() -> None:
     ]
     if args.bf16:
         configs.append(("ours", "full", True))
-    results: dict[str, dict[str, Any]] = {}
-    print(f"load average at start: {os.getloadavg()}", flush=True)
-    for impl, method, bf16 in configs:
-        if (impl == "trl" and not have_trl) or (args.only and impl != args.only):
-            continue
-        name = f"{impl} {method}" + (" bf16" if bf16 else "")
-        res = spawn(args, impl, method, bf16)
-        if res is not None:
-            results[name] = res
-            runs = ", ".join(f"{t:.0f}" for t in res["tokens_per_second"])
-            print(
-                f"{name:15s} median {res['median']:7.0f} tok/s  (epochs: {runs})  "
-                f"peak RSS {res['peak_rss_mib']:.0f} MiB",
-                flush=True,
-            )
+    results: dict[str, list[dict[str, Any]]] = {}
+    for round_ in range(args.rounds):
+        # Odd rounds run the configurations in reverse order, so a load that changes
+        # during the run weighs on both sides alike.
+        order = configs if (round_ + args.reverse_first) % 2 == 0 else configs[::-1]
+        print(f"round {round_ + 1}: load average {os.getloadavg()}", flush=True)
+        for impl, method, bf16 in order:
+            if (impl == "trl" and not have_trl) or (args.only and impl != args.only):
+                continue
+            name = f"{impl} {method}" + (" bf16" if bf16 else "")
+            res = spawn(args, impl, method, bf16)
+            if res is not None:
+                results.setdefault(name, []).append(res)
+                runs = ", ".join(f"{t:.0f}" for t in res["tokens_per_second"])
+                print(
+                    f"{name:15s} median {res['median']:7.0f} tok/s  (epochs: {runs})  "
+                    f"peak RSS {res['peak_rss_mib']:.0f} MiB",
+                    flush=True,
+                )
+    medians = {
+        name: statistics.median(t for r in runs for t in r["tokens_per_second"])
+        for name, runs in results.items()
+    }
+    for name, value in medians.items():
+        print(f"{name:15s} median over all measured epochs {value:7.0f} tok/s")
     for method in ("full", "lora"):
-        ours, theirs = results.get(f"ours {method}"), results.get(f"trl {method}")
+        ours, theirs = medians.get(f"ours {method}"), medians.get(f"trl {method}")
         if ours and theirs:
-            print(
-                f"{method}: fttui / TRL median throughput = {ours['median'] / theirs['median']:.2f}x"
-            )
+            print(f"{method}: fttui / TRL median throughput = {ours / theirs:.2f}x")
 
 
 if __name__ == "__main__":
