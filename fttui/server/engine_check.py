@@ -14,11 +14,16 @@ from __future__ import annotations
 
 import importlib.util
 
+from fttui.core.engine import ENGINE_MODULES, INSTALL_HINT, engine_message
 from fttui.server.errors import APIError
 
-# Import names of the `local` extra's packages the trainer and inference need.
-ENGINE_MODULES = ("torch", "transformers", "safetensors", "gguf", "peft", "accelerate", "sklearn")
-INSTALL_HINT = "pip install 'fttui[local]'"
+__all__ = [
+    "ENGINE_MODULES",
+    "INSTALL_HINT",
+    "engine_message",
+    "missing_engine_modules",
+    "require_engine",
+]
 
 _found: set[str] = set()  # found once, found for good (a missing one is asked again)
 
@@ -38,15 +43,6 @@ def missing_engine_modules() -> list[str]:
         else:
             _found.add(name)
     return missing
-
-
-def engine_message(missing: list[str], action: str) -> str:
-    # The fix comes first: a narrow dialog may show only the first line.
-    return (
-        f"This server cannot {action}. Fix: {INSTALL_HINT} where the server runs, then "
-        f"restart `fttui serve` (its training engine is not installed; missing Python "
-        f"packages: {', '.join(missing)})."
-    )
 
 
 def require_engine(status: int, action: str) -> None:

@@ -146,10 +146,14 @@ def _job_schema(*, legacy: bool) -> dict[str, Any]:
                                             "anyOf": [{"type": "null"}, standard_only]
                                         }
                                     },
+                                    "additionalProperties": False,
                                 },
                             ]
                         },
                     },
+                    # A key other than `type` and the method's own object is refused
+                    # with a 400 naming it (method.dpo is described in docs/server.md).
+                    "additionalProperties": False,
                 },
             ]
         }

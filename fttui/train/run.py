@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
+from fttui.core.engine import engine_message, missing_engine_module
 from fttui.core.hparams import resolve as resolve_hparams
 from fttui.core.hparams import resolve_beta
 from fttui.data.tokenizing import token_limit
@@ -213,6 +214,12 @@ class JobRun:
             return 1
         except Exception as exc:  # every crash must end the job as failed, with why
             traceback.print_exc()
+            missing = missing_engine_module(exc)
+            if missing is not None:  # the plain story and the fix, not an import error
+                self._fail(
+                    "engine_not_installed", engine_message([missing], "train this job"), None
+                )
+                return 1
             message = f"Training failed: {type(exc).__name__}: {exc}"
             if "out of memory" in str(exc).lower():
                 message += " (try a smaller batch_size or training_method 'lora')"
