@@ -49,9 +49,17 @@ def get_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
 
 def cancel_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
     job = get_job(ctx, job_id)
-    if not ctx.store.transition(
-        job_id, ACTIVE_STATUSES, "cancelled", cancel_requested=1, finished_at=now()
-    ):
+    with ctx.store.transaction():  # the status and the event that tells it, together
+        cancelled = ctx.store.transition(
+            job_id, ACTIVE_STATUSES, "cancelled", cancel_requested=1, finished_at=now()
+        )
+        if cancelled:
+            trainer = job["status"] == "running" or bool(job.get("pause_requested"))
+            ctx.store.add_event(
+                job_id,
+                "Fine-tuning job cancelled" + (" (stopping the trainer)" if trainer else ""),
+            )
+    if not cancelled:
         job = get_job(ctx, job_id)
         raise APIError(
             409,
@@ -59,10 +67,6 @@ def cancel_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
             param="fine_tuning_job_id",
             code="job_not_cancellable",
         )
-    trainer = job["status"] == "running" or bool(job.get("pause_requested"))
-    ctx.store.add_event(
-        job_id, "Fine-tuning job cancelled" + (" (stopping the trainer)" if trainer else "")
-    )
     ctx.scheduler.wake()
     return get_job(ctx, job_id)
 

@@ -227,24 +227,29 @@ def validate_job(store: Store, job: dict[str, Any], validator: Validator) -> Non
             "hyperparameters.prompt_loss_weight",
         )
         return
-    for warning in answer.get("warnings") or []:
-        store.add_event(job_id, f"Warning: {warning}", level="warn")
     counts = f"{answer['n_training']} training examples ({answer['tokens']} tokens"
     counts += f", limit {answer['limit']} per example)"
     if answer.get("n_validation"):
         counts += f", {answer['n_validation']} validation examples"
     took = time.monotonic() - started
-    store.add_event(job_id, f"Files validated: {counts} in {took:.1f} s")
-    if store.transition(job_id, ["validating_files"], "queued"):
+    with store.transaction():
+        # Only a job still validating is queued and told so: one cancelled meanwhile
+        # keeps "cancelled" as its last word.
+        if not store.transition(job_id, ["validating_files"], "queued"):
+            return
+        for warning in answer.get("warnings") or []:
+            store.add_event(job_id, f"Warning: {warning}", level="warn")
+        store.add_event(job_id, f"Files validated: {counts} in {took:.1f} s")
         store.add_event(job_id, "Files validated; job queued")
 
 
 def _fail(store: Store, job_id: str, code: str, message: str, param: Any) -> None:
-    if store.transition(
-        job_id,
-        ["validating_files"],
-        "failed",
-        finished_at=now(),
-        error={"code": code, "message": message, "param": param},
-    ):
-        store.add_event(job_id, f"Job failed: {message}", level="error")
+    with store.transaction():
+        if store.transition(
+            job_id,
+            ["validating_files"],
+            "failed",
+            finished_at=now(),
+            error={"code": code, "message": message, "param": param},
+        ):
+            store.add_event(job_id, f"Job failed: {message}", level="error")

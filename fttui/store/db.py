@@ -247,6 +247,18 @@ class Store:
             self._local.depth = 0
 
     @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Every write inside the block commits together, or none does.
+
+        A status change and the event that tells it go in one transaction, so a reader
+        never sees the one without the other, and an event is only written when the
+        change it tells really happened (a job cancelled while its files were checked
+        gets no "Files validated" after "cancelled").
+        """
+        with self._tx():
+            yield
+
+    @contextmanager
     def once(self, job_id: str, report_id: str) -> Iterator[bool]:
         """Apply a trainer report at most once: yields True the first time `report_id`
         is seen for the job, False for a retry.

@@ -178,17 +178,23 @@ def test_hostile_backend_is_shown_never_obeyed(
         term.send(b"y")
         at = term.wait_for(b"CANCEL-ERR" + MARK, at)
 
+        # Needles drawn by one key are looked for from the mark taken before it: a
+        # frame can write them in any order, and wait_for's mark is the end of all
+        # output so far, so the second needle may already lie before it.
         # The failed job: its error message in the detail pane.
+        at = term.mark()
         term.send(b"j")
-        at = term.wait_for(b"ERRMSG" + MARK, at)
+        term.wait_for(b"ERRMSG" + MARK, at)
         term.wait_for(b"'CSV" + MARK, at)  # its results file refused, the cell quoted
         # The finished job: hyperparameters, metadata, checkpoints, events, plots.
+        at = term.mark()
         term.send(b"j")
-        at = term.wait_for(b"HPV" + MARK, at)
+        term.wait_for(b"HPV" + MARK, at)
         term.wait_for(b"MDV" + MARK, at)
         term.send(b"3", pause=0.8)  # the detail pane, scrolled to its end: the checkpoints
         term.send(END)
         term.wait_for(b"CKPT" + MARK, at)
+        at = term.mark()
         term.send(b"2", pause=0.8)
         term.wait_for(b"EVLINE2" + MARK, at)
         term.wait_for(b"LEG" + MARK, at)  # a plot legend from the results CSV's header
@@ -198,8 +204,9 @@ def test_hostile_backend_is_shown_never_obeyed(
         at = term.press_until(b"t", b"Try a model", term.mark())
         term.wait_for(b"\\x9b1mZ8\\u202eRL", at)  # the model field shows its end, safe
         term.send(b"hello")
+        at = term.mark()
         term.send(CTRL_S)
-        at = term.wait_for(b"COMPLETION" + MARK, at)
+        term.wait_for(b"COMPLETION" + MARK, at)
         term.wait_for(b"TOP1" + MARK, at)
         term.send(ESC)
 
@@ -243,7 +250,8 @@ def test_hostile_backend_is_shown_never_obeyed(
         # Files: preview the training file's bytes, then try to delete it.
         # (The training file is the newest, so the files list's cursor is on it.)
         term.send(b"1", pause=0.8)  # the files pane: x deletes a file there
-        at = term.press_until(b"p", b"PREVIEW-LINE" + MARK, term.mark())
+        at = term.mark()
+        term.press_until(b"p", b"PREVIEW-LINE" + MARK, at)
         term.wait_for(b"PREVIEW-TAB" + MARK, at)
         term.wait_for(b"\\ttabbed", at)  # a tab shown as \t
         term.send(ESC)
@@ -256,8 +264,9 @@ def test_hostile_backend_is_shown_never_obeyed(
         # Upload: the local file's check report quotes its labels; the server refuses.
         at = term.press_until(b"u", b"Upload a training", term.mark())
         term.send(str(dataset).encode())
+        at = term.mark()
         term.send(ENTER)
-        at = term.wait_for(b"Dataset check", at)
+        term.wait_for(b"Dataset check", at)
         term.wait_for(b"LBL" + MARK, at)
         term.send(CTRL_S)
         time.sleep(1.0)
