@@ -100,18 +100,22 @@ def run_ours(args: argparse.Namespace, location: str, rows: list[dict[str, str]]
         ids, labels = encode_prompt_completion(tokenizer, row["prompt"], row["completion"])
         examples.append(Example(i, ids, labels, row["completion"]))
     marks: list[float] = []
+    losses: list[float] = []
+    epoch_losses: list[float] = []
 
     class Clock:
         def should_stop(self) -> bool:
             return False
 
         def on_step(self, row: dict[str, Any], total_steps: int) -> None:
-            pass
+            losses.append(float(row["training_loss"]))
 
         def on_epoch_end(
             self, epoch: int, step: int, row: dict[str, Any], model: Any, **_: Any
         ) -> None:
             marks.append(time.perf_counter())
+            epoch_losses.append(statistics.fmean(losses))
+            losses.clear()
 
     config = TrainConfig(
         n_epochs=args.epochs + 1,
@@ -123,7 +127,11 @@ def run_ours(args: argparse.Namespace, location: str, rows: list[dict[str, str]]
     start = time.perf_counter()
     train(model, examples, [], config, Clock(), torch.device("cpu"))
     tokens = sum(ex.n_tokens for ex in examples)
-    return {"tokens_per_epoch": tokens, "epoch_seconds": _epochs(start, marks)}
+    return {
+        "tokens_per_epoch": tokens,
+        "epoch_seconds": _epochs(start, marks),
+        "epoch_loss": epoch_losses,
+    }
 
 
 def run_trl(args: argparse.Namespace, location: str, rows: list[dict[str, str]]) -> dict[str, Any]:
@@ -137,10 +145,15 @@ def run_trl(args: argparse.Namespace, location: str, rows: list[dict[str, str]])
     model = AutoModelForCausalLM.from_pretrained(location, dtype="float32")
     tokenizer = AutoTokenizer.from_pretrained(location)
     marks: list[float] = []
+    epoch_losses: list[float] = []
 
     class Clock(TrainerCallback):  # type: ignore[misc]
         def on_epoch_end(self, *a: Any, **k: Any) -> None:
             marks.append(time.perf_counter())
+
+        def on_log(self, *a: Any, logs: dict[str, float] | None = None, **k: Any) -> None:
+            if logs and "loss" in logs:  # logged once an epoch: the epoch's mean loss
+                epoch_losses.append(float(logs["loss"]))
 
     with tempfile.TemporaryDirectory() as out:
         config = SFTConfig(
@@ -154,12 +167,14 @@ def run_trl(args: argparse.Namespace, location: str, rows: list[dict[str, str]])
             max_grad_norm=1.0,
             completion_only_loss=True,
             max_length=2048,
-            logging_strategy="no",
+            logging_strategy="epoch",
             save_strategy="no",
             eval_strategy="no",
             report_to="none",
             use_cpu=True,
-            bf16=False,  # TRL defaults to bf16; fp32 like ours (CPU bf16 is far slower here)
+            # TRL defaults to bf16; here it follows --bf16 like ours (fp32 otherwise: on a
+            # CPU without native bf16, bf16 autocast is emulated and far slower).
+            bf16=args.bf16,
             dataloader_num_workers=0,
             seed=0,
         )
@@ -179,7 +194,11 @@ def run_trl(args: argparse.Namespace, location: str, rows: list[dict[str, str]])
         tokens = sum(len(x) for x in trainer.train_dataset["input_ids"])
         start = time.perf_counter()
         trainer.train()
-    return {"tokens_per_epoch": tokens, "epoch_seconds": _epochs(start, marks)}
+    return {
+        "tokens_per_epoch": tokens,
+        "epoch_seconds": _epochs(start, marks),
+        "epoch_loss": epoch_losses,
+    }
 
 
 def _epochs(start: float, marks: list[float]) -> list[float]:
@@ -236,7 +255,11 @@ def main() -> None:
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--impl", default="ours", help=argparse.SUPPRESS)
     parser.add_argument("--method", default="full", help=argparse.SUPPRESS)
-    parser.add_argument("--bf16", action="store_true", help="also measure CPU bf16 autocast")
+    parser.add_argument(
+        "--bf16",
+        action="store_true",
+        help="also measure bf16 autocast, both sides, full and LoRA (for a CPU with native bf16)",
+    )
     parser.add_argument(
         "--rounds", type=int, default=1, help="runs of every configuration, order alternating"
     )
@@ -263,7 +286,12 @@ def main() -> None:
         ("trl", "lora", False),
     ]
     if args.bf16:
-        configs.append(("ours", "full", True))
+        configs += [
+            ("ours", "full", True),
+            ("trl", "full", True),
+            ("ours", "lora", True),
+            ("trl", "lora", True),
+        ]
     results: dict[str, list[dict[str, Any]]] = {}
     for round_ in range(args.rounds):
         # Odd rounds run the configurations in reverse order, so a load that changes
@@ -278,9 +306,10 @@ def main() -> None:
             if res is not None:
                 results.setdefault(name, []).append(res)
                 runs = ", ".join(f"{t:.0f}" for t in res["tokens_per_second"])
+                curve = ", ".join(f"{x:.3f}" for x in res.get("epoch_loss", []))
                 print(
                     f"{name:15s} median {res['median']:7.0f} tok/s  (epochs: {runs})  "
-                    f"peak RSS {res['peak_rss_mib']:.0f} MiB",
+                    f"peak RSS {res['peak_rss_mib']:.0f} MiB  loss per epoch: {curve}",
                     flush=True,
                 )
     medians = {
@@ -289,7 +318,7 @@ def main() -> None:
     }
     for name, value in medians.items():
         print(f"{name:15s} median over all measured epochs {value:7.0f} tok/s")
-    for method in ("full", "lora"):
+    for method in ("full", "lora", "full bf16", "lora bf16"):
         ours, theirs = medians.get(f"ours {method}"), medians.get(f"trl {method}")
         if ours and theirs:
             print(f"{method}: fttui / TRL median throughput = {ours / theirs:.2f}x")
