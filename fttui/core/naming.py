@@ -14,6 +14,7 @@ SUFFIX_MAX = 40
 # fullmatch, not match with ^...$: `$` also matches before a final newline.
 _SUFFIX_ALLOWED = re.compile(r"[A-Za-z0-9 _.\-]*")
 _UNSAFE = re.compile(r"[^a-z0-9_.\-]+")
+_ORG_UNSAFE = re.compile(r"[^A-Za-z0-9_.\-]+")
 
 
 def suffix_problem(suffix: str | None) -> str | None:
@@ -41,9 +42,11 @@ def base_of(model: str) -> str:
 def fine_tuned_model_name(
     base_model: str, org: str, suffix: str | None, when: datetime | None = None
 ) -> str:
-    """The name a job's result model gets; `org` without any `org-` prefix is used as is."""
+    """The name a job's result model gets; `org` without any `org-` prefix, each run of
+    characters a model name cannot hold (spaces, ':') made one '-' (the TUI's preview
+    for a backend whose organisation is not known says 'default org')."""
     when = (when or datetime.now(UTC)).astimezone(UTC)
-    org_part = org.removeprefix("org-") or "local"
+    org_part = _ORG_UNSAFE.sub("-", org.removeprefix("org-")).strip("-") or "local"
     stamp = when.strftime("%Y-%m-%d-%H-%M-%S")
     clean = sanitize_suffix(suffix) if suffix else ""
     tail = f"{clean}-{stamp}" if clean else stamp
