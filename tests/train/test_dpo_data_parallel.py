@@ -62,9 +62,17 @@ def test_two_ranks_train_a_dpo_job_like_one_process(
     assert any("2 data-parallel ranks" in m for m in messages), messages
     rows, ref_rows = _rows(dp, dp_job), _rows(single, ref_job)
     assert [int(r["step"]) for r in rows] == list(range(1, STEPS + 1))
+    # Reward accuracy is the share of pairs whose margin is above 0. At step 1 the policy
+    # is still the reference, so every margin is 0 up to rounding and which side of 0
+    # the rounding falls on differs between the runs (0.25 vs 0.0 on an AVX512 CPU):
+    # compared only at steps where the single run's mean margin is clearly not 0.
+    real = [i for i, r in enumerate(ref_rows) if abs(float(r["training_reward_margin"])) > 1e-3]
+    assert len(real) >= STEPS - 2, [r["training_reward_margin"] for r in ref_rows]
+    got_acc = [float(rows[i]["training_reward_accuracy"]) for i in real]
+    want_acc = [float(ref_rows[i]["training_reward_accuracy"]) for i in real]
+    assert got_acc == pytest.approx(want_acc, abs=1e-4), "training_reward_accuracy"
     for key in (
         "training_loss",
-        "training_reward_accuracy",
         "training_reward_margin",
         "validation_loss",
         "validation_reward_margin",
