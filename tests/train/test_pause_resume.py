@@ -276,3 +276,62 @@ def test_sdk_pause_then_resume_trains_every_step_once_and_keeps_the_last_epochs(
     assert sorted(dirs) == [8, 12], dirs
     assert all("optimizer.pt" not in files for files in dirs.values())
     _assert_usage_is_what_is_on_disk(srv)
+
+
+def test_a_dpo_job_paused_and_resumed_through_the_api_equals_an_unpaused_one(
+    srv: ServerProcess,
+) -> None:
+    """A full-fine-tune DPO job resumed from its pause checkpoint must keep the reference
+    log-probabilities of the model as it was before step 1 (saved in the pause state),
+    not take the checkpoint's weights as its reference: then its rows and weights equal
+    those of the same job never paused. Through the SDK's pause/resume, real trainers."""
+    import json
+
+    from fttui.train.tiny import preference_task
+
+    sdk = _sdk(srv)
+    pairs = [json.dumps(r) for r in preference_task(8, seed=1)]
+    train = upload(srv, "pref.jsonl", pairs)
+    method = {
+        "type": "dpo",
+        "dpo": {"hyperparameters": {"n_epochs": 2, "batch_size": 2, "beta": 0.1}},
+    }
+    body: dict[str, Any] = {"model": "tiny-test", "training_file": train, "method": method}
+    whole = sdk.fine_tuning.jobs.create(**body, seed=9, suffix="dpo-whole")
+    paused = sdk.fine_tuning.jobs.create(**body, seed=9, suffix="dpo-paused")
+    steps = 8  # 8 pairs, batch 2, 2 epochs
+
+    deadline = time.monotonic() + 120
+    while sum(e["type"] == "metrics" for e in events(srv, paused.id)) < 2:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    assert sdk.fine_tuning.jobs.pause(paused.id).status == "paused"
+    _wait_event(srv, paused.id, "Job paused at step")
+    said = next(
+        e["message"] for e in events(srv, paused.id) if "Job paused at step" in e["message"]
+    )
+    step = int(said.split("at step ")[1].split()[0])
+    assert 2 <= step < steps, said
+    assert sdk.fine_tuning.jobs.resume(paused.id).status == "queued"
+    done = wait_for(srv, whole.id, FINAL, timeout=180)
+    done_paused = wait_for(srv, paused.id, FINAL, timeout=180)
+    assert done["status"] == "succeeded", done["error"]
+    assert done_paused["status"] == "succeeded", done_paused["error"]
+
+    metrics = [e["data"]["step"] for e in events(srv, paused.id) if e["type"] == "metrics"]
+    assert metrics == list(range(1, steps + 1))  # every step once
+    got, want = _rows(srv, done_paused["result_files"][0]), _rows(srv, done["result_files"][0])
+    assert [int(r["step"]) for r in got] == list(range(1, steps + 1))
+    for a, b in zip(got, want, strict=True):
+        for column in ("training_loss", "training_reward_margin"):
+            assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-4, abs=1e-6), (
+                column,
+                a,
+                b,
+            )
+    mine = _weights(srv, done_paused["fine_tuned_model"])
+    reference = _weights(srv, done["fine_tuned_model"])
+    for name, tensor in reference.items():
+        torch.testing.assert_close(mine[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+    messages = [e["message"] for e in events(srv, paused.id)]
+    assert any(f"Training resumed at step {step + 1}" in m for m in messages), messages
