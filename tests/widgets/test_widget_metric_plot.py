@@ -6,6 +6,7 @@ import math
 import time
 
 import pandas as pd
+import pytest
 from widget_host import Host, drawn_text
 
 from widgets import MetricPlot, MetricsPanel
@@ -112,3 +113,51 @@ async def test_long_runs_are_thinned_so_a_redraw_stays_cheap() -> None:
         assert "a 5e-05" in text  # the legend shows the last value of every series
         assert "20000" in text.splitlines()[-1]  # plain step numbers on the x axis
         assert elapsed < 0.5, f"drawing 4 x 20,000 points took {elapsed * 1000:.0f} ms"
+
+
+async def test_two_dpo_runs_compared_overlay_reward_accuracy_and_margin() -> None:
+    """Marking two DPO jobs: the accuracy plot becomes reward accuracy, the reward
+    margin plot is shown, each run in its own colour, validation dotted."""
+    app = Host(lambda: [MetricsPanel()])
+    async with app.run_test(size=(120, 48)) as pilot:
+        panel = app.query_one(MetricsPanel)
+
+        def dpo(shift: float) -> pd.DataFrame:
+            return pd.DataFrame(
+                {
+                    "step": [1, 2, 3, 4],
+                    "training_loss": [0.69, 0.6 - shift, 0.5 - shift, 0.4 - shift],
+                    "training_reward_accuracy": [0.0, 0.5, 0.75, 1.0],
+                    "training_reward_margin": [0.0, 0.1 + shift, 0.3 + shift, 0.6 + shift],
+                    "validation_reward_accuracy": [None, 0.5, None, 1.0],
+                    "validation_reward_margin": [None, 0.05, None, 0.5 + shift],
+                }
+            )
+
+        panel.compare([("beta-0.1", dpo(0.0)), ("beta-0.5", dpo(0.1))])
+        await pilot.pause()
+        accuracy, margin = panel.accuracy_plot, panel.reward_margin_plot
+        assert accuracy.title == "Reward accuracy"
+        assert margin.display
+        assert set(margin.series) == {
+            "beta-0.1 train",
+            "beta-0.1 valid",
+            "beta-0.5 train",
+            "beta-0.5 valid",
+        }
+        assert margin.series["beta-0.5 train"][1] == pytest.approx([0.0, 0.2, 0.4, 0.7])
+        assert set(accuracy.series) == set(margin.series)
+        colors = margin.series_colors
+        assert colors["beta-0.1 train"] == colors["beta-0.1 valid"] != colors["beta-0.5 train"]
+        assert margin.dotted == {"beta-0.1 valid", "beta-0.5 valid"}
+        assert "beta-0.5 train" in drawn_text(margin)
+
+        # A supervised run among them: token accuracy again, no reward-margin plot data
+        # for it (the DPO run keeps its margin curves).
+        sft = pd.DataFrame(
+            {"step": [1, 2], "training_loss": [2.0, 1.5], "training_token_accuracy": [0.4, 0.5]}
+        )
+        panel.compare([("beta-0.1", dpo(0.0)), ("sft", sft)])
+        await pilot.pause()
+        assert accuracy.title == "Token accuracy"
+        assert set(margin.series) == {"beta-0.1 train", "beta-0.1 valid"}
