@@ -236,7 +236,7 @@ class Resume:
     """Where a paused job continues: what its checkpoint saved after step `step`.
 
     The weights are loaded by the caller (full fine-tuning) or from `adapter_dir`
-    after the LoRA wrapping (LoRA); the batch order is a pure function of the seed,
+    after the LoRA wrapping (LoRA); the batch order is a pure function of the job's `seed`,
     so skipping the first `step` batches replays the uninterrupted run exactly.
     """
 
