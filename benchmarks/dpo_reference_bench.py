@@ -35,6 +35,7 @@ def main() -> int:
 
     from fttui.train import dpo
     from fttui.train.data import read_file
+    from fttui.train.engine import micro_batches
     from fttui.train.models import load_for_training
     from fttui.train.tiny import preference_task
 
@@ -51,7 +52,7 @@ def main() -> int:
     tokens = sum(p.n_tokens for p in pairs)
     times: dict[int, list[float]] = {b: [] for b in args.budgets}
     results: dict[int, list[float]] = {}
-    original = dpo._pair_groups
+    original = micro_batches
     chosen = dpo._no_grad_groups
     with torch.no_grad():  # warm-up: the first forward pass pays one-time set-up costs
         dpo.sequence_logps(model, dpo._pack_pairs(pairs[:2], cpu))

@@ -49,6 +49,7 @@ from fttui.train.engine import (
     _autocast,
     _forward,
     _Packed,
+    micro_batches,
     pack,
 )
 
@@ -194,25 +195,10 @@ def preference_share(chosen: Sequence[float], rejected: Sequence[float]) -> floa
     return sum(c > r for c, r in zip(chosen, rejected, strict=True)) / len(chosen)
 
 
-def _pair_groups(pairs: Sequence[Pair], budget: int = MAX_TOKENS_PER_PASS) -> Iterator[list[Pair]]:
-    """Consecutive pairs of at most `budget` tokens together (a pair is never split:
-    its loss needs both outputs' log-probabilities in one graph)."""
-    group: list[Pair] = []
-    size = 0
-    for pair in pairs:
-        if group and size + pair.n_tokens > budget:
-            yield group
-            group, size = [], 0
-        group.append(pair)
-        size += pair.n_tokens
-    if group:
-        yield group
-
-
 def _no_grad_groups(pairs: Sequence[Pair], device: torch.device) -> Iterator[list[Pair]]:
     """Pairs grouped for a forward pass without gradients (see CPU_NO_GRAD_TOKENS_PER_PASS)."""
     budget = CPU_NO_GRAD_TOKENS_PER_PASS if device.type == "cpu" else MAX_TOKENS_PER_PASS
-    return _pair_groups(pairs, budget)
+    return micro_batches(pairs, budget)
 
 
 def _pack_pairs(group: Sequence[Pair], device: torch.device) -> _Packed:
@@ -374,7 +360,8 @@ class DPOObjective:
         world = ranks.world_size if ranks is not None else 1
         mine = list(batch[ranks.rank :: world]) if ranks is not None else list(batch)
         # A rank with no pair this step still joins the all-reduce, zero-weighted.
-        groups = list(_pair_groups(mine)) or [[batch[0]]]
+        # A pair is never split: its loss needs both outputs' log-probabilities in one graph.
+        groups = list(micro_batches(mine)) or [[batch[0]]]
         weight = world / len(batch) if mine else 0.0
         sums = [0.0, 0.0, 0.0]  # loss, pairs ranked right, margin
         for i, group in enumerate(groups):

@@ -25,7 +25,7 @@ import math
 import random
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import torch
@@ -397,11 +397,18 @@ def _pack_weighted(
     )
 
 
-def micro_batches(
-    examples: Sequence[Example], budget: int = MAX_TOKENS_PER_PASS
-) -> Iterator[list[Example]]:
-    """Split a batch into consecutive groups of at most `budget` tokens (at least one example)."""
-    group: list[Example] = []
+class _Sized(Protocol):
+    @property
+    def n_tokens(self) -> int: ...
+
+
+_S = TypeVar("_S", bound=_Sized)
+
+
+def micro_batches(examples: Sequence[_S], budget: int = MAX_TOKENS_PER_PASS) -> Iterator[list[_S]]:
+    """Split a batch into consecutive groups of at most `budget` tokens (at least one
+    item; an item, e.g. a DPO pair, is never split)."""
+    group: list[_S] = []
     size = 0
     for ex in examples:
         if group and size + ex.n_tokens > budget:
