@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import statistics
 import subprocess
 import sys
@@ -39,47 +38,9 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
-if str(ROOT) not in sys.path:  # fttui from this checkout, installed or not
-    sys.path.insert(0, str(ROOT))
-WORDS = [
-    "the",
-    "model",
-    "learns",
-    "from",
-    "examples",
-    "and",
-    "each",
-    "prompt",
-    "ends",
-    "with",
-    "a",
-    "separator",
-    "while",
-    "every",
-    "completion",
-    "starts",
-    "with",
-    "a",
-    "space",
-    "and",
-    "stops",
-    "at",
-    "a",
-    "fixed",
-    "sequence",
-    "so",
-    "inference",
-    "matches",
-    "what",
-    "training",
-    "saw",
-    "in",
-    "the",
-    "data",
-    "of",
-    "this",
-    "benchmark",
-]
+for _path in (ROOT, ROOT / "benchmarks"):  # fttui from this checkout, and train_bench
+    if str(_path) not in sys.path:
+        sys.path.insert(0, str(_path))
 
 # Dense bf16 tensor-core peaks (TFLOP/s) by GPU name, from the vendors' data sheets.
 PEAK_BF16_TFLOPS = {
@@ -95,14 +56,11 @@ PEAK_BF16_TFLOPS = {
 
 
 def make_data(n: int, min_words: int, max_words: int, seed: int = 0) -> list[dict[str, str]]:
-    """Prompts of min..max words, completions of 10-60 words (a generation task)."""
-    rng = random.Random(seed)
-    rows = []
-    for _ in range(n):
-        prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(min_words, max_words)))
-        completion = " " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 60)))
-        rows.append({"prompt": prompt + "\n\n###\n\n", "completion": completion + " END"})
-    return rows
+    """Prompts of min..max words, completions of 10-60 words (a generation task), from
+    train_bench's word list."""
+    from train_bench import make_data as words_data
+
+    return words_data(n, seed, prompt_words=(min_words, max_words), completion_words=(10, 60))
 
 
 def peak_tflops(name: str) -> float | None:

@@ -66,14 +66,22 @@ WORDS = [
 ]
 
 
-def make_data(n: int, seed: int = 0) -> list[dict[str, str]]:
-    """Prompts of 10-100 words and completions of 3-30 words: realistic length spread."""
+def make_data(
+    n: int,
+    seed: int = 0,
+    prompt_words: tuple[int, int] = (10, 100),
+    completion_words: tuple[int, int] = (3, 30),
+) -> list[dict[str, str]]:
+    """Prompts of 10-100 words and completions of 3-30 words by default: realistic
+    length spread (gpu_bench asks for its own ranges)."""
     rng = random.Random(seed)
     rows = []
     for _ in range(n):
-        prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(10, 100)))
-        completion = " " + " ".join(rng.choice(WORDS) for _ in range(rng.randint(3, 30))) + " END"
-        rows.append({"prompt": prompt + "\n\n###\n\n", "completion": completion})
+        prompt = " ".join(rng.choice(WORDS) for _ in range(rng.randint(*prompt_words)))
+        completion = " " + " ".join(
+            rng.choice(WORDS) for _ in range(rng.randint(*completion_words))
+        )
+        rows.append({"prompt": prompt + "\n\n###\n\n", "completion": completion + " END"})
     return rows
 
 
