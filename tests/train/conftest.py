@@ -80,3 +80,19 @@ def events(srv: ServerProcess, job_id: str) -> list[dict[str, Any]]:
         f"{srv.base_url}/fine_tuning/jobs/{job_id}/events", params={"limit": 1000}, timeout=30
     )
     return list(reversed(resp.json()["data"]))
+
+
+class Losses:
+    """Training callbacks for the engine's `train` that keep each step's training loss."""
+
+    def __init__(self) -> None:
+        self.losses: list[float] = []
+
+    def should_stop(self) -> bool:
+        return False
+
+    def on_step(self, row: dict[str, Any], total_steps: int) -> None:
+        self.losses.append(row["training_loss"])
+
+    def on_epoch_end(self, *args: Any, **kwargs: Any) -> None:
+        pass

@@ -7,7 +7,6 @@ from __future__ import annotations
 import importlib.util
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -25,23 +24,9 @@ from fttui.train.plan import (
 from fttui.train.precision import choose as choose_precision
 from fttui.train.registry import BaseModelSpec
 
-from .conftest import toy_lines
+from .conftest import Losses, toy_lines
 
 CPU = torch.device("cpu")
-
-
-class _Losses:
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def should_stop(self) -> bool:
-        return False
-
-    def on_step(self, row: dict[str, Any], total_steps: int) -> None:
-        self.losses.append(row["training_loss"])
-
-    def on_epoch_end(self, *args: Any, **kwargs: Any) -> None:
-        pass
 
 
 def _run(model_dir: Path, available: int) -> tuple[TrainingPlan, list[float]]:
@@ -54,7 +39,7 @@ def _run(model_dir: Path, available: int) -> tuple[TrainingPlan, list[float]]:
         examples.append(Example(i, ids, labels, row["completion"]))
     tokens = longest_pass([e.n_tokens for e in examples], 4, 8192)
     plan_checkpointing(model, plan, CPU, tokens, "auto", available_bytes=available)
-    reporter = _Losses()
+    reporter = Losses()
     config = TrainConfig(n_epochs=1, batch_size=4, learning_rate=2e-3, seed=5)
     train(model, examples, [], config, reporter, CPU)
     return plan, reporter.losses

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import pytest
 import torch
@@ -16,7 +15,7 @@ from fttui.train.engine import TrainConfig, train
 from fttui.train.models import load_for_training
 from fttui.train.precision import PrecisionError, choose, cpu_bf16_features
 
-from .conftest import toy_lines
+from .conftest import Losses, toy_lines
 
 NATIVE = cpu_bf16_features()
 
@@ -58,20 +57,6 @@ def test_bad_setting_names_the_variable(monkeypatch: pytest.MonkeyPatch) -> None
     assert choose("cpu", cpu_features=["AMX-BF16"]).name == "fp32"
 
 
-class _Losses:
-    def __init__(self) -> None:
-        self.losses: list[float] = []
-
-    def should_stop(self) -> bool:
-        return False
-
-    def on_step(self, row: dict[str, Any], total_steps: int) -> None:
-        self.losses.append(row["training_loss"])
-
-    def on_epoch_end(self, *args: Any, **kwargs: Any) -> None:
-        pass
-
-
 def _final_loss(model_dir: Path, bf16: bool) -> tuple[float, float]:
     model, tokenizer = load_for_training(str(model_dir), torch.device("cpu"))
     examples = []
@@ -80,7 +65,7 @@ def _final_loss(model_dir: Path, bf16: bool) -> tuple[float, float]:
         ids, labels = encode_prompt_completion(tokenizer, row["prompt"], row["completion"])
         examples.append(Example(i, ids, labels, row["completion"]))
     config = TrainConfig(n_epochs=3, batch_size=4, learning_rate=0.05 * 0.05, seed=3, bf16=bf16)
-    losses = _Losses()
+    losses = Losses()
     train(model, examples, [], config, losses, torch.device("cpu"))
     tail = losses.losses[-6:]
     return losses.losses[0], sum(tail) / len(tail)
