@@ -82,12 +82,22 @@ def parse_results_csv(text: str, source: str = "results.csv") -> pd.DataFrame:
         raise ResultsError(
             f"{source}, line 1: no 'step' column in the header (found {', '.join(header) or 'nothing'})"
         )
+    # The local server writes OpenAI's columns and the legacy guide's side by side
+    # (`train_loss` beside `training_loss`): the legacy guide's own column wins, as in
+    # `normalise_metrics`. Any other name twice is an error.
+    raw_names = [h.strip() for h in header]
+    legacy_named = {raw for raw, col in zip(raw_names, columns, strict=True) if raw == col}
+    keep = [
+        raw == col or col not in legacy_named for raw, col in zip(raw_names, columns, strict=True)
+    ]
     seen: set[str] = set()
-    for raw, col in zip(header, columns, strict=True):
+    for raw, col, kept in zip(header, columns, keep, strict=True):
+        if not kept:
+            continue
         if col in seen:
             raise ResultsError(f"{source}, line 1: column {raw!r} appears twice")
         seen.add(col)
-    values: dict[str, list[float]] = {c: [] for c in columns}
+    values: dict[str, list[float]] = {c: [] for c, k in zip(columns, keep, strict=True) if k}
     try:
         for row in reader:
             line = reader.line_num
@@ -97,7 +107,9 @@ def parse_results_csv(text: str, source: str = "results.csv") -> pd.DataFrame:
                 raise ResultsError(
                     f"{source}, line {line}: expected {len(columns)} fields, found {len(row)}"
                 )
-            for raw, col, cell in zip(header, columns, row, strict=True):
+            for raw, col, cell, kept in zip(header, columns, row, keep, strict=True):
+                if not kept:
+                    continue
                 try:
                     values[col].append(_to_float(cell))
                 except ValueError:
@@ -106,7 +118,7 @@ def parse_results_csv(text: str, source: str = "results.csv") -> pd.DataFrame:
                     ) from None
     except csv.Error as exc:
         raise ResultsError(f"{source}, line {reader.line_num}: {exc}") from None
-    frame = pd.DataFrame(values, columns=columns)
+    frame = pd.DataFrame(values, columns=list(values))
     return _finish(frame)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 __all__ = [
     "DPO_TRAIN_COLUMNS",
+    "OPENAI_COLUMNS",
     "DPO_VALIDATION_COLUMNS",
     "FULL_VALIDATION_COLUMNS",
     "KNOWN_COLUMNS",
@@ -61,4 +62,18 @@ REWARD_COLUMNS: tuple[str, ...] = (
 # Every non-classification column, in the order the plots and frames show them.
 KNOWN_COLUMNS: tuple[str, ...] = (
     TRAIN_COLUMNS + VALIDATION_COLUMNS + FULL_VALIDATION_COLUMNS + REWARD_COLUMNS
+)
+
+# OpenAI's results file for a job of today's API starts with these columns, in this
+# order (its published example: `step,train_loss,train_accuracy,valid_loss,
+# valid_mean_token_accuracy`); each maps to the legacy guide's column it holds. The local
+# server writes them first for a `/v1/fine_tuning/jobs` job, so code written against
+# OpenAI's file (e.g. `results["train_accuracy"]`) reads fttui's unchanged; the legacy
+# guide's and the classification columns follow. A legacy `/v1/fine-tunes` job keeps the
+# legacy guide's file exactly.
+OPENAI_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("train_loss", "training_loss"),
+    ("train_accuracy", "training_token_accuracy"),
+    ("valid_loss", "validation_loss"),
+    ("valid_mean_token_accuracy", "validation_token_accuracy"),
 )

@@ -163,6 +163,7 @@ def job_spec(
         "organization_id",
         "status",
         "model_name",
+        "legacy",
     )
     spec: dict[str, Any] = {"job": {k: job.get(k) for k in keys}}
     fine_tuned = store.get_model(job["model"])

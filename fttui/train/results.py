@@ -14,6 +14,7 @@ from typing import IO, TYPE_CHECKING, Any
 from fttui.core.results_columns import (
     DPO_TRAIN_COLUMNS,
     DPO_VALIDATION_COLUMNS,
+    OPENAI_COLUMNS,
     TRAIN_COLUMNS,
     VALIDATION_COLUMNS,
 )
@@ -44,7 +45,12 @@ def _cell(value: Any) -> str:
 
 
 class ResultsCsv:
-    """results.csv with exactly the legacy guide's columns for this job's options.
+    """results.csv with the columns for this job's options.
+
+    `openai=True` (a job of today's API): OpenAI's columns first, in OpenAI's order, each
+    a copy of the legacy guide's column it names (only those this job has), then the
+    legacy guide's columns; `openai=False` (a legacy `/v1/fine-tunes` job): exactly the
+    legacy guide's columns.
 
     `continue_after=k`: `path` already holds the rows of steps 1..k (a resumed job's,
     from its checkpoint); rows are appended after them.
@@ -58,13 +64,21 @@ class ResultsCsv:
         classification: ClassificationSetup | None,
         continue_after: int | None = None,
         dpo: bool = False,
+        openai: bool = False,
     ) -> None:
         self.path = path
-        self.columns = list(DPO_TRAIN_COLUMNS if dpo else TRAIN_COLUMNS)
+        legacy = list(DPO_TRAIN_COLUMNS if dpo else TRAIN_COLUMNS)
         if validation:
-            self.columns += DPO_VALIDATION_COLUMNS if dpo else VALIDATION_COLUMNS
+            legacy += DPO_VALIDATION_COLUMNS if dpo else VALIDATION_COLUMNS
         if classification is not None:
-            self.columns += classification_columns(classification)
+            legacy += classification_columns(classification)
+        # (column written, row key it takes its value from)
+        self._sources: list[tuple[str, str]] = [(c, c) for c in legacy]
+        if openai:
+            first = [("step", "step")]
+            first += [(name, key) for name, key in OPENAI_COLUMNS if key in legacy]
+            self._sources = first + [(c, c) for c in legacy if c != "step"]
+        self.columns = [name for name, _ in self._sources]
         self.rows = 0
         if continue_after is not None:
             self.rows = self._check_existing(continue_after)
@@ -95,7 +109,7 @@ class ResultsCsv:
     def write(self, row: dict[str, Any]) -> None:
         if self._fh is None:
             return
-        self._writer.writerow([_cell(row.get(col)) for col in self.columns])
+        self._writer.writerow([_cell(row.get(key)) for _, key in self._sources])
         self._fh.flush()
         self.rows += 1
 

@@ -535,6 +535,9 @@ class JobRun:
             classification=classification,
             continue_after=resume.step if resume is not None else None,
             dpo=dpo,
+            # A job of today's API gets OpenAI's columns first; a legacy
+            # `/v1/fine-tunes` job the legacy guide's file.
+            openai=not job.get("legacy"),
         )
         if classification is not None and resume is None:
             base_metrics = evaluate(

@@ -131,7 +131,14 @@ def test_results_csv_has_the_dpo_columns(
     tiny_server: ServerProcess, dpo_job: dict[str, Any]
 ) -> None:
     header, rows = _csv(tiny_server, dpo_job["result_files"][0])
-    assert header == [*DPO_TRAIN_COLUMNS, *DPO_VALIDATION_COLUMNS]
+    # OpenAI's columns first (those a DPO job has), the legacy guide's after them.
+    assert header == [
+        "step",
+        "train_loss",
+        "valid_loss",
+        *DPO_TRAIN_COLUMNS[1:],
+        *DPO_VALIDATION_COLUMNS,
+    ]
     assert [int(r["step"]) for r in rows] == list(range(1, 13))
     assert [int(r["elapsed_examples"]) for r in rows] == [8 * s for s in range(1, 13)]
     late = [float(r["training_reward_accuracy"]) for r in rows[-4:]]
@@ -201,7 +208,7 @@ def test_cancel_stops_a_lora_dpo_job_and_keeps_its_rows(tiny_server: ServerProce
     done = get_job(tiny_server, job["id"])
     assert done["status"] == "cancelled" and len(done["result_files"]) == 1, done
     header, rows = _csv(tiny_server, done["result_files"][0])
-    assert header == list(DPO_TRAIN_COLUMNS) and 2 <= len(rows) < 32 * 50
+    assert header == ["step", "train_loss", *DPO_TRAIN_COLUMNS[1:]] and 2 <= len(rows) < 32 * 50
     messages = [e["message"] for e in events(tiny_server, job["id"])]
     assert any("result rows and the checkpoints so far are kept" in m for m in messages)
     assert any("method lora, DPO with beta 0.1" in m for m in messages), messages

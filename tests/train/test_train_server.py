@@ -37,6 +37,10 @@ VALIDATION_COLUMNS = [
     "validation_sequence_accuracy",
     "validation_token_accuracy",
 ]
+# A job of today's API: OpenAI's columns first, in OpenAI's order (code written against
+# OpenAI's results file reads `train_accuracy` etc.), the legacy guide's after them.
+OPENAI_FIRST = ["step", "train_loss", "train_accuracy", "valid_loss", "valid_mean_token_accuracy"]
+OPENAI_FIRST_NO_VALIDATION = ["step", "train_loss", "train_accuracy"]
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +86,11 @@ def test_results_csv_has_seed_columns_one_row_per_step_and_loss_falls(
     tiny_server: ServerProcess, trained: dict[str, object]
 ) -> None:
     header, rows = _csv(tiny_server, trained["result_files"][0])  # type: ignore[index]
-    assert header == SEED_COLUMNS + VALIDATION_COLUMNS
+    assert header == OPENAI_FIRST + SEED_COLUMNS[1:] + VALIDATION_COLUMNS
+    for row in rows:  # OpenAI's columns hold the same values as their legacy twins
+        assert row["train_loss"] == row["training_loss"]
+        assert row["train_accuracy"] == row["training_token_accuracy"]
+        assert row["valid_mean_token_accuracy"] == row["validation_token_accuracy"]
     assert [int(r["step"]) for r in rows] == list(range(1, 48 * 3 // 4 + 1))
     assert [int(r["elapsed_examples"]) for r in rows] == [4 * s for s in range(1, 37)]
     tokens = [int(r["elapsed_tokens"]) for r in rows]
@@ -245,7 +253,7 @@ def test_cancel_stops_training_within_seconds_and_keeps_rows(tiny_server: Server
     done = get_job(tiny_server, job["id"])
     assert done["status"] == "cancelled" and len(done["result_files"]) == 1, done
     header, rows = _csv(tiny_server, done["result_files"][0])
-    assert header == SEED_COLUMNS and len(rows) >= 3
+    assert header == OPENAI_FIRST_NO_VALIDATION + SEED_COLUMNS[1:] and len(rows) >= 3
     assert len(rows) < 30 * 50  # stopped long before the end
     messages = [e["message"] for e in events(tiny_server, job["id"])]
     assert any("result rows and the checkpoints so far are kept" in m for m in messages)
@@ -321,3 +329,20 @@ def test_killed_trainer_fails_the_job_with_a_clear_error(tiny_server: ServerProc
     assert done["status"] == "failed"
     assert done["error"]["message"]
     assert "signal 9" in done["error"]["message"]
+
+
+def test_a_legacy_fine_tunes_job_keeps_the_legacy_results_file(tiny_server: ServerProcess) -> None:
+    """`POST /v1/fine-tunes` (openai 0.28's `fine_tunes.create`): the legacy guide's file,
+    exactly its columns, none of OpenAI's current ones."""
+    train_id = upload(tiny_server, "legacy.jsonl", toy_lines(8))
+    resp = httpx.post(
+        f"{tiny_server.base_url}/fine-tunes",
+        json={"training_file": train_id, "model": "tiny-test", "n_epochs": 1, "batch_size": 4},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    job_id = resp.json()["id"]
+    done = wait_for(tiny_server, job_id, {"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done.get("error")
+    header, rows = _csv(tiny_server, done["result_files"][0])
+    assert header == SEED_COLUMNS and len(rows) == 2

@@ -50,6 +50,21 @@ def test_full_valid_columns_are_kept_under_seed_style_names() -> None:
     assert frame["full_validation_token_accuracy"][0] == 0.5
 
 
+def test_openai_columns_beside_the_legacy_ones_read_once() -> None:
+    """The local server's file for a job of today's API: OpenAI's columns first, the
+    legacy guide's after; each metric is read once (the legacy guide's column)."""
+    frame = parse_results_csv(
+        "step,train_loss,train_accuracy,valid_loss,valid_mean_token_accuracy,elapsed_tokens,"
+        "elapsed_examples,training_loss,training_sequence_accuracy,training_token_accuracy,"
+        "validation_loss,validation_sequence_accuracy,validation_token_accuracy\n"
+        "1,2.5,0.25,,,120,4,2.5,0.0,0.25,,,\n"
+        "2,2.0,0.5,2.2,0.4,240,8,2.0,0.25,0.5,2.2,0.0,0.4\n"
+    )
+    assert list(frame.columns).count("training_loss") == 1
+    assert list(frame["training_loss"]) == [2.5, 2.0]
+    assert list(frame["validation_token_accuracy"].fillna(-1)) == [-1, 0.4]
+
+
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
@@ -57,7 +72,8 @@ def test_full_valid_columns_are_kept_under_seed_style_names() -> None:
         ("loss,acc\n1,2\n", "line 1: no 'step' column"),
         ("step,train_loss\n1,2\n2,abc\n", "line 3, column 'train_loss': 'abc' is not a number"),
         ("step,train_loss\n1,2\n2,3,4\n", "line 3: expected 2 fields, found 3"),
-        ("step,train_loss,training_loss\n1,2,3\n", "appears twice"),
+        ("step,train_loss,train_loss\n1,2,3\n", "appears twice"),
+        ("step,train_accuracy,train_mean_token_accuracy\n1,2,3\n", "appears twice"),
     ],
 )
 def test_bad_csv_names_the_line(text: str, expected: str) -> None:
