@@ -248,3 +248,29 @@ def other_program() -> Iterator[int]:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+@dataclass
+class OpenAIFixture:
+    """A running `tests/openai_fixture_server.py`: OpenAI's published examples as an API."""
+
+    port: int
+    account: Any  # tests.openai_fixture_server.Account
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+
+@pytest.fixture
+def openai_fixture() -> Iterator[OpenAIFixture]:
+    """A fresh account built from OpenAI's published examples, served on loopback.
+
+    `account.requests` records every (method, path) the client sent, `account.bodies`
+    the create/completions bodies; set `account.refuse_training` for OpenAI's 403.
+    """
+    from tests.openai_fixture_server import openai_fixture_server
+
+    port = free_port()
+    with openai_fixture_server(port) as account:
+        yield OpenAIFixture(port=port, account=account)
