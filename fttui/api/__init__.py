@@ -51,6 +51,7 @@ from fttui.api.types import (
     ModelDeleted,
     Page,
     Usage,
+    raw,
 )
 
 __all__ = [
@@ -85,4 +86,5 @@ __all__ = [
     "UnsupportedParameterWarning",
     "Usage",
     "infer_kind",
+    "raw",
 ]

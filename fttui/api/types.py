@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
 from fttui.api.errors import APIError
 
@@ -36,6 +36,7 @@ __all__ = [
     "Usage",
     "FINAL_JOB_STATUSES",
     "parse",
+    "raw",
 ]
 
 FINAL_JOB_STATUSES = frozenset({"succeeded", "failed", "cancelled"})
@@ -45,6 +46,9 @@ HyperValue = int | float | Literal["auto"] | None
 
 class _Obj(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    # The decoded JSON body this object was parsed from (set by `parse`): what
+    # `fttui ... --json` prints, exactly as the backend sent it.
+    _raw: Any = PrivateAttr(default=None)
 
 
 # -- files -------------------------------------------------------------------
@@ -314,6 +318,7 @@ class Page(BaseModel, Generic[T]):
     """One page of a list endpoint; `last_id` is the cursor for the next page."""
 
     model_config = ConfigDict(extra="allow", defer_build=True)
+    _raw: Any = PrivateAttr(default=None)
 
     object: str = "list"
     data: list[T] = Field(default_factory=list)
@@ -343,7 +348,7 @@ def parse(model: type[M], body: Any) -> M:
     message naming the object and the field, not a pydantic traceback.
     """
     try:
-        return model.model_validate(body)
+        result = model.model_validate(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first.get("loc", ())) or "body"
@@ -352,3 +357,22 @@ def parse(model: type[M], body: Any) -> M:
         raise APIError(
             f"unexpected response from the server: {name} field {where!r}: {first['msg']}{more}"
         ) from exc
+    if isinstance(result, _Obj | Page):
+        result._raw = body
+    if isinstance(result, Page) and isinstance(body, dict):
+        items = body.get("data")
+        if isinstance(items, list) and len(items) == len(result.data):
+            for item, item_body in zip(result.data, items, strict=True):
+                if isinstance(item, _Obj):
+                    item._raw = item_body
+    return result
+
+
+def raw(obj: BaseModel) -> Any:
+    """The JSON body `obj` was parsed from, exactly as the backend sent it.
+
+    An item of a parsed page has its own part of the page's body. Objects not made
+    by `parse` (built in code) have none; their own JSON form stands in.
+    """
+    body = getattr(obj, "_raw", None)
+    return body if body is not None else obj.model_dump(mode="json")
