@@ -88,6 +88,9 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     if importlib.util.find_spec("fttui.server.routes_inference") is not None:
         inference = importlib.import_module("fttui.server.routes_inference")
         app.include_router(inference.router, prefix="/v1", responses=ERROR_RESPONSES)
+        # /v1/responses answers with the same engine (the Responses API's subset).
+        responses = importlib.import_module("fttui.server.routes_responses")
+        app.include_router(responses.router, prefix="/v1", responses=ERROR_RESPONSES)
     # The internal trainer API: per-job tokens, outside /v1 and the OpenAPI schema.
     app.include_router(trainer.router)
     if settings.api_key:

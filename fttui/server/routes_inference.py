@@ -144,8 +144,18 @@ def _sse(item: dict[str, Any]) -> bytes:
     return f"data: {json.dumps(item, separators=(',', ':'))}\n\n".encode()
 
 
-def _stream(work: Callable[[Emit, Callable[[], bool]], None], model: str) -> StreamingResponse:
-    """Server-sent events fed by `work(emit, gone)` running in its own thread."""
+def _stream(
+    work: Callable[[Emit, Callable[[], bool]], None],
+    model: str,
+    *,
+    encode: Callable[[dict[str, Any]], bytes] = _sse,
+    done: bytes | None = b"data: [DONE]\n\n",
+) -> StreamingResponse:
+    """Server-sent events fed by `work(emit, gone)` running in its own thread.
+
+    `encode` writes one event (the Responses API names each event's type); `done` is
+    the closing line chat and completions streams end with (the Responses API has none).
+    """
 
     async def events() -> AsyncIterator[bytes]:
         loop = asyncio.get_running_loop()
@@ -175,7 +185,8 @@ def _stream(work: Callable[[Emit, Callable[[], bool]], None], model: str) -> Str
             while True:
                 item = await queue.get()
                 if item is _END:
-                    yield b"data: [DONE]\n\n"
+                    if done is not None:
+                        yield done
                     return
                 if isinstance(item, _Failed):
                     error = _as_api_error(item.exc, model)
@@ -185,7 +196,7 @@ def _stream(work: Callable[[Emit, Callable[[], bool]], None], model: str) -> Str
                     yield _sse(error.body())  # OpenAI's clients raise it as an APIError
                     return
                 assert isinstance(item, dict)
-                yield _sse(item)
+                yield encode(item)
         finally:
             gone.set()  # a client that went away stops the generation at its next token
 
