@@ -90,11 +90,11 @@ def main() -> int:
     import torch
     from train_bench import make_data
 
+    from fttui.core.models import default_model_spec
     from fttui.data.encode import encode_prompt_completion
     from fttui.train.client import cache_dir
     from fttui.train.data import Example
     from fttui.train.models import base_location, load_for_training
-    from fttui.train.registry import default_model_spec
 
     before, after = engine_at(args.before), engine_at(args.after)
     torch.manual_seed(0)

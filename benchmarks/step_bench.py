@@ -219,9 +219,9 @@ def _model(args: argparse.Namespace) -> str:
         if not (target / "config.json").exists():
             build_tiny_model(target)
         return str(target)
+    from fttui.core.models import DEFAULT_MODEL
     from fttui.store import Store
     from fttui.train.models import ensure_local, resolve
-    from fttui.train.registry import DEFAULT_MODEL
 
     store = Store(args.data_dir)
     return ensure_local(store, resolve(store, DEFAULT_MODEL))
@@ -301,7 +301,7 @@ def main() -> None:
         return
 
     from fttui.core.hparams import resolve as resolve_hparams
-    from fttui.train.registry import DEFAULT_MODEL, load_registry
+    from fttui.core.models import DEFAULT_MODEL, load_registry
 
     args.data_dir.mkdir(parents=True, exist_ok=True)
     data = args.data_dir / f"generation-{args.examples}.jsonl"

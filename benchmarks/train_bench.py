@@ -86,9 +86,9 @@ def make_data(
 
 
 def model_dir(data_dir: Path) -> str:
+    from fttui.core.models import DEFAULT_MODEL
     from fttui.store import Store
     from fttui.train.models import ensure_local, resolve
-    from fttui.train.registry import DEFAULT_MODEL
 
     store = Store(data_dir)
     return ensure_local(store, resolve(store, DEFAULT_MODEL))

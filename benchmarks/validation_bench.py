@@ -17,7 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fttui.train.registry import DEFAULT_MODEL, load_registry
+from fttui.core.models import DEFAULT_MODEL, load_registry
 from fttui.train.validate import handle
 
 ROOT = Path(__file__).resolve().parent.parent

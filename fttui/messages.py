@@ -2,6 +2,8 @@
 
 Each pane owns its workers and timers and says what happened with one of these
 (handled with `@on(...)`); nothing below the screen reaches into a sibling pane.
+A pane that needs a dialog asks for it (the `...Wanted` messages): the main screen
+opens the dialogs, so no pane imports `fttui.screens` (an import-linter contract).
 """
 
 from __future__ import annotations
@@ -68,3 +70,41 @@ class EventsBatch(Message):
         super().__init__()
         self.job_id = job_id
         self.rows = rows
+
+
+class JobFormWanted(Message):
+    """Open the job form, empty or (`clone_from`) filled from a job."""
+
+    def __init__(self, clone_from: Any | None = None) -> None:
+        super().__init__()
+        self.clone_from = clone_from
+
+
+class DownloadWanted(Message):
+    """Open the download dialog for one of a job's result files."""
+
+    def __init__(self, job_id: str, file_id: str) -> None:
+        super().__init__()
+        self.job_id = job_id
+        self.file_id = file_id
+
+
+class TryModelWanted(Message):
+    """Open Try model on `model` (prompts like those of `training_file`, if any)."""
+
+    def __init__(self, model: str, training_file: str | None) -> None:
+        super().__init__()
+        self.model = model
+        self.training_file = training_file
+
+
+class UploadWanted(Message):
+    """Open the upload dialog."""
+
+
+class PreviewWanted(Message):
+    """Open the preview of a file's first lines."""
+
+    def __init__(self, file_id: str) -> None:
+        super().__init__()
+        self.file_id = file_id

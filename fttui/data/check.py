@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fttui.core.models import ModelInfo, model_info
 from fttui.data.contract import INVALID_LINE_CODES as CONTRACT_INVALID_LINES
 from fttui.data.contract import (
     RULES,
@@ -35,7 +36,6 @@ from fttui.data.endings import (
     EndingTracker,
     repeat_length,
 )
-from fttui.data.models import ModelInfo, resolve
 from fttui.data.report import MAX_LINES, FileStats, Issue, Report, Severity
 from fttui.data.tokens import Messages, TokenCounter, counter_for
 
@@ -657,7 +657,7 @@ def check_file(
     `max_file_bytes` is the per-file limit (OpenAI's 150 MB unless a server says less);
     `method` ("supervised" or "dpo"), when given, must fit the file's format.
     """
-    info: ModelInfo = resolve(model, data_dir)
+    info: ModelInfo = model_info(model, data_dir)
     counter, notes = counter_for(info, data_dir)
     limit = min(info.limit, counter.limit or info.limit)
     train = FileScan(Path(path), "training", counter, limit, max_file_bytes=max_file_bytes).run()

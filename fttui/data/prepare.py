@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from fttui.core.models import model_info
 from fttui.core.safe_text import safe_json, safe_text
 from fttui.data.check import check_file
 from fttui.data.convert import ConvertError, to_jsonl
@@ -32,7 +33,6 @@ from fttui.data.fixes import (
     parse_fix_names,
     plan_fixes,
 )
-from fttui.data.models import resolve
 from fttui.data.report import Report
 from fttui.data.tokens import TokenCounter, counter_for
 
@@ -126,7 +126,7 @@ def main(args: argparse.Namespace) -> int:
         if "keys" in fixes and len(fixes) > 1 and report.training.n_key_case:
             fixes = [f for f in fixes if f != "keys"]
             keyed = final.with_name(final.name + ".keys")
-            counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
+            counter, _ = counter_for(model_info(args.model, data_dir), data_dir)
             done += plan_fixes(report, ["keys"])
             temps.append(Path(f"{keyed}.jsonl"))
             apply_fixes(source, report, ["keys"], counter, prefix=str(keyed))
@@ -152,7 +152,7 @@ def main(args: argparse.Namespace) -> int:
             console.print(table)
         if fixes:
             if counter is None:
-                counter, _ = counter_for(resolve(args.model, data_dir), data_dir)
+                counter, _ = counter_for(model_info(args.model, data_dir), data_dir)
             outputs = apply_fixes(
                 source,
                 report,

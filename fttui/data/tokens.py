@@ -12,8 +12,8 @@ import json
 from collections.abc import Sequence
 from typing import Any, NamedTuple, Protocol
 
+from fttui.core.models import UNKNOWN_MODEL_ENCODING, ModelInfo
 from fttui.data.encodings import EncodingUnavailable, get_encoding
-from fttui.data.models import UNKNOWN_MODEL_ENCODING, ModelInfo
 
 Messages = list[dict[str, Any]]
 
@@ -183,9 +183,9 @@ def counter_for(model: ModelInfo, data_dir: str | None = None) -> tuple[TokenCou
     warnings: list[str] = []
     if model.encoding == "hf" and model.local_id is not None:
         try:
+            from fttui.core.models import load_registry
             from fttui.data.tokenizing import ModelFiles, tokenizer_and_limit
             from fttui.paths import data_dir as resolve_data_dir
-            from fttui.train.registry import load_registry
 
             spec = load_registry(resolve_data_dir(data_dir))[model.local_id]
             files = ModelFiles(spec.id, spec.source, spec.gguf_file, spec.context_length)

@@ -7,7 +7,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 
-from fttui.messages import FilesLoaded
+from fttui.messages import FilesLoaded, PreviewWanted, UploadWanted
 from fttui.panes.base import Pane
 from fttui.panes.convert import file_row
 from widgets import FileTable, QuotaBar
@@ -71,23 +71,21 @@ class FilesPane(Pane):
             quota.others = None
 
     def upload(self) -> None:
-        """The upload dialog (path, data check report, streamed upload); listed after."""
-        from fttui.screens.upload import UploadScreen
+        """Ask for the upload dialog (path, data check report, streamed upload)."""
+        self.post_message(UploadWanted())
 
-        def uploaded(file_id: str | None) -> None:
-            if file_id:
-                self.refresh_files()
-
-        self.app.push_screen(UploadScreen(self.backend.client), uploaded)
+    def uploaded(self, file_id: str | None) -> None:
+        """The upload dialog closed: list the new file, if one was uploaded."""
+        if file_id:
+            self.refresh_files()
 
     def preview_selected(self) -> None:
-        from fttui.screens.preview import PreviewScreen
-
+        """Ask for the preview of the selected file."""
         file_id = self.selected_file_id
         if file_id is None:
             self.notify("select a file first (1 for the files pane)", severity="warning")
             return
-        self.app.push_screen(PreviewScreen(self.backend.client, file_id))
+        self.post_message(PreviewWanted(file_id))
 
     def delete_selected(self) -> None:
         file_id = self.selected_file_id

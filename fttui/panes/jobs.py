@@ -11,7 +11,7 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.widgets import Input
 
-from fttui.messages import JobEnded, JobsLoaded
+from fttui.messages import DownloadWanted, JobEnded, JobFormWanted, JobsLoaded, TryModelWanted
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_pausing, job_row
 from widgets import JobRow, JobTable
@@ -195,15 +195,14 @@ class JobsPane(Pane):
 
     # -- changes made here --------------------------------------------------------
     def new_job(self, clone: bool = False) -> None:
-        """The job form, empty or (`clone`) filled from the selected job."""
-        from fttui.screens.job_form import JobFormScreen
-
+        """Ask for the job form, empty or (`clone`) filled from the selected job."""
         source = self.selected_or_say() if clone else None
         if clone and source is None:
             return
-        self.app.push_screen(JobFormScreen(self.backend, clone_from=source), self._created)
+        self.post_message(JobFormWanted(clone_from=source))
 
-    def _created(self, job: Any | None) -> None:
+    def created(self, job: Any | None) -> None:
+        """The job form closed: `job` is the job it created (None when dismissed)."""
         if job is not None:
             self.notify(f"created {job.id}", title="new job")
             self.table.focus()  # the screen shows the pane that has focus
@@ -265,21 +264,17 @@ class JobsPane(Pane):
             self.act(verb, job.id)
 
     def download_selected(self) -> None:
-        """The download dialog for the selected job's results file."""
-        from fttui.screens.download import DownloadScreen
-
+        """Ask for the download dialog for the selected job's results file."""
         job = self.selected_or_say()
         if job is None:
             return
         if not job.result_files:
             self.notify(f"{job.id} has no results file yet ({job.status})", severity="warning")
             return
-        self.app.push_screen(DownloadScreen(self.backend.client, job.id, job.result_files[0]))
+        self.post_message(DownloadWanted(job.id, job.result_files[0]))
 
     def try_selected(self) -> None:
-        """Try model on the selected job's fine-tuned model (its base model before)."""
-        from fttui.screens.try_model import TryModelScreen
-
+        """Ask for Try model on the selected job's fine-tuned model (its base model before)."""
         job = self.selected_or_say()
         if job is None:
             return
@@ -289,10 +284,7 @@ class JobsPane(Pane):
                 f"{job.id} has no fine-tuned model yet; trying its base model {job.model}",
                 severity="warning",
             )
-        screen = TryModelScreen(
-            self.backend.client, model or job.model, training_file=job.training_file
-        )
-        self.app.push_screen(screen)
+        self.post_message(TryModelWanted(model or job.model, job.training_file))
 
     @work(group="job-actions")
     async def act(self, verb: str, job_id: str) -> None:

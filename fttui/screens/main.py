@@ -24,7 +24,17 @@ from textual.screen import Screen
 from textual.widgets import Header, Static
 
 from fttui.backend import Backend
-from fttui.messages import DetailLoaded, EventsBatch, FilesLoaded, JobsLoaded
+from fttui.messages import (
+    DetailLoaded,
+    DownloadWanted,
+    EventsBatch,
+    FilesLoaded,
+    JobFormWanted,
+    JobsLoaded,
+    PreviewWanted,
+    TryModelWanted,
+    UploadWanted,
+)
 from fttui.panes import DetailPane, EventsPane, FilesPane, JobsPane, Pane, PlotsPane
 from fttui.panes.plots import compare_labels
 from widgets import JobTable, KeyBar
@@ -215,6 +225,41 @@ class MainScreen(Screen[None]):
     @on(FilesLoaded)
     def _files_loaded(self, message: FilesLoaded) -> None:
         self.jobs.files_known(len(message.files))
+
+    # -- the dialogs the panes ask for (imported when first opened) ---------------
+    @on(JobFormWanted)
+    def _open_job_form(self, message: JobFormWanted) -> None:
+        from fttui.screens.job_form import JobFormScreen
+
+        form = JobFormScreen(self.backend, clone_from=message.clone_from)
+        self.app.push_screen(form, self.jobs.created)
+
+    @on(DownloadWanted)
+    def _open_download(self, message: DownloadWanted) -> None:
+        from fttui.screens.download import DownloadScreen
+
+        self.app.push_screen(DownloadScreen(self.backend.client, message.job_id, message.file_id))
+
+    @on(TryModelWanted)
+    def _open_try_model(self, message: TryModelWanted) -> None:
+        from fttui.screens.try_model import TryModelScreen
+
+        screen = TryModelScreen(
+            self.backend.client, message.model, training_file=message.training_file
+        )
+        self.app.push_screen(screen)
+
+    @on(UploadWanted)
+    def _open_upload(self, _: UploadWanted) -> None:
+        from fttui.screens.upload import UploadScreen
+
+        self.app.push_screen(UploadScreen(self.backend.client), self.files.uploaded)
+
+    @on(PreviewWanted)
+    def _open_preview(self, message: PreviewWanted) -> None:
+        from fttui.screens.preview import PreviewScreen
+
+        self.app.push_screen(PreviewScreen(self.backend.client, message.file_id))
 
     # -- actions -----------------------------------------------------------------
     def action_refresh(self) -> None:

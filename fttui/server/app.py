@@ -6,8 +6,6 @@ server; tests and `fttui serve` build it the same way.
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -15,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from fttui import __version__
+from fttui.server import routes_inference, routes_responses
 from fttui.server.auth import BearerAuth
 from fttui.server.context import ServerContext
 from fttui.server.errors import install_handlers
@@ -81,16 +80,12 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     )
     app.state.ctx = ctx
     install_handlers(app)
-    for module in (files, jobs, models, legacy, extras):
+    # The inference routes (/v1/completions, /v1/chat/completions, and /v1/responses,
+    # the Responses API's subset with the same engine) are always there; without the
+    # training engine installed they answer 503 naming the fix.
+    routers = (files, jobs, models, legacy, extras, routes_inference, routes_responses)
+    for module in routers:
         app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
-    # The inference routes (/v1/completions, /v1/chat/completions) belong to the
-    # training engine's side; they plug in when present.
-    if importlib.util.find_spec("fttui.server.routes_inference") is not None:
-        inference = importlib.import_module("fttui.server.routes_inference")
-        app.include_router(inference.router, prefix="/v1", responses=ERROR_RESPONSES)
-        # /v1/responses answers with the same engine (the Responses API's subset).
-        responses = importlib.import_module("fttui.server.routes_responses")
-        app.include_router(responses.router, prefix="/v1", responses=ERROR_RESPONSES)
     # The internal trainer API: per-job tokens, outside /v1 and the OpenAPI schema.
     app.include_router(trainer.router)
     if settings.api_key:

@@ -8,11 +8,11 @@ from typing import Any
 
 from fastapi import Request
 
+from fttui.core.models import BaseModelSpec, load_registry
 from fttui.server.errors import APIError
 from fttui.server.scheduler import Scheduler
 from fttui.server.settings import Settings
 from fttui.store.db import Store
-from fttui.train.registry import BaseModelSpec, load_registry
 
 
 @dataclass

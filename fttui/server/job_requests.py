@@ -19,11 +19,11 @@ from fttui.core.hparams import (
     resolve,
     resolve_beta,
 )
+from fttui.core.models import BaseModelSpec, resolve_model
 from fttui.core.naming import suffix_problem
 from fttui.data.contract import quote
 from fttui.server.errors import APIError, not_found, refuse_unsafe
 from fttui.store.db import Store
-from fttui.train.registry import BaseModelSpec, resolve_model
 
 __all__ = ["STANDARD_HPARAMS", "JobRequest", "parse_job_request"]
 

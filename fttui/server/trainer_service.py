@@ -31,11 +31,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fttui.core.models import DEFAULT_MODEL, BaseModelSpec, resolve_model
 from fttui.core.naming import fine_tuned_model_name, safe_dir_name
 from fttui.server import checkpoints
 from fttui.server.errors import APIError
 from fttui.store.db import FINAL_STATUSES, Store, new_id, now
-from fttui.train.registry import DEFAULT_MODEL, BaseModelSpec, resolve_model
 
 TOKEN_ENV = "FTTUI_TRAINER_TOKEN"
 # How long the trainer of a job the user cancelled may still deliver its closing

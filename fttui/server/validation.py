@@ -27,9 +27,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
+from fttui.core.models import load_registry, resolve_model
 from fttui.core.naming import base_of
 from fttui.store.db import Store, now
-from fttui.train.registry import load_registry, resolve_model
 
 log = logging.getLogger("fttui.server.validation")
 

@@ -22,9 +22,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from fttui.core.hub import hub_problem
+from fttui.core.models import BaseModelSpec, load_registry, resolve_model
 from fttui.core.naming import base_of
 from fttui.core.naming import safe_dir_name as safe_dir_name
-from fttui.train.registry import BaseModelSpec, load_registry, resolve_model
 
 
 class ModelStore(Protocol):

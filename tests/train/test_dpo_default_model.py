@@ -19,7 +19,7 @@ from collections.abc import Iterator
 import pytest
 from conftest import ServerProcess, free_port
 
-from fttui.train.registry import DEFAULT_MODEL
+from fttui.core.models import DEFAULT_MODEL
 from fttui.train.tiny import preference_task
 
 from .conftest import create_job, events, upload, wait_for

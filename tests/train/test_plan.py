@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from fttui.core.models import BaseModelSpec
 from fttui.data.encode import Example, encode_prompt_completion
 from fttui.train.engine import TrainConfig, choose_loss, train
 from fttui.train.plan import (
@@ -22,7 +23,6 @@ from fttui.train.plan import (
     plan_loading,
 )
 from fttui.train.precision import choose as choose_precision
-from fttui.train.registry import BaseModelSpec
 
 from .conftest import Losses, toy_lines
 

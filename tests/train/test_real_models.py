@@ -18,8 +18,8 @@ import torch
 from conftest import ServerProcess, free_port
 from openai.types import Completion
 
+from fttui.core.models import load_registry
 from fttui.train.precision import choose as choose_precision
-from fttui.train.registry import load_registry
 from fttui.train.tiny import build_tiny_model
 
 from .conftest import SEPARATOR, create_job, events, toy_lines, upload, wait_for

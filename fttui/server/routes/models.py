@@ -12,10 +12,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
 
+from fttui.core.models import BaseModelSpec
 from fttui.server.context import ServerContext, current_ctx
 from fttui.server.errors import APIError, not_found
 from fttui.server.serialize import model_object
-from fttui.train.registry import BaseModelSpec
 
 router = APIRouter(prefix="/models")
 Ctx = Annotated[ServerContext, Depends(current_ctx)]
