@@ -40,6 +40,20 @@ _FOLLOW_PAGE = 100
 _FOLLOW_MAX_BACKOFF = 10.0
 
 
+def _job_answer(body: Any, job_id: str) -> FineTuningJob:
+    """The job a 2xx answer describes, read as far as it can be (never an error).
+
+    Fields the answer lacks keep their defaults; an answer that is not a job at all
+    is a job with only its id and `unreadable` saying what came instead.
+    """
+    try:
+        return parse(FineTuningJob, body, fill={"id": job_id})
+    except APIError as exc:
+        job = FineTuningJob.model_construct(id=job_id)
+        job._unreadable = str(exc).removeprefix("unexpected response from the server: ")
+        return job
+
+
 class UnsupportedParameterWarning(UserWarning):
     """A job option was dropped because the backend does not implement it."""
 
@@ -90,10 +104,10 @@ class Jobs:
                 warnings.warn(notice, UnsupportedParameterWarning, stacklevel=2)
                 continue
             body[key] = value
-        return parse(
-            FineTuningJob,
-            await self._http.request("POST", "/fine_tuning/jobs", json=body, idempotent=False),
-        )
+        answer = await self._http.request("POST", "/fine_tuning/jobs", json=body, idempotent=False)
+        # A 2xx is a created job, whatever its body lacks: an error here would invite
+        # a second submit and a second job. An answer without an id has id "".
+        return _job_answer(answer, "")
 
     async def list(self, after: str | None = None, limit: int | None = 20) -> Page[FineTuningJob]:
         body = await self._http.request(
@@ -122,7 +136,9 @@ class Jobs:
         body = await self._http.request(
             "POST", f"/fine_tuning/jobs/{segment(job_id)}/{action}", idempotent=True
         )
-        return parse(FineTuningJob, body)
+        # A 2xx is done, whatever its body lacks (OpenAI's answers to these actions
+        # carry only some of a job's fields).
+        return _job_answer(body, job_id)
 
     async def cancel(self, job_id: str) -> FineTuningJob:
         return await self._action(job_id, "cancel")

@@ -7,7 +7,7 @@ names are the SDK's, so code written against OpenAI's docs reads naturally here.
 
 from __future__ import annotations
 
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError, model_validator
 
@@ -49,6 +49,19 @@ class _Obj(BaseModel):
     # The decoded JSON body this object was parsed from (set by `parse`): what
     # `fttui ... --json` prints, exactly as the backend sent it.
     _raw: Any = PrivateAttr(default=None)
+
+    # What could not be read of this object (set by `parse`); None when all of it fit.
+    _unreadable: str | None = PrivateAttr(default=None)
+
+    @property
+    def unreadable(self) -> str | None:
+        """The fields the server sent that did not fit (`field: why; ...`), or None.
+
+        A list item or an answer to an action that does not fit is kept with what
+        could be read, so one odd object never hides the rest; this says what is
+        missing so the UI can mark it.
+        """
+        return self._unreadable
 
 
 # -- files -------------------------------------------------------------------
@@ -111,7 +124,9 @@ class FineTuningJob(_Obj):
     status: str = "queued"
     fine_tuned_model: str | None = None
     finished_at: int | None = None
-    hyperparameters: Hyperparameters = Field(default_factory=Hyperparameters)
+    # OpenAI: "only returned when running supervised jobs"; null for DPO/reinforcement
+    # (whose hyperparameters are under `method`).
+    hyperparameters: Hyperparameters | None = None
     organization_id: str | None = None
     result_files: list[str] = Field(default_factory=list)
     trained_tokens: int | None = None
@@ -340,31 +355,117 @@ class Page(BaseModel, Generic[T]):
 
 M = TypeVar("M", bound=BaseModel)
 
+_MAX_DROPS = 50
 
-def parse(model: type[M], body: Any) -> M:
-    """Validate a response body, turning a shape mismatch into a readable APIError.
 
-    A provider whose answer lacks a required field (or sends a wrong type) gets a
-    message naming the object and the field, not a pydantic traceback.
+def _where(err: Any) -> str:
+    return ".".join(str(p) for p in err.get("loc", ())) or "body"
+
+
+def _readable_error(model: type[BaseModel], exc: ValidationError) -> APIError:
+    first = exc.errors()[0]
+    name = getattr(model, "__name__", "object")
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return APIError(
+        f"unexpected response from the server: {name} field {_where(first)!r}: {first['msg']}{more}"
+    )
+
+
+def _tolerant(model: type[M], body: Any, fill: dict[str, Any] | None = None) -> M:
+    """`model` from `body`, leaving out each top-level field whose value does not fit.
+
+    A required field that is absent is taken from `fill` when given there (e.g. the
+    id a list position or a request implies); otherwise the object is unreadable and
+    the first error is raised as an APIError. The fields left out are named in the
+    result's `unreadable`.
+    """
+    if not isinstance(body, dict):
+        raise APIError(
+            f"unexpected response from the server: {getattr(model, '__name__', 'object')} "
+            f"is not an object: {body!r:.80}"
+        )
+    data = dict(body)
+    problems: list[str] = []
+    for _ in range(_MAX_DROPS):
+        try:
+            obj = model.model_validate(data)
+        except ValidationError as exc:
+            dropped = False
+            for err in exc.errors():
+                loc = err.get("loc", ())
+                key = loc[0] if loc else None
+                if not isinstance(key, str):
+                    continue
+                if key in data and (err["type"] != "missing" or len(loc) > 1):
+                    problems.append(f"{_where(err)}: {err['msg']}")
+                    data.pop(key)
+                    dropped = True
+                elif fill and key in fill and key not in data:
+                    problems.append(f"{key}: absent")
+                    data[key] = fill[key]
+                    dropped = True
+            if not dropped:
+                raise _readable_error(model, exc) from exc
+            continue
+        if problems and isinstance(obj, _Obj):
+            obj._unreadable = "; ".join(dict.fromkeys(problems))
+        return obj
+    raise APIError(f"unexpected response from the server: {getattr(model, '__name__', '')}")
+
+
+def _item_type(model: type[BaseModel]) -> type[BaseModel] | None:
+    field = model.model_fields.get("data")
+    args = get_args(field.annotation) if field is not None else ()
+    item = args[0] if args else None
+    return item if isinstance(item, type) and issubclass(item, BaseModel) else None
+
+
+def _item(model: type[BaseModel], raw: Any, n: int) -> BaseModel:
+    """List item `n`: what could be read of it, or a placeholder saying why nothing could."""
+    placeholder = f"(item {n + 1}, no id)"
+    try:
+        return _tolerant(model, raw, {"id": placeholder})
+    except APIError as exc:
+        fields: dict[str, Any] = {"id": placeholder}
+        if "status" in model.model_fields:
+            fields["status"] = "unreadable"
+        obj = model.model_construct(None, **fields)
+        if isinstance(obj, _Obj):
+            obj._unreadable = str(exc).removeprefix("unexpected response from the server: ")
+        return obj
+
+
+def parse(model: type[M], body: Any, *, fill: dict[str, Any] | None = None) -> M:
+    """Validate a response body, reading what fits and naming what does not.
+
+    A field the backend sent in a shape fttui does not expect is left out of the
+    object (named in its `unreadable`) rather than failing the whole answer; in a
+    list page each item is read on its own, so one odd item never empties the
+    list. Only an answer that is not an object, or lacks a field nothing can stand
+    in for (an object's id), is an APIError naming the object and the field, never
+    a pydantic traceback.
     """
     try:
         result = model.model_validate(body)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "body"
-        name = getattr(model, "__name__", "object")
-        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
-        raise APIError(
-            f"unexpected response from the server: {name} field {where!r}: {first['msg']}{more}"
-        ) from exc
+        item = _item_type(model) if issubclass(model, Page) else None
+        if item is None or not isinstance(body, dict) or not isinstance(body.get("data"), list):
+            if issubclass(model, Page):
+                raise _readable_error(model, exc) from exc
+            result = _tolerant(model, body, fill)
+        else:
+            items = [_item(item, entry, n) for n, entry in enumerate(body["data"])]
+            result = _tolerant(model, {**body, "data": []})
+            result.data = items  # type: ignore[attr-defined]
+            result._fill_cursors()  # type: ignore[attr-defined]
     if isinstance(result, _Obj | Page):
         result._raw = body
     if isinstance(result, Page) and isinstance(body, dict):
-        items = body.get("data")
-        if isinstance(items, list) and len(items) == len(result.data):
-            for item, item_body in zip(result.data, items, strict=True):
-                if isinstance(item, _Obj):
-                    item._raw = item_body
+        bodies = body.get("data")
+        if isinstance(bodies, list) and len(bodies) == len(result.data):
+            for obj, item_body in zip(result.data, bodies, strict=True):
+                if isinstance(obj, _Obj):
+                    obj._raw = item_body
     return result
 
 

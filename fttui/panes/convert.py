@@ -20,11 +20,19 @@ def _get(obj: Any, name: str, default: Any = None) -> Any:
     return getattr(obj, name, default)
 
 
+PARTLY_READ = " (partly read)"
+
+
+def _marked(text: str, obj: Any) -> str:
+    """`text`, marked when part of the object could not be read (see `unreadable`)."""
+    return text + PARTLY_READ if _get(obj, "unreadable") else text
+
+
 def job_row(job: Any) -> JobRow:
     return JobRow(
         id=_get(job, "id"),
         status=_get(job, "status") or "unknown",
-        model=_get(job, "model") or "",
+        model=_marked(_get(job, "model") or "", job),
         fine_tuned_model=_get(job, "fine_tuned_model"),
         created_at=int(_get(job, "created_at") or 0),
         finished_at=_get(job, "finished_at"),
@@ -52,7 +60,7 @@ def job_pausing(job: Any) -> bool:
 def file_row(f: Any) -> FileRow:
     return FileRow(
         id=_get(f, "id"),
-        filename=_get(f, "filename") or "",
+        filename=_marked(_get(f, "filename") or "", f),
         bytes=int(_get(f, "bytes") or 0),
         purpose=_get(f, "purpose") or "",
         created_at=int(_get(f, "created_at") or 0),
@@ -68,7 +76,7 @@ def event_row(e: Any) -> EventRow:
         id=_get(e, "id"),
         created_at=int(_get(e, "created_at") or 0),
         level=_get(e, "level") or "info",
-        message=_get(e, "message") or "",
+        message=_marked(_get(e, "message") or "", e),
         type=_get(e, "type") or "message",
         data=data,
     )
@@ -166,6 +174,8 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
             items.append(("error", str(message)))
     elif error:
         items.append(("error", str(error)))
+    if unreadable := _get(job, "unreadable"):
+        items.append(("not read", str(unreadable)))
     for ckpt in checkpoints or []:
         items.append(
             (

@@ -203,7 +203,11 @@ class JobsPane(Pane):
 
     def created(self, job: Any | None) -> None:
         """The job form closed: `job` is the job it created (None when dismissed)."""
-        if job is not None:
+        if job is not None and not job.id:
+            # Created (a 2xx), but the answer named no job: the list shows it next.
+            self.notify("created; the server's answer did not say the job's id", title="new job")
+            self.refresh_jobs(full=True)
+        elif job is not None:
             self.notify(f"created {job.id}", title="new job")
             self.table.focus()  # the screen shows the pane that has focus
             self.add_created(job)
@@ -292,6 +296,11 @@ class JobsPane(Pane):
         method = getattr(self.backend.client.jobs, verb)
         job = await self.call(verb, partial(method, job_id))
         if job is not None:
+            old = self.jobs.get(job_id)
+            if old is not None and type(old) is type(job):
+                # OpenAI's answers to cancel/pause/resume carry only some of the job's
+                # fields: what they say updates the job known, the rest stays.
+                job = old.model_copy(update={k: getattr(job, k) for k in job.model_fields_set})
             self.keep(job)
             self.notify(f"{job_id}: {job.status}", title=verb)
             self._show(changed=True)

@@ -16,7 +16,10 @@ import openai
 import pytest
 from server.openai_spec import _validator  # tests/server/openai_spec.py
 
+from fttui.api import Client
 from tests.openai_fixture_server import EXAMPLES_PATH, GRADER_SCHEMAS
+
+from .helpers import Reply, ScriptedServer
 
 
 def _spec_errors(kind: str, obj: object) -> list[str]:
@@ -105,3 +108,77 @@ def test_the_sdk_reads_the_whole_account(openai_fixture) -> None:
     assert job.status == "validating_files" and job.id in [
         j["id"] for j in openai_fixture.account.jobs
     ]
+
+
+# -- fttui.api reads all of it -------------------------------------------------------
+async def test_client_reads_every_published_shape(openai_fixture) -> None:
+    acct = openai_fixture.account
+    async with Client(openai_fixture.base_url, api_key="sk-fixture", max_retries=0) as client:
+        jobs = [j async for j in client.jobs.iter(page_size=7)]
+        assert [j.id for j in jobs] == [j["id"] for j in acct.jobs]
+        assert all(j.unreadable is None for j in jobs), [j.unreadable for j in jobs]
+        dpo = next(j for j in jobs if j.id == "ftjob-dpo")
+        assert dpo.hyperparameters is None and dpo.method["dpo"]["hyperparameters"]["beta"] == 0.1
+        rft = next(j for j in jobs if j.id == "ftjob-rft")
+        assert rft.error is None and rft.method["reinforcement"]["grader"]["type"] == "string_check"
+        failed = next(j for j in jobs if j.id == "ftjob-failed")
+        assert failed.error is not None and failed.error.param == "training_file"
+        for job in jobs:
+            events = (await client.jobs.events(job.id, limit=100)).data
+            assert [e.id for e in events] == [e["id"] for e in acct.events[job.id]]
+            assert all(e.unreadable is None for e in events)
+        ckpts = (await client.jobs.checkpoints("ftjob-succeeded", limit=100)).data
+        assert ckpts[0].metrics.full_valid_loss == 0.134
+        files = [f async for f in client.files.iter()]
+        assert [f.id for f in files] == [f["id"] for f in acct.files]
+        assert all(f.status is None and f.expires_at for f in files)
+        assert {m.id for m in await client.models.list()} == {m["id"] for m in acct.models}
+
+
+async def test_a_2xx_answer_to_an_action_is_success_whatever_it_lacks(openai_fixture) -> None:
+    async with Client(openai_fixture.base_url, api_key="sk-fixture", max_retries=0) as client:
+        created = await client.jobs.create(
+            training_file="file-abc", model="gpt-4o-mini", method={"type": "dpo", "dpo": {}}
+        )
+        # OpenAI's DPO create example answers with hyperparameters null.
+        assert created.id.startswith("ftjob-") and created.hyperparameters is None
+        paused = await client.jobs.pause("ftjob-running")
+        assert paused.status == "paused" and paused.unreadable is None
+        resumed = await client.jobs.resume("ftjob-running")
+        assert resumed.status == "queued"
+        cancelled = await client.jobs.cancel("ftjob-running")
+        assert cancelled.status == "cancelled"
+
+
+async def test_one_item_that_does_not_fit_never_empties_the_list() -> None:
+    page = {
+        "object": "list",
+        "has_more": False,
+        "data": [
+            {"id": "ftjob-1", "status": "running", "model": "m"},
+            {"id": "ftjob-2", "status": "queued", "created_at": "yesterday", "trained_tokens": []},
+            "not a job",
+            {"status": "succeeded", "model": "m"},
+            {"id": "ftjob-5", "status": "brand_new_status", "method": {"type": "new_method"}},
+        ],
+    }
+    with ScriptedServer(lambda n, m, p: Reply(200, page)) as srv:
+        async with Client(srv.base_url, max_retries=0) as client:
+            jobs = (await client.jobs.list()).data
+    assert [j.id for j in jobs][:2] == ["ftjob-1", "ftjob-2"] and len(jobs) == 5
+    assert jobs[0].unreadable is None
+    assert jobs[1].status == "queued" and "created_at" in (jobs[1].unreadable or "")
+    assert "trained_tokens" in (jobs[1].unreadable or "")
+    assert "not an object" in (jobs[2].unreadable or "")
+    assert jobs[3].status == "succeeded" and "id" in (jobs[3].unreadable or "")
+    # Statuses and methods fttui does not know are shown as they come.
+    assert jobs[4].status == "brand_new_status" and jobs[4].unreadable is None
+
+
+async def test_an_empty_2xx_to_create_is_a_created_job() -> None:
+    with ScriptedServer(lambda n, m, p: Reply(200, {"object": "fine_tuning.job"})) as srv:
+        async with Client(srv.base_url, max_retries=0) as client:
+            job = await client.jobs.create(training_file="file-1", model="m")
+            cancelled = await client.jobs.cancel("ftjob-9")
+    assert job.id == "" and job.unreadable
+    assert cancelled.id == "ftjob-9"
