@@ -152,6 +152,22 @@ class FineTuningJob(_Obj):
     def is_final(self) -> bool:
         return self.status in FINAL_JOB_STATUSES
 
+    @property
+    def method_hyperparameters(self) -> Hyperparameters:
+        """The job's hyperparameters wherever the backend put them: the top-level
+        field (supervised) or its method's (`method.<type>.hyperparameters`, where
+        OpenAI keeps DPO's and reinforcement's), the top level winning."""
+        method = self.method or {}
+        inner = method.get(str(method.get("type"))) if isinstance(method, dict) else None
+        values = inner.get("hyperparameters") if isinstance(inner, dict) else None
+        merged = dict(values) if isinstance(values, dict) else {}
+        if self.hyperparameters is not None:
+            merged.update(self.hyperparameters.model_dump(exclude_unset=True))
+        try:
+            return Hyperparameters.model_validate(merged)
+        except ValidationError:
+            return self.hyperparameters or Hyperparameters()
+
 
 class EventMetrics(BaseModel):
     """A metrics event's values under one naming, whichever scheme the backend used.

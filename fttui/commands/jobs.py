@@ -34,7 +34,7 @@ def _status(status: str) -> object:
 
 
 def _job_rows(job: FineTuningJob) -> list[tuple[str, object]]:
-    hp = job.hyperparameters
+    hp = job.method_hyperparameters
     rows: list[tuple[str, object]] = [
         ("id", job.id),
         ("status", _status(job.status)),
