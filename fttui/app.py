@@ -25,6 +25,7 @@ from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 
+from fttui._keys import KeyQueue
 from fttui.backend import Backend, describe_error
 from fttui.core.safe_text import safe_text
 from fttui.messages import BackendAnswered, BackendFailed, JobEnded
@@ -75,6 +76,7 @@ class FtTuiApp(App[int]):
         self._backend_note = ""
         self._shown: dict[str, float] = {}  # problem text -> when it was last shown
         self._delivered_to: dict[int, Widget | None] = {}  # id(key event) -> its widget
+        self._keys = KeyQueue(self, self._route_key)
         self.notifications = notifications
 
     @property
@@ -95,9 +97,14 @@ class FtTuiApp(App[int]):
 
     # -- keys typed ahead of a focus change ------------------------------------------
     async def on_event(self, event: events.Event) -> None:
-        """Keys typed faster than focus moves still reach the field they were meant for.
+        """Keys typed faster than the app reacts still reach the field they were meant for.
 
-        Textual hands each key to the widget focused when the key arrives, but moves
+        Keys from the terminal go through `KeyQueue`: one at a time, each handled to
+        completion (its binding run, a screen it opened mounted and focused) before
+        the next is routed, so keys typed ahead of a dialog go to the dialog.
+
+        Second line, for focus moved by something a key started off its path
+        (a drop-down's overlay, a worker): Textual hands each key to the widget focused when the key arrives, but moves
         focus only after the message being handled. Keys that arrive together (a
         fast typist, or several keys in one SSH packet while the app was busy) all go
         to the old widget: after Tab out of a drop-down, the digits typed next went
@@ -107,11 +114,18 @@ class FtTuiApp(App[int]):
         """
         if isinstance(event, events.Key):
             if not event.is_forwarded:
-                self._delivered_to[id(event)] = self.focused
-                while len(self._delivered_to) > 256:  # keys a widget consumed never return
-                    del self._delivered_to[next(iter(self._delivered_to))]
-            elif self._typed_ahead(event):
+                # One key at a time, each to completion (see fttui._keys).
+                await self._keys.key(event)
                 return
+            if self._typed_ahead(event):
+                return
+        await super().on_event(event)
+
+    async def _route_key(self, event: events.Key) -> None:
+        """Textual's own routing of a key from the terminal (`KeyQueue` calls it)."""
+        self._delivered_to[id(event)] = self.focused
+        while len(self._delivered_to) > 256:  # keys a widget consumed never return
+            del self._delivered_to[next(iter(self._delivered_to))]
         await super().on_event(event)
 
     def _typed_ahead(self, event: events.Key) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual._time import get_time
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -13,8 +14,22 @@ from textual.widgets import Button, Label, Static
 from fttui.core.safe_text import safe_text
 
 
+class _Box(Vertical):
+    """The dialog's box; tells the dialog when it is first displayed (Textual's `Show`,
+    sent once the screen's layout puts it on screen)."""
+
+    def on_show(self) -> None:
+        screen = self.screen
+        if isinstance(screen, ConfirmDialog):
+            screen.shown()
+
+
 class ConfirmDialog(ModalScreen[bool]):
     """Ask `title` / `body`; dismisses with True (y, enter) or False (n, escape).
+
+    Keys typed before the dialog was on screen never answer it (`ignore_keys_before`,
+    read by the app's key queue): a `y` or Enter typed ahead, meant for the screen
+    underneath, must not confirm a cancel or a delete the user has not seen.
 
     Push it with `app.push_screen(ConfirmDialog(...), callback)` or
     `await app.push_screen_wait(...)` from a worker. Title and body are plain
@@ -59,9 +74,12 @@ class ConfirmDialog(ModalScreen[bool]):
         self.body_text = safe_text(body, multiline=True)
         self.yes_label = yes_label
         self.no_label = no_label
+        #: Keys stamped before this (Textual's clock) are dropped: until the first
+        #: frame with the dialog is drawn, every key is one typed ahead of it.
+        self.ignore_keys_before = float("inf")
 
     def compose(self) -> ComposeResult:
-        with Vertical(id="confirm-box"):
+        with _Box(id="confirm-box"):
             yield Label(self.title_text, id="confirm-title", markup=False)
             if self.body_text:
                 # A long body scrolls; the buttons below it always fit (80x24).
@@ -74,6 +92,11 @@ class ConfirmDialog(ModalScreen[bool]):
     def on_mount(self) -> None:
         # Enter presses the focused button, so it confirms unless the user tabbed to "No".
         self.query_one("#confirm-yes", Button).focus()
+
+    def shown(self) -> None:
+        """The box is on screen: keys from now on were typed seeing the question."""
+        if self.ignore_keys_before == float("inf"):
+            self.ignore_keys_before = get_time()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

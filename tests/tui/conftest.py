@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from fttui.api import Client
 from fttui.app import FtTuiApp
 
 from .seed import NOW, seed_store
+from .terminal import Terminal
 
 
 @pytest.fixture(autouse=True)
@@ -75,3 +77,19 @@ async def wait_for(
             said = what() if callable(what) else what
             raise AssertionError(f"timed out after {timeout}s waiting for {said}")
         await pause(0.05)
+
+
+@pytest.fixture
+def terminals(tmp_path: Path) -> Iterator[Callable[[str], Terminal]]:
+    """`new(name)`: a terminal on a private tmux server, all killed after the test."""
+    socket = tmp_path / "tmux.sock"
+
+    def new(name: str) -> Terminal:
+        home = tmp_path / name
+        home.mkdir()
+        return Terminal(socket, name, home)
+
+    try:
+        yield new
+    finally:
+        subprocess.run(["tmux", "-S", str(socket), "kill-server"], capture_output=True)

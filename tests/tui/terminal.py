@@ -1,0 +1,178 @@
+"""The installed `fttui` in a real terminal (a private tmux server), keys delivered the way
+a link delivers them.
+
+`Terminal.send(keys, link)` types a key sequence over a `Link`: `BURST` writes every key
+at once (a fast typist ahead of a laggy SSH link: the app reads them in one go), `SLOW`
+one key every half second (a user watching the screen), `ssh(seed)` in chunks of one to
+five keys with 20-150 ms between chunks (what an SSH session over a real network
+delivers). The same keys over any link must leave the app in the same state.
+
+Keys are tmux key names (`Tab`, `Enter`, `Escape`, `BSpace`, `Down`, `C-s`, `Space`,
+...); any other word is typed character by character (`"0.1"` is `0`, `.`, `1`).
+An Escape followed at once by another key reads as Alt+key in every terminal, so a
+burst never has Escape anywhere but last.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+needs_tmux = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
+
+KEY_NAMES = frozenset(
+    [
+        "Tab",
+        "BTab",
+        "Enter",
+        "Escape",
+        "BSpace",
+        "Space",
+        "Up",
+        "Down",
+        "Left",
+        "Right",
+        "Home",
+        "End",
+        "PageUp",
+        "PageDown",
+    ]
+)
+
+
+def fttui_exe() -> str:
+    exe = Path(sys.executable).with_name("fttui")
+    return str(exe) if exe.exists() else "fttui"
+
+
+def key_tokens(keys: Sequence[str]) -> list[str]:
+    """One tmux key per element: names and `C-`/`M-`/`S-` chords kept, words split."""
+    out: list[str] = []
+    for key in keys:
+        if key in KEY_NAMES or re.fullmatch(r"[CMS]-\S+", key) or len(key) == 1:
+            out.append(key)
+        else:
+            out.extend(key)
+    return out
+
+
+@dataclass(frozen=True)
+class Link:
+    """How keys reach the app: `chunks` splits the keys, `pause` between chunks (s)."""
+
+    name: str
+    chunks: Callable[[list[str]], list[list[str]]]
+    pause: Callable[[], float]
+
+
+BURST = Link("burst", lambda keys: [keys], lambda: 0.0)
+SLOW = Link("slow", lambda keys: [[k] for k in keys], lambda: 0.5)
+
+
+def ssh(seed: int = 0) -> Link:
+    """Chunks of 1-5 keys, 20-150 ms apart, reproducible from `seed`."""
+    rng = random.Random(seed)
+
+    def chunks(keys: list[str]) -> list[list[str]]:
+        out, i = [], 0
+        while i < len(keys):
+            n = rng.randint(1, 5)
+            out.append(keys[i : i + n])
+            i += n
+        return out
+
+    return Link(f"ssh({seed})", chunks, lambda: rng.uniform(0.02, 0.15))
+
+
+@dataclass
+class Terminal:
+    """One tmux session running fttui; `screen()` is its text, `send` types into it."""
+
+    socket: Path
+    name: str
+    home: Path
+    log: list[str] = field(default_factory=list)
+
+    def tmux(self, *args: str) -> str:
+        return subprocess.run(
+            ["tmux", "-S", str(self.socket), *args], check=True, capture_output=True, text=True
+        ).stdout
+
+    def start(self, base_url: str, size: tuple[int, int] = (110, 40)) -> None:
+        env = {
+            "FTTUI_CONFIG_DIR": str(self.home / "config"),
+            "TERM": "xterm-256color",
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.home),
+            "TZ": "UTC",
+        }
+        command = " ".join(
+            [
+                "env",
+                "-u",
+                "COLUMNS",
+                "-u",
+                "LINES",
+                *(f"{k}={v}" for k, v in env.items()),
+                fttui_exe(),
+                "--base-url",
+                base_url,
+            ]
+        )
+        width, height = size
+        self.tmux(
+            "new-session", "-d", "-s", self.name, "-x", str(width), "-y", str(height), command
+        )
+
+    def screen(self) -> str:
+        return self.tmux("capture-pane", "-p", "-t", self.name)
+
+    def wait(self, needle: str | Callable[[str], bool], timeout: float = 30.0) -> str:
+        """The screen once it shows `needle` (or `needle(screen)` holds)."""
+        check = needle if callable(needle) else (lambda text: needle in text)
+        deadline = time.monotonic() + timeout
+        text = ""
+        while time.monotonic() < deadline:
+            text = self.screen()
+            if check(text):
+                return text
+            time.sleep(0.15)
+        raise AssertionError(f"{needle!r} never appeared on {self.name}; screen was:\n{text}")
+
+    def settle(self, quiet: float = 1.0, timeout: float = 30.0) -> str:
+        """The screen once it has not changed for `quiet` seconds (keys all handled)."""
+        deadline = time.monotonic() + timeout
+        last, since = self.screen(), time.monotonic()
+        while time.monotonic() < deadline:
+            time.sleep(0.15)
+            text = self.screen()
+            if text != last:
+                last, since = text, time.monotonic()
+            elif time.monotonic() - since >= quiet:
+                return text
+        return last
+
+    def send(self, keys: Sequence[str], link: Link = BURST) -> None:
+        tokens = key_tokens(keys)
+        self.log.append(f"{link.name}: {' '.join(tokens)}")
+        for i, chunk in enumerate(link.chunks(tokens)):
+            if i:
+                time.sleep(link.pause())
+            self.tmux("send-keys", "-t", self.name, *chunk)
+
+    def alive(self) -> bool:
+        try:
+            self.tmux("has-session", "-t", self.name)
+        except subprocess.CalledProcessError:
+            return False
+        return True
