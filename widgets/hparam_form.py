@@ -21,7 +21,12 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static
 
 from fttui.core.hparams import AUTO, check_hyperparameter
-from fttui.core.naming import SUFFIX_MAX, fine_tuned_model_name, suffix_problem
+from fttui.core.naming import (
+    SUFFIX_MAX,
+    fine_tuned_model_name,
+    openai_model_name,
+    suffix_problem,
+)
 from fttui.core.safe_text import safe_text
 from widgets.form_select import FormSelect
 
@@ -140,6 +145,10 @@ class HyperparamForm(Widget):
     """
 
     org: reactive[str] = reactive("local")
+    #: Whether the backend is fttui's own server (it resolves "auto" to its own
+    #: numbers, trains LoRA adapters and names models as the legacy guide did);
+    #: any other backend gets OpenAI's names and plain "auto".
+    local: reactive[bool] = reactive(True)
 
     #: Short enough for three side by side at 80 columns; errors use the API names.
     LABELS: ClassVar[dict[str, str]] = {
@@ -148,11 +157,8 @@ class HyperparamForm(Widget):
         "learning_rate_multiplier": "lr multiplier",
     }
 
-    PLACEHOLDERS: ClassVar[dict[str, str]] = {
-        "n_epochs": "auto (4)",
-        "batch_size": "auto",
-        "learning_rate_multiplier": "auto",
-    }
+    #: The local server's "auto" numbers, shown next to "auto" there only.
+    LOCAL_AUTO: ClassVar[dict[str, str]] = {"n_epochs": "auto (4)", "beta": "auto (0.1)"}
 
     def __init__(
         self,
@@ -196,12 +202,10 @@ class HyperparamForm(Widget):
                 FormSelect(METHOD_TYPES, value="supervised", allow_blank=False, id="method_type"),
             )
             # DPO only: how far the model may move from the reference (larger: less far).
-            yield from self._field("beta", "beta (DPO)", Input(placeholder="auto (0.1)", id="beta"))
+            yield from self._field("beta", "beta (DPO)", Input(placeholder=AUTO, id="beta"))
         with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
-                yield from self._field(
-                    name, self.LABELS[name], Input(placeholder=self.PLACEHOLDERS[name], id=name)
-                )
+                yield from self._field(name, self.LABELS[name], Input(placeholder=AUTO, id=name))
         with Vertical(classes="field"):
             yield Label(f"Suffix (up to {SUFFIX_MAX} characters)", classes="field-label")
             with Horizontal(classes="row"):
@@ -218,7 +222,7 @@ class HyperparamForm(Widget):
                 "Weights trained",
                 FormSelect(METHODS, value="full", allow_blank=False, id="method"),
             )
-        with Vertical(classes="field"):
+        with Vertical(classes="field", id="classification-field"):
             yield Checkbox(
                 "Classification metrics (needs a validation file)",
                 id="compute_classification_metrics",
@@ -250,7 +254,24 @@ class HyperparamForm(Widget):
             yield Label("", id=f"{name}-error", classes="field-error", markup=False)
 
     def on_mount(self) -> None:
+        self._show_backend()
+
+    def _show_backend(self) -> None:
+        """What only the local server has is shown on it only (see `local`)."""
+        local = self.local
+        for name in (*HYPERPARAMETERS, "beta"):
+            placeholder = self.LOCAL_AUTO.get(name, AUTO) if local else AUTO
+            self.query_one(f"#{name}", Input).placeholder = placeholder
+        self.query_one("#method-field").display = local
+        # The legacy guide's classification metrics: computed by the local server only.
+        self.query_one("#classification-field").display = local
+        if not local:
+            self.query_one("#compute_classification_metrics", Checkbox).value = False
         self._update_suffix()
+
+    def watch_local(self) -> None:
+        if self.is_mounted:
+            self._show_backend()
 
     # -- choices --------------------------------------------------------------------
     def set_models(self, models: list[str]) -> None:
@@ -454,7 +475,8 @@ class HyperparamForm(Widget):
             "hyperparameters": hyperparameters,
             "suffix": self._input("suffix") or None,
             "seed": seed,
-            "method": self._select("method") or "full",
+            # Full weights or a LoRA adapter: a choice of the local server only.
+            "method": (self._select("method") or "full") if self.local else "full",
             "extra": extra,
         }
 
@@ -516,6 +538,8 @@ class HyperparamForm(Widget):
     def model_preview(self) -> str:
         """The fine-tuned model name the current choices would produce."""
         model = self._select("model") or "<model>"
+        if not self.local:
+            return openai_model_name(model, self.org, self._input("suffix"))
         return fine_tuned_model_name(model, self.org, self._input("suffix"), self.preview_time)
 
     # -- live updates ---------------------------------------------------------------

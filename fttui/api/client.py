@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from fttui.api._http import HTTP
-from fttui.api.errors import NotFoundError
+from fttui.api.errors import APIError, NotFoundError
 from fttui.api.files import Files
 from fttui.api.inference import Chat, Completions, Models
 from fttui.api.jobs import Jobs
@@ -78,12 +78,17 @@ class Client:
             transport=transport,
         )
         self.base_url = self._http.base_url
+        self._label_given = label is not None
         self.label = label or f"{self.kind} · {self.base_url}"
         self.files = Files(self._http)
         self.jobs = Jobs(self._http, self.kind)
         self.models = Models(self._http)
         self.completions = Completions(self._http)
         self.chat = Chat(self._http)
+        # Decided once per connection (`detect`): whether this is fttui's own server.
+        self._detected: bool | None = None
+        # Routes of the local server that answered 404 here: never asked again.
+        self._absent: set[str] = set()
 
     @classmethod
     def from_profile(cls, profile: Profile, **kwargs: object) -> Client:
@@ -101,13 +106,58 @@ class Client:
     def __repr__(self) -> str:  # never shows the API key
         return f"Client({self.label!r})"
 
+    @property
+    def is_local(self) -> bool:
+        """Whether this is fttui's own server: as `detect` found, else as `kind` says.
+
+        What the app offers depends on it (quota, LoRA, the legacy guide's model
+        names, resolved "auto" numbers); every other backend is treated as OpenAI.
+        """
+        return self._detected if self._detected is not None else self.kind == "local"
+
+    async def detect(self) -> Kind:
+        """Decide, once per connection, whether the backend is fttui's own server.
+
+        The local server answers `GET /v1/fttui/health` (a route only it has); OpenAI
+        and other compatible servers answer 404. A loopback URL that is not fttui's
+        server then counts as "compatible" (`kind` is updated). A backend that
+        cannot be reached, or answers something else, leaves the question open (the
+        next call asks again) and `kind` as configured.
+        """
+        if self._detected is not None:
+            return self.kind
+        try:
+            health = await self.health()
+        except APIError:
+            return self.kind
+        self._detected = bool(health and health.get("status") == "ok")
+        if self._detected:
+            self.kind = "local"
+        elif self.kind == "local":
+            self.kind = "compatible"
+        self.jobs._kind = self.kind
+        if not self._label_given:
+            self.label = f"{self.kind} · {self.base_url}"
+        return self.kind
+
+    async def _local_route(self, path: str, **kwargs: object) -> object | None:
+        """GET a route only the local server has; None (and never asked again) where
+        the backend answered 404, or is known not to be the local server."""
+        if path in self._absent or self._detected is False:
+            return None
+        try:
+            return await self._http.request("GET", path, **kwargs)  # type: ignore[arg-type]
+        except NotFoundError:
+            self._absent.add(path)
+            return None
+
     async def usage(self) -> Usage | None:
         """Storage used and allowed (local server), or None if the backend has no such endpoint."""
-        try:
-            body = await self._http.request("GET", "/fttui/usage")
-        except NotFoundError:
+        await self.detect()
+        if not self.is_local:
             return None
-        return parse(Usage, body)
+        body = await self._local_route("/fttui/usage")
+        return None if body is None else parse(Usage, body)
 
     async def health(self) -> dict[str, object] | None:
         """The local server's health answer, or None where the backend lacks it.
@@ -115,9 +165,12 @@ class Client:
         A probe: a server that cannot be reached raises APIConnectionError at once
         instead of being retried (the caller decides whether to wait or start one).
         """
+        if "/fttui/health" in self._absent:
+            return None
         try:
             body = await self._http.request("GET", "/fttui/health", retry=False)
         except NotFoundError:
+            self._absent.add("/fttui/health")
             return None
         return body if isinstance(body, dict) else None
 

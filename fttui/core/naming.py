@@ -53,6 +53,17 @@ def fine_tuned_model_name(
     return f"{base_of(base_model)}:ft-{org_part}:{tail}"
 
 
+def openai_model_name(base_model: str, org: str | None, suffix: str | None) -> str:
+    """The name OpenAI gives a fine-tune, as far as it is known before the job runs:
+    `ft:gpt-4o-mini-2024-07-18:my-org:custom-suffix:<id>` (OpenAI picks the org's
+    name and the closing id; an unknown org shows as `<org>`, no suffix as nothing)."""
+    org_part = _ORG_UNSAFE.sub("-", (org or "").removeprefix("org-")).strip("-") or "<org>"
+    clean = sanitize_suffix(suffix) if suffix else ""
+    # Continuing from a fine-tune: OpenAI names the result after the base model.
+    base = base_model.split(":")[1] if base_model.startswith("ft:") else base_of(base_model)
+    return f"ft:{base}:{org_part}:{clean}:<id>"
+
+
 def safe_dir_name(name: str) -> str:
     """A model name made safe as one path component (':' and '/' become '_')."""
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)

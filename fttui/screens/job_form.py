@@ -121,6 +121,11 @@ class JobFormScreen(ModalScreen[Any]):
     async def load_choices(self) -> None:
         """Models (base and fine-tuned, for continue-from) and fine-tune files."""
         form = self.form
+        # What the form offers depends on the backend (LoRA, "auto" numbers, names).
+        await self.client.detect()
+        form.local = self.client.is_local
+        if not form.local and self.backend.org in ("default org", "local"):
+            form.org = ""  # OpenAI names the org itself: the preview says <org>
         try:
             models = await self.client.models.list()
             files = [f async for f in self.client.files.iter()]

@@ -65,7 +65,7 @@ class UploadScreen(ModalScreen[str | None]):
         2048-token context), so lengths are checked as the trainer will check them;
         elsewhere davinci-002 (cl100k_base, 16,384 tokens), the checker's default.
         """
-        if self.client.kind == "local":
+        if self.client.is_local:
             from fttui.core.models import DEFAULT_MODEL
 
             return DEFAULT_MODEL
@@ -105,6 +105,7 @@ class UploadScreen(ModalScreen[str | None]):
 
         from fttui.data import check_file
 
+        await self.client.detect()
         path = self._path()
         if not path.is_file():
             self._show(Text(safe_text(f"{path}: no such file"), style="red"))

@@ -182,3 +182,16 @@ async def test_an_empty_2xx_to_create_is_a_created_job() -> None:
             cancelled = await client.jobs.cancel("ftjob-9")
     assert job.id == "" and job.unreadable
     assert cancelled.id == "ftjob-9"
+
+
+async def test_the_backend_is_decided_once_per_connection(openai_fixture, client) -> None:
+    """fttui's server says so at its own route; OpenAI's double answers 404 there, once."""
+    assert await client.detect() == "local" and client.is_local
+    assert (await client.usage()) is not None
+    async with Client(openai_fixture.base_url, api_key="sk-fixture", max_retries=0) as other:
+        assert other.kind == "local"  # a loopback URL, before asking
+        for _ in range(3):
+            assert await other.usage() is None
+            assert await other.detect() == "compatible"
+        assert not other.is_local
+    assert openai_fixture.account.fttui_requests() == [("GET", "/v1/fttui/health")]
