@@ -28,10 +28,23 @@ EXTRA_HPARAMS: tuple[str, ...] = (
 # The fine-tuning methods of OpenAI's `method.type` that fttui trains, and each
 # method's hyperparameters (OpenAI's SupervisedHyperparameters / DpoHyperparameters).
 STANDARD_HPARAMS: tuple[str, ...] = ("n_epochs", "batch_size", "learning_rate_multiplier")
+# OpenAI's ReinforcementHyperparameters; `reasoning_effort` is an enum, checked by
+# `check_reasoning_effort`, the others by range.
+RFT_HPARAMS: tuple[str, ...] = (
+    "eval_interval",
+    "eval_samples",
+    "compute_multiplier",
+    "reasoning_effort",
+)
 METHOD_HPARAMS: dict[str, tuple[str, ...]] = {
     "supervised": STANDARD_HPARAMS,
     "dpo": (*STANDARD_HPARAMS, "beta"),
+    "reinforcement": (*STANDARD_HPARAMS, *RFT_HPARAMS),
 }
+REASONING_EFFORTS = ("default", "low", "medium", "high")
+# Reinforcement: answers sampled per prompt at compute_multiplier 1 (the group whose
+# rewards are normalised together); compute_multiplier scales it (at least 2).
+DEFAULT_GROUP_SIZE = 4
 # DPO's `beta` when `auto`: the usual value (the DPO paper's and TRL's default).
 DEFAULT_BETA = 0.1
 
@@ -42,6 +55,10 @@ RANGES: dict[str, tuple[type, float, float, bool]] = {
     "learning_rate_multiplier": (float, 0.0, 10.0, False),
     # DPO: how far the trained model may move from the reference (larger: less far).
     "beta": (float, 0.0, 2.0, False),
+    # Reinforcement (OpenAI's ReinforcementHyperparameters ranges).
+    "eval_interval": (int, 1, 1_000_000, True),
+    "eval_samples": (int, 1, 1_000_000, True),
+    "compute_multiplier": (float, 0.00001, 10.0, False),
 }
 
 
@@ -63,6 +80,10 @@ def check_hyperparameter(name: str, value: Any) -> str | None:
     """Why `value` is not acceptable for `name` (None when it is `auto` or in range)."""
     if value is None or value == AUTO:
         return None
+    if name == "reasoning_effort":
+        if value not in REASONING_EFFORTS:
+            return f"reasoning_effort must be one of {', '.join(REASONING_EFFORTS)}, got {value!r}"
+        return None
     kind, low, high, inclusive = RANGES[name]
     if isinstance(value, bool):
         return f"{name} must be a number or 'auto', not a boolean"
@@ -78,6 +99,28 @@ def check_hyperparameter(name: str, value: Any) -> str | None:
         bracket = "[" if inclusive else "("
         return f"{name} must be in {bracket}{low:g}, {high:g}] or 'auto', got {value!r}"
     return None
+
+
+def resolve_reinforcement(
+    requested: dict[str, Any], n_steps: int, n_validation: int
+) -> dict[str, Any]:
+    """Reinforcement's own hyperparameters, `auto` resolved for a job of `n_steps` steps:
+    evaluation about 10 times a run, on up to 32 validation prompts, DEFAULT_GROUP_SIZE
+    answers per prompt times compute_multiplier (at least 2: a group of one has no
+    relative reward)."""
+
+    def pick(name: str) -> Any:
+        value = requested.get(name)
+        return None if value in (None, AUTO) else value
+
+    multiplier = float(pick("compute_multiplier") or 1.0)
+    return {
+        "eval_interval": int(pick("eval_interval") or max(1, n_steps // 10)),
+        "eval_samples": int(pick("eval_samples") or max(1, min(32, n_validation or 32))),
+        "compute_multiplier": multiplier,
+        "reasoning_effort": pick("reasoning_effort") or "default",
+        "group_size": max(2, round(DEFAULT_GROUP_SIZE * multiplier)),
+    }
 
 
 def resolve_beta(value: Any) -> float:

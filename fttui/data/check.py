@@ -145,7 +145,7 @@ class Example:
 
     @property
     def messages(self) -> Messages | None:
-        if self.format == "chat":
+        if self.format in ("chat", "reinforcement"):
             return list(self.obj["messages"])
         return None
 

@@ -12,7 +12,12 @@ OpenAI's fine-tuning API defines them:
   assistant `tool_calls`, `tool` messages answering them by `tool_call_id`, and
   `weight` 0/1 on assistant messages;
 - ``preference`` (DPO): `{"input": {"messages", "tools"?, "parallel_tool_calls"?},
-  "preferred_output": [one assistant message], "non_preferred_output": [one]}`.
+  "preferred_output": [one assistant message], "non_preferred_output": [one]}`;
+- ``reinforcement`` (RFT): `{"messages": [..., a final user message], "tools"?, ...}`
+  with no assistant message: the prompt the model answers; every other key is a
+  reference field the grader's `{{item.<field>}}` templates read (never ignored, never
+  warned about). A chat line with no assistant message whose last message is a user
+  message is this format (as a supervised line it would have nothing to learn).
 
 It also makes the file-level decisions (blank lines, byte order mark, CRLF, NUL bytes,
 over-long lines, mixed formats, empty files), each once; `RULES` lists every code
@@ -33,21 +38,25 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Literal, NamedTuple
 
+from fttui.core.graders import Reference, TemplateError, resolve_reference
 from fttui.core.safe_text import safe_text
 
 Severity = Literal["error", "warning", "info"]
-Format = Literal["prompt_completion", "chat", "preference"]
+Format = Literal["prompt_completion", "chat", "preference", "reinforcement"]
 
-FORMATS: tuple[Format, ...] = ("prompt_completion", "chat", "preference")
+FORMATS: tuple[Format, ...] = ("prompt_completion", "chat", "preference", "reinforcement")
 FORMAT_NAMES: dict[str, str] = {
     "prompt_completion": "prompt/completion",
     "chat": "chat ('messages')",
     "preference": "preference (DPO: 'input', 'preferred_output', 'non_preferred_output')",
+    "reinforcement": "reinforcement (RFT: 'messages' ending with a user message, no assistant "
+    "message, plus the grader's reference fields)",
 }
 # Which formats each fine-tuning method trains on (OpenAI's `method.type`).
 METHOD_FORMATS: dict[str, tuple[str, ...]] = {
     "supervised": ("prompt_completion", "chat"),
     "dpo": ("preference",),
+    "reinforcement": ("reinforcement",),
 }
 ROLES = ("system", "developer", "user", "assistant", "tool", "function")
 # One line holds one example; a longer line is refused (it bounds the server's memory
@@ -167,7 +176,8 @@ RULES: dict[str, Rule] = {
     "missing_assistant": Rule(
         "error",
         "conversations have no assistant message to learn from",
-        "A chat example needs an assistant message with `weight` 1 (the default).",
+        "A chat example needs an assistant message with `weight` 1 (the default); a line "
+        "with no assistant message that ends with a user message is a reinforcement prompt.",
     ),
     "invalid_weight": Rule(
         "error", "messages have a weight other than 0 or 1", "`weight` is 0 or 1."
@@ -260,7 +270,14 @@ RULES: dict[str, Rule] = {
     "method_mismatch": Rule(
         "error",
         "the file's format does not fit the job's method",
-        "(job) supervised jobs train prompt/completion or chat files, DPO jobs preference files.",
+        "(job) supervised jobs train prompt/completion or chat files, DPO jobs preference "
+        "files, reinforcement jobs reinforcement files.",
+    ),
+    "missing_reference": Rule(
+        "error",
+        "reinforcement examples lack a field the grader reads",
+        "(job) every example of a reinforcement job has each field its grader's "
+        "`{{item...}}` templates read (checked before the job is queued).",
     ),
     "format_mismatch": Rule(
         "error",
@@ -279,7 +296,14 @@ ERROR_CODES = frozenset(code for code, rule in RULES.items() if rule.severity ==
 # Codes of lines that are not usable examples (what prepare's drop-invalid fix removes).
 INVALID_LINE_CODES = frozenset(
     ERROR_CODES
-    - {"no_examples", "too_long", "method_mismatch", "format_mismatch", "train_valid_overlap"}
+    - {
+        "no_examples",
+        "too_long",
+        "method_mismatch",
+        "format_mismatch",
+        "train_valid_overlap",
+        "missing_reference",
+    }
 )
 
 
@@ -442,6 +466,9 @@ def parse_example(obj: Any) -> Parsed:
     if fmt == "prompt_completion":
         _prompt_completion(obj, warnings)
     elif fmt == "chat":
+        if is_reinforcement(obj):
+            _reinforcement(obj, warnings)
+            return Parsed("reinforcement", obj, warnings)
         _chat(obj, warnings)
     else:
         _preference(obj, warnings)
@@ -488,6 +515,43 @@ def _chat(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
             "missing_assistant",
             "no assistant message: a chat example needs at least one 'assistant' turn to learn from",
         )
+
+
+def is_reinforcement(obj: dict[str, Any]) -> bool:
+    """A reinforcement prompt: messages end with a user message and none is an assistant's."""
+    messages = obj.get("messages")
+    return (
+        isinstance(messages, list)
+        and bool(messages)
+        and all(isinstance(m, dict) for m in messages)
+        and messages[-1].get("role") == "user"
+        and not any(m.get("role") == "assistant" for m in messages)
+    )
+
+
+def _reinforcement(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
+    # Keys beyond messages/tools are the grader's reference fields: kept, not warned about.
+    names = _tools(obj, "", warnings)
+    _messages(obj["messages"], "messages", names, obj, warnings, chat=False)
+
+
+def reference_problem(obj: dict[str, Any], refs: list[Reference]) -> str | None:
+    """Why a reinforcement example lacks a field its grader reads (None when it has all).
+
+    `refs`: the grader's `{{item...}}` references (`fttui.core.graders.item_references`)."""
+    missing = []
+    for ref in refs:
+        try:
+            resolve_reference(ref, None, obj)
+        except TemplateError:
+            missing.append("{{" + ref.text + "}}")
+    if not missing:
+        return None
+    return (
+        f"has no value for the grader's {', '.join(missing[:5])}"
+        + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        + f" (keys found: {', '.join(map(quote, [k for k in obj if k != 'messages'][:8])) or 'none'})"
+    )
 
 
 def _preference(obj: dict[str, Any], warnings: list[tuple[str, str]]) -> None:
@@ -558,6 +622,8 @@ def example_key(parsed: Parsed) -> int:
         return hash((obj["prompt"], obj["completion"]))
     if parsed.format == "chat":
         return hash(_canonical([obj["messages"], obj.get("tools")]))
+    if parsed.format == "reinforcement":  # the reference fields are part of the example
+        return hash(_canonical(obj))
     return hash(_canonical([obj["input"], obj["preferred_output"], obj["non_preferred_output"]]))
 
 
@@ -899,6 +965,17 @@ class FileContract:
             return result
         if self.format is None:
             self.format, self.format_line = parsed.format, number
+        elif parsed.format == "reinforcement" and self.format == "chat":
+            # In a chat file, a line without an assistant message is a chat example
+            # missing its answer, not a reinforcement prompt.
+            self.n_errors += 1
+            result.error = Finding(
+                "missing_assistant",
+                "no assistant message: a chat example needs at least one 'assistant' turn "
+                f"to learn from (line {self.format_line} is a chat example)",
+                number,
+            )
+            return result
         elif parsed.format != self.format:
             self.n_errors += 1
             result.error = Finding(

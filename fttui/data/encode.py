@@ -17,6 +17,8 @@ need only the model's tokenizer (light: no torch here).
   emit). `tools` are passed to templates that use them.
 - preference (DPO): the input rendered with the generation prompt, and each output's
   tokens as its continuation (`PreferenceExample`).
+- reinforcement (RFT): the messages rendered with the generation prompt: what the model
+  answers (`PromptExample`); the line itself is the grader's `item`.
 """
 
 from __future__ import annotations
@@ -64,6 +66,19 @@ class PreferenceExample:
     def n_tokens(self) -> int:
         """The longer of the two sequences the model sees (input + one output)."""
         return len(self.prompt_ids) + max(len(self.chosen_ids), len(self.rejected_ids))
+
+
+@dataclass(frozen=True)
+class PromptExample:
+    """One tokenised reinforcement prompt and the line it came from (the grader's `item`)."""
+
+    line: int
+    prompt_ids: list[int]
+    item: dict[str, Any]
+
+    @property
+    def n_tokens(self) -> int:
+        return len(self.prompt_ids)
 
 
 class ExampleError(ValueError):
@@ -293,9 +308,17 @@ def encode_preference(
     return prompt_ids, chosen, rejected
 
 
-def encode(tokenizer: Any, parsed: Parsed) -> Example | PreferenceExample:
+def encode_prompt(tokenizer: Any, obj: dict[str, Any]) -> list[int]:
+    """A reinforcement prompt's ids: its messages with the generation prompt."""
+    messages = template_messages(tokenizer, obj["messages"])
+    return _render(tokenizer, messages, True, template_tools(tokenizer, obj))
+
+
+def encode(tokenizer: Any, parsed: Parsed) -> Example | PreferenceExample | PromptExample:
     """Tokenise one contract-valid example (line 0); raises ExampleError."""
     obj = parsed.obj
+    if parsed.format == "reinforcement":
+        return PromptExample(0, encode_prompt(tokenizer, obj), obj)
     if parsed.format == "prompt_completion":
         ids, labels = encode_prompt_completion(tokenizer, obj["prompt"], obj["completion"])
         return Example(0, ids, labels, obj["completion"])

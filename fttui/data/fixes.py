@@ -31,6 +31,7 @@ from fttui.data.contract import (
     decode_line,
     detect_format,
     example_key,
+    is_reinforcement,
     parse_example,
 )
 from fttui.data.endings import SEPARATOR_CANDIDATES, STOP_CANDIDATES
@@ -203,6 +204,8 @@ def _fix_keys(obj: dict[str, Any]) -> dict[str, Any]:
         fmt = detect_format(renamed)
     except Invalid:
         return obj
+    if fmt == "chat" and is_reinforcement(renamed):
+        return obj  # a reinforcement prompt: its other keys are the grader's fields
     return {k: v for k, v in renamed.items() if k in _KEYS[fmt]}
 
 

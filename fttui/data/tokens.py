@@ -113,7 +113,7 @@ class TiktokenCounter:
             )
             n = len(examples)
             return [Measure(counts[i] + counts[n + i], counts[i] + counts[n + i]) for i in range(n)]
-        if fmt == "chat":
+        if fmt in ("chat", "reinforcement"):
             totals = self.count_chat([ex["messages"] for ex in examples])
             out = []
             for ex, total in zip(examples, totals, strict=True):

@@ -14,15 +14,18 @@ from fttui.core.hparams import (
     AUTO,
     EXTRA_HPARAMS,
     METHOD_HPARAMS,
+    RFT_HPARAMS,
     STANDARD_HPARAMS,
     check_hyperparameter,
     resolve,
     resolve_beta,
+    resolve_reinforcement,
 )
 from fttui.core.models import BaseModelSpec, resolve_model
 from fttui.core.naming import suffix_problem
 from fttui.data.contract import quote
 from fttui.server.errors import APIError, not_found, refuse_unsafe
+from fttui.server.grader_requests import check_grader
 from fttui.store.db import Store
 
 __all__ = ["STANDARD_HPARAMS", "JobRequest", "parse_job_request"]
@@ -53,6 +56,9 @@ class JobRequest:
     seed: int
     metadata: dict[str, str] | None
     method: str = "supervised"
+    # The method's own object beyond its hyperparameters (reinforcement: the grader).
+    method_config: dict[str, Any] | None = None
+    notes: tuple[str, ...] = ()
 
     def row(self) -> dict[str, Any]:
         return {
@@ -62,7 +68,8 @@ class JobRequest:
             "validation_file": self.validation_file,
             "hyperparameters": self.hyperparameters,
             "resolved": self.resolved,
-            "method": {"type": self.method},
+            "method": {"type": self.method}
+            | ({self.method: self.method_config} if self.method_config else {}),
             "suffix": self.suffix,
             "seed": self.seed,
             "metadata": self.metadata,
@@ -201,7 +208,10 @@ def _check_extras(
     return extra
 
 
-_KNOWN_HPARAMS = frozenset({*METHOD_HPARAMS["dpo"], *EXTRA_HPARAMS})
+_KNOWN_HPARAMS = frozenset({*METHOD_HPARAMS["dpo"], *RFT_HPARAMS, *EXTRA_HPARAMS})
+# What a method's object holds beyond `hyperparameters` (OpenAI's FineTuneReinforcementMethod;
+# its job objects show `response_format: null`).
+_METHOD_FIELDS = {"reinforcement": {"grader", "response_format"}}
 
 
 def _collect_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any], dict[str, str]]:
@@ -244,7 +254,7 @@ def _collect_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any],
             inner = {}
         if not isinstance(inner, dict):
             raise _bad(f"method.{mtype} must be an object", f"method.{mtype}")
-        unknown = sorted(set(inner) - {"hyperparameters"})
+        unknown = sorted(set(inner) - {"hyperparameters", *_METHOD_FIELDS.get(mtype, ())})
         if unknown:
             raise _bad(
                 f"method.{mtype}.{unknown[0]} is not a known field", f"method.{mtype}.{unknown[0]}"
@@ -261,7 +271,7 @@ def _collect_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any],
         where.update(dict.fromkeys(inner_hp, f"method.{mtype}.hyperparameters."))
     hp.update(raw or {})
     where.update(dict.fromkeys(raw or {}, "hyperparameters."))
-    for key in _KNOWN_HPARAMS - set(METHOD_HPARAMS["dpo"]):
+    for key in _KNOWN_HPARAMS - set(METHOD_HPARAMS["dpo"]) - set(RFT_HPARAMS):
         if key in body and body[key] is not None and key not in hp:
             hp[key] = body[key]
             # Named as the legacy guide's hyperparameter it is.
@@ -275,6 +285,34 @@ def _collect_hyperparameters(body: dict[str, Any]) -> tuple[str, dict[str, Any],
             f"beta is a DPO hyperparameter; this is a {mtype} job (method.type 'dpo' takes it)",
             where["beta"] + "beta",
         )
+    for key in RFT_HPARAMS:
+        if key in hp and mtype != "reinforcement":
+            raise _bad(
+                f"{key} is a reinforcement hyperparameter; this is a {mtype} job",
+                where[key] + key,
+            )
+        if key in hp and where[key].startswith("hyperparameters"):
+            raise _bad(
+                f"{key} goes in method.reinforcement.hyperparameters, as in OpenAI's API",
+                "hyperparameters." + key,
+            )
+    if mtype == "reinforcement":
+        for key in _SUPERVISED_ONLY:
+            if key in hp:
+                raise _bad(
+                    f"{key} applies to supervised jobs only, not to reinforcement",
+                    where[key] + key,
+                )
+        effort = hp.get("reasoning_effort")
+        if (
+            effort not in (None, "auto", "default")
+            and check_hyperparameter("reasoning_effort", effort) is None
+        ):
+            raise _bad(
+                f"reasoning_effort {effort!r} needs a reasoning model; the local models do not "
+                "reason: leave it out or use 'default'",
+                where["reasoning_effort"] + "reasoning_effort",
+            )
     if mtype == "dpo":
         if where.get("beta", "").startswith("hyperparameters"):
             raise _bad(
@@ -374,9 +412,26 @@ def parse_job_request(
             where.get("prompt_loss_weight", "hyperparameters.") + "prompt_loss_weight",
         )
     n_examples = int((training.get("meta") or {}).get("examples") or 0)
-    resolved = resolve(standard, max(n_examples, 1)).as_dict()
+    resolved = resolve(
+        {k: v for k, v in standard.items() if k in STANDARD_HPARAMS}, max(n_examples, 1)
+    ).as_dict()
     if mtype == "dpo":
         resolved["beta"] = resolve_beta(standard["beta"])
+    method_config: dict[str, Any] | None = None
+    notes: list[str] = []
+    if mtype == "reinforcement":
+        inner = body["method"].get("reinforcement") or {}
+        if inner.get("response_format") is not None:
+            raise _bad(
+                "response_format is not supported by the local trainer (it samples plain "
+                "text); leave it out or null",
+                "method.reinforcement.response_format",
+            )
+        grader, notes = check_grader(store, registry, inner.get("grader"))
+        method_config = {"grader": grader}
+        steps = -(-max(n_examples, 1) // resolved["batch_size"]) * resolved["n_epochs"]
+        n_valid = int(((validation or {}).get("meta") or {}).get("examples") or 0)
+        resolved.update(resolve_reinforcement(standard, steps, n_valid))
     seed = _whole(body.get("seed"))
     if seed is None:
         seed = secrets.randbelow(2**31)
@@ -411,4 +466,6 @@ def parse_job_request(
         seed=seed,
         metadata=metadata,
         method=mtype,
+        method_config=method_config,
+        notes=tuple(notes),
     )

@@ -31,8 +31,17 @@ def create_job(
         (f"Method: {request.method}; h" if request.method != "supervised" else "H")
         + f"yperparameters: n_epochs={r['n_epochs']}, batch_size={r['batch_size']}, "
         f"learning_rate_multiplier={r['learning_rate_multiplier']:g}"
-        + (f", beta={r['beta']:g}" if "beta" in r else ""),
+        + (f", beta={r['beta']:g}" if "beta" in r else "")
+        + (
+            f", eval_interval={r['eval_interval']}, eval_samples={r['eval_samples']}, "
+            f"compute_multiplier={r['compute_multiplier']:g} ({r['group_size']} answers "
+            f"sampled per prompt), reasoning_effort={r['reasoning_effort']}"
+            if "group_size" in r
+            else ""
+        ),
     )
+    for note in request.notes:
+        store.add_event(job["id"], note)
     store.add_event(job["id"], f"Validating training file: {request.training_file}")
     if request.validation_file:
         store.add_event(job["id"], f"Validating validation file: {request.validation_file}")

@@ -52,9 +52,22 @@ def method_object(job: dict[str, Any]) -> dict[str, Any]:
     (`training_method`), not a method."""
     method_type = str((job.get("method") or {}).get("type") or "supervised")
     hp = _hyperparameters(job)
+    requested = job.get("hyperparameters") or {}
+    resolved = job.get("resolved") or {}
     if method_type == "dpo":
-        requested = job.get("hyperparameters") or {}
-        hp["beta"] = (job.get("resolved") or {}).get("beta", requested.get("beta", "auto"))
+        hp["beta"] = resolved.get("beta", requested.get("beta", "auto"))
+    if method_type == "reinforcement":
+        for name in ("eval_interval", "eval_samples", "compute_multiplier", "reasoning_effort"):
+            hp[name] = resolved.get(name, requested.get(name, "auto"))
+        config = (job.get("method") or {}).get("reinforcement") or {}
+        return {
+            "type": method_type,
+            method_type: {
+                "hyperparameters": hp,
+                "grader": config.get("grader"),
+                "response_format": None,
+            },
+        }
     return {"type": method_type, method_type: {"hyperparameters": hp}}
 
 

@@ -190,6 +190,8 @@ def validate_job(store: Store, job: dict[str, Any], validator: Validator) -> Non
         "validation": paths["validation_file"],
         "model": model,
         "method": method,
+        # A reinforcement job's grader: every example must have the fields it reads.
+        "grader": ((job.get("method") or {}).get("reinforcement") or {}).get("grader"),
     }
     started = time.monotonic()
     last_poll = [started]

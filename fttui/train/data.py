@@ -19,12 +19,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fttui.data.contract import FileContract, example_key, method_problem
+from fttui.core.graders import GraderError, Reference, item_references, parse_grader
+from fttui.data.contract import FileContract, example_key, method_problem, reference_problem
 from fttui.data.encode import (
     IGNORE,
     Example,
     ExampleError,
     PreferenceExample,
+    PromptExample,
     encode,
 )
 
@@ -34,6 +36,7 @@ __all__ = [
     "Example",
     "FileSummary",
     "PreferenceExample",
+    "PromptExample",
     "check_job_files",
     "load_examples",
     "read_file",
@@ -90,15 +93,19 @@ def read_file(
     method: str = "supervised",
     keep: bool = True,
     train: FileSummary | None = None,
+    references: list[Reference] | None = None,
 ) -> FileSummary:
     """Apply the contract and the model to every line of `path`; raise DataError listing
     each line that cannot train. With `train` (the training file's summary) this is the
-    validation file: it must have the same format and share no example with it."""
+    validation file: it must have the same format and share no example with it.
+    `references`: a reinforcement job's grader's `{{item...}}` references, which every
+    example must have (`missing_reference`)."""
     summary = FileSummary(param)
     contract = FileContract()
     problems: list[str] = []
     too_long: list[str] = []
     overlap: list[int] = []
+    missing: list[str] = []
     with open(path, "rb") as handle:
         for number, raw in enumerate(handle, 1):
             result = contract.line(number, raw)
@@ -116,6 +123,11 @@ def read_file(
             if summary.format is None:
                 summary.format = parsed.format
                 _check_format(summary, method, train)
+            if references and parsed.format == "reinforcement":
+                lacks = reference_problem(parsed.obj, references)
+                if lacks:
+                    missing.append(f"line {number}: {lacks}")
+                    continue
             try:
                 example = encode(tokenizer, parsed)
             except ExampleError as exc:
@@ -137,6 +149,10 @@ def read_file(
     messages = []
     if problems:
         messages.append(f"{param} has invalid examples: {_listed(problems, MAX_LISTED)}")
+    if missing:
+        messages.append(
+            f"{param}: examples lack a field the grader reads: {_listed(missing, MAX_LISTED)}"
+        )
     if too_long:
         what = (
             "an input + its longer output"
@@ -156,7 +172,8 @@ def read_file(
             + "); training and validation data must be mutually exclusive"
         )
     if messages:
-        raise DataError(". ".join(messages), param)
+        code = "missing_reference" if missing and not problems and not too_long else ""
+        raise DataError(". ".join(messages), param, code)
     return summary
 
 
@@ -172,7 +189,9 @@ def _check_format(summary: FileSummary, method: str, train: FileSummary | None) 
         )
 
 
-def _numbered(example: Example | PreferenceExample, line: int) -> Example | PreferenceExample:
+def _numbered(example: Any, line: int) -> Any:
+    if isinstance(example, PromptExample):
+        return PromptExample(line, example.prompt_ids, example.item)
     if isinstance(example, Example):
         return Example(line, example.input_ids, example.labels, example.completion)
     return PreferenceExample(line, example.prompt_ids, example.chosen_ids, example.rejected_ids)
@@ -186,10 +205,18 @@ def check_job_files(
     method: str = "supervised",
     *,
     keep: bool = False,
+    grader: dict[str, Any] | None = None,
 ) -> tuple[FileSummary, FileSummary | None]:
     """Validate a job's files as training will read them; raise DataError naming the
-    file and lines. `keep=False` (the server's validation) holds no token ids."""
-    train = read_file(training, tokenizer, max_tokens, method=method, keep=keep)
+    file and lines. `keep=False` (the server's validation) holds no token ids.
+    `grader`: a reinforcement job's grader object (its item references are checked)."""
+    refs: list[Reference] | None = None
+    if grader is not None:
+        try:
+            refs = item_references(parse_grader(grader, "method.reinforcement.grader"))
+        except GraderError as exc:  # checked at creation; a stored row could predate that
+            raise DataError(str(exc), exc.path, "invalid_grader") from None
+    train = read_file(training, tokenizer, max_tokens, method=method, keep=keep, references=refs)
     valid = None
     if validation is not None:
         valid = read_file(
@@ -200,6 +227,7 @@ def check_job_files(
             method=method,
             keep=keep,
             train=train,
+            references=refs,
         )
     return train, valid
 

@@ -72,6 +72,7 @@ def handle(request: dict[str, Any]) -> dict[str, Any]:
             tokenizer,
             limit,
             str(request.get("method") or "supervised"),
+            grader=request.get("grader"),
         )
     except DataError as exc:
         return _refused(job_id, exc.code, str(exc), exc.param)

@@ -210,7 +210,14 @@ CASES = [
         2,
     ),
     Case(
-        "chat no assistant", lines([chat(0, {"role": "user", "content": "x"})]), False, "upload", 1
+        # No assistant message, ending with a user message: a reinforcement prompt, which
+        # a supervised job cannot train.
+        "chat no assistant",
+        lines([chat(0, {"role": "user", "content": "x"})]),
+        False,
+        "validation",
+        None,
+        codes={"method_mismatch"},
     ),
     Case(
         "chat every weight 0",

@@ -90,7 +90,14 @@ CASES: list[tuple[str, dict[str, Any], int, str, str]] = [
         "hyperparameters.classification_betas",
         "positive",
     ),
-    ("unknown method", {"method": {"type": "reinforcement"}}, 400, "method.type", "'dpo'"),
+    ("unknown method", {"method": {"type": "ppo"}}, 400, "method.type", "'reinforcement'"),
+    (
+        "reinforcement without a grader",
+        {"method": {"type": "reinforcement"}},
+        400,
+        "method.reinforcement.grader",
+        "required",
+    ),
     ("method not an object", {"method": "dpo"}, 400, "method", "object"),
     (
         "dpo beta out of range",

@@ -1,0 +1,211 @@
+"""Reinforcement jobs on the local server: OpenAI's job body accepted, what the local
+engine cannot honour refused naming the field, the data checked against the grader
+before `queued`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import openai
+import pytest
+from conftest import ServerProcess, wait_job_status
+
+from .conftest import MODEL
+from .helpers import assert_openai_error, client, upload
+
+SPEC = json.loads((Path(__file__).parents[1] / "core" / "openai_grader_examples.json").read_text())
+
+
+def rft_lines(n: int, start: int = 0, **extra: Any) -> bytes:
+    rows = [
+        {
+            "messages": [
+                {"role": "developer", "content": "Answer with the number only."},
+                {"role": "user", "content": f"What is {i} + {i}?"},
+            ],
+            "label": str(2 * i),
+            **extra,
+        }
+        for i in range(start, start + n)
+    ]
+    return b"".join(json.dumps(r).encode() + b"\n" for r in rows)
+
+
+@pytest.fixture(scope="module")
+def api(tiny: ServerProcess) -> httpx.Client:
+    return client(tiny)
+
+
+@pytest.fixture(scope="module")
+def files(api: httpx.Client) -> dict[str, str]:
+    train = upload(api, rft_lines(8)).json()
+    valid = upload(api, rft_lines(4, start=100), "valid.jsonl").json()
+    no_label = upload(api, rft_lines(3, start=200).replace(b'"label"', b'"answer"'), "n.jsonl")
+    return {"train": train["id"], "valid": valid["id"], "no_label": no_label.json()["id"]}
+
+
+def body(files: dict[str, str], grader: Any = None, **hp: Any) -> dict[str, Any]:
+    rft: dict[str, Any] = {
+        "grader": grader if grader is not None else SPEC["schema_examples"]["GraderStringCheck"]
+    }
+    if hp:
+        rft["hyperparameters"] = hp
+    return {
+        "model": MODEL,
+        "training_file": files["train"],
+        "validation_file": files["valid"],
+        "method": {"type": "reinforcement", "reinforcement": rft},
+    }
+
+
+def test_openai_sdk_creates_a_reinforcement_job(
+    sdk: openai.OpenAI, files: dict[str, str], api: httpx.Client
+) -> None:
+    grader = SPEC["schema_examples"]["GraderStringCheck"]
+    job = sdk.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=files["train"],
+        validation_file=files["valid"],
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": grader,
+                "hyperparameters": {"eval_interval": 2, "compute_multiplier": 1.5},
+            },
+        },
+    )
+    assert job.method is not None and job.method.type == "reinforcement"
+    rft = job.method.reinforcement
+    assert rft is not None and rft.grader.type == "string_check"
+    assert rft.hyperparameters is not None
+    assert rft.hyperparameters.eval_interval == 2
+    assert rft.hyperparameters.compute_multiplier == 1.5
+    assert rft.hyperparameters.reasoning_effort == "default"
+    done = wait_job_status(api, job.id, {"queued", "failed"})
+    assert done["status"] == "queued", done.get("error")
+    events = [e.message for e in sdk.fine_tuning.jobs.list_events(job.id, limit=50).data]
+    assert any("6 answers sampled per prompt" in m for m in events), events
+
+
+def test_openai_job_example_gets_a_400_for_reasoning_effort(
+    api: httpx.Client, files: dict[str, str]
+) -> None:
+    # OpenAI's own reinforcement example asks o4-mini for reasoning_effort "medium".
+    example = json.loads(json.dumps(SPEC["reinforcement_job_request"]))
+    example.update(model=MODEL, training_file=files["train"], validation_file=files["valid"])
+    assert_openai_error(
+        api.post("/fine_tuning/jobs", json=example),
+        400,
+        param="method.reinforcement.hyperparameters.reasoning_effort",
+        contains="the local models do not reason",
+    )
+
+
+@pytest.mark.parametrize(
+    ("grader", "hp", "param", "text"),
+    [
+        (
+            {**SPEC["schema_examples"]["GraderTextSimilarity"], "evaluation_metric": "cosine"},
+            {},
+            "method.reinforcement.grader.evaluation_metric",
+            "embedding model",
+        ),
+        (
+            SPEC["schema_examples"]["GraderLabelModel"],
+            {},
+            "method.reinforcement.grader.type",
+            "not allowed here",
+        ),
+        (
+            {
+                "type": "multi",
+                "name": "m",
+                "graders": {"judge": SPEC["run_grader_requests"][0]["grader"]},
+                "calculate_output": "judge",
+            },
+            {},
+            "method.reinforcement.grader.graders.judge.model",
+            "'gpt-5-mini' is not a model of this server",
+        ),
+        (
+            {**SPEC["run_grader_requests"][1]["grader"], "model": MODEL},
+            {},
+            "method.reinforcement.grader.input[0].content[1]",
+            "input_image parts are not supported",
+        ),
+        (
+            {**SPEC["schema_examples"]["GraderStringCheck"], "input": "{{sample.output_tools}}"},
+            {},
+            "method.reinforcement.grader.input",
+            "samples plain text",
+        ),
+        (None, {"eval_samples": 0}, "method.reinforcement.hyperparameters.eval_samples", ">="),
+        (
+            None,
+            {"compute_multiplier": 11},
+            "method.reinforcement.hyperparameters.compute_multiplier",
+            "compute_multiplier",
+        ),
+        (
+            None,
+            {"prompt_loss_weight": 0.1},
+            "method.reinforcement.hyperparameters.prompt_loss_weight",
+            "supervised jobs only",
+        ),
+    ],
+)
+def test_what_the_local_engine_cannot_honour_is_a_400(
+    api: httpx.Client, files: dict[str, str], grader: Any, hp: dict[str, Any], param: str, text: str
+) -> None:
+    resp = api.post("/fine_tuning/jobs", json=body(files, grader, **hp))
+    if ">=" in text:  # the range message
+        text = "eval_samples must be in [1"
+    assert_openai_error(resp, 400, param=param, contains=text)
+
+
+def test_reinforcement_hyperparameters_only_where_openai_puts_them(
+    api: httpx.Client, files: dict[str, str]
+) -> None:
+    sft = {"model": MODEL, "training_file": files["train"]}
+    assert_openai_error(
+        api.post("/fine_tuning/jobs", json={**sft, "hyperparameters": {"eval_interval": 3}}),
+        400,
+        param="hyperparameters.eval_interval",
+        contains="reinforcement hyperparameter",
+    )
+    with_rf = body(files)
+    with_rf["method"]["reinforcement"]["response_format"] = {"type": "json_schema"}
+    assert_openai_error(
+        api.post("/fine_tuning/jobs", json=with_rf),
+        400,
+        param="method.reinforcement.response_format",
+    )
+
+
+def test_examples_without_the_graders_fields_fail_validation_naming_lines(
+    api: httpx.Client, files: dict[str, str]
+) -> None:
+    request = body(files)
+    request["training_file"] = files["no_label"]
+    request.pop("validation_file")
+    resp = api.post("/fine_tuning/jobs", json=request)
+    assert resp.status_code == 200, resp.text
+    job = wait_job_status(api, resp.json()["id"], {"queued", "failed"})
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "missing_reference"
+    assert "line 1:" in job["error"]["message"]
+    assert "{{item.label}}" in job["error"]["message"]
+    assert "'answer'" in job["error"]["message"]
+
+
+def test_a_supervised_job_refuses_a_reinforcement_file(
+    api: httpx.Client, files: dict[str, str]
+) -> None:
+    resp = api.post("/fine_tuning/jobs", json={"model": MODEL, "training_file": files["train"]})
+    job = wait_job_status(api, resp.json()["id"], {"queued", "failed"})
+    assert job["status"] == "failed"
+    assert job["error"]["code"] == "method_mismatch"
+    assert "reinforcement" in job["error"]["message"]
