@@ -213,7 +213,18 @@ def template_tools(tokenizer: Any, holder: dict[str, Any]) -> list[dict[str, Any
     return list(tools)
 
 
-def _render(tokenizer: Any, messages: list[dict[str, Any]], prompt: bool, tools: Any) -> list[int]:
+def _render(
+    tokenizer: Any,
+    messages: list[dict[str, Any]],
+    prompt: bool,
+    tools: Any,
+    thinking: bool = False,
+) -> list[int]:
+    """The template's token ids. Reasoning templates (Qwen3's `enable_thinking`) render in
+    non-thinking mode unless `thinking`: the empty think block is then part of the
+    generation prompt, exactly as at inference, so it is never trained as the reply.
+    Templates without that switch ignore it."""
+    kwargs = {} if thinking else {"enable_thinking": False}
     try:
         return _ids(
             tokenizer.apply_chat_template(
@@ -222,6 +233,7 @@ def _render(tokenizer: Any, messages: list[dict[str, Any]], prompt: bool, tools:
                 tokenize=True,
                 add_generation_prompt=prompt,
                 return_dict=False,
+                **kwargs,
             )
         )
     except ExampleError:
@@ -241,28 +253,77 @@ def _continuation(
     where: str,
     rendered: list[int] | None = None,
 ) -> tuple[list[int], int, int]:
-    """(ids of `upto`, start, end) of its last message, checked to be a clean continuation.
-    `rendered`: `upto`'s ids when the caller has them already (saves a render)."""
-    head = _render(tokenizer, before, True, tools) if before else []
+    """(ids of `upto`, start, end) of its last message, checked to be a clean continuation
+    of the generation prompt for it. `rendered`: `upto`'s ids when the caller has them.
+
+    The prompt is tried in non-thinking mode first, then (an answer that carries its
+    own reasoning) as the template renders it by default."""
     full = rendered if rendered is not None else _render(tokenizer, upto, False, tools)
-    if full[: len(head)] != head:
-        raise ExampleError(
-            "template_error",
-            f"the model's chat template renders the conversation differently when cut before "
-            f"{where}, so its tokens cannot be told apart",
-        )
-    return full, len(head), len(full)
+    if not before:
+        return full, 0, len(full)
+    for thinking in (False, True):
+        head = _render(tokenizer, before, True, tools, thinking)
+        if full[: len(head)] == head:
+            return full, len(head), len(full)
+    raise ExampleError(
+        "template_error",
+        f"the model's chat template renders the conversation differently when cut before "
+        f"{where}, so its tokens cannot be told apart",
+    )
+
+
+def _common_prefix(a: list[int], b: list[int]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n
+
+
+@dataclass(frozen=True)
+class _Turn:
+    """One assistant turn rendered as the last one: the prompt before it and its reply."""
+
+    index: int
+    head: list[int]  # the generation prompt for this turn (earlier turns as history)
+    reply: list[int]  # what the template renders for the turn itself, end of turn included
+    trained: bool
+
+
+def _history_end(head: list[int], prev: _Turn) -> int | None:
+    """Where, in `head` (which renders `prev` as an earlier turn), `prev`'s turn ends.
+
+    A template that rewrites earlier turns (Qwen3 drops their think block) renders a
+    turn in history as a tail of its last-turn form: the longest start of what follows
+    `prev`'s own generation prompt that is also an ending of its reply."""
+    start = _common_prefix(head, prev.head)
+    rest = head[start:]
+    for m in range(min(len(rest), len(prev.reply)), 0, -1):
+        if rest[:m] == prev.reply[-m:]:
+            return start + m
+    return None
 
 
 def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[int], str]:
-    """(input_ids, labels, last assistant text) of a chat example."""
+    """(input_ids, labels, last assistant text) of a chat example.
+
+    Every assistant turn is trained as the template renders it when it is the last one
+    (its generation prompt in non-thinking mode, then its reply and end of turn), which
+    is what the model is asked to produce at inference. Templates that render earlier
+    turns the same way (Llama 3, Gemma 3, ChatML) give the whole conversation as
+    rendered; templates that rewrite history (Qwen3 drops the think block of earlier
+    turns) give the conversation with each turn in its last-turn form, as TRL's
+    Qwen3 training template and LLaMA-Factory do. Turns with `weight` 0 stay in the
+    context, untrained.
+    """
     source = obj["messages"]
     messages = template_messages(tokenizer, source)
     tools = template_tools(tokenizer, obj)
     full = _render(tokenizer, messages, False, tools)
-    labels = [IGNORE] * len(full)
+    turns: list[_Turn] = []
     for i, message in enumerate(source):
-        if message["role"] != "assistant" or message.get("weight", 1) == 0:
+        if message["role"] != "assistant":
             continue
         last_turn = i == len(source) - 1  # the usual case: the whole conversation
         upto, start, end = _continuation(
@@ -273,21 +334,40 @@ def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[in
             f"messages[{i}]",
             full if last_turn else None,
         )
-        if full[:end] != upto:
-            raise ExampleError(
-                "template_error",
-                f"the model's chat template renders messages[{i}] differently inside the "
-                "whole conversation, so its tokens cannot be told apart",
-            )
-        labels[start:end] = full[start:end]
+        turns.append(_Turn(i, upto[:start], upto[start:end], message.get("weight", 1) != 0))
     last = next((m["content"] for m in reversed(messages) if m["role"] == "assistant"), "")
-    return full, labels, str(last)
+    if all(full[: len(t.head) + len(t.reply)] == t.head + t.reply for t in turns):
+        labels = [IGNORE] * len(full)
+        for t in turns:
+            if t.trained:
+                labels[len(t.head) : len(t.head) + len(t.reply)] = t.reply
+        return full, labels, str(last)
+    ids: list[int] = []
+    labels = []
+    for k, t in enumerate(turns):
+        if k == 0:
+            context = t.head
+        else:
+            cut = _history_end(t.head, turns[k - 1])
+            if cut is None:
+                raise ExampleError(
+                    "template_error",
+                    f"the model's chat template renders messages[{turns[k - 1].index}] "
+                    "differently once a later turn follows, in a way its tokens cannot be "
+                    "lined up with its last-turn form",
+                )
+            context = t.head[cut:]
+        ids += context + t.reply
+        labels += [IGNORE] * len(context) + (t.reply if t.trained else [IGNORE] * len(t.reply))
+    return ids, labels, str(last)
 
 
 def render_conversation(
     tokenizer: Any, messages: list[dict[str, Any]], holder: dict[str, Any] | None = None
 ) -> list[int]:
-    """The token ids of a whole conversation as the model's chat template renders it."""
+    """The token ids of a whole conversation as the trainer sees it (`encode_chat`'s)."""
+    if any(m.get("role") == "assistant" for m in messages):
+        return encode_chat(tokenizer, {**(holder or {}), "messages": messages})[0]
     tools = template_tools(tokenizer, holder or {})
     return _render(tokenizer, template_messages(tokenizer, messages), False, tools)
 

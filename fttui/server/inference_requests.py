@@ -248,31 +248,34 @@ CHAT_FIELDS = frozenset(
 # Known chat fields this server does not implement, and why.
 _CHAT_UNSUPPORTED = {
     "audio": "the local models produce text only",
-    "functions": "the local server has no function calling",
-    "function_call": "the local server has no function calling",
-    "tools": "the local server has no tool calling",
-    "tool_choice": "the local server has no tool calling",
+    "functions": "the deprecated function calling is not implemented: send 'tools'",
+    "function_call": "the deprecated function calling is not implemented: send 'tool_choice'",
     "prediction": "predicted outputs are not implemented",
-    "reasoning_effort": "the local models are not reasoning models",
     "verbosity": "the local models have no verbosity setting",
     "web_search_options": "the local server has no web search",
     "moderation": "the local server has no moderation",
 }
 _NEUTRAL = {
-    "tool_choice": ("none",),
     "functions": ([],),
-    "tools": ([],),
     "function_call": ("none",),
 }
-_ROLES = ("system", "developer", "user", "assistant")
+_ROLES = ("system", "developer", "user", "assistant", "tool")
+MAX_TOOLS = 128
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
 @dataclass
 class ChatRequest:
     common: Common
-    messages: list[dict[str, str]]
+    messages: list[dict[str, Any]]
     logprobs: bool
     top_logprobs: int
+    tools: list[dict[str, Any]] = field(default_factory=list)
+    # "auto", "none", "required", or the name of the one function to call
+    tool_choice: str = "auto"
+    forced_function: str | None = None
+    parallel_tool_calls: bool = True
+    reasoning_effort: str | None = None
 
 
 def parse_chat(body: Any) -> ChatRequest:
@@ -292,10 +295,17 @@ def parse_chat(body: Any) -> ChatRequest:
     common = _common(body, max_tokens_name=name, default_max_tokens=256, low=1)
     if body.get("store"):
         raise unsupported("store", "completions are not stored")
-    if body.get("parallel_tool_calls") is not None and not isinstance(
-        body["parallel_tool_calls"], bool
-    ):
+    parallel = body.get("parallel_tool_calls")
+    if parallel is not None and not isinstance(parallel, bool):
         raise bad("'parallel_tool_calls' must be true or false", "parallel_tool_calls")
+    tools = _tools(body.get("tools"))
+    choice, forced = _tool_choice(body.get("tool_choice"), tools)
+    effort = body.get("reasoning_effort")
+    if effort is not None and effort not in REASONING_EFFORTS:
+        raise bad(
+            f"'reasoning_effort' must be one of {', '.join(REASONING_EFFORTS)}, got {effort!r}",
+            "reasoning_effort",
+        )
     tier = body.get("service_tier")
     if tier not in (None, "auto", "default"):
         raise unsupported("service_tier", "there is one tier: 'default'")
@@ -318,22 +328,91 @@ def parse_chat(body: Any) -> ChatRequest:
     top = _integer(body, "top_logprobs", None, 0, 20)
     if top is not None and not logprobs:
         raise bad("'top_logprobs' needs logprobs: true", "top_logprobs")
-    return ChatRequest(common, _messages(body.get("messages")), logprobs, top or 0)
+    return ChatRequest(
+        common,
+        _messages(body.get("messages")),
+        logprobs,
+        top or 0,
+        tools=tools if choice != "none" else [],
+        tool_choice=choice,
+        forced_function=forced,
+        parallel_tool_calls=parallel is not False,
+        reasoning_effort=effort,
+    )
 
 
-def _messages(messages: Any) -> list[dict[str, str]]:
+def _tools(tools: Any) -> list[dict[str, Any]]:
+    """OpenAI's `tools`: function tools only (name, description, JSON Schema parameters)."""
+    if tools is None:
+        return []
+    if not isinstance(tools, list) or len(tools) > MAX_TOOLS:
+        raise bad(f"'tools' must be a list of at most {MAX_TOOLS} tools", "tools")
+    out = []
+    names = set()
+    for i, tool in enumerate(tools):
+        where = f"tools[{i}]"
+        if not isinstance(tool, dict) or tool.get("type") != "function":
+            kind = tool.get("type") if isinstance(tool, dict) else None
+            raise unsupported(
+                f"{where}.type", f"tool type {kind!r}; the local server calls functions only"
+            )
+        fn = tool.get("function")
+        if not isinstance(fn, dict) or not isinstance(fn.get("name"), str) or not fn["name"]:
+            raise bad(f"{where}.function.name is required", f"{where}.function.name")
+        if fn["name"] in names:
+            raise bad(f"{where}: the function {fn['name']!r} is listed twice", where)
+        names.add(fn["name"])
+        if fn.get("parameters") is not None and not isinstance(fn["parameters"], dict):
+            raise bad(
+                f"{where}.function.parameters must be a JSON Schema object",
+                f"{where}.function.parameters",
+            )
+        if fn.get("description") is not None and not isinstance(fn["description"], str):
+            raise bad(
+                f"{where}.function.description must be a string",
+                f"{where}.function.description",
+            )
+        clean = {k: v for k, v in fn.items() if k in ("name", "description", "parameters")}
+        out.append({"type": "function", "function": clean})
+    return out
+
+
+def _tool_choice(choice: Any, tools: list[dict[str, Any]]) -> tuple[str, str | None]:
+    """(mode, forced function name) from OpenAI's `tool_choice`."""
+    names = [t["function"]["name"] for t in tools]
+    if choice is None:
+        return ("auto" if tools else "none"), None
+    if choice in ("none", "auto", "required"):
+        if choice != "none" and not tools:
+            raise bad(f"'tool_choice' {choice!r} needs 'tools'", "tool_choice")
+        return choice, None
+    if isinstance(choice, dict) and choice.get("type") == "function":
+        fn = choice.get("function")
+        name = fn.get("name") if isinstance(fn, dict) else None
+        if name not in names:
+            raise bad(
+                f"'tool_choice' names the function {name!r}, which is not in 'tools'",
+                "tool_choice",
+            )
+        return "required", str(name)
+    raise bad(
+        "'tool_choice' must be 'none', 'auto', 'required' or "
+        '{"type": "function", "function": {"name": ...}}',
+        "tool_choice",
+    )
+
+
+def _messages(messages: Any) -> list[dict[str, Any]]:
     if not isinstance(messages, list) or not messages:
         raise bad("'messages' must be a non-empty list", "messages")
-    clean: list[dict[str, str]] = []
+    clean: list[dict[str, Any]] = []
     for i, msg in enumerate(messages):
         where = f"messages[{i}]"
         if not isinstance(msg, dict):
             raise bad(f"{where} must be an object with 'role' and 'content'", where)
         role = msg.get("role")
-        if role in ("tool", "function"):
-            raise unsupported(
-                f"{where}.role", f"role {role!r}: the local server has no tool calling"
-            )
+        if role == "function":
+            raise unsupported(f"{where}.role", "role 'function' is deprecated: send 'tool'")
         if role not in _ROLES:
             raise bad(
                 f"{where}.role must be one of {', '.join(_ROLES)}, got {role!r}", f"{where}.role"
@@ -341,13 +420,17 @@ def _messages(messages: Any) -> list[dict[str, str]]:
         for key in msg:
             if key in ("role", "content", "name"):
                 continue
+            if key == "tool_calls" and role == "assistant":
+                continue
+            if key == "tool_call_id" and role == "tool":
+                continue
             if key in ("refusal", "tool_calls", "function_call", "audio") and msg[key] in (
                 None,
                 [],
             ):
                 continue
-            if key in ("tool_calls", "function_call", "audio"):
-                raise unsupported(f"{where}.{key}", "the local server has no tool calling or audio")
+            if key in ("function_call", "audio"):
+                raise unsupported(f"{where}.{key}", "send 'tool_calls'; the models read no audio")
             raise bad(
                 f"Unrecognized field in {where}: {key}", f"{where}.{key}", "unknown_parameter"
             )
@@ -374,8 +457,48 @@ def _messages(messages: Any) -> list[dict[str, str]]:
             raise bad(f"{where}.name must be a string", f"{where}.name")
         # Chat templates know system, user and assistant; OpenAI's `developer` is the
         # system prompt of newer models.
-        entry = {"role": "system" if role == "developer" else role, "content": content}
+        entry: dict[str, Any] = {
+            "role": "system" if role == "developer" else role,
+            "content": content,
+        }
         if name:
             entry["name"] = name
+        if role == "assistant" and msg.get("tool_calls"):
+            entry["tool_calls"] = _message_calls(msg["tool_calls"], where)
+        if role == "tool":
+            call_id = msg.get("tool_call_id")
+            if not isinstance(call_id, str):
+                raise bad(
+                    f"{where}.tool_call_id is required for a tool message",
+                    f"{where}.tool_call_id",
+                )
+            entry["tool_call_id"] = call_id
         clean.append(entry)
     return clean
+
+
+def _message_calls(calls: Any, where: str) -> list[dict[str, Any]]:
+    """An assistant message's `tool_calls`, checked (arguments stay OpenAI's JSON string)."""
+    if not isinstance(calls, list):
+        raise bad(f"{where}.tool_calls must be a list", f"{where}.tool_calls")
+    out = []
+    for k, call in enumerate(calls):
+        at = f"{where}.tool_calls[{k}]"
+        fn = call.get("function") if isinstance(call, dict) else None
+        if (
+            not isinstance(fn, dict)
+            or not isinstance(fn.get("name"), str)
+            or not isinstance(fn.get("arguments"), str)
+        ):
+            raise bad(
+                f"{at} must be {{'id', 'type': 'function', 'function': {{'name', 'arguments'}}}}",
+                at,
+            )
+        out.append(
+            {
+                "id": str(call.get("id") or f"call_{k}"),
+                "type": "function",
+                "function": {"name": fn["name"], "arguments": fn["arguments"]},
+            }
+        )
+    return out

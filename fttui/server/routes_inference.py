@@ -23,6 +23,7 @@ import secrets
 import threading
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
@@ -39,6 +40,7 @@ from fttui.server.inference_requests import (
 )
 
 if TYPE_CHECKING:
+    from fttui.data.chat_format import OutputParser, Piece
     from fttui.train.inference import (
         Generation,
         InferenceEngine,
@@ -102,8 +104,11 @@ async def _engine(request: Request) -> InferenceEngine:
 
 def _as_api_error(exc: BaseException, model: str) -> APIError | None:
     """What a client should see for an exception from the engine (None: a real crash)."""
+    from fttui.data.encode import ExampleError
     from fttui.train.inference import ContextTooLong, UnknownModel
 
+    if isinstance(exc, ExampleError):
+        return APIError(400, exc.detail, param="messages", code="invalid_value")
     if isinstance(exc, UnknownModel):
         return APIError(
             404,
@@ -389,27 +394,119 @@ async def completions(request: Request) -> dict[str, Any] | StreamingResponse:
 # -- /v1/chat/completions --------------------------------------------------------------
 
 
-def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> Prepared:
-    prepared = engine.prepare_chat(req.common.model, req.messages, req.common.max_tokens)
+@dataclass
+class _ChatPlan:
+    """A chat request ready to generate, and how its output is read back."""
+
+    prepared: Prepared
+    in_reasoning: bool  # the prompt opened a think block: the answer starts reasoning
+    tool_parser: str | None  # how tool calls are read (None: no tools in the request)
+    prefill: str  # the start of the answer put in the model's mouth (a forced call)
+    stops: tuple[str, ...]  # added to the request's own (one call only: its end)
+
+    def parser(self) -> OutputParser:
+        from fttui.data.chat_format import OutputParser
+
+        out = OutputParser(in_reasoning=self.in_reasoning, tool_parser=self.tool_parser)
+        out.feed(self.prefill)  # nothing to hand out: it opens the call
+        return out
+
+
+def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> _ChatPlan:
+    from fttui.data.chat_format import (
+        HERMES_CLOSE,
+        HERMES_OPEN,
+        capabilities,
+        prompt_opens_thinking,
+        wants_thinking,
+    )
+
+    model = req.common.model
+    tokenizer = engine.load(model)[1]
+    caps = capabilities(tokenizer) if getattr(tokenizer, "chat_template", None) else None
+    if req.tools and (caps is None or not caps.tools or caps.tool_parser is None):
+        why = (
+            "its chat template does not render tools"
+            if caps is None or not caps.tools
+            else "its chat template writes tool calls in a format fttui cannot read back"
+        )
+        raise APIError(
+            400,
+            f"'tools' cannot be used with the model {model!r}: {why}",
+            param="tools",
+            code="unsupported_parameter",
+        )
+    thinking = wants_thinking(req.reasoning_effort)
+    if thinking and (caps is None or not caps.thinking):
+        raise APIError(
+            400,
+            f"'reasoning_effort' {req.reasoning_effort!r} cannot be used with the model "
+            f"{model!r}: its chat template has no reasoning mode (send 'none' or leave it out)",
+            param="reasoning_effort",
+            code="unsupported_parameter",
+        )
+    prefill = ""
+    if req.tools and req.tool_choice == "required":
+        prefill = HERMES_OPEN + "\n"
+        if req.forced_function:
+            prefill += '{"name": ' + json.dumps(req.forced_function) + ', "arguments": '
+    prepared = engine.prepare_chat(
+        model,
+        req.messages,
+        req.common.max_tokens,
+        tools=req.tools or None,
+        thinking=thinking,
+        prefill=prefill,
+    )
     engine.check_logit_bias(prepared, req.common.sampling["logit_bias"])
-    return prepared
+    opened = prompt_opens_thinking(tokenizer, prepared.prompt_ids) if not prefill else False
+    single = bool(req.tools) and not req.parallel_tool_calls
+    return _ChatPlan(
+        prepared,
+        in_reasoning=opened,
+        tool_parser=caps.tool_parser if req.tools and caps else None,
+        prefill=prefill,
+        stops=(HERMES_CLOSE,) if single else (),
+    )
+
+
+def _chat_sampling(req: ChatRequest, plan: _ChatPlan) -> Sampling:
+    sampling = _sampling(req.common, req.top_logprobs if req.logprobs else None)
+    if plan.stops:
+        sampling = replace(sampling, stop=(*sampling.stop, *plan.stops))
+    return sampling
+
+
+def _finish(reason: str, parser: OutputParser) -> str:
+    return "tool_calls" if parser.tool_calls and reason == "stop" else reason
 
 
 def _chat_choices(
-    engine: InferenceEngine, req: ChatRequest, prepared: Prepared
+    engine: InferenceEngine, req: ChatRequest, plan: _ChatPlan
 ) -> tuple[list[dict[str, Any]], int]:
-    sampling = _sampling(req.common, req.top_logprobs if req.logprobs else None)
+    sampling = _chat_sampling(req, plan)
     choices = []
     completion_tokens = 0
     for i in range(req.common.n):
-        gen = engine.generate(prepared, sampling, index=i)
+        gen = engine.generate(plan.prepared, sampling, index=i)
         completion_tokens += gen.completion_tokens
+        parser = plan.parser()
+        pieces = [parser.feed(gen.text), parser.finish()]
+        content = "".join(p.content for p in pieces)
+        reasoning = "".join(p.reasoning for p in pieces)
+        message: dict[str, Any] = {"role": "assistant", "content": content, "refusal": None}
+        if parser.tool_calls:
+            message["tool_calls"] = [c.as_openai() for c in parser.tool_calls]
+            if not content.strip():
+                message["content"] = None
+        if reasoning:
+            message["reasoning_content"] = reasoning
         choices.append(
             {
                 "index": i,
-                "message": {"role": "assistant", "content": gen.text, "refusal": None},
+                "message": message,
                 "logprobs": _chat_logprobs(gen.tokens) if req.logprobs else None,
-                "finish_reason": gen.finish_reason,
+                "finish_reason": _finish(gen.finish_reason, parser),
             }
         )
     return choices, completion_tokens
@@ -418,13 +515,14 @@ def _chat_choices(
 def _chat_stream(
     engine: InferenceEngine,
     req: ChatRequest,
-    prepared: Prepared,
+    plan: _ChatPlan,
     head: dict[str, Any],
     emit: Emit,
     gone: Callable[[], bool],
 ) -> None:
-    """Chunks of a streamed chat completion, as OpenAI sends them."""
-    sampling = _sampling(req.common, req.top_logprobs if req.logprobs else None)
+    """Chunks of a streamed chat completion, as OpenAI sends them: reasoning as
+    `reasoning_content` deltas, each tool call in one `tool_calls` delta once it is read."""
+    sampling = _chat_sampling(req, plan)
     usage_field = {"usage": None} if req.common.include_usage else {}
     completion_tokens = 0
 
@@ -432,16 +530,29 @@ def _chat_stream(
         choice = {"index": index, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
         emit({**head, "choices": [choice], **usage_field})
 
+    def send(index: int, piece: Piece, logprobs: Any, calls_before: int) -> None:
+        if piece.reasoning:
+            chunk(index, {"reasoning_content": piece.reasoning}, None, None)
+        if piece.content or logprobs is not None:
+            chunk(index, {"content": piece.content}, logprobs, None)
+        for k, call in enumerate(piece.tool_calls, start=calls_before):
+            chunk(index, {"tool_calls": [{"index": k, **call.as_openai()}]}, None, None)
+
     for i in range(req.common.n):
         chunk(i, {"role": "assistant", "content": "", "refusal": None}, None, None)
-        run = engine.decoding(prepared, sampling, index=i, should_stop=gone)
+        run = engine.decoding(plan.prepared, sampling, index=i, should_stop=gone)
+        parser = plan.parser()
         for delta in run.deltas():
-            logprobs = _chat_logprobs(delta.tokens) if req.logprobs else None
-            chunk(i, {"content": delta.text}, logprobs, None)
+            before = len(parser.tool_calls)
+            piece = parser.feed(delta.text)
+            logprobs = _chat_logprobs(delta.tokens) if req.logprobs and delta.tokens else None
+            send(i, piece, logprobs, before)
+        before = len(parser.tool_calls)
+        send(i, parser.finish(), None, before)
         completion_tokens += run.completion_tokens
-        chunk(i, {}, None, run.finish_reason)
+        chunk(i, {}, None, _finish(run.finish_reason, parser))
     if req.common.include_usage:
-        usage = _usage(len(prepared.prompt_ids), completion_tokens)
+        usage = _usage(len(plan.prepared.prompt_ids), completion_tokens)
         emit({**head, "choices": [], "usage": usage})
 
 
@@ -450,7 +561,7 @@ async def chat_completions(request: Request) -> dict[str, Any] | StreamingRespon
     req = parse_chat(await json_body(request))
     engine = await _engine(request)
     model = req.common.model
-    prepared = await _call(model, _chat_prepare, engine, req)
+    plan = await _call(model, _chat_prepare, engine, req)
     head = {
         "id": completion_id("chatcmpl"),
         "object": "chat.completion.chunk",
@@ -458,13 +569,11 @@ async def chat_completions(request: Request) -> dict[str, Any] | StreamingRespon
         "model": model,
     }
     if req.common.stream:
-        return _stream(
-            lambda emit, gone: _chat_stream(engine, req, prepared, head, emit, gone), model
-        )
-    choices, completion_tokens = await _call(model, _chat_choices, engine, req, prepared)
+        return _stream(lambda emit, gone: _chat_stream(engine, req, plan, head, emit, gone), model)
+    choices, completion_tokens = await _call(model, _chat_choices, engine, req, plan)
     return {
         **head,
         "object": "chat.completion",
         "choices": choices,
-        "usage": _usage(len(prepared.prompt_ids), completion_tokens),
+        "usage": _usage(len(plan.prepared.prompt_ids), completion_tokens),
     }

@@ -312,18 +312,29 @@ class InferenceEngine:
         ids = list(tokenizer(prompt, add_special_tokens=True)["input_ids"])
         return self._checked(Prepared(name, model, tokenizer, ids, limit), max_tokens, "prompt")
 
-    def prepare_chat(self, name: str, messages: list[dict[str, Any]], max_tokens: int) -> Prepared:
+    def prepare_chat(
+        self,
+        name: str,
+        messages: list[dict[str, Any]],
+        max_tokens: int,
+        *,
+        tools: list[dict[str, Any]] | None = None,
+        thinking: bool = False,
+        prefill: str = "",
+    ) -> Prepared:
+        """The chat prompt rendered by the model's chat format (`fttui.data.chat_format`,
+        as the trainer renders it), plus `prefill`: the start of the answer put in the
+        model's mouth (a forced tool call)."""
+        from fttui.data.chat_format import render_prompt
+
         model, tokenizer, limit = self.load(name)
         if getattr(tokenizer, "chat_template", None) is None:
             raise ValueError(f"model {name!r} has no chat template; use /v1/completions")
-        ids = tokenizer.apply_chat_template(
-            messages, tokenize=True, add_generation_prompt=True, return_dict=False
-        )
-        if hasattr(ids, "keys"):
-            ids = ids["input_ids"]
-        return self._checked(
-            Prepared(name, model, tokenizer, list(ids), limit), max_tokens, "messages"
-        )
+        # An ExampleError (a ValueError) names what the template cannot render.
+        ids = render_prompt(tokenizer, messages, tools=tools, thinking=thinking)
+        if prefill:
+            ids += list(tokenizer(prefill, add_special_tokens=False)["input_ids"])
+        return self._checked(Prepared(name, model, tokenizer, ids, limit), max_tokens, "messages")
 
     def prepare_tokens(self, name: str, ids: list[int], max_tokens: int) -> Prepared:
         """A prompt given as token ids (OpenAI's `prompt: [1212, 318, ...]`)."""

@@ -15,6 +15,7 @@ without a model hub.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 CHATML = (
     "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\n' + "
@@ -129,6 +130,60 @@ def build_model(
         model = LlamaForCausalLM(LlamaConfig(**common))
     if dtype != "float32":
         model = model.to(getattr(torch, dtype))
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)  # type: ignore[operator]
+    tokenizer.save_pretrained(target)
+    return target
+
+
+# -- tiny models of the families people fine-tune -------------------------------------
+
+# The architecture each family's real models use (transformers' classes), so a tiny
+# random-weight model of the family loads, trains and generates the way the real one does.
+FAMILIES = ("qwen3", "llama3", "gemma3")
+
+
+def build_family_model(tokenizer_dir: Path, target: Path, family: str, seed: int = 0) -> Path:
+    """A 2-layer random-weight model of `family` around that family's real tokenizer
+    files (`tokenizer.json` + `tokenizer_config.json` with its chat template) in
+    `tokenizer_dir`, written into `target`. Its vocabulary is the real one (so the
+    template's special tokens are real tokens); everything else is tiny."""
+    import torch
+    from transformers import AutoTokenizer
+
+    if family not in FAMILIES:
+        raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+    tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
+    if tokenizer.pad_token is None:  # Llama 3 ships none; the trainer pads with it
+        tokenizer.pad_token = tokenizer.eos_token
+    torch.manual_seed(seed)
+    common: dict[str, Any] = {
+        "vocab_size": len(tokenizer),
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "max_position_embeddings": 1024,
+        "tie_word_embeddings": True,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+        "pad_token_id": tokenizer.pad_token_id,
+    }
+    model: torch.nn.Module
+    if family == "qwen3":
+        from transformers import Qwen3Config, Qwen3ForCausalLM
+
+        model = Qwen3ForCausalLM(Qwen3Config(**common))
+    elif family == "llama3":
+        from transformers import LlamaConfig, LlamaForCausalLM
+
+        model = LlamaForCausalLM(LlamaConfig(**common))
+    else:
+        from transformers import Gemma3ForCausalLM, Gemma3TextConfig
+
+        model = Gemma3ForCausalLM(Gemma3TextConfig(**common, sliding_window=64))
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target)  # type: ignore[operator]
     tokenizer.save_pretrained(target)

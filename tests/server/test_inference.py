@@ -158,7 +158,7 @@ def test_echo_logprobs_and_token_limits(sdk: openai.OpenAI) -> None:
         ("chat", {"store": True}, "store"),
         ("chat", {"stream_options": {"include_usage": True}}, "stream_options"),
         ("chat", {"temperature": 2.5}, "temperature"),
-        ("chat", {"messages": [{"role": "tool", "content": "x"}]}, "messages[0].role"),
+        ("chat", {"messages": [{"role": "tool", "content": "x"}]}, "messages[0].tool_call_id"),
         (
             "chat",
             {"messages": [{"role": "user", "content": [{"type": "image_url"}]}]},
