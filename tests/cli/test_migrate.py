@@ -1,0 +1,154 @@
+"""`fttui migrate`: one fttui server stands in for OpenAI, another is the new home.
+
+The real `fttui` process moves a supervised job and a classification job (each with a
+validation file) from the source to the target: the data uploaded once, the jobs
+created with the source's resolved hyperparameters, suffix, seed and classification
+options and the source job's id in their metadata; the target jobs train to the end;
+a second run finds them and creates nothing. Against the test double made of OpenAI's
+published examples, `--dry-run --json` plans every job of the account (all three
+methods) with bodies that validate against OpenAI's create schema, and names every
+file it cannot match.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.cli.conftest import fttui
+from tests.conftest import ServerProcess, free_port, register_tiny_model
+from tests.train.conftest import toy_lines, upload, wait_for
+
+
+@pytest.fixture
+def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Where migrate keeps its record of uploads (per test: a fresh machine)."""
+    path = tmp_path / "config"
+    monkeypatch.setenv("FTTUI_CONFIG_DIR", str(path))
+    return path
+
+
+def _server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, name: str) -> ServerProcess:
+    data = tmp_path_factory.mktemp(name)
+    register_tiny_model(data, model_dir)
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    return srv
+
+
+@pytest.fixture(scope="module")
+def source(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[ServerProcess]:
+    srv = _server(tmp_path_factory, tiny_model_dir, "migrate-source")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def target(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[ServerProcess]:
+    srv = _server(tmp_path_factory, tiny_model_dir, "migrate-target")
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _jobs(srv: ServerProcess) -> list[dict[str, Any]]:
+    return list(httpx.get(f"{srv.base_url}/fine_tuning/jobs?limit=100", timeout=30).json()["data"])
+
+
+def _data_files(srv: ServerProcess) -> list[dict[str, Any]]:
+    files = httpx.get(f"{srv.base_url}/files", timeout=30).json()["data"]
+    return [f for f in files if f["purpose"] == "fine-tune"]
+
+
+def _content(srv: ServerProcess, file_id: str) -> bytes:
+    return httpx.get(f"{srv.base_url}/files/{file_id}/content", timeout=30).content
+
+
+def test_migrate_moves_both_jobs_once_and_they_train(
+    source: ServerProcess, target: ServerProcess, config_dir: Path, tmp_path: Path
+) -> None:
+    train = upload(source, "train.jsonl", toy_lines(16))
+    valid = upload(source, "valid.jsonl", toy_lines(8, offset=100))
+    made = []
+    for body in (
+        {"suffix": "sounds", "seed": 7, "hyperparameters": {"n_epochs": 1, "batch_size": 4}},
+        {
+            "suffix": "classes",
+            "seed": 11,
+            "hyperparameters": {
+                "n_epochs": 1,
+                "batch_size": 8,
+                "compute_classification_metrics": True,
+                "classification_n_classes": 3,
+            },
+        },
+    ):
+        resp = httpx.post(
+            f"{source.base_url}/fine_tuning/jobs",
+            json={"model": "tiny-test", "training_file": train, "validation_file": valid, **body},
+            timeout=30,
+        )
+        assert resp.status_code == 200, resp.text
+        made.append(resp.json()["id"])
+    src_jobs = {j: wait_for(source, j, {"succeeded", "failed"}) for j in made}
+    assert all(j["status"] == "succeeded" for j in src_jobs.values()), src_jobs
+
+    run = fttui(
+        "migrate", "--all", "--from", source.base_url, "--to", target.base_url,
+        "--data", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    plans = {p["source_id"]: p for p in run.json()["jobs"]}
+    assert set(plans) == set(made) and {p["status"] for p in plans.values()} == {"created"}
+    # the two jobs share their files: uploaded once
+    target_files = _data_files(target)
+    assert sorted(f["filename"] for f in target_files) == ["train.jsonl", "valid.jsonl"]
+    for f in target_files:
+        ours = _content(target, f["id"])
+        theirs = _content(source, train if f["filename"] == "train.jsonl" else valid)
+        assert hashlib.sha256(ours).digest() == hashlib.sha256(theirs).digest()
+
+    for source_id, plan in plans.items():
+        done = wait_for(target, plan["target_job"]["id"], {"succeeded", "failed"})
+        assert done["status"] == "succeeded", done.get("error")
+        src = src_jobs[source_id]
+        assert done["metadata"]["fttui_migrated_from"] == source_id
+        assert done["hyperparameters"] == src["hyperparameters"]  # resolved values, not auto
+        assert (done["suffix"], done["seed"]) == (src["suffix"], src["seed"])
+        assert done["fttui"]["hyperparameters"] == src["fttui"]["hyperparameters"]
+        assert any("learning_rate_multiplier" in note for note in plan["notes"])
+
+    again = fttui(
+        "migrate", "--all", "--from", source.base_url, "--to", target.base_url,
+        "--data", str(tmp_path), "--json",
+    )  # fmt: skip
+    assert again.code == 0, again.err
+    assert {p["status"] for p in again.json()["jobs"]} == {"exists"}
+    assert len(_jobs(target)) == 2
+    assert len(_data_files(target)) == 2
+
+
+def test_bad_input_is_one_line_and_exit_2(source: ServerProcess, config_dir: Path) -> None:
+    for args, words in (
+        ((), "name source job ids, or --all"),
+        (("--all", "--since", "yesterday"), "--since 'yesterday'"),
+        (("--all", "--data", "/no/such/folder"), "not a folder"),
+        (("--all", "--model", "gpt-4o-mini"), "expected KEY=VALUE"),
+    ):
+        run = fttui("migrate", "--from", source.base_url, "--to", source.base_url, *args)
+        assert run.code == 2, (args, run.err)
+        assert words in run.err and "Traceback" not in run.err, run.err
+    missing = fttui("migrate", "ftjob-nope", "--from", source.base_url, "--to", source.base_url)
+    assert missing.code == 3 and "Traceback" not in missing.err
