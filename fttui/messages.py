@@ -90,12 +90,16 @@ class DownloadWanted(Message):
 
 
 class TryModelWanted(Message):
-    """Open Try model on `model` (prompts like those of `training_file`, if any)."""
+    """Open Try model on `model` (prompts like those of `training_file`, if any; a
+    prompt from `validation_file` on request)."""
 
-    def __init__(self, model: str, training_file: str | None) -> None:
+    def __init__(
+        self, model: str, training_file: str | None, validation_file: str | None = None
+    ) -> None:
         super().__init__()
         self.model = model
         self.training_file = training_file
+        self.validation_file = validation_file
 
 
 class UploadWanted(Message):

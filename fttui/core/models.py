@@ -327,3 +327,16 @@ def model_info(name: str, data_dir: str | None = None) -> ModelInfo:
     return ModelInfo(
         name=name, encoding=UNKNOWN_MODEL_ENCODING, limit=UNKNOWN_MODEL_LIMIT, known=False
     )
+
+
+# -- which endpoint serves a model ---------------------------------------------
+#: OpenAI's models served by `/v1/completions`, and their fine-tunes; every other
+#: OpenAI model is a chat model, served by `/v1/chat/completions` only (OpenAI answers
+#: 404 "This is a chat model and not supported in the v1/completions endpoint").
+COMPLETIONS_MODELS = ("davinci-002", "babbage-002", "gpt-3.5-turbo-instruct", *LEGACY_ALIASES)
+
+
+def serves_completions(name: str) -> bool:
+    """Whether `name` (base, snapshot or fine-tuned) is one of OpenAI's completions models."""
+    base = _openai_base(name)
+    return any(base == m or base.startswith(m + "-") for m in COMPLETIONS_MODELS)

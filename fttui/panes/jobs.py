@@ -288,7 +288,9 @@ class JobsPane(Pane):
                 f"{job.id} has no fine-tuned model yet; trying its base model {job.model}",
                 severity="warning",
             )
-        self.post_message(TryModelWanted(model or job.model, job.training_file))
+        self.post_message(
+            TryModelWanted(model or job.model, job.training_file, job.validation_file)
+        )
 
     @work(group="job-actions")
     async def act(self, verb: str, job_id: str) -> None:

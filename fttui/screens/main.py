@@ -245,7 +245,10 @@ class MainScreen(Screen[None]):
         from fttui.screens.try_model import TryModelScreen
 
         screen = TryModelScreen(
-            self.backend.client, message.model, training_file=message.training_file
+            self.backend.client,
+            message.model,
+            training_file=message.training_file,
+            validation_file=message.validation_file,
         )
         self.app.push_screen(screen)
 

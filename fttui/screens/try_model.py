@@ -7,6 +7,13 @@ checked in a thread) and stay editable, written with backslash escapes.
 For a classification file (few distinct completions) max tokens defaults to 1, as
 the guide says, and the top five log-probabilities are shown as probability bars.
 
+The endpoint follows the model: OpenAI serves its completions models (davinci-002,
+babbage-002, gpt-3.5-turbo-instruct and their fine-tunes) on `/v1/completions` and
+every other model on `/v1/chat/completions` only; on the local server, which serves
+both, a model trained on a chat or preference file is asked as a chat model. A chat
+model gets the prompt as one user message (no separator appended). ctrl+r takes a
+prompt from the job's validation file (its training file when it has none).
+
 The model id, the completion, its tokens and any error come from a backend: they
 are drawn as plain text with control characters made visible (`safe_text`).
 """
@@ -31,6 +38,7 @@ from textual.widgets import Button, Input, Label, Static, TextArea
 
 from fttui.api import APIError, Client
 from fttui.backend import describe_error
+from fttui.core.models import serves_completions
 from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 
@@ -53,6 +61,26 @@ def is_classification(report: Any) -> bool:
     return getattr(getattr(report, "training", None), "task", None) == "classification"
 
 
+def example_prompt(line: dict[str, Any], separator: str | None) -> str | None:
+    """The prompt of one training/validation example, as a user would type it: a
+    chat's (or preference pair's) last user message, or a prompt without its
+    separator; None when the line holds neither."""
+    messages = line.get("messages")
+    if not isinstance(messages, list):
+        inner = line.get("input")
+        messages = inner.get("messages") if isinstance(inner, dict) else None
+    if isinstance(messages, list):
+        users = [m for m in messages if isinstance(m, dict) and m.get("role") == "user"]
+        content = users[-1].get("content") if users else None
+        if isinstance(content, list):  # content parts: the text ones
+            content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+        return content if isinstance(content, str) and content else None
+    prompt = line.get("prompt")
+    if isinstance(prompt, str) and prompt:
+        return prompt.removesuffix(separator) if separator else prompt
+    return None
+
+
 def dataset_markers(report: Any) -> tuple[str | None, str | None]:
     """(separator, stop sequence) the check report detected in the training file."""
     stats = getattr(report, "training", None)
@@ -65,14 +93,27 @@ class TryModelScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close"),
         Binding("ctrl+s", "send", "Send"),
+        Binding("ctrl+r", "example_prompt", "Prompt from validation file"),
     ]
 
-    def __init__(self, client: Client, model: str, *, training_file: str | None = None) -> None:
+    def __init__(
+        self,
+        client: Client,
+        model: str,
+        *,
+        training_file: str | None = None,
+        validation_file: str | None = None,
+    ) -> None:
         super().__init__()
         self.client = client
         self.model = model
         self.training_file = training_file
+        self.validation_file = validation_file
         self.last_completion: Any = None
+        #: Whether the model is asked on chat completions (else completions).
+        self.chat = not serves_completions(model)
+        self._examples: list[str] = []
+        self._next_example = 0
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box", id="try-box"):
@@ -92,6 +133,7 @@ class TryModelScreen(ModalScreen[None]):
                         yield Label("max tokens (1 = classify)", classes="modal-hint")
                         yield Input(value=DEFAULT_MAX_TOKENS, id="try-max-tokens", type="integer")
                 yield Label("", id="try-mode", classes="modal-hint")
+                yield Label("", id="try-endpoint", classes="modal-hint")
                 yield Label("prompt (ctrl+s sends)", classes="modal-hint")
                 yield TextArea(id="try-prompt")
                 yield Static("", id="try-output")
@@ -102,8 +144,16 @@ class TryModelScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#try-prompt", TextArea).focus()
         self.query_one("#try-mode", Label).display = False
+        self._show_endpoint()
         if self.training_file:
             self.detect_markers(self.training_file)
+
+    def _show_endpoint(self) -> None:
+        self.query_one("#try-endpoint", Label).update(
+            "chat model: asked on /v1/chat/completions, the prompt as a user message"
+            if self.chat
+            else "completions model: asked on /v1/completions (prompt + separator)"
+        )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "try-send":
@@ -135,6 +185,12 @@ class TryModelScreen(ModalScreen[None]):
             except (OSError, ValueError) as exc:
                 self.notify(f"could not check the training file: {exc}", severity="warning")
                 return
+        await self.client.detect()
+        fmt = getattr(getattr(report, "training", None), "format", None)
+        if self.client.is_local and fmt:
+            # The local server serves both: the data says how the model was trained.
+            self.chat = fmt in ("chat", "preference")
+            self._show_endpoint()
         separator, stop = dataset_markers(report)
         sep_box = self.query_one("#try-separator", Input)
         stop_box = self.query_one("#try-stop", Input)
@@ -176,15 +232,26 @@ class TryModelScreen(ModalScreen[None]):
         stop = unescape(self.query_one("#try-stop", Input).value)
         classify = max_tokens == 1
         output.update(Text(f"asking {safe_text(model)} …", style="dim"))
+        completion: Any
         try:
-            completion = await self.client.completions.create(
-                model=model,
-                prompt=prompt + separator,
-                max_tokens=max_tokens,
-                temperature=0.0,
-                stop=[stop] if stop else None,
-                logprobs=5 if classify else None,
-            )
+            if self.chat:
+                completion = await self.client.chat.completions.create(
+                    model=model,
+                    messages=[{"role": "user", "content": prompt}],
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=[stop] if stop else None,
+                    **({"logprobs": True, "top_logprobs": 5} if classify else {}),
+                )
+            else:
+                completion = await self.client.completions.create(
+                    model=model,
+                    prompt=prompt + separator,
+                    max_tokens=max_tokens,
+                    temperature=0.0,
+                    stop=[stop] if stop else None,
+                    logprobs=5 if classify else None,
+                )
         except APIError as exc:
             problem = describe_error("completion", exc).text
             output.update(Text(safe_text(problem, multiline=True), style="red"))
@@ -193,6 +260,40 @@ class TryModelScreen(ModalScreen[None]):
         self.last_completion = completion
         output.update(render_completion(completion))
         self._show_output()
+
+    def action_example_prompt(self) -> None:
+        self.example_prompt()
+
+    @work(exclusive=True, group="example")
+    async def example_prompt(self) -> None:
+        """The next example's prompt from the validation file (else the training file)."""
+        import json
+
+        file_id = self.validation_file or self.training_file
+        if not file_id:
+            self.notify("this job has no validation or training file", severity="warning")
+            return
+        if not self._examples:
+            try:
+                head = await self.client.files.head(file_id, max_bytes=HEAD_BYTES)
+            except APIError as exc:
+                self.post_message(BackendFailed("validation file", exc))
+                return
+            separator = unescape(self.query_one("#try-separator", Input).value) or None
+            for raw in head.split(b"\n"):
+                try:
+                    line = json.loads(raw)
+                except ValueError:
+                    continue  # blank, or cut short by the ranged read
+                prompt = example_prompt(line, separator) if isinstance(line, dict) else None
+                if prompt:
+                    self._examples.append(prompt)
+            if not self._examples:
+                self.notify(f"no prompt found in {file_id}", severity="warning")
+                return
+        prompt = self._examples[self._next_example % len(self._examples)]
+        self._next_example += 1
+        self.query_one("#try-prompt", TextArea).text = prompt
 
     def _show_output(self) -> None:
         """The answer is below the prompt: scroll it into view once it is laid out."""
@@ -207,16 +308,42 @@ def probability_bar(p: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + (" ▏▎▍▌▋▊▉"[rest] if rest else "")
 
 
+def _chat_top(logprobs: Any) -> list[dict[str, float]] | None:
+    """Chat logprobs (`content[i].top_logprobs: [{token, logprob}]`) as the
+    completions endpoint's `top_logprobs: [{token: logprob}]`."""
+    content = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, list) or not content:
+        return None
+    out: list[dict[str, float]] = []
+    for position in content:
+        tops = position.get("top_logprobs") if isinstance(position, dict) else None
+        out.append(
+            {
+                str(t.get("token")): float(t["logprob"])
+                for t in tops or []
+                if isinstance(t, dict) and isinstance(t.get("logprob"), int | float)
+            }
+        )
+    return out
+
+
 def render_completion(completion: Any) -> Any:
     """The completion text, then (when asked for) the top tokens with probabilities."""
+    if not completion.choices:
+        return Text("the backend answered with no choices", style="red")
     choice = completion.choices[0]
+    chat = hasattr(choice, "message")
     text = Text()
-    text.append("completion: ", style="bold")
+    text.append("reply: " if chat else "completion: ", style="bold")
     # repr() shows whitespace; safe_text also covers what repr leaves (nothing today).
-    text.append(safe_text(repr(choice.text)))
+    answer = (choice.message.content or "") if chat else choice.text
+    text.append(safe_text(repr(answer)))
     text.append(f"   ({safe_text(str(choice.finish_reason))})", style="dim")
     logprobs = getattr(choice, "logprobs", None)
-    top = getattr(logprobs, "top_logprobs", None) if logprobs is not None else None
+    if chat:
+        top = _chat_top(logprobs)
+    else:
+        top = getattr(logprobs, "top_logprobs", None) if logprobs is not None else None
     if not top:
         return text
     table = Table(title="top tokens (first position)", box=None, expand=False)
