@@ -31,9 +31,9 @@ from fttui.core.graders import (
     parse_grader,
     template_references,
 )
+from fttui.core.models import BaseModelSpec, resolve_model
 from fttui.server.errors import APIError
 from fttui.store.db import Store
-from fttui.train.registry import BaseModelSpec, resolve_model
 
 __all__ = ["LOCAL_METRICS", "check_grader"]
 
