@@ -73,6 +73,28 @@ def register(root: typer.Typer) -> None:
         ray_cpus_per_worker: Annotated[
             float | None, typer.Option(help="CPUs per worker (default 1)")
         ] = None,
+        ray_grace_s: Annotated[
+            float | None,
+            typer.Option(
+                help="seconds the Ray head may stay unreachable before its jobs fail "
+                "(default 60; $FTTUI_RAY_GRACE_S)"
+            ),
+        ] = None,
+        ray_max_failures: Annotated[
+            int | None,
+            typer.Option(
+                help="with --ray-workers > 1: restarts of a job's workers from its latest "
+                "checkpoint after a worker or node is lost (default 3; 0: fail at once; "
+                "$FTTUI_RAY_MAX_FAILURES)"
+            ),
+        ] = None,
+        ray_python: Annotated[
+            str | None,
+            typer.Option(
+                help="the Python the Ray job runs on the node (default: this server's when "
+                "the head is this machine, else `python` on the node's PATH; $FTTUI_RAY_PYTHON)"
+            ),
+        ] = None,
     ) -> int:
         """Run the local OpenAI-compatible fine-tuning server.
 

@@ -35,6 +35,16 @@ def _env_int(name: str) -> int | None:
         raise SystemExit(f"fttui serve: ${name} must be an integer, got {raw!r}") from None
 
 
+def _env_float(name: str) -> float | None:
+    raw = os.environ.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        return float(raw)
+    except ValueError:
+        raise SystemExit(f"fttui serve: ${name} must be a number, got {raw!r}") from None
+
+
 def _first(*values: int | None, default: int) -> int:
     for value in values:
         if value is not None:
@@ -66,6 +76,12 @@ class Settings:
     ray_workers: int = 1
     ray_gpus_per_worker: float = 0.0
     ray_cpus_per_worker: float = 1.0
+    # How long the Ray head may stay silent before its jobs are failed (seconds).
+    ray_grace_s: float = 60.0
+    # Ray Train restarts of a job's workers after a worker or node is lost (N > 1).
+    ray_max_failures: int = 3
+    # The Python the Ray entrypoint runs (None: fttui/server/ray_runner.py decides).
+    ray_python: str | None = None
     # Epoch checkpoints kept per job (0: all); see fttui/server/checkpoints.py.
     keep_checkpoints: int = 3
 
@@ -115,6 +131,22 @@ class Settings:
             ray_workers=_first(getattr(args, "ray_workers", None), default=1),
             ray_gpus_per_worker=float(getattr(args, "ray_gpus_per_worker", None) or 0.0),
             ray_cpus_per_worker=float(getattr(args, "ray_cpus_per_worker", None) or 1.0),
+            ray_grace_s=next(
+                (
+                    float(v)
+                    for v in (getattr(args, "ray_grace_s", None), _env_float("FTTUI_RAY_GRACE_S"))
+                    if v is not None
+                ),
+                60.0,
+            ),
+            ray_max_failures=_first(
+                getattr(args, "ray_max_failures", None),
+                _env_int("FTTUI_RAY_MAX_FAILURES"),
+                default=3,
+            ),
+            ray_python=getattr(args, "ray_python", None)
+            or os.environ.get("FTTUI_RAY_PYTHON")
+            or None,
             keep_checkpoints=_first(
                 getattr(args, "keep_checkpoints", None),
                 _env_int("FTTUI_KEEP_CHECKPOINTS"),
@@ -147,6 +179,10 @@ class Settings:
             out.append("--ray-workers must be 1 or more")
         if self.ray_gpus_per_worker < 0 or self.ray_cpus_per_worker <= 0:
             out.append("--ray-gpus-per-worker must be 0 or more and --ray-cpus-per-worker positive")
+        if self.ray_grace_s < 0:
+            out.append("--ray-grace-s must be 0 or more")
+        if self.ray_max_failures < 0:
+            out.append("--ray-max-failures must be 0 (never restart) or more")
         if self.trainer_url and not self.trainer_url.startswith(("http://", "https://")):
             out.append(f"--trainer-url must be an http(s) URL, got {self.trainer_url!r}")
         return out

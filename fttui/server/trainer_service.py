@@ -31,6 +31,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fttui import __version__
 from fttui.core.models import DEFAULT_MODEL, BaseModelSpec, resolve_model
 from fttui.core.naming import fine_tuned_model_name, safe_dir_name
 from fttui.server import checkpoints
@@ -72,6 +73,35 @@ def issue_token(store: Store, job_id: str) -> str:
 
 def revoke_token(store: Store, job_id: str) -> None:
     store.update_job(job_id, trainer_token=None)
+
+
+VERSION_HEADER = "X-Fttui-Version"
+
+
+def check_trainer_version(store: Store, job: dict[str, Any], version: str | None) -> None:
+    """Refuse a trainer of another fttui version (a Ray node installed apart from the
+    server): it would train with other rules and speak another protocol. The job fails
+    with both versions and the fix; the trainer gets a 409 saying the same.
+
+    A trainer that sends no version predates this check (fttui 0.1.0 trainers did not
+    send it) and is let through."""
+    if version is None or version == __version__:
+        return
+    message = (
+        f"The trainer runs fttui {version}, this server fttui {__version__}: install fttui "
+        f"{__version__} on the node that runs the trainer (with --runner ray: every Ray "
+        "node, in the Python --ray-python names) and create the job again"
+    )
+    if store.transition(
+        job["id"],
+        ["running"],
+        "failed",
+        finished_at=now(),
+        error={"code": "trainer_version_mismatch", "message": message, "param": None},
+    ):
+        store.add_event(job["id"], message, level="error")
+    revoke_token(store, job["id"])
+    raise APIError(409, message, code="trainer_version_mismatch")
 
 
 def _refused(message: str) -> APIError:

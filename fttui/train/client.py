@@ -42,6 +42,8 @@ from typing import Any, TypeVar
 import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
+from fttui import __version__
+
 log = logging.getLogger("fttui.train.client")
 
 TOKEN_ENV = "FTTUI_TRAINER_TOKEN"
@@ -106,7 +108,8 @@ class ServerClient:
         self.offline_s = offline_s
         self.http = httpx.Client(
             base_url=f"{self.url}/internal/v1/jobs/{job_id}",
-            headers={"Authorization": f"Bearer {token}"},
+            # The version: the server refuses a trainer of another fttui version.
+            headers={"Authorization": f"Bearer {token}", "X-Fttui-Version": __version__},
             timeout=httpx.Timeout(60.0, connect=5.0),
         )
 

@@ -87,8 +87,13 @@ class JobRun:
         job_id: str,
         ranks: Ranks | None = None,
         runtime: dict[str, Any] | None = None,
+        *,
+        restartable: bool = False,
     ) -> None:
         self.ranks = ranks
+        # Under Ray Train with restarts left (fttui/train/ray_train.py): a lost peer is
+        # not the job's failure; the driver restarts the workers from a checkpoint.
+        self.restartable = restartable
         self.distributed = ranks is not None and ranks.world_size > 1
         self.main = ranks is None or ranks.main
         self.client = client
@@ -174,6 +179,9 @@ class JobRun:
             self._train()
         except Stopped:
             if self.distributed and not self._server_asked_stop():
+                if self.restartable:
+                    self._interrupted("another data-parallel rank stopped")
+                    return 1
                 # The launcher stops every rank when one of them fails.
                 self._fail(
                     "training_error",
@@ -211,6 +219,9 @@ class JobRun:
             return 1
         except Exception as exc:  # every crash must end the job as failed, with why
             traceback.print_exc()
+            if self.restartable and self.distributed and lost_peer(exc):
+                self._interrupted(f"{type(exc).__name__}: {exc}")
+                return 1
             missing = missing_engine_module(exc)
             if missing is not None:  # the plain story and the fix, not an import error
                 self._fail(
@@ -235,6 +246,18 @@ class JobRun:
             traceback.print_exc()
             return 1
         return 0
+
+    def _interrupted(self, why: str) -> None:
+        """A peer was lost while restarts are left: say so, report no failure."""
+        self.event(
+            f"Training interrupted at step {self.outcome_step()} ({why[:300]}); the Ray "
+            "driver restarts the workers from the latest checkpoint",
+            level="warn",
+        )
+
+    def outcome_step(self) -> int:
+        """The last step this run completed (its results rows so far)."""
+        return self.csv.rows if self.csv is not None else self.first_step
 
     def _fail(self, code: str, message: str, param: str | None) -> None:
         if self.csv is not None:
@@ -711,6 +734,20 @@ class JobRun:
         self.reports.add("status", status="succeeded", trained_tokens=tokens)
 
 
+def lost_peer(exc: BaseException) -> bool:
+    """Whether `exc` is torch.distributed losing another rank (gloo/NCCL), which a
+    restart of the workers mends, rather than this job's own error."""
+    import torch.distributed as dist
+
+    if isinstance(exc, getattr(dist, "DistError", ())):
+        return True
+    text = f"{type(exc).__name__} {exc}".lower()
+    return any(
+        word in text
+        for word in ("gloo", "nccl", "connection closed", "connection reset", "broken pipe")
+    )
+
+
 def method_type(job: dict[str, Any]) -> str:
     """The job's fine-tuning method: OpenAI's `method.type` (`supervised` or `dpo`)."""
     method = job.get("method")
@@ -767,11 +804,13 @@ def train_job(
     token: str,
     ranks: Ranks | None = None,
     runtime: dict[str, Any] | None = None,
+    *,
+    restartable: bool = False,
 ) -> int:
     """Train the job in this process (one rank of it when `ranks` is given)."""
     client = ServerClient(server_url, job_id, token)
     try:
-        job_run = JobRun(client, job_id, ranks, runtime)
+        job_run = JobRun(client, job_id, ranks, runtime, restartable=restartable)
         if threading_main():
             signal.signal(signal.SIGTERM, job_run.request_stop)
             signal.signal(signal.SIGINT, job_run.request_stop)

@@ -66,6 +66,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ray-workers", type=int, default=0, help="train under Ray Train")
     parser.add_argument("--ray-gpus-per-worker", type=float, default=0.0)
     parser.add_argument("--ray-cpus-per-worker", type=float, default=1.0)
+    parser.add_argument(
+        "--ray-max-failures", type=int, default=0, help="restarts after a lost worker"
+    )
     args = parser.parse_args(argv)
     configure_process()  # before torch loads: see fttui/train/host.py
     logging.basicConfig(level=logging.INFO)
@@ -86,6 +89,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             gpus_per_worker=args.ray_gpus_per_worker,
             cpus_per_worker=args.ray_cpus_per_worker,
             runtime=runtime,
+            max_failures=args.ray_max_failures,
         )
     return train_job(args.server_url, args.job_id, token, _data_parallel_ranks(), runtime)
 

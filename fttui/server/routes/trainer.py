@@ -33,6 +33,7 @@ def _job(ctx: ServerContext, job_id: str, request: Request) -> dict[str, Any]:
 @router.get("/spec")
 def spec(job_id: str, request: Request, ctx: Ctx) -> dict[str, Any]:
     job = _job(ctx, job_id, request)
+    svc.check_trainer_version(ctx.store, job, request.headers.get(svc.VERSION_HEADER))
     return svc.job_spec(ctx.store, ctx.registry(), job)
 
 
