@@ -56,6 +56,9 @@ DEFAULT_GRACE_S = 60.0
 # Every call to the head: a head that accepts the connection and then says nothing
 # must not hold the scheduler's tick.
 HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+# A submission waits for the head's job agent, which can take long on a busy head (its
+# first job sets up the runtime environment): measured over 10 s at load 12 on 2 cores.
+SUBMIT_TIMEOUT = httpx.Timeout(120.0, connect=5.0)
 # What the entrypoint prints when the node's Python cannot import the trainer.
 MISSING_MARKER = "fttui-trainer-missing"
 # The entrypoint: the trainer's `main`, or one line naming this node's Python and the
@@ -99,7 +102,14 @@ class RayJobsAPI:
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
-            resp = self.http.request(method, path, **kwargs)
+            try:
+                resp = self.http.request(method, path, **kwargs)
+            except (httpx.RemoteProtocolError, httpx.ReadError):
+                if method != "GET":
+                    raise
+                # A kept-alive connection the head had closed meanwhile: once more, on a
+                # new one, before calling the head silent.
+                resp = self.http.request(method, path, **kwargs)
         except httpx.TransportError as exc:
             raise HeadUnreachable(f"{type(exc).__name__}: {exc or 'no answer'}") from None
         if resp.status_code == 404 and path.startswith("/api/jobs/") and path != "/api/jobs/":
@@ -114,7 +124,8 @@ class RayJobsAPI:
         return str(self._request("GET", "/api/version").json().get("ray_version") or "?")
 
     def submit(self, body: dict[str, Any]) -> str:
-        return str(self._request("POST", "/api/jobs/", json=body).json()["submission_id"])
+        resp = self._request("POST", "/api/jobs/", json=body, timeout=SUBMIT_TIMEOUT)
+        return str(resp.json()["submission_id"])
 
     def info(self, submission_id: str) -> dict[str, Any]:
         return dict(self._request("GET", f"/api/jobs/{submission_id}").json())
@@ -366,12 +377,21 @@ class RayRunner:
         try:
             self.api.submit(body)
         except HeadUnreachable as exc:
+            if self._submitted(submission_id):  # the answer was lost, not the job
+                return self.handle(submission_id, self.workers)
             raise RayUnavailable(
                 f"cannot reach Ray's job submission API at {self.address}: {exc}"
             ) from None
         except (RayUnavailable, JobUnknown, httpx.HTTPError, ValueError, KeyError) as exc:
             raise RayUnavailable(f"Ray refused the job: {exc}") from None
         return self.handle(submission_id, self.workers)
+
+    def _submitted(self, submission_id: str) -> bool:
+        try:
+            self.api.info(submission_id)
+        except (OSError, LookupError, httpx.HTTPError, ValueError):
+            return False
+        return True
 
     def adopt(self, job: dict[str, Any]) -> RayJobHandle | None:
         """The job's Ray job, watched again; a head that is down now gets the grace."""

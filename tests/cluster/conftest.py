@@ -171,6 +171,7 @@ class HeadProxy:
             except OSError:
                 conn.close()
                 continue
+            up.settimeout(None)  # a slow answer (a submission on a busy head) is no cut
             self._live += [conn, up]
             for a, b in ((conn, up), (up, conn)):
                 threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
