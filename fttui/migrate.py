@@ -254,6 +254,12 @@ def translate(
         if grader is None:
             problems.append("the reinforcement job carries no grader")
         else:
+            from fttui.core.graders import GraderError, parse_grader
+
+            try:  # what OpenAI's reinforcement method takes, checked as the target will
+                parse_grader(grader, "method.reinforcement.grader")
+            except GraderError as exc:
+                problems.append(f"the source job's grader cannot be sent again: {exc}")
             method_body["grader"] = grader
     elif kind not in ("supervised", "dpo"):
         problems.append(f"method {kind!r} is not one fttui knows how to carry")

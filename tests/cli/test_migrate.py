@@ -152,3 +152,56 @@ def test_bad_input_is_one_line_and_exit_2(source: ServerProcess, config_dir: Pat
         assert words in run.err and "Traceback" not in run.err, run.err
     missing = fttui("migrate", "ftjob-nope", "--from", source.base_url, "--to", source.base_url)
     assert missing.code == 3 and "Traceback" not in missing.err
+
+
+def test_dry_run_plans_every_job_of_an_openai_account(
+    openai_fixture: Any, target: ServerProcess, config_dir: Path, tmp_path: Path
+) -> None:
+    """OpenAI's published examples as the source: every job planned (all three methods),
+    each body one OpenAI's create schema accepts, each file that cannot be matched named."""
+    import json
+
+    import jsonschema_rs
+
+    # The user's copies: one exact match by name and size, one name with two different
+    # files of the right size, and a same-name file of another size (not a match).
+    data = tmp_path / "data"
+    (data / "a").mkdir(parents=True)
+    (data / "b").mkdir()
+    (data / "a" / "file-abc.jsonl").write_bytes(b"x" * 120000)
+    (data / "b" / "file-abc.jsonl").write_bytes(b"x" * 10)
+    (data / "a" / "file-123.jsonl").write_bytes(b"y" * 120000)
+    (data / "b" / "file-123.jsonl").write_bytes(b"z" * 120000)
+    before = (len(_jobs(target)), len(_data_files(target)))
+    run = fttui(
+        "migrate", "--all", "--from", openai_fixture.base_url, "--to", target.base_url,
+        "--data", str(data), "--dry-run", "--json",
+    )  # fmt: skip
+    assert run.code == 0, run.err
+    plans = run.json()["jobs"]
+    assert {p["source_id"] for p in plans} == {j["id"] for j in openai_fixture.account.jobs}
+    assert {p["method"] for p in plans} == {"supervised", "dpo", "reinforcement"}
+    spec = json.loads((Path(__file__).parents[1] / "openai_create_job_schema.json").read_text())
+    validator = jsonschema_rs.validator_for(spec["schema"])
+    for plan in plans:
+        problems = " | ".join(plan["problems"])
+        if plan["status"] == "planned":
+            errors = [e.message for e in validator.iter_errors(plan["body"])]
+            assert not errors, (plan["source_id"], errors)
+        else:
+            assert plan["status"] == "blocked" and problems
+        for f in plan["files"]:
+            if f["filename"] == "file-abc.jsonl":
+                assert f["how"] == "matched by name and size"
+                assert f["path"] == str(data / "a" / "file-abc.jsonl")
+            elif f["filename"] == "file-123.jsonl":
+                assert "2 different files named 'file-123.jsonl'" in f["problem"]
+                assert f["problem"] in problems
+            elif f["path"] is None:
+                assert f["problem"] and f["problem"] in problems
+    # OpenAI's own examples that its schema refuses are named, not sent on
+    by_id = {p["source_id"]: p for p in plans}
+    assert "calculate_output" in " ".join(by_id["ftjob-rft-multi"]["problems"])
+    assert "label_model" in " ".join(by_id["ftjob-rft-label_model"]["problems"])
+    # a dry run: nothing was created or uploaded on the target
+    assert (len(_jobs(target)), len(_data_files(target))) == before
