@@ -28,6 +28,7 @@ class FileTable(KeyedTable[FileRow]):
         ("purpose", "Purpose"),
         ("created", "Created"),
         ("status", "Status"),
+        ("expires", "Expires"),
     )
 
     class FileSelected(Message):
@@ -60,22 +61,29 @@ class FileTable(KeyedTable[FileRow]):
             human_bytes(row.bytes),
             row.purpose,
             local_time(row.created_at),
-            row.status or "",
+            f"{row.status or 'error'}: {row.status_details}"
+            if row.status_details
+            else row.status or "",
+            local_time(row.expires_at) if row.expires_at else "",
         )
 
     def _cell_style(self, column: int, text: str) -> str:
-        return _FILE_STATUS_STYLES.get(text, "") if column == 5 else ""
+        return _FILE_STATUS_STYLES.get(text.split(":")[0], "") if column == 5 else ""
 
     def _sort_value(self, row: FileRow, column: str) -> Any:
         if column == "created":
             return row.created_at
+        if column == "expires":
+            return row.expires_at or 0
         if column == "bytes":
             return row.bytes
         value = getattr(row, column, "")
         return "" if value is None else str(value)
 
     def _haystack(self, row: FileRow) -> str:
-        return "\n".join((row.id, row.filename, row.purpose, row.status or ""))
+        return "\n".join(
+            (row.id, row.filename, row.purpose, row.status or "", row.status_details or "")
+        )
 
     def _selected_message(self, key: str | None) -> Message:
         return FileTable.FileSelected(key)

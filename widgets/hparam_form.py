@@ -58,6 +58,7 @@ FIELDS = (
     "suffix",
     "seed",
     "method",
+    "wandb_project",
     "compute_classification_metrics",
     "classification_n_classes",
     "classification_positive_class",
@@ -175,6 +176,7 @@ class HyperparamForm(Widget):
         self._files: list[tuple[str, str]] = []
         #: file id -> format, where the backend says (the local server does).
         self._formats: dict[str, str] = {}
+        self._wandb_kept: dict[str, Any] = {}
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -222,6 +224,17 @@ class HyperparamForm(Widget):
                 "Weights trained",
                 FormSelect(METHODS, value="full", allow_blank=False, id="method"),
             )
+        # OpenAI's Weights & Biases integration (the local server has none).
+        with Horizontal(classes="row", id="wandb-row"):
+            yield from self._field(
+                "wandb_project", "W&B project", Input(placeholder="none", id="wandb_project")
+            )
+            yield from self._field(
+                "wandb_name", "W&B run name", Input(placeholder="job id", id="wandb_name")
+            )
+            yield from self._field(
+                "wandb_tags", "W&B tags (comma list)", Input(placeholder="", id="wandb_tags")
+            )
         with Vertical(classes="field", id="classification-field"):
             yield Checkbox(
                 "Classification metrics (needs a validation file)",
@@ -265,6 +278,7 @@ class HyperparamForm(Widget):
         self.query_one("#method-field").display = local
         # The legacy guide's classification metrics: computed by the local server only.
         self.query_one("#classification-field").display = local
+        self.query_one("#wandb-row").display = not local
         if not local:
             self.query_one("#compute_classification_metrics", Checkbox).value = False
         self._update_suffix()
@@ -386,6 +400,12 @@ class HyperparamForm(Widget):
             return None if 0 <= seed <= SEED_MAX else f"seed must be in [0, {SEED_MAX}], got {seed}"
         if name == "method":
             return None if self._select("method") in ("full", "lora") else "choose full or lora"
+        if name == "wandb_project":
+            if self.local or self._input("wandb_project").strip():
+                return None
+            if self._input("wandb_name").strip() or self._wandb_tags():
+                return "a W&B run name or tags need the W&B project they go to"
+            return None
         if not self.classification_on:
             return None
         if name == "compute_classification_metrics":
@@ -412,6 +432,23 @@ class HyperparamForm(Widget):
         if name == "classification_betas":
             return parse_betas(self._input("classification_betas"))[1]
         return None
+
+    def _wandb_tags(self) -> list[str]:
+        return [t.strip() for t in self._input("wandb_tags").split(",") if t.strip()]
+
+    def _integrations(self) -> list[dict[str, Any]] | None:
+        """OpenAI's `integrations` for the W&B fields (None when no project is set)."""
+        project = self._input("wandb_project").strip()
+        if self.local or not project:
+            return None
+        # Kept from a cloned job: W&B's other settings (entity); its run_id is the
+        # old job's and OpenAI gives the new job its own.
+        wandb: dict[str, Any] = {**self._wandb_kept, "project": project}
+        if name := self._input("wandb_name").strip():
+            wandb["name"] = name
+        if tags := self._wandb_tags():
+            wandb["tags"] = tags
+        return [{"type": "wandb", "wandb": wandb}]
 
     def _show_error(self, name: str, message: str | None) -> None:
         label = self.query_one(f"#{name}-error", Label)
@@ -467,7 +504,7 @@ class HyperparamForm(Widget):
         if self.method_type == "dpo":
             beta = parse_number(self._input("beta"))
             hyperparameters["beta"] = float(beta) if isinstance(beta, int) else beta
-        return {
+        values: dict[str, Any] = {
             "model": self._select("model"),
             "training_file": self._select("training_file"),
             "validation_file": self._select("validation_file"),
@@ -479,6 +516,10 @@ class HyperparamForm(Widget):
             "method": (self._select("method") or "full") if self.local else "full",
             "extra": extra,
         }
+        # OpenAI's W&B integration, when set (the key is absent otherwise).
+        if integrations := self._integrations():
+            values["integrations"] = integrations
+        return values
 
     # -- writing --------------------------------------------------------------------
     def load(self, values: dict[str, Any]) -> None:
@@ -519,6 +560,19 @@ class HyperparamForm(Widget):
         self.query_one("#classification_betas", Input).value = ", ".join(
             f"{b:g}" if isinstance(b, (int, float)) else safe_text(str(b)) for b in betas
         )
+        wandb: dict[str, Any] = {}
+        for item in values.get("integrations") or []:
+            if isinstance(item, dict) and item.get("type") == "wandb":
+                wandb = item.get("wandb") or {}
+        self._wandb_kept = {
+            k: v
+            for k, v in wandb.items()
+            if k not in ("project", "name", "tags", "run_id") and v is not None
+        }
+        self.query_one("#wandb_project", Input).value = safe_text(str(wandb.get("project") or ""))
+        self.query_one("#wandb_name", Input).value = safe_text(str(wandb.get("name") or ""))
+        tags = wandb.get("tags") or []
+        self.query_one("#wandb_tags", Input).value = ", ".join(safe_text(str(t)) for t in tags)
         self._update_suffix()
         self._show_classification(on)
 
@@ -572,6 +626,8 @@ class HyperparamForm(Widget):
             self._update_suffix()
         if name in FIELDS:
             self._show_error(name, self._check(name))
+        if name in ("wandb_name", "wandb_tags"):
+            self._show_error("wandb_project", self._check("wandb_project"))
         if name == "classification_n_classes":
             self._show_error(
                 "classification_positive_class", self._check("classification_positive_class")

@@ -13,18 +13,35 @@ from widgets.metric_plot import MetricPlot
 if TYPE_CHECKING:  # pandas is imported when a frame arrives, not at app start-up
     import pandas as pd
 
-LOSS_COLUMNS = ("training_loss", "validation_loss")
+# OpenAI's `full_valid_*`: the whole validation file, scored at the end of each epoch
+# (the per-step validation figures are a batch of it).
+LOSS_COLUMNS = ("training_loss", "validation_loss", "full_validation_loss")
 ACCURACY_COLUMNS = (
     "training_token_accuracy",
     "training_sequence_accuracy",
     "validation_token_accuracy",
     "validation_sequence_accuracy",
+    "full_validation_token_accuracy",
 )
 CLASSIFICATION_PREFIX = "classification/"
 # DPO jobs (docs/training.md): the share of pairs whose preferred output gets the larger
 # implicit reward, and the mean preferred minus non-preferred reward.
 REWARD_ACCURACY_COLUMNS = ("training_reward_accuracy", "validation_reward_accuracy")
 REWARD_MARGIN_COLUMNS = ("training_reward_margin", "validation_reward_margin")
+_DPO_REWARD = frozenset(REWARD_ACCURACY_COLUMNS + REWARD_MARGIN_COLUMNS)
+
+
+def grader_columns(columns: Sequence[Any]) -> list[str]:
+    """A reinforcement job's reward and score series: every column naming a reward or
+    a score (OpenAI publishes no example of these metrics events, so no fixed list of
+    names is assumed), DPO's implicit rewards and classification metrics aside."""
+    return [
+        str(c)
+        for c in columns
+        if ("reward" in str(c).lower() or "score" in str(c).lower())
+        and c not in _DPO_REWARD
+        and not str(c).startswith(CLASSIFICATION_PREFIX)
+    ]
 
 
 def _series(
@@ -87,6 +104,8 @@ class MetricsPanel(Widget):
     MetricsPanel.-classification > #plot-classification { display: block; }
     MetricsPanel > #plot-reward-margin { display: none; }
     MetricsPanel.-reward > #plot-reward-margin { display: block; }
+    MetricsPanel > #plot-grader { display: none; }
+    MetricsPanel.-grader > #plot-grader { display: block; }
     """
 
     def compose(self) -> ComposeResult:
@@ -94,6 +113,7 @@ class MetricsPanel(Widget):
         yield MetricPlot("Accuracy", id="plot-accuracy")
         yield MetricPlot("Classification", id="plot-classification")
         yield MetricPlot("Reward margin", id="plot-reward-margin")
+        yield MetricPlot("Reward / score", id="plot-grader")
 
     @property
     def loss_plot(self) -> MetricPlot:
@@ -110,6 +130,11 @@ class MetricsPanel(Widget):
     @property
     def reward_margin_plot(self) -> MetricPlot:
         return self.query_one("#plot-reward-margin", MetricPlot)
+
+    @property
+    def grader_plot(self) -> MetricPlot:
+        """A reinforcement job's reward and score series (see `grader_columns`)."""
+        return self.query_one("#plot-grader", MetricPlot)
 
     def set_frame(self, df: pd.DataFrame) -> None:
         """Plot the metrics in `df` (one row per step; missing values may be NaN)."""
@@ -141,6 +166,9 @@ class MetricsPanel(Widget):
             x_max=x_max,
         )
         self.set_class(bool(classification), "-classification")
+        graded = grader_columns(list(df.columns))
+        self.grader_plot.set_series(_series(df, steps, graded), "Reward / score", x_max=x_max)
+        self.set_class(bool(graded), "-grader")
 
     def compare(self, runs: Sequence[tuple[str, pd.DataFrame]]) -> None:
         """Overlay several runs (label, frame): one colour per run, its training curve
@@ -186,4 +214,4 @@ class MetricsPanel(Widget):
         """Empty every plot (another job was selected)."""
         for plot in self.query(MetricPlot):
             plot.clear()
-        self.remove_class("-classification", "-reward")
+        self.remove_class("-classification", "-reward", "-grader")

@@ -37,6 +37,10 @@ class FileRow:
     purpose: str
     created_at: int
     status: str | None
+    #: OpenAI's (deprecated) `status_details`: why a file failed validation.
+    status_details: str | None = None
+    #: When OpenAI deletes the file (Unix seconds); None: kept until deleted.
+    expires_at: int | None = None
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ class Jobs:
         seed: int | None = None,
         method: dict[str, Any] | None = None,
         metadata: dict[str, str] | None = None,
+        integrations: list[dict[str, Any]] | None = None,
         extra: dict[str, Any] | None = None,
     ) -> FineTuningJob:
         """Start a job. Never retried once sent, except on 429 (see `fttui.api.retry`).
@@ -94,6 +95,7 @@ class Jobs:
             "seed": seed,
             "method": method,
             "metadata": metadata,
+            "integrations": integrations,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         self.last_notices = []

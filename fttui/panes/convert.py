@@ -65,6 +65,8 @@ def file_row(f: Any) -> FileRow:
         purpose=_get(f, "purpose") or "",
         created_at=int(_get(f, "created_at") or 0),
         status=_get(f, "status"),
+        status_details=_get(f, "status_details") or None,
+        expires_at=_get(f, "expires_at") or None,
     )
 
 
@@ -103,6 +105,46 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
+def _number(value: Any) -> str:
+    """`5768` -> `5,768`; `0.13400001` -> `0.134`; anything else as `_fmt` says."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _fmt(value)
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.4g}" if abs(value) < 1e6 else f"{value:,.0f}"
+
+
+def _integration(item: Any) -> tuple[str, str] | None:
+    """One of the job's `integrations` as a detail line: W&B's project, name, tags."""
+    item = _plain(item)
+    if not isinstance(item, dict):
+        return None
+    kind = str(item.get("type") or "integration")
+    inner = item.get(kind)
+    if not isinstance(inner, dict):
+        return (kind, _fmt(item))
+    if kind == "wandb":
+        parts = [f"project {inner.get('project') or '-'}"]
+        for key in ("entity", "name", "run_id"):
+            if inner.get(key):
+                parts.append(f"{key} {inner[key]}")
+        tags = inner.get("tags")
+        if isinstance(tags, list) and tags:
+            parts.append("tags " + ", ".join(str(t) for t in tags))
+        return ("W&B", ", ".join(parts))
+    return (kind, _fmt(inner))
+
+
+def grader_text(grader: Any) -> str:
+    """A reinforcement job's grader in one line: its type and name, then the rest."""
+    grader = _plain(grader)
+    if not isinstance(grader, dict):
+        return _fmt(grader)
+    head = f"{grader.get('type', '?')} {json.dumps(grader.get('name', ''))}"
+    rest = {k: v for k, v in grader.items() if k not in ("type", "name")}
+    return f"{head} {json.dumps(rest, separators=(', ', ': '))}" if rest else head
+
+
 def runtime_text(runtime: dict[str, Any]) -> str:
     """`fttui.runtime` in a line: `Ray (job fttui-...), 2 workers, cpu, float32`."""
     where = "Ray" if runtime.get("runner") == "ray" else "local"
@@ -139,13 +181,15 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
             inner = method.get(kind) or {}
             if isinstance(inner, dict) and inner.get("hyperparameters"):
                 hp = {**inner["hyperparameters"], **(hp if isinstance(hp, dict) else {})}
+            if isinstance(inner, dict) and inner.get("grader") is not None:
+                items.append(("grader", grader_text(inner["grader"])))
     if isinstance(hp, dict):
         for name in ("n_epochs", "batch_size", "learning_rate_multiplier"):
             if name in hp:
-                items.append((name, _fmt(hp[name])))
+                items.append((name, _number(hp[name])))
         for name, value in hp.items():
             if name not in ("n_epochs", "batch_size", "learning_rate_multiplier"):
-                items.append((name, _fmt(value)))
+                items.append((name, _number(value)))
     local = _plain(_get(job, "fttui")) or {}
     if isinstance(local, dict):
         for name, value in (local.get("hyperparameters") or {}).items():
@@ -159,9 +203,12 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
     if isinstance(metadata, dict):
         for name, value in metadata.items():
             items.append((f"metadata {name}", _fmt(value)))
+    for integration in _plain(_get(job, "integrations")) or []:
+        if line := _integration(integration):
+            items.append(line)
     items += [
         ("seed", _fmt(_get(job, "seed"))),
-        ("trained tokens", _fmt(_get(job, "trained_tokens"))),
+        ("trained tokens", _number(_get(job, "trained_tokens"))),
         ("created", _when(_get(job, "created_at"))),
         ("finished", _when(_get(job, "finished_at"))),
         ("estimated finish", _when(_get(job, "estimated_finish"))),
@@ -170,17 +217,24 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
     error = _plain(_get(job, "error"))
     if isinstance(error, dict):
         message = error.get("message")
-        if message:
-            items.append(("error", str(message)))
+        if message or error.get("code"):
+            items.append(("error", str(message or "-")))
+        # OpenAI's machine-readable code, and the parameter at fault (e.g. training_file).
+        for key in ("code", "param"):
+            if error.get(key):
+                items.append((f"error {key}", str(error[key])))
     elif error:
         items.append(("error", str(error)))
     if unreadable := _get(job, "unreadable"):
         items.append(("not read", str(unreadable)))
     for ckpt in checkpoints or []:
-        items.append(
-            (
-                f"checkpoint step {_get(ckpt, 'step_number')}",
-                _fmt(_get(ckpt, "fine_tuned_model_checkpoint")),
+        step = _get(ckpt, "step_number")
+        items.append((f"checkpoint step {step}", _fmt(_get(ckpt, "fine_tuned_model_checkpoint"))))
+        metrics = _plain(_get(ckpt, "metrics")) or {}
+        if isinstance(metrics, dict):
+            shown = ", ".join(
+                f"{k}={_number(v)}" for k, v in metrics.items() if k != "step" and v is not None
             )
-        )
+            if shown:
+                items.append((f"checkpoint step {step} metrics", shown))
     return items

@@ -54,8 +54,15 @@ def values_from_job(job: Any) -> dict[str, Any]:
         "suffix": getattr(job, "user_provided_suffix", None) or getattr(job, "suffix", None),
         "seed": job.seed,
         "method": "lora" if hp.get("training_method") == "lora" else "full",
+        "integrations": _plain_list(getattr(job, "integrations", None)),
         "extra": extra,
     }
+
+
+def _plain_list(value: Any) -> list[Any] | None:
+    if not isinstance(value, list):
+        return None
+    return [v.model_dump() if hasattr(v, "model_dump") else v for v in value]
 
 
 def request_body(values: dict[str, Any]) -> dict[str, Any]:

@@ -158,3 +158,77 @@ async def test_a_refused_create_says_openais_words(openai_fixture: OpenAIFixture
         box = form.query_one("#server-error", Static)
         await wait_for(pilot, lambda: "not available" in str(box.render()), what="refusal")
         assert app.screen is not app.main  # the form stays open, values kept
+
+
+async def _detail_of(pilot: Any, app: FtTuiApp, job_id: str) -> dict[str, str]:
+    main = app.main
+    table = main.query_one(JobTable)
+    await wait_for(pilot, lambda: job_id in table.jobs, what=job_id)
+    assert table.select_id(job_id)
+    detail = main.query_one(KeyValueTable)
+    await wait_for(pilot, lambda: dict(detail.items).get("id") == job_id, what="detail")
+    return dict(detail.items)
+
+
+async def test_what_openai_sends_is_shown(openai_fixture: OpenAIFixture) -> None:
+    from widgets import MetricsPanel
+
+    acct = openai_fixture.account
+    app = fixture_app(openai_fixture)
+    async with app.run_test(size=(160, 48)) as pilot:
+        failed = await _detail_of(pilot, app, "ftjob-failed")
+        err = acct.job("ftjob-failed")["error"]
+        assert failed["error"] == err["message"]
+        assert (failed["error code"], failed["error param"]) == (err["code"], err["param"])
+        assert failed["beta"] == "0.1"  # DPO's hyperparameters, from `method`
+        wandb = await _detail_of(pilot, app, "ftjob-wandb")
+        assert wandb["W&B"] == "project my-wandb-project, run_id ftjob-abc123"
+        done = await _detail_of(pilot, app, "ftjob-succeeded")
+        assert done["trained tokens"] == "5,768"
+        assert done["checkpoint step 2000 metrics"] == (
+            "full_valid_loss=0.134, full_valid_mean_token_accuracy=0.874"
+        )
+        rft = await _detail_of(pilot, app, "ftjob-rft-python")
+        assert rft["method"] == "reinforcement"
+        assert rft["grader"].startswith('python "Example python grader" ')
+        assert rft["reasoning_effort"] == "medium"
+        # The full validation loss OpenAI reports is a series of the loss plot.
+        await _detail_of(pilot, app, "ftjob-running")
+        plots = app.main.query_one(MetricsPanel)
+        await wait_for(
+            pilot,
+            lambda: "full_validation_loss" in plots.loss_plot.series,
+            what=lambda: f"full validation loss in {list(plots.loss_plot.series)}",
+        )
+        # Files: OpenAI's expiry is a column of its own.
+        files = app.main.query_one(FileTable)
+        row = files.files["file-abc123"]
+        assert row.expires_at == 1677614202
+
+
+async def test_wandb_is_settable_and_sent_as_openais_integrations(
+    openai_fixture: OpenAIFixture,
+) -> None:
+    from textual.widgets import Input, Label, Select
+
+    acct = openai_fixture.account
+    app = fixture_app(openai_fixture)
+    async with app.run_test(size=(160, 48)) as pilot:
+        form = await _form(pilot, app)
+        assert form.query_one("#wandb-row").display
+        form.query_one("#model", Select).value = "gpt-4o-mini"
+        form.query_one("#training_file", Select).value = "file-abc"
+        form.query_one("#wandb_tags", Input).value = "sweep-1, baseline"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.2)
+        said = str(form.query_one("#wandb_project-error", Label).render())
+        assert "need the W&B project" in said
+        form.query_one("#wandb_project", Input).value = "my-wandb-project"
+        form.query_one("#wandb_name", Input).value = "run one"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: app.screen is app.main, what="created")
+    sent = [b for kind, b in acct.bodies if kind == "create"][-1]
+    assert sent["integrations"] == [
+        {"type": "wandb", "wandb": {"project": "my-wandb-project", "name": "run one",
+                                    "tags": ["sweep-1", "baseline"]}}
+    ]  # fmt: skip

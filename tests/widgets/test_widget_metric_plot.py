@@ -161,3 +161,35 @@ async def test_two_dpo_runs_compared_overlay_reward_accuracy_and_margin() -> Non
         await pilot.pause()
         assert accuracy.title == "Token accuracy"
         assert set(margin.series) == {"beta-0.1 train", "beta-0.1 valid"}
+
+
+async def test_reinforcement_rewards_and_scores_get_a_plot_of_their_own() -> None:
+    """OpenAI publishes no example of a reinforcement job's metrics events, so every
+    series naming a reward or a score is plotted; DPO's implicit rewards stay apart."""
+    app = Host(lambda: [MetricsPanel()])
+    async with app.run_test(size=(100, 60)) as pilot:
+        panel = app.query_one(MetricsPanel)
+        frame = pd.DataFrame(
+            {
+                "step": [1, 2, 3],
+                "training_loss": [1.5, 1.0, 0.7],
+                "train_reward_mean": [0.1, 0.4, 0.6],
+                "valid_reward_mean": [None, 0.3, None],
+                "string_check_score": [0.0, 1.0, 1.0],
+                "full_validation_loss": [None, None, 0.5],
+            }
+        )
+        panel.set_frame(frame)
+        await pilot.pause()
+        assert panel.grader_plot.display
+        assert set(panel.grader_plot.series) == {
+            "train_reward_mean", "valid_reward_mean", "string_check_score"
+        }  # fmt: skip
+        assert set(panel.loss_plot.series) == {"training_loss", "full_validation_loss"}
+        assert "train_reward_mean" in drawn_text(panel.grader_plot)
+        dpo = pd.DataFrame(
+            {"step": [1, 2], "training_loss": [0.7, 0.6], "training_reward_margin": [0.1, 0.2]}
+        )
+        panel.set_frame(dpo)
+        await pilot.pause()
+        assert not panel.grader_plot.display and panel.reward_margin_plot.display
