@@ -55,9 +55,12 @@ def _bad(path: str, message: str) -> APIError:
 
 
 def check_grader(
-    store: Store, registry: dict[str, BaseModelSpec], obj: Any
+    store: Store, registry: dict[str, BaseModelSpec], obj: Any, *, base: str | None = None
 ) -> tuple[dict[str, Any], list[str]]:
-    """(the grader object as sent, notes for the job's events); APIError naming the field."""
+    """(the grader object as sent, notes for the job's events); APIError naming the field.
+
+    `base`: the job's base model; a model grader's judge must be it (the trainer judges
+    with the weights it starts from: the reference model, no second model loaded)."""
     if obj is None:
         raise APIError(
             400,
@@ -89,7 +92,7 @@ def check_grader(
                 f"{sub.evaluation_metric!r} {why}; use one of {', '.join(LOCAL_METRICS)}",
             )
         if isinstance(sub, (ScoreModelGrader, LabelModelGrader)):
-            _check_judge(store, registry, sub, where)
+            _check_judge(store, registry, sub, where, base)
             notes.append(f"Grader {sub.name!r} uses the local model {sub.model!r} as its judge")
         if isinstance(sub, PythonGrader):
             notes.append(
@@ -122,13 +125,20 @@ def _check_judge(
     registry: dict[str, BaseModelSpec],
     grader: ScoreModelGrader | LabelModelGrader,
     where: str,
+    base: str | None,
 ) -> None:
-    if resolve_model(registry, grader.model) is None and store.get_model(grader.model) is None:
-        known = ", ".join(sorted(registry))
+    spec = resolve_model(registry, grader.model)
+    if spec is None:
         raise _bad(
             f"{where}.model",
-            f"{grader.model!r} is not a model of this server; a local judge is a base model "
-            f"({known}) or a fine-tuned model of this server",
+            f"{grader.model!r} is not a base model of this server; the local judge is the "
+            f"job's base model ({base or ', '.join(sorted(registry))})",
+        )
+    if base is not None and spec.id != base:
+        raise _bad(
+            f"{where}.model",
+            f"the local judge is the job's base model {base!r} (the weights training starts "
+            f"from, already in memory); {grader.model!r} would be a second model",
         )
     for i, message in enumerate(grader.input):
         for j, part in enumerate(message.parts()):

@@ -427,7 +427,7 @@ def parse_job_request(
                 "text); leave it out or null",
                 "method.reinforcement.response_format",
             )
-        grader, notes = check_grader(store, registry, inner.get("grader"))
+        grader, notes = check_grader(store, registry, inner.get("grader"), base=base)
         method_config = {"grader": grader}
         steps = -(-max(n_examples, 1) // resolved["batch_size"]) * resolved["n_epochs"]
         n_valid = int(((validation or {}).get("meta") or {}).get("examples") or 0)

@@ -59,6 +59,7 @@ from fttui.train.results import ResultsCsv, metrics_event_data
 if TYPE_CHECKING:
     from fttui.train.dpo import DPOObjective
     from fttui.train.engine import Ranks, Resume
+    from fttui.train.rft import RFTObjective
 
 log = logging.getLogger("fttui.train")
 
@@ -461,14 +462,9 @@ class JobRun:
             + (f", {len(valid_ex)} validation examples" if valid_ex else "")
         )
         self.check()
-        if method_type(job) == "reinforcement":
-            # The API and data check take reinforcement jobs; the trainer's objective
-            # is not built yet (issue 23): refused by name, never trained as supervised.
-            raise DataError(
-                "this trainer cannot run reinforcement jobs yet", "method.type", "unsupported"
-            )
         resolved = resolve_hparams(opts, len(train_ex))
         dpo = method_type(job) == "dpo"
+        rft = method_type(job) == "reinforcement"
         # Tokens one example puts through the model (a DPO pair: both sequences).
         lengths = [
             2 * len(ex.prompt_ids) + len(ex.chosen_ids) + len(ex.rejected_ids)
@@ -499,7 +495,12 @@ class JobRun:
             classification=classification,
             prompt_loss_weight=float(opts.get("prompt_loss_weight") or 0.0),
         )
-        objective: DPOObjective | None = None
+        objective: DPOObjective | RFTObjective | None = None
+        rft_hp: dict[str, Any] = {}
+        if rft:
+            objective, rft_hp = self._rft_objective(job, tokenizer, config, len(train_ex))
+            config.eval_every = rft_hp["eval_interval"]
+            config.max_eval_examples = rft_hp["eval_samples"]
         beta = resolve_beta(opts.get("beta"))
         if dpo:
             from fttui.train.dpo import DPOObjective, pairs_from
@@ -545,7 +546,11 @@ class JobRun:
                     "training_method": method,
                     "learning_rate": lr,
                 },
-                "hyperparameters": {**resolved.as_dict(), **({"beta": beta} if dpo else {})},
+                "hyperparameters": {
+                    **resolved.as_dict(),
+                    **({"beta": beta} if dpo else {}),
+                    **{k: v for k, v in rft_hp.items() if k != "group_size"},
+                },
                 "runtime": runtime,
             },
         )
@@ -561,6 +566,9 @@ class JobRun:
             classification=classification,
             continue_after=resume.step if resume is not None else None,
             dpo=dpo,
+            columns=(
+                _rft_columns(objective, bool(valid_ex)) if rft and objective is not None else None
+            ),
             # A job of today's API gets OpenAI's columns first; a legacy
             # `/v1/fine-tunes` job the legacy guide's file.
             openai=not job.get("legacy"),
@@ -586,6 +594,13 @@ class JobRun:
             + (
                 f"DPO with beta {beta:g}"
                 if dpo
+                else (
+                    f"reinforcement: {rft_hp.get('group_size')} answers sampled per prompt, "
+                    f"KL weight {getattr(objective, 'beta', 0):g}, evaluation every "
+                    f"{rft_hp.get('eval_interval')} steps on {rft_hp.get('eval_samples')} "
+                    "validation prompts"
+                )
+                if rft
                 else f"prompt loss weight {config.prompt_loss_weight:g}"
                 + ("" if config.prompt_loss_weight else " (completion tokens only)")
             )
@@ -600,7 +615,7 @@ class JobRun:
             )
         else:
             self.event(f"Training started: {how}")
-        if dpo and not (objective is not None and objective.reference is not None):
+        if dpo and getattr(objective, "reference", None) is None:
             self.event(
                 f"Computing the reference model's log-probabilities of the {len(train_ex)} "
                 f"training and {len(valid_ex)} validation pairs (once, before the first step)"
@@ -622,11 +637,30 @@ class JobRun:
         self.outcome = outcome
         if outcome.stopped:
             raise Stopped
-        if objective is not None and valid_ex:
-            self.event(dpo_after(objective, len(valid_ex)))
+        if dpo and objective is not None and valid_ex:
+            self.event(dpo_after(objective, len(valid_ex)))  # type: ignore[arg-type]
         self.csv.close()
         model = model_to_save(model, plan, location)
         self._save_final(model, tokenizer, outcome.elapsed_tokens)
+
+    def _rft_objective(
+        self, job: dict[str, Any], tokenizer: Any, config: Any, n_train: int
+    ) -> tuple[RFTObjective, dict[str, Any]]:
+        """The reinforcement objective with the job's grader and hyperparameters."""
+        from fttui.core.hparams import resolve_reinforcement
+        from fttui.train.grading import Grading
+        from fttui.train.rft import RFTObjective
+
+        grader = ((job.get("method") or {}).get("reinforcement") or {}).get("grader")
+        resolved = job.get("resolved") or {}
+        steps = math.ceil(n_train / config.batch_size) * config.n_epochs
+        hp = resolve_reinforcement(resolved, steps, 0)
+        grading = Grading(grader or {})
+        objective = RFTObjective(
+            grading, tokenizer, int(hp["group_size"]), bf16=config.bf16, seed=config.seed
+        )
+        grading.judge = objective.judge
+        return objective, hp
 
     # -- Reporter protocol (engine callbacks) ------------------------------------
     def on_step(self, row: dict[str, Any], total_steps: int) -> None:
@@ -637,6 +671,10 @@ class JobRun:
         msg = f"Step {row['step']}/{total_steps}: training loss={row['training_loss']:.4f}"
         if "validation_loss" in row:
             msg += f", validation loss={row['validation_loss']:.4f}"
+        if "train_reward_mean" in row:
+            msg += f", train reward mean={row['train_reward_mean']:.3f}"
+        if "valid_reward_mean" in row:
+            msg += f", valid reward mean={row['valid_reward_mean']:.3f}"
         if "validation_reward_accuracy" in row:
             msg += f", validation reward accuracy={row['validation_reward_accuracy']:.2f}"
         self.reports.add("event", message=msg, level="info", type="metrics", data=data)
@@ -753,6 +791,12 @@ def method_type(job: dict[str, Any]) -> str:
     method = job.get("method")
     kind = method.get("type") if isinstance(method, dict) else None
     return str(kind or "supervised")
+
+
+def _rft_columns(objective: Any, validation: bool) -> list[str]:
+    from fttui.train.rft import rft_columns
+
+    return rft_columns(objective.grading.keys, validation)
 
 
 def dpo_before(objective: DPOObjective) -> tuple[str, dict[str, Any]]:

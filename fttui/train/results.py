@@ -65,11 +65,15 @@ class ResultsCsv:
         continue_after: int | None = None,
         dpo: bool = False,
         openai: bool = False,
+        columns: list[str] | None = None,
     ) -> None:
+        """`columns`: a method's own columns (reinforcement: `fttui.train.rft.rft_columns`)."""
         self.path = path
         legacy = list(DPO_TRAIN_COLUMNS if dpo else TRAIN_COLUMNS)
         if validation:
             legacy += DPO_VALIDATION_COLUMNS if dpo else VALIDATION_COLUMNS
+        if columns is not None:
+            legacy = list(columns)
         if classification is not None:
             legacy += classification_columns(classification)
         # (column written, row key it takes its value from)

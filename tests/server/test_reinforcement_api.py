@@ -128,7 +128,13 @@ def test_openai_job_example_gets_a_400_for_reasoning_effort(
             },
             {},
             "method.reinforcement.grader.graders.judge.model",
-            "'gpt-5-mini' is not a model of this server",
+            "'gpt-5-mini' is not a base model of this server",
+        ),
+        (
+            {**SPEC["run_grader_requests"][0]["grader"], "model": "ada"},
+            {},
+            "method.reinforcement.grader.model",
+            "the local judge is the job's base model",
         ),
         (
             {**SPEC["run_grader_requests"][1]["grader"], "model": MODEL},
