@@ -181,6 +181,7 @@ class HTTP:
         path: str,
         *,
         params: Mapping[str, Any] | None = None,
+        json: Any = None,
         idempotent: bool | None = None,
         retry: bool = True,
     ) -> AsyncIterator[httpx.Response]:
@@ -192,7 +193,7 @@ class HTTP:
         """
 
         async def attempt() -> httpx.Response:
-            return await self._send(method, path, stream=True, params=params)
+            return await self._send(method, path, stream=True, params=params, json=json)
 
         if retry:
             response = await self.policy.run(

@@ -42,7 +42,10 @@ __all__ = ["COMMAND_MODULES", "JsonFlag", "build_app", "main"]
 COMMAND_MODULES: tuple[str, ...] = (
     "serve",
     "prepare",
+    "files",
     "jobs",
+    "models",
+    "try_model",
     "migrate",
 )
 
