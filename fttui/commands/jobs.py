@@ -693,12 +693,6 @@ def create(
         extra["prompt_loss_weight"] = prompt_loss_weight
     if extra and mtype not in (None, "supervised"):
         fail(f"--{next(iter(extra))} applies to supervised jobs only, not to {mtype}")
-    for name in extra:
-        if profile.kind != "local" and (name in _LOCAL_ONLY or profile.kind == "openai"):
-            fail(
-                f"--{name} is not supported by this backend ({profile.label}): only the "
-                "local server implements it, as the legacy fine-tunes API did"
-            )
     if compute_classification_metrics and validation_file is None:
         fail(
             "--compute_classification_metrics needs a validation file (-v): metrics are computed on it"
@@ -727,21 +721,29 @@ def create(
     for role, path in local.items():
         if not path.is_file():
             fail(f"{role} file {path}: no such file")
-    if local.get("training") and check:
-        _check_data(
-            local["training"],
-            local.get("validation"),
-            model=model,
-            method=mtype,
-            n_epochs=hp.get("n_epochs"),
-            data_dir=str(profile.data_dir) if profile.data_dir else None,
-        )
 
     created: list[str] = []
 
     async def go(client: Client) -> ExitCode:
         from fttui.api import raw
         from fttui.commands._progress import transfer_progress
+
+        kind = await client.detect()  # fttui's own server, or OpenAI / another
+        for name in extra:
+            if kind != "local" and (name in _LOCAL_ONLY or kind == "openai"):
+                fail(
+                    f"--{name} is not supported by this backend ({client.label}): only "
+                    "fttui's local server implements it, as the legacy fine-tunes API did"
+                )
+        if local.get("training") and check:
+            _check_data(
+                local["training"],
+                local.get("validation"),
+                model=model,
+                method=mtype,
+                n_epochs=hp.get("n_epochs"),
+                data_dir=str(profile.data_dir) if profile.data_dir else None,
+            )
 
         ids = {"training": training_file, "validation": validation_file}
         for role, path in local.items():
