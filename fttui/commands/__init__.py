@@ -3,7 +3,7 @@
 `fttui` alone starts the TUI without importing this package (see `fttui.cli`);
 every other invocation comes here. Typer (on its vendored click) gives `--help`
 for every command and shell completion for bash, zsh and fish
-(`fttui --install-completion`, `fttui --show-completion SHELL`).
+(`fttui --install-completion`, or `fttui completion bash|zsh|fish` to print a script).
 
 How to add a subcommand: write `fttui/commands/<name>.py` with a module-level
 `register(root: typer.Typer) -> None` that adds a command (`@root.command()`) or a
@@ -47,6 +47,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "models",
     "try_model",
     "migrate",
+    "completion",
 )
 
 
@@ -110,6 +111,19 @@ def _say(prefix: str, message: str) -> None:
     print(f"{prefix}: {safe_text(message)}", file=sys.stderr, flush=True)
 
 
+def _command_path(command: object, args: Sequence[str]) -> str:
+    """`fttui jobs create` for the command words in `args` (for an error's prefix)."""
+    path = ["fttui"]
+    for token in args:
+        commands = getattr(command, "commands", None)
+        if not isinstance(commands, dict):
+            break
+        if token in commands:
+            path.append(token)
+            command = commands[token]
+    return " ".join(path)
+
+
 def main(argv: Sequence[str]) -> int:
     """Run one command line (without the program name); returns the exit code."""
     app = build_app()
@@ -119,8 +133,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         result = command.main(args=args, prog_name="fttui", standalone_mode=False)
     except CommandError as exc:
-        word = next((a for a in args if a in names), None)
-        _say(f"fttui {word}" if word else "fttui", exc.message)
+        _say(_command_path(command, args), exc.message)
         return int(exc.code)
     except typer.TyperException as exc:  # click's usage errors: bad flag, missing argument
         ctx = getattr(exc, "ctx", None)

@@ -1,12 +1,12 @@
 """`fttui try MODEL PROMPT`: ask a model, the answer streamed to the terminal.
 
-Which endpoint: `--chat` or `--completion` say it; otherwise fttui decides. A model
-fine-tuned on the local server names its job, whose training file's first example
-says its format (`messages`: chat; `prompt`: completion). Otherwise the model's
-name does: the completions models (the legacy guide's ada/babbage/curie/davinci,
-davinci-002, babbage-002, gpt-3.5-turbo-instruct) and fine-tunes of them use
-completions, a local base model too (every model continues text; chat needs a
-chat template), and any other model chat.
+Which endpoint (as the TUI's Try model decides): `--chat` or `--completion` say it;
+otherwise the model's name does (`fttui.core.models.serves_completions`: OpenAI's
+completions models, davinci-002, babbage-002, gpt-3.5-turbo-instruct, the legacy
+guide's ada/babbage/curie/davinci, and their fine-tunes use /v1/completions, every
+other model chat), except on fttui's local server, which serves both: there a
+fine-tuned model's training file says how it was trained (chat or preference
+examples: chat; prompt/completion: completions).
 """
 
 from __future__ import annotations
@@ -23,47 +23,42 @@ from fttui.commands._output import ExitCode, JsonFlag, fail, print_json
 if TYPE_CHECKING:
     from fttui.api import Client
 
-__all__ = ["register", "completion_base"]
-
-COMPLETIONS_MODELS = frozenset(
-    {"ada", "babbage", "curie", "davinci", "davinci-002", "babbage-002", "gpt-3.5-turbo-instruct"}
-)
+__all__ = ["register"]
 
 
-def completion_base(model: str) -> bool:
-    """Whether the model's name says it is (a fine-tune of) a completions model.
-
-    `ft:davinci-002:org:suffix:id` (today's names) and `curie:ft-org-2022-...` (the
-    legacy guide's) name their base first.
-    """
-    name = model.removeprefix("ft:")
-    return name.split(":", 1)[0] in COMPLETIONS_MODELS
+def _format_of(first_line: str) -> bool | None:
+    """Chat (True) or completions (False) for a training file's first example."""
+    try:
+        example: Any = json.loads(first_line)
+    except ValueError:
+        return None
+    if not isinstance(example, dict):
+        return None
+    if "messages" in example or "preferred_output" in example:
+        return True
+    if "prompt" in example:
+        return False
+    return None
 
 
 async def _is_chat(client: Client, model: str) -> bool:
-    if completion_base(model):
-        return False
-    found = await client.models.retrieve(model)
+    from fttui.core.models import serves_completions
+
+    chat = not serves_completions(model)
+    if await client.detect() != "local":
+        return chat
+    found = await client.models.retrieve(model)  # an unknown model: exit 3 here
     info = (found.model_extra or {}).get("fttui")
-    if not isinstance(info, dict):
-        return True  # OpenAI or another backend: a chat model unless named above
-    job_id = info.get("job_id")
-    if isinstance(job_id, str) and job_id:
-        job = await client.jobs.retrieve(job_id)
-        if job.training_file:
-            head = await client.files.head(job.training_file, 65536)
-            for text in head.decode("utf-8", errors="replace").splitlines():
-                if text.strip():
-                    try:
-                        first: Any = json.loads(text)
-                    except ValueError:
-                        break
-                    if isinstance(first, dict) and "messages" in first:
-                        return True
-                    if isinstance(first, dict) and "prompt" in first:
-                        return False
-                    break
-    return info.get("kind") not in ("base", "alias")
+    job_id = info.get("job_id") if isinstance(info, dict) else None
+    if not isinstance(job_id, str) or not job_id:
+        return chat
+    job = await client.jobs.retrieve(job_id)
+    if not job.training_file:
+        return chat
+    head = await client.files.head(job.training_file, 65536)
+    first = next((t for t in head.decode("utf-8", "replace").splitlines() if t.strip()), "")
+    trained = _format_of(first)
+    return chat if trained is None else trained
 
 
 def register(root: typer.Typer) -> None:

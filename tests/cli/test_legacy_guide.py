@@ -22,9 +22,9 @@ from tests.cli.conftest import fttui
 from tests.conftest import ServerProcess, free_port
 
 
-def write_rows(path: Path, first: int, n: int) -> Path:
+def write_rows(path: Path, first: int, n: int, end: str = " END") -> Path:
     rows = (
-        {"prompt": f"Item {i} is\n\n###\n\n", "completion": f" {'good' if i % 2 else 'bad'} END"}
+        {"prompt": f"Item {i} is\n\n###\n\n", "completion": f" {'good' if i % 2 else 'bad'}{end}"}
         for i in range(first, first + n)
     )
     path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
@@ -39,8 +39,9 @@ def test_legacy_guide_session(cli_server: ServerProcess, tmp_path: Path) -> None
     """prepare_data, fine_tunes.create/follow/list/get/events/results,
     completions.create with the fine-tuned model, models.delete."""
     url = cli_server.base_url
-    train = write_rows(tmp_path / "train.jsonl", 0, 8)
-    valid = write_rows(tmp_path / "valid.jsonl", 8, 4)
+    # A classifier, as in the legacy guide: one-token classes after a separator.
+    train = write_rows(tmp_path / "train.jsonl", 0, 8, end="")
+    valid = write_rows(tmp_path / "valid.jsonl", 8, 4, end="")
 
     # prepare_data -> fttui prepare (warnings only: few examples per class)
     checked = fttui("prepare", str(train), "--validation", str(valid), "--json")
@@ -51,6 +52,8 @@ def test_legacy_guide_session(cli_server: ServerProcess, tmp_path: Path) -> None
     created = fttui(
         "jobs", "create", "-t", str(train), "-v", str(valid), "-m", "tiny-test",
         "--n_epochs", "1", "--batch_size", "2", "--suffix", "custom model name",
+        "--compute_classification_metrics", "--classification_n_classes", "2",
+        "--classification_positive_class", " good", "--classification_betas", "0.5,2",
         "--follow", "--json", base_url=url, timeout=300,
     )  # fmt: skip
     assert created.code == 0, created.err
@@ -86,7 +89,12 @@ def test_legacy_guide_session(cli_server: ServerProcess, tmp_path: Path) -> None
     res = fttui("jobs", "results", job_id, "--legacy", "-o", str(out), base_url=url)
     assert res.code == 0, res.err
     table = list(csv.DictReader(io.StringIO(out.read_text())))
-    assert list(table[0]) == [*TRAIN_COLUMNS, *VALIDATION_COLUMNS]
+    header = list(table[0])
+    assert header[: len(TRAIN_COLUMNS) + 3] == [*TRAIN_COLUMNS, *VALIDATION_COLUMNS]
+    # The classification metrics of the last step (end of the epoch), binary with betas.
+    for column in ("accuracy", "precision", "recall", "f0.5", "f2.0", "auroc", "auprc"):
+        assert f"classification/{column}" in header
+    assert table[-1]["classification/accuracy"] != ""
     assert [int(r["step"]) for r in table] == list(range(1, 5))  # 8 examples, batch 2
     assert all(float(r["training_loss"]) > 0 for r in table)
     whole = fttui("jobs", "results", job_id, base_url=url)  # stdout, as the file is

@@ -73,7 +73,7 @@ def test_errors_are_one_line_with_their_exit_code(server: ServerProcess) -> None
 )
 def test_shell_completion(shell: str, env: dict[str, str], expected: str) -> None:
     """What the installed completion script asks `fttui` for, answered per shell."""
-    script = fttui("--show-completion", shell)
+    script = fttui("completion", shell)
     assert script.code == 0 and "_FTTUI_COMPLETE" in script.out
     answer = subprocess.run(
         [sys.executable, "-m", "fttui"],
