@@ -41,6 +41,7 @@ import httpx
 from fttui.core.engine import engine_message, missing_engine_module
 from fttui.core.hparams import resolve as resolve_hparams
 from fttui.core.hparams import resolve_beta
+from fttui.core.local_auto import resolve_local
 from fttui.core.models import BaseModelSpec, default_model_spec
 from fttui.data.tokenizing import token_limit
 from fttui.train.client import (
@@ -462,7 +463,6 @@ class JobRun:
             + (f", {len(valid_ex)} validation examples" if valid_ex else "")
         )
         self.check()
-        resolved = resolve_hparams(opts, len(train_ex))
         dpo = method_type(job) == "dpo"
         rft = method_type(job) == "reinforcement"
         # Tokens one example puts through the model (a DPO pair: both sequences).
@@ -472,6 +472,13 @@ class JobRun:
             else ex.n_tokens
             for ex in train_ex
         ]
+        if rft:
+            resolved = resolve_hparams(opts, len(train_ex))
+        else:
+            # `auto` on the local engine: fttui's own rule (fttui.core.local_auto), not
+            # the legacy guide's, which is OpenAI's for OpenAI's servers.
+            resolved, rule = resolve_local(opts, len(train_ex), sum(lengths), device.type)
+            self.event(rule)
         finish_plan(model, plan, base, device, lengths, resolved.batch_size)
         lr = base.base_learning_rate * resolved.learning_rate_multiplier
         if method != "full":
@@ -637,6 +644,13 @@ class JobRun:
         self.outcome = outcome
         if outcome.stopped:
             raise Stopped
+        seconds = time.monotonic() - self.started
+        trained = outcome.elapsed_tokens - (resume.elapsed_tokens if resume is not None else 0)
+        self.event(
+            f"Training finished: {outcome.steps - self.first_step} steps in {seconds:.1f} s "
+            f"({trained / max(seconds, 1e-9):.0f} tokens/s, first step to last, "
+            "checkpoints included)"
+        )
         if dpo and objective is not None and valid_ex:
             self.event(dpo_after(objective, len(valid_ex)))  # type: ignore[arg-type]
         self.csv.close()
