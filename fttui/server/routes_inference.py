@@ -299,8 +299,20 @@ def _completion_choices(
     sampling = _sampling(req.common, wanted)
     choices: list[dict[str, Any]] = []
     prompt_tokens = completion_tokens = 0
-    for p_index, (prompt, prep) in enumerate(zip(req.prompts, prepared, strict=True)):
-        text = _prompt_text(prep, prompt)
+    texts = [_prompt_text(prep, prompt) for prompt, prep in zip(req.prompts, prepared, strict=True)]
+    # Every prompt's candidates are decoded together, in one batch.
+    generated = (
+        engine.generate_many(
+            [
+                (prep, sampling, i, len(text))
+                for prep, text in zip(prepared, texts, strict=True)
+                for i in range(best_of)
+            ]
+        )
+        if req.common.max_tokens
+        else []
+    )
+    for p_index, (text, prep) in enumerate(zip(texts, prepared, strict=True)):
         prompt_tokens += len(prep.prompt_ids)
         echoed = []
         if req.echo and req.logprobs is not None:
@@ -308,10 +320,7 @@ def _completion_choices(
         if not req.common.max_tokens:  # echo only: the prompt scored, nothing generated
             kept: list[Generation | None] = [None] * n
         else:
-            candidates = [
-                engine.generate(prep, sampling, index=i, text_start=len(text))
-                for i in range(best_of)
-            ]
+            candidates = generated[p_index * best_of : (p_index + 1) * best_of]
             completion_tokens += sum(g.completion_tokens for g in candidates)
             kept = list(_best(candidates, n) if ranking else candidates)
         for i, gen in enumerate(kept):
@@ -487,8 +496,8 @@ def _chat_choices(
     sampling = _chat_sampling(req, plan)
     choices = []
     completion_tokens = 0
-    for i in range(req.common.n):
-        gen = engine.generate(plan.prepared, sampling, index=i)
+    generated = engine.generate_many([(plan.prepared, sampling, i, 0) for i in range(req.common.n)])
+    for i, gen in enumerate(generated):
         completion_tokens += gen.completion_tokens
         parser = plan.parser()
         pieces = [parser.feed(gen.text), parser.finish()]

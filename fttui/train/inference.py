@@ -11,14 +11,18 @@ Streamed and non-streamed answers are the same by construction: both consume the
 would have sent. A piece is handed out only once it can no longer change: text that
 may be the start of a stop sequence, or an incomplete UTF-8 character, is held back.
 
-Models stay loaded in a small LRU cache; one generation runs at a time (a lock) so CPU
-threads are not oversubscribed. Everything here blocks: the server calls it from
-worker threads, never from its event loop.
+Models stay loaded in a small LRU cache. Generations do not run one at a time: every
+choice waiting at the same moment (the prompts and `n` of one request, concurrent
+requests) is decoded in one batch by the engine's `Batcher` thread (left padding, a KV
+cache, finished rows dropped from the batch), so a validation file's prompts cost a
+fraction of their one-at-a-time time. Everything here blocks: the server calls it
+from worker threads, never from its event loop.
 """
 
 from __future__ import annotations
 
 import math
+import queue
 import secrets
 import threading
 from collections import OrderedDict
@@ -31,6 +35,7 @@ import torch
 from fttui.train.models import ModelStore, UnknownModel, ensure_local, resolve
 
 __all__ = [
+    "Batcher",
     "ContextTooLong",
     "Decoding",
     "Delta",
@@ -136,6 +141,11 @@ def _held_back(text: str, stops: tuple[str, ...]) -> int:
 class Decoding:
     """One choice's generation, consumed piece by piece through `deltas()`.
 
+    The tokens are computed by the engine's `Batcher`, together with every other
+    choice waiting at the same time; this object keeps the choice's own state (its
+    random numbers, penalties, stop sequences, the text handed out) and turns each
+    row of logits the batch computes into the next token and the pieces it completes.
+
     After the iteration ends, `finish_reason` and `completion_tokens` are set.
     `should_stop` is polled before each token: a streaming client that disconnects
     makes the generation end (raising `Stopped`) instead of running to max_tokens.
@@ -159,75 +169,96 @@ class Decoding:
         self.should_stop = should_stop
         self.finish_reason = "length"
         self.completion_tokens = 0
+        self.abandoned = False  # the consumer stopped reading: drop the row
+        self._started = False
+        self._out: queue.SimpleQueue[Delta | BaseException | None] = queue.SimpleQueue()
+
+    def start(self) -> None:
+        """Hand the choice to the batcher (deltas() does it if nobody did)."""
+        if not self._started:
+            self._started = True
+            self.engine.batcher.submit([self])
 
     def deltas(self) -> Iterator[Delta]:
-        with self.engine.lock, torch.no_grad():
-            yield from self._run()
+        """The answer's pieces as the batch produces them (blocks between tokens)."""
+        self.start()
+        try:
+            while True:
+                item = self._out.get()
+                if item is None:
+                    return
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            self.abandoned = True
 
-    def _run(self) -> Iterator[Delta]:
-        p, s = self.prepared, self.sampling
-        model, tokenizer = p.model, p.tokenizer
-        device = next(model.parameters()).device
-        generator = torch.Generator(device="cpu")
-        generator.manual_seed(_choice_seed(s.seed, self.index))
-        eos = _eos_ids(tokenizer, model)
-        stops = tuple(x for x in s.stop if x)
-        bias = None
+    # -- called by the Batcher's thread -------------------------------------------
+    def begin(self) -> None:
+        s, p = self.sampling, self.prepared
+        self._generator = torch.Generator(device="cpu")
+        self._generator.manual_seed(_choice_seed(s.seed, self.index))
+        self._eos = _eos_ids(p.tokenizer, p.model)
+        self._stops = tuple(x for x in s.stop if x)
+        self._bias: torch.Tensor | None = None
         if s.logit_bias:
-            bias = torch.zeros(_vocab_size(model), dtype=torch.float32)
+            self._bias = torch.zeros(_vocab_size(p.model), dtype=torch.float32)
             for token_id, value in s.logit_bias:
-                if 0 <= token_id < bias.numel():
-                    bias[token_id] = value
-        counts: dict[int, int] = {}
-        out_ids: list[int] = []
-        starts: list[int] = []  # text offset at which each generated token starts
-        pending: list[TokenInfo] = []
-        text = ""
-        sent = 0  # characters of `text` handed out so far
-        past = None
-        current = torch.tensor([p.prompt_ids], device=device)
-        for _ in range(s.max_tokens):
-            if self.should_stop():
-                raise Stopped
-            out = model(input_ids=current, past_key_values=past, use_cache=True)
-            past = out.past_key_values
-            raw = out.logits[0, -1].float().cpu()
-            token = self._pick(raw, bias, counts, generator)
-            if token in eos:
-                self.finish_reason = "stop"
-                break
-            out_ids.append(token)
-            counts[token] = counts.get(token, 0) + 1
-            starts.append(len(text))
-            text = _decode(tokenizer, out_ids)
-            if s.logprobs is not None:
-                pending.append(self._token_info(raw, token, tokenizer, starts[-1]))
-            cut = min((i for i in (text.find(x) for x in stops) if i >= 0), default=-1)
-            if cut >= 0:
-                self.finish_reason = "stop"
-                self.completion_tokens = len(out_ids)
-                yield from self._flush(text, sent, pending, cut)
-                return
-            safe = len(text) - _held_back(text, stops)
-            if safe > sent:
-                keep = [t for t in pending if t.offset - self.text_start < safe]
-                pending = pending[len(keep) :]
-                yield Delta(text[sent:safe], keep)
-                sent = safe
-            current = torch.tensor([[token]], device=device)
-        self.completion_tokens = len(out_ids)
-        yield from self._flush(text, sent, pending, None)
+                if 0 <= token_id < self._bias.numel():
+                    self._bias[token_id] = value
+        self._counts: dict[int, int] = {}
+        self._ids: list[int] = []
+        self._starts: list[int] = []  # text offset at which each generated token starts
+        self._pending: list[TokenInfo] = []
+        self._text = ""
+        self._sent = 0  # characters of `text` handed out so far
 
-    def _flush(
-        self, text: str, sent: int, pending: list[TokenInfo], cut: int | None
-    ) -> Iterator[Delta]:
+    def fail(self, exc: BaseException) -> None:
+        self._out.put(exc)
+
+    def feed(self, raw: torch.Tensor) -> int | None:
+        """Take the next position's logits (float32, CPU); the token to feed back, or
+        None when this choice is finished (its last pieces already handed out)."""
+        s, tokenizer = self.sampling, self.prepared.tokenizer
+        token = self._pick(raw, self._bias, self._counts, self._generator)
+        if token in self._eos:
+            self.finish_reason = "stop"
+            self._finish(None)
+            return None
+        self._ids.append(token)
+        self._counts[token] = self._counts.get(token, 0) + 1
+        self._starts.append(len(self._text))
+        text = self._text = _decode(tokenizer, self._ids)
+        if s.logprobs is not None:
+            self._pending.append(self._token_info(raw, token, tokenizer, self._starts[-1]))
+        cut = min((i for i in (text.find(x) for x in self._stops) if i >= 0), default=-1)
+        if cut >= 0:
+            self.finish_reason = "stop"
+            self._finish(cut)
+            return None
+        safe = len(text) - _held_back(text, self._stops)
+        if safe > self._sent:
+            keep = [t for t in self._pending if t.offset - self.text_start < safe]
+            self._pending = self._pending[len(keep) :]
+            self._out.put(Delta(text[self._sent : safe], keep))
+            self._sent = safe
+        if len(self._ids) >= s.max_tokens:
+            self._finish(None)
+            return None
+        return token
+
+    def _finish(self, cut: int | None) -> None:
         """The rest of the answer (up to a stop sequence at `cut`), with its tokens: at a
         stop sequence, those that start before it (the legacy guide's classifiers read
         the logprobs of what is returned, not of the stop sequence)."""
+        self.completion_tokens = len(self._ids)
+        text, sent, pending = self._text, self._sent, self._pending
         end = len(text) if cut is None else cut
         keep = pending if cut is None else [t for t in pending if t.offset - self.text_start < cut]
         if end > sent or keep:
-            yield Delta(text[sent:end], keep)
+            self._out.put(Delta(text[sent:end], keep))
+        self._out.put(None)
+        return None
 
     def _pick(
         self,
@@ -237,10 +268,11 @@ class Decoding:
         generator: torch.Generator,
     ) -> int:
         s = self.sampling
-        logits = raw.clone()
+        logits = raw
         if bias is not None:
-            logits += bias
+            logits = logits + bias
         if counts and (s.frequency_penalty or s.presence_penalty):
+            logits = logits.clone()
             ids = torch.tensor(list(counts))
             seen = torch.tensor([float(c) for c in counts.values()])
             logits[ids] -= seen * s.frequency_penalty + s.presence_penalty
@@ -274,15 +306,169 @@ class Decoding:
         )
 
 
+class Batcher:
+    """Decodes every choice waiting at the same time as one batch, on one thread.
+
+    Static batching with left padding and a KV cache: the prompts of a batch are
+    left-padded to the longest one and run as one forward pass (attention mask and
+    per-row positions keep padding out of every row's attention), then each step
+    feeds one token per unfinished row. A row that finishes (end of text, stop
+    sequence, max_tokens, a client gone) leaves the batch and the cache at once, so
+    the batch shrinks to the rows still running. Choices that arrive while a batch
+    runs form the next batch. With `max_batch=1` this is the one-at-a-time loop.
+
+    At temperature 0 a row gets the same tokens as alone up to float rounding
+    (padding is masked, positions are the row's own); benchmarks/inference_bench.py
+    asserts it on 200 prompts.
+    """
+
+    def __init__(self, engine: InferenceEngine, max_batch: int = 32) -> None:
+        self.engine = engine
+        self.max_batch = max_batch
+        self._waiting: list[Decoding] = []
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, rows: list[Decoding]) -> None:
+        """Queue rows (all at once, so they can share a batch)."""
+        for row in rows:
+            if row.sampling.max_tokens <= 0:
+                row.begin()
+                row._finish(None)
+        rows = [r for r in rows if r.sampling.max_tokens > 0]
+        if not rows:
+            return
+        with self._cond:
+            self._waiting.extend(rows)
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="fttui-batcher", daemon=True
+                )
+                self._thread.start()
+            self._cond.notify()
+
+    def _take(self) -> list[Decoding] | None:
+        """The next batch: waiting rows of the first waiting row's model, up to
+        max_batch; None after 30 s idle (the thread ends, the next submit starts one)."""
+        with self._cond:
+            while not self._waiting:
+                if not self._cond.wait(timeout=30) and not self._waiting:
+                    self._thread = None
+                    return None
+            model = self._waiting[0].prepared.model
+            batch = [r for r in self._waiting if r.prepared.model is model][: self.max_batch]
+            taken = set(map(id, batch))
+            self._waiting = [r for r in self._waiting if id(r) not in taken]
+            return batch
+
+    def _loop(self) -> None:
+        while True:
+            batch = self._take()
+            if batch is None:
+                return
+            try:
+                with self.engine.lock, torch.no_grad():
+                    self._run(batch)
+            except BaseException as exc:  # the batch's rows get the error, the thread lives
+                for row in batch:
+                    row.fail(exc)
+
+    def _run(self, rows: list[Decoding]) -> None:
+        from transformers import DynamicCache
+
+        model = rows[0].prepared.model
+        device = next(model.parameters()).device
+        for row in rows:
+            row.begin()
+        longest = max(len(r.prepared.prompt_ids) for r in rows)
+        padded = any(len(r.prepared.prompt_ids) != longest for r in rows)
+        ids = torch.tensor(
+            [[0] * (longest - len(r.prepared.prompt_ids)) + r.prepared.prompt_ids for r in rows],
+            device=device,
+        )
+        cache = DynamicCache(config=model.config)
+        mask = positions = None
+        if padded:
+            mask = torch.tensor(
+                [
+                    [0] * (longest - len(r.prepared.prompt_ids)) + [1] * len(r.prepared.prompt_ids)
+                    for r in rows
+                ],
+                device=device,
+            )
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+        active = list(rows)
+        while active:
+            keep = [i for i, r in enumerate(active) if not self._gone(r)]
+            if len(keep) < len(active):
+                active, ids, mask, positions = self._select(
+                    keep, active, ids, mask, positions, cache
+                )
+                if not active:
+                    return
+            out = model(
+                input_ids=ids,
+                attention_mask=mask,
+                position_ids=positions,
+                past_key_values=cache,
+                use_cache=True,
+                logits_to_keep=1,
+            )
+            raw = out.logits[:, -1].float().cpu()
+            tokens: list[int] = []
+            keep = []
+            for i, row in enumerate(active):
+                token = row.feed(raw[i])
+                if token is not None:
+                    keep.append(i)
+                    tokens.append(token)
+            if not keep:
+                return
+            if len(keep) < len(active):
+                active, _, mask, positions = self._select(keep, active, ids, mask, positions, cache)
+            ids = torch.tensor([[t] for t in tokens], device=device)
+            if mask is not None and positions is not None:
+                mask = torch.cat([mask, mask.new_ones((len(active), 1))], dim=1)
+                positions = positions[:, -1:] + 1
+
+    @staticmethod
+    def _gone(row: Decoding) -> bool:
+        if row.abandoned or row.should_stop():
+            row.fail(Stopped())
+            return True
+        return False
+
+    @staticmethod
+    def _select(
+        keep: list[int],
+        active: list[Decoding],
+        ids: torch.Tensor,
+        mask: torch.Tensor | None,
+        positions: torch.Tensor | None,
+        cache: Any,
+    ) -> tuple[list[Decoding], torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+        """Only the rows at `keep`, in the batch and in the cache."""
+        index = torch.tensor(keep, dtype=torch.long, device=ids.device)
+        if cache.get_seq_length() > 0:
+            cache.batch_select_indices(index)
+        return (
+            [active[i] for i in keep],
+            ids[index],
+            mask[index] if mask is not None else None,
+            positions[index] if positions is not None else None,
+        )
+
+
 class InferenceEngine:
     """Loads models by name (base or fine-tuned) and generates with them."""
 
-    def __init__(self, store: ModelStore, capacity: int = 2) -> None:
+    def __init__(self, store: ModelStore, capacity: int = 2, max_batch: int = 32) -> None:
         self.store = store
         self.capacity = capacity
         self._cache: OrderedDict[str, tuple[Any, Any, int]] = OrderedDict()
-        # Held while a model loads and while one generation runs.
+        # Held while a model loads and during each batched forward pass.
         self.lock = threading.RLock()
+        self.batcher = Batcher(self, max_batch=max_batch)
 
     def load(self, name: str) -> tuple[Any, Any, int]:
         """(model, tokenizer, context length) for `name`; raises UnknownModel."""
@@ -411,6 +597,69 @@ class InferenceEngine:
             completion_tokens=run.completion_tokens,
             tokens=tokens,
         )
+
+    def generate_many(
+        self, requests: list[tuple[Prepared, Sampling, int, int]]
+    ) -> list[Generation]:
+        """Whole answers for many (prepared, sampling, index, text_start) at once: all
+        are handed to the batcher before any is waited for, so they decode together."""
+        runs = [
+            self.decoding(prep, sampling, index=index, text_start=start)
+            for prep, sampling, index, start in requests
+        ]
+        for run in runs:
+            run._started = True
+        self.batcher.submit(runs)
+        out = []
+        for run in runs:
+            got = list(run.deltas())
+            out.append(
+                Generation(
+                    text="".join(d.text for d in got),
+                    finish_reason=run.finish_reason,
+                    prompt_tokens=len(run.prepared.prompt_ids),
+                    completion_tokens=run.completion_tokens,
+                    tokens=[t for d in got for t in d.tokens],
+                )
+            )
+        return out
+
+    def sample(
+        self,
+        model: str,
+        prompts: list[str | list[dict[str, Any]]],
+        *,
+        n: int = 1,
+        temperature: float = 1.0,
+        max_tokens: int = 256,
+        top_p: float = 1.0,
+        stop: tuple[str, ...] = (),
+        seed: int | None = None,
+        logprobs: int | None = None,
+    ) -> list[list[Generation]]:
+        """`n` answers to each prompt, all decoded in batches: the entry point for
+        anything that samples many completions in-process (evaluation, RFT).
+
+        A prompt is a string (completed as is) or a list of chat messages (the
+        model's chat template applied). Result: one list of n Generations per prompt,
+        in prompt order. Raises ContextTooLong / UnknownModel like the endpoints.
+        """
+        sampling = Sampling(
+            max_tokens=max_tokens,
+            temperature=temperature,
+            top_p=top_p,
+            stop=stop,
+            seed=seed,
+            logprobs=logprobs,
+        )
+        prepared = [
+            self.prepare_completion(model, p, max_tokens)
+            if isinstance(p, str)
+            else self.prepare_chat(model, p, max_tokens)
+            for p in prompts
+        ]
+        flat = self.generate_many([(p, sampling, i, 0) for p in prepared for i in range(n)])
+        return [flat[k * n : (k + 1) * n] for k in range(len(prompts))]
 
     def score_prompt(self, prepared: Prepared, top_k: int) -> list[TokenInfo]:
         """The prompt's own tokens with their logprobs (`echo` with `logprobs`).
