@@ -116,7 +116,7 @@ class Completions:
         self,
         *,
         model: str,
-        prompt: str,
+        prompt: str | list[str],
         max_tokens: int = 16,
         temperature: float = 0.0,
         stop: str | list[str] | None = None,

@@ -48,6 +48,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "try_model",
     "migrate",
     "completion",
+    "eval",
 )
 
 

@@ -29,10 +29,16 @@ class Run:
 
 
 def fttui(
-    *args: str, base_url: str | None = None, cwd: Path | None = None, timeout: float = 120
+    *args: str,
+    base_url: str | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+    env: dict[str, str] | None = None,
 ) -> Run:
     """Run `python -m fttui ARGS` (the console script's code) and wait for it."""
+    extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FTTUI_API_KEY"))}
+    env.update(extra)
     env["COLUMNS"] = "200"  # Rich wraps tables to the terminal: keep ids on one line
     env["FTTUI_CONFIG_DIR"] = env.get("FTTUI_CONFIG_DIR", "/nonexistent-fttui-config")
     argv = [sys.executable, "-m", "fttui", *args]

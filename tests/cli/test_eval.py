@@ -1,0 +1,73 @@
+"""`fttui eval` end to end: the real `fttui` process against the real local server.
+
+A job trained with every hyperparameter on `auto` (the local engine's own rule, said
+in the job's events) on the toy classification task, then `fttui eval TUNED --file
+valid.jsonl --against BASE`: the tuned model's accuracy is above the base's, the
+report is kept and shown again with --last, and exported as CSV. The tiny model: it
+checks the pipeline; docs/training.md has the default model's figures."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from tests.cli.conftest import fttui
+from tests.conftest import ServerProcess
+from tests.train.conftest import create_job, events, toy_lines, upload, wait_for
+
+
+def test_eval_shows_the_gain_of_a_job_trained_on_auto(
+    cli_server: ServerProcess, tmp_path: Path
+) -> None:
+    train_id = upload(cli_server, "train.jsonl", toy_lines(48))
+    job = create_job(cli_server, training_file=train_id, model="tiny-test", seed=3)
+    job = wait_for(cli_server, job["id"], {"succeeded", "failed"}, timeout=240)
+    assert job["status"] == "succeeded", job.get("error")
+    said = [e["message"] for e in events(cli_server, job["id"])]
+    rule = next(m for m in said if m.startswith("Hyperparameters for the local engine"))
+    assert "48 examples" in rule and "local rule" in rule
+    assert any(m.startswith("Training finished: ") for m in said)
+
+    valid = tmp_path / "valid.jsonl"
+    valid.write_text("\n".join(toy_lines(24, offset=100)) + "\n")
+    tuned = job["fine_tuned_model"]
+    env = {"FTTUI_DATA_DIR": str(tmp_path / "client")}
+    ran = fttui(
+        "eval",
+        tuned,
+        "--file",
+        str(valid),
+        "--against",
+        "tiny-test",
+        "--json",
+        "-o",
+        str(tmp_path / "report.csv"),
+        base_url=cli_server.base_url,
+        env=env,
+    )
+    assert ran.code == 0, ran.err
+    report = ran.json()
+    assert report["task"] == "classification"
+    base, after = (r["metrics"] for r in report["runs"])
+    assert after["accuracy"] > base["accuracy"], (base["accuracy"], after["accuracy"])
+    assert after["accuracy"] >= 0.9
+    assert set(after["per_class"]) == {"meow", "woof", "tweet"}
+    matrix = after["confusion"]["matrix"]
+    assert sum(map(sum, matrix)) == 24
+
+    shown = fttui("eval", tuned, "--last", base_url=cli_server.base_url, env=env)
+    assert shown.code == 0, shown.err
+    assert "accuracy" in shown.out and "confusion" in shown.out and "weighted_f1" in shown.out
+
+    rows = list(csv.reader((tmp_path / "report.csv").open()))
+    assert rows[0] == ["index", "prompt", "reference", "answer:tiny-test", f"answer:{tuned}"]
+    assert len([r for r in rows[1:] if r and r[0].isdigit()]) == 24
+
+
+def test_eval_names_the_bad_line(cli_server: ServerProcess, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text(json.dumps({"prompt": "a", "completion": " b"}) + "\n{not json\n")
+    ran = fttui("eval", "tiny-test", "--file", str(bad), base_url=cli_server.base_url)
+    assert ran.code == 2
+    assert "bad.jsonl line 2" in ran.err and "not valid JSON" in ran.err
