@@ -7,7 +7,11 @@ GETs when the backend answers 5xx or the connection drops.
 from __future__ import annotations
 
 import json
+import os
+import tarfile
+import tempfile
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -31,6 +35,28 @@ class Models:
 
     async def retrieve(self, model_id: str) -> Model:
         return parse(Model, await self._http.request("GET", f"/models/{segment(model_id)}"))
+
+    async def export(
+        self, model_id: str, directory: str | os.PathLike[str], fmt: str = "hf"
+    ) -> Path:
+        """Download a model as a directory other tools load (the local server's
+        `GET /fttui/export/{model}`, fttui.server.export) into `directory`."""
+        target = Path(directory)
+        target.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=".export-", suffix=".tar", dir=target)
+        os.close(fd)
+        try:
+            with open(name, "wb") as out:
+                async with self._http.stream(
+                    "GET", f"/fttui/export/{segment(model_id)}", params={"format": fmt}
+                ) as response:
+                    async for chunk in response.aiter_bytes(1 << 20):
+                        out.write(chunk)
+            with tarfile.open(name) as tar:
+                tar.extractall(target, filter="data")  # no paths outside `target`
+        finally:
+            os.unlink(name)
+        return target
 
     async def delete(self, model_id: str) -> ModelDeleted:
         """Delete a fine-tuned model (base models cannot be deleted: 4xx)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import FileResponse
+from starlette.background import BackgroundTask
 
 from fttui import __version__
 from fttui.server.checkpoints import backfill_artifact_bytes
@@ -37,3 +39,22 @@ def usage(ctx: Ctx) -> dict[str, Any]:
 @router.get("/health")
 async def health() -> dict[str, Any]:
     return {"status": "ok", "version": __version__}
+
+
+@router.get("/export/{model_id:path}")
+def export_model(model_id: str, ctx: Ctx, format: str = "hf") -> FileResponse:
+    """A model as a tar of a directory transformers loads (fttui.server.export); a
+    plain `def`, so the tar is written in the threadpool, never on the loop."""
+    from fttui.server.engine_check import require_engine
+    from fttui.server.export import build_tar, check_format
+
+    check_format(format)
+    require_engine(503, "export a model")
+    path = build_tar(ctx.store, model_id)
+    name = model_id.replace(":", "_").replace("/", "_")
+    return FileResponse(
+        path,
+        media_type="application/x-tar",
+        filename=f"{name}-{format}.tar",
+        background=BackgroundTask(path.unlink, missing_ok=True),
+    )
