@@ -35,8 +35,8 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def _store(model: str | None) -> tuple[Any, str]:
+    from fttui.core.models import DEFAULT_MODEL
     from fttui.store import Store
-    from fttui.train.registry import DEFAULT_MODEL
 
     data_dir = Path(os.environ.get("FTTUI_BENCH_DATA") or tempfile.mkdtemp(prefix="inf-bench-"))
     data_dir.mkdir(parents=True, exist_ok=True)
