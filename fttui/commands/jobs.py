@@ -189,7 +189,8 @@ def _event_text(event: JobEvent) -> Any:
     from fttui.core.safe_text import safe_text
 
     level = event.level if event.level in ("warn", "warning", "error") else ""
-    out = Text(f"[{timestamp(event.created_at)}] ", style="dim")
+    out = Text()  # a style per part: a Text's own style would cover the whole line
+    out.append(f"[{timestamp(event.created_at)}] ", style="dim")
     out.append(
         safe_text(event.message), style={"error": "red"}.get(level, "yellow" if level else "")
     )
@@ -245,7 +246,10 @@ async def follow_job(
             if loss is not None and live is not None:
                 live.update(Text(safe_text(loss), style="cyan"), refresh=True)
             elif loss is not None:
-                out.print(Text(f"[{timestamp(event.created_at)}] ", style="dim") + Text(loss))
+                text = Text()
+                text.append(f"[{timestamp(event.created_at)}] ", style="dim")
+                text.append(safe_text(loss))
+                out.print(text)
             else:
                 out.print(_event_text(event))
     finally:

@@ -31,6 +31,30 @@ def write_rows(path: Path, first: int, n: int, end: str = " END") -> Path:
     return path
 
 
+def in_terminal(*args: str, timeout: float = 120) -> tuple[int, str]:
+    """Run `fttui ARGS` with a pseudo-terminal as its stdout and stderr; (code, output)."""
+    import os
+    import pty
+
+    master, slave = pty.openpty()
+    env = {**os.environ, "COLUMNS": "160", "LINES": "40", "TERM": "xterm-256color"}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fttui", *args], stdin=slave, stdout=slave, stderr=slave, env=env
+    )
+    os.close(slave)
+    chunks: list[bytes] = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    return proc.wait(timeout=timeout), b"".join(chunks).decode("utf-8", "replace")
+
+
 def ndjson(text: str) -> list[dict[str, object]]:
     return [json.loads(line) for line in text.splitlines() if line.strip()]
 
@@ -99,6 +123,14 @@ def test_legacy_guide_session(cli_server: ServerProcess, tmp_path: Path) -> None
     assert all(float(r["training_loss"]) > 0 for r in table)
     whole = fttui("jobs", "results", job_id, base_url=url)  # stdout, as the file is
     assert whole.out.startswith("step,train_loss,") and "training_loss" in whole.out
+
+    # In a terminal, follow draws the metrics on one live loss line (redrawn in place,
+    # erased at the end), the other events as lines above it.
+    code, shown = in_terminal("jobs", "follow", job_id, "--base-url", url)
+    assert code == 0, shown
+    assert "\x1b[2K" in shown  # the live line erased and redrawn
+    assert "step 4/4 · train loss" in shown
+    assert "Job succeeded" in shown and "job succeeded" in shown
 
     # checkpoints
     ckpts = fttui("jobs", "checkpoints", job_id, "--json", base_url=url).json()["data"]
