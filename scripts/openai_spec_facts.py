@@ -90,15 +90,24 @@ def _clean(node: Any, refs: set[str]) -> Any:
     return out
 
 
-def extract(document: dict[str, Any]) -> dict[str, Any]:
+# `--requests`: the request bodies fttui sends, whole (graders and integrations
+# included), so a job the app builds is checked against the spec's own schema.
+REQUEST_KINDS = ("CreateFineTuningJobRequest",)
+
+
+def extract(
+    document: dict[str, Any],
+    kinds: tuple[str, ...] = KINDS,
+    not_extracted: tuple[str, ...] = NOT_EXTRACTED,
+) -> dict[str, Any]:
     schemas = document["components"]["schemas"]
     defs: dict[str, Any] = {}
-    todo = list(KINDS)
+    todo = list(kinds)
     while todo:
         name = todo.pop()
         if name in defs:
             continue
-        if name in NOT_EXTRACTED:
+        if name in not_extracted:
             defs[name] = {}
             continue
         refs: set[str] = set()
@@ -112,7 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("openapi_json")
     parser.add_argument("--commit", required=True)
     parser.add_argument("--date", required=True, help="the commit's date, YYYY-MM-DD")
+    parser.add_argument(
+        "--requests",
+        action="store_true",
+        help="the request bodies fttui sends (tests/server/openai_request_facts.json)",
+    )
     args = parser.parse_args(argv)
+    kinds, cut = (REQUEST_KINDS, ()) if args.requests else (KINDS, NOT_EXTRACTED)
     with open(args.openapi_json, encoding="utf-8") as fh:
         document = json.load(fh)
     facts = {
@@ -123,9 +138,9 @@ def main(argv: list[str] | None = None) -> int:
             "date": args.date,
             "spec_version": document["info"]["version"],
         },
-        "kinds": list(KINDS),
-        "not_extracted": list(NOT_EXTRACTED),
-        **extract(document),
+        "kinds": list(kinds),
+        "not_extracted": list(cut),
+        **extract(document, kinds, cut),
     }
     json.dump(facts, sys.stdout, indent=1, sort_keys=False)
     sys.stdout.write("\n")

@@ -8,6 +8,7 @@ before anything is sent; the server's own refusal, if any, is shown verbatim on 
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Iterable
 from datetime import datetime
@@ -18,9 +19,10 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.reactive import reactive
 from textual.widget import Widget
-from textual.widgets import Checkbox, Input, Label, Select, Static
+from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
-from fttui.core.hparams import AUTO, check_hyperparameter
+from fttui.core.graders import GraderError, parse_grader
+from fttui.core.hparams import AUTO, REASONING_EFFORTS, RFT_HPARAMS, check_hyperparameter
 from fttui.core.naming import (
     SUFFIX_MAX,
     fine_tuned_model_name,
@@ -35,16 +37,25 @@ INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})
 SEED_MAX = 2**31 - 1
 METHODS = (("full fine-tune", "full"), ("LoRA adapter", "lora"))
 #: OpenAI's `method.type`: what the job learns from (its file's format).
-METHOD_TYPES = (("supervised", "supervised"), ("DPO (preferences)", "dpo"))
+METHOD_TYPES = (
+    ("supervised", "supervised"),
+    ("DPO (preferences)", "dpo"),
+    ("reinforcement (grader)", "reinforcement"),
+)
+#: Reinforcement's hyperparameters besides the three every method has.
+RFT_NUMBERS = tuple(n for n in RFT_HPARAMS if n != "reasoning_effort")
+INT_RFT = frozenset({"eval_interval", "eval_samples"})
 #: The file format each method trains on (the local server's `fttui.format` names).
 METHOD_FORMATS: dict[str, tuple[str, ...]] = {
     "supervised": ("prompt_completion", "chat"),
     "dpo": ("preference",),
+    "reinforcement": ("reinforcement",),
 }
 FORMAT_NAMES = {
     "prompt_completion": "prompt/completion",
     "chat": "chat",
     "preference": "preference (input, preferred_output, non_preferred_output)",
+    "reinforcement": "reinforcement (messages ending with a user message)",
 }
 
 #: Every field `validate()` may report, in the order they appear.
@@ -55,6 +66,8 @@ FIELDS = (
     "method_type",
     *HYPERPARAMETERS,
     "beta",
+    "grader",
+    *RFT_HPARAMS,
     "suffix",
     "seed",
     "method",
@@ -64,6 +77,33 @@ FIELDS = (
     "classification_positive_class",
     "classification_betas",
 )
+
+
+#: What the grader box starts with: OpenAI's string_check example grader.
+GRADER_TEMPLATE = json.dumps(
+    {
+        "type": "string_check",
+        "name": "exact match",
+        "input": "{{sample.output_text}}",
+        "reference": "{{item.label}}",
+        "operation": "eq",
+    },
+    indent=2,
+)
+
+
+def grader_problem(text: str) -> tuple[Any, str | None]:
+    """The grader box's JSON as OpenAI's grader object, or the first problem in it,
+    naming the line and column (bad JSON) or the field (`grader.input: ...`)."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return None, f"grader JSON, line {exc.lineno} column {exc.colno}: {exc.msg}"
+    try:
+        parse_grader(obj, "grader")
+    except GraderError as exc:
+        return obj, str(exc)
+    return obj, None
 
 
 def parse_number(text: str) -> Any:
@@ -141,6 +181,9 @@ class HyperparamForm(Widget):
     HyperparamForm #classification-options.-shown { display: block; }
     HyperparamForm #beta-field { display: none; }
     HyperparamForm.-dpo #beta-field { display: block; }
+    HyperparamForm #rft-fields { display: none; height: auto; }
+    HyperparamForm.-rft #rft-fields { display: block; }
+    HyperparamForm #grader { height: 10; }
     HyperparamForm Select { width: 1fr; }
     HyperparamForm Input { width: 1fr; }
     """
@@ -205,6 +248,25 @@ class HyperparamForm(Widget):
             )
             # DPO only: how far the model may move from the reference (larger: less far).
             yield from self._field("beta", "beta (DPO)", Input(placeholder=AUTO, id="beta"))
+        # Reinforcement: OpenAI's grader object, as JSON, and its own hyperparameters.
+        with Vertical(id="rft-fields"):
+            yield from self._field(
+                "grader",
+                "Grader (JSON: string_check, text_similarity, score_model, python, multi)",
+                TextArea(GRADER_TEMPLATE, id="grader", language=None),
+            )
+            with Horizontal(classes="row"):
+                yield from self._field(
+                    "reasoning_effort",
+                    "reasoning effort",
+                    FormSelect(
+                        [(e, e) for e in REASONING_EFFORTS], prompt="not set", id="reasoning_effort"
+                    ),
+                )
+                for name in RFT_NUMBERS:
+                    yield from self._field(
+                        name, name.replace("_", " "), Input(placeholder=AUTO, id=name)
+                    )
         with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
                 yield from self._field(name, self.LABELS[name], Input(placeholder=AUTO, id=name))
@@ -354,12 +416,13 @@ class HyperparamForm(Widget):
         method = self.method_type
         if not file_id or fmt is None or fmt in METHOD_FORMATS[method]:
             return None
-        other = "DPO" if method == "supervised" else "supervised"
+        names = {"supervised": "supervised", "dpo": "DPO", "reinforcement": "reinforcement"}
+        fits = [names[m] for m, fmts in METHOD_FORMATS.items() if fmt in fmts]
         wanted = " or ".join(FORMAT_NAMES[f] for f in METHOD_FORMATS[method])
         return (
             f"this file is in the {FORMAT_NAMES.get(fmt, fmt)} format; a "
-            f"{'DPO' if method == 'dpo' else 'supervised'} job needs a {wanted} file "
-            f"(or choose method {other})"
+            f"{names[method]} job needs a {wanted} file"
+            + (f" (or choose method {fits[0]})" if fits else "")
         )
 
     def _check(self, name: str) -> str | None:
@@ -378,9 +441,17 @@ class HyperparamForm(Widget):
         if name == "method_type":
             return (
                 None
-                if self._select("method_type") in ("supervised", "dpo")
-                else ("choose supervised or DPO")
+                if self._select("method_type") in dict(METHOD_TYPES).values()
+                else ("choose supervised, DPO or reinforcement")
             )
+        if name == "grader":
+            if self.method_type != "reinforcement":
+                return None
+            return grader_problem(self.query_one("#grader", TextArea).text)[1]
+        if name in RFT_HPARAMS:
+            if self.method_type != "reinforcement" or name == "reasoning_effort":
+                return None
+            return check_hyperparameter(name, parse_number(self._input(name)))
         if name in HYPERPARAMETERS:
             return check_hyperparameter(name, parse_number(self._input(name)))
         if name == "beta":
@@ -504,6 +575,18 @@ class HyperparamForm(Widget):
         if self.method_type == "dpo":
             beta = parse_number(self._input("beta"))
             hyperparameters["beta"] = float(beta) if isinstance(beta, int) else beta
+        grader: Any = None
+        if self.method_type == "reinforcement":
+            grader = grader_problem(self.query_one("#grader", TextArea).text)[0]
+            for name in RFT_NUMBERS:
+                value = parse_number(self._input(name))
+                if name in INT_RFT and isinstance(value, float) and value.is_integer():
+                    value = int(value)
+                elif name == "compute_multiplier" and isinstance(value, int):
+                    value = float(value)
+                hyperparameters[name] = value
+            if effort := self._select("reasoning_effort"):
+                hyperparameters["reasoning_effort"] = effort
         values: dict[str, Any] = {
             "model": self._select("model"),
             "training_file": self._select("training_file"),
@@ -516,6 +599,8 @@ class HyperparamForm(Widget):
             "method": (self._select("method") or "full") if self.local else "full",
             "extra": extra,
         }
+        if grader is not None:
+            values["grader"] = grader
         # OpenAI's W&B integration, when set (the key is absent otherwise).
         if integrations := self._integrations():
             values["integrations"] = integrations
@@ -531,8 +616,21 @@ class HyperparamForm(Widget):
         hyperparameters = dict(values.get("hyperparameters") or {})
         method_type = values.get("method_type") or "supervised"
         self.query_one("#method_type", Select).value = (
-            method_type if method_type in ("supervised", "dpo") else "supervised"
+            method_type if method_type in dict(METHOD_TYPES).values() else "supervised"
         )
+        if values.get("grader") is not None:
+            self.query_one("#grader", TextArea).text = json.dumps(values["grader"], indent=2)
+        for name in RFT_NUMBERS:
+            value = hyperparameters.get(name, AUTO)
+            self.query_one(f"#{name}", Input).value = (
+                "" if value in (None, AUTO) else safe_text(str(value))
+            )
+        effort = hyperparameters.get("reasoning_effort")
+        effort_box = self.query_one("#reasoning_effort", Select)
+        if effort in REASONING_EFFORTS:
+            effort_box.value = effort
+        else:
+            effort_box.clear()
         beta = hyperparameters.get("beta", AUTO)
         self.query_one("#beta", Input).value = "" if beta in (None, AUTO) else safe_text(str(beta))
         self._show_method()
@@ -607,8 +705,9 @@ class HyperparamForm(Widget):
     def _show_method(self) -> None:
         """`beta` is shown for DPO only; the files are checked against the method."""
         self.set_class(self.method_type == "dpo", "-dpo")
-        for name in ("training_file", "validation_file", "beta"):
-            if name == "beta" or self._select(name):
+        self.set_class(self.method_type == "reinforcement", "-rft")
+        for name in ("training_file", "validation_file", "beta", "grader"):
+            if name in ("beta", "grader") or self._select(name):
                 self._show_error(name, self._check(name))
         if self.classification_on:
             self._show_error(
@@ -619,6 +718,10 @@ class HyperparamForm(Widget):
     def _show_classification(self, on: bool) -> None:
         self.query_one("#classification-options").set_class(on, "-shown")
         self.call_after_refresh(self._focused_into_view)
+
+    def on_text_area_changed(self, event: TextArea.Changed) -> None:
+        if event.text_area.id == "grader":
+            self._show_error("grader", self._check("grader"))
 
     def on_input_changed(self, event: Input.Changed) -> None:
         name = event.input.id or ""

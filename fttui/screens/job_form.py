@@ -22,30 +22,49 @@ from fttui.backend import Backend, describe_error
 from fttui.core.safe_text import safe_text
 from widgets import HyperparamForm
 
+#: The methods the form builds (OpenAI's `method.type`).
+FORM_METHODS = ("supervised", "dpo", "reinforcement")
+#: Hyperparameters the form has a field for, per method.
+FORM_HPARAMS = frozenset(
+    {
+        "n_epochs",
+        "batch_size",
+        "learning_rate_multiplier",
+        "beta",
+        "reasoning_effort",
+        "compute_multiplier",
+        "eval_interval",
+        "eval_samples",
+    }
+)
+
+
+def _method_of(job: Any) -> dict[str, Any]:
+    method = getattr(job, "method", None) or {}
+    if hasattr(method, "model_dump"):
+        method = method.model_dump(exclude_none=True)
+    return method if isinstance(method, dict) else {}
+
 
 def values_from_job(job: Any) -> dict[str, Any]:
     """A job as the form's `load()` takes it (clone: same files, model, settings).
 
-    To continue from the job's fine-tuned model instead, pick it in the model list:
-    fine-tuned models are listed there next to the base models.
+    OpenAI's `method` holds the method's hyperparameters (and a reinforcement job's
+    grader, kept exactly). To continue from the job's fine-tuned model instead, pick
+    it in the model list: fine-tuned models are listed there next to the base models.
     """
     hp = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
-    # OpenAI's `method` (supervised or DPO) holds that method's hyperparameters.
-    method = getattr(job, "method", None) or {}
-    if hasattr(method, "model_dump"):
-        method = method.model_dump(exclude_none=True)
-    method_type = method.get("type") if method.get("type") in ("supervised", "dpo") else None
-    inner = (method.get(method_type) or {}).get("hyperparameters") or {} if method_type else {}
+    method = _method_of(job)
+    method_type = method.get("type") if method.get("type") in FORM_METHODS else None
+    inner = (method.get(method_type) or {}) if method_type else {}
+    inner = inner if isinstance(inner, dict) else {}
     # The local server reports its legacy-only options under the job's `fttui` key.
     local = getattr(job, "fttui", None) or {}
-    hp = {**inner, **hp, **(local.get("hyperparameters") or {})}
+    hp = {**(inner.get("hyperparameters") or {}), **hp, **(local.get("hyperparameters") or {})}
     extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}
-    base = {
-        k: v
-        for k, v in hp.items()
-        if k in ("n_epochs", "batch_size", "learning_rate_multiplier", "beta")
-    }
-    return {
+    extra.pop("compute_multiplier", None)  # reinforcement's, a field of the form
+    base = {k: v for k, v in hp.items() if k in FORM_HPARAMS}
+    values: dict[str, Any] = {
         "model": job.model,
         "training_file": job.training_file,
         "validation_file": job.validation_file,
@@ -57,6 +76,35 @@ def values_from_job(job: Any) -> dict[str, Any]:
         "integrations": _plain_list(getattr(job, "integrations", None)),
         "extra": extra,
     }
+    if method_type == "reinforcement" and inner.get("grader") is not None:
+        values["grader"] = inner["grader"]
+    # Anything else the method carried (reinforcement's response_format), sent back as is.
+    kept = {
+        k: v for k, v in inner.items() if k not in ("hyperparameters", "grader") and v is not None
+    }
+    if kept:
+        values["method_extra"] = kept
+    return values
+
+
+def clone_losses(job: Any, local: bool) -> list[str]:
+    """What a clone of `job` on this backend cannot keep, said before it is submitted."""
+    notes: list[str] = []
+    method = _method_of(job)
+    mtype = method.get("type")
+    if mtype and mtype not in FORM_METHODS:
+        notes.append(f"method {mtype!r} is not one the form makes: the clone is supervised")
+    inner = method.get(mtype) if isinstance(mtype, str) else None
+    hp = (inner or {}).get("hyperparameters") if isinstance(inner, dict) else None
+    for name in sorted(set(hp or {}) - FORM_HPARAMS):
+        notes.append(f"hyperparameter {name} has no field in the form: not sent")
+    local_opts = getattr(job, "fttui", None) or {}
+    if not local and (local_opts.get("hyperparameters") or {}):
+        names = ", ".join(sorted(local_opts["hyperparameters"]))
+        notes.append(f"{names}: options of the local server only, not sent to this backend")
+    if local and any(getattr(job, "integrations", None) or []):
+        notes.append("W&B integration: OpenAI's, the local server has none: not sent")
+    return notes
 
 
 def _plain_list(value: Any) -> list[Any] | None:
@@ -82,9 +130,16 @@ def request_body(values: dict[str, Any]) -> dict[str, Any]:
             body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": "lora"}
     elif isinstance(method, dict):
         body["method"] = method
+    kept = body.pop("method_extra", None) or {}
     if method_type == "dpo":
         hp = body.pop("hyperparameters", {})
         body["method"] = {"type": "dpo", "dpo": {"hyperparameters": hp}}
+    elif method_type == "reinforcement":
+        # OpenAI's FineTuneReinforcementMethod: the grader and every hyperparameter inside.
+        hp = body.pop("hyperparameters", {})
+        inner = {**kept, "grader": body.pop("grader", None), "hyperparameters": hp}
+        body["method"] = {"type": "reinforcement", "reinforcement": inner}
+    body.pop("grader", None)
     return body
 
 
@@ -101,6 +156,7 @@ class JobFormScreen(ModalScreen[Any]):
         self.backend = backend
         self.client = backend.client
         self.clone_from = clone_from
+        self._method_extra: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
@@ -150,7 +206,15 @@ class JobFormScreen(ModalScreen[Any]):
         }
         form.set_files([(f"{f.filename} ({f.id})", f.id) for f in tuning], formats)
         if self.clone_from is not None:
-            form.load(values_from_job(self.clone_from))
+            values = values_from_job(self.clone_from)
+            self._method_extra = values.get("method_extra")
+            form.load(values)
+            # Said before anything is sent: what this clone cannot keep here.
+            losses = clone_losses(self.clone_from, form.local)
+            if losses:
+                form.show_server_error(
+                    "This clone cannot keep everything:\n" + "\n".join(f"- {n}" for n in losses)
+                )
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "form-submit":
@@ -180,6 +244,8 @@ class JobFormScreen(ModalScreen[Any]):
     @work(exclusive=True, group="form-submit")
     async def create(self, values: dict[str, Any]) -> None:
         form = self.form
+        if self._method_extra and values.get("method_type") == "reinforcement":
+            values = {**values, "method_extra": self._method_extra}
         body = request_body(values)
         try:
             job = await self.client.jobs.create(**body)

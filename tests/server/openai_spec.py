@@ -31,6 +31,11 @@ DEVIATIONS = {
     # (`POST /fine_tuning/jobs/{id}/pause`) returns the job paused, as OpenAI's API
     # reference shows; the SDK parses it as any string.
     "FineTuningJobPaused": "FineTuningJob with status 'paused'",
+    # The spec's GraderMulti types `graders` as ONE grader object, its own example
+    # shows a list, and OpenAI's graders guide (and fttui.core.graders) a mapping of
+    # names to graders, which the formula refers to: request bodies are checked with
+    # `graders` as that mapping.
+    "GraderMultiGraders": "GraderMulti.graders an object of named graders",
 }
 
 
@@ -82,3 +87,26 @@ def sse_events(body: str) -> list[Any]:
     datas = [line[len("data: ") :] for line in body.splitlines() if line.startswith("data: ")]
     assert datas and datas[-1] == "[DONE]", datas[-3:]
     return [json.loads(d) for d in datas[:-1]]
+
+
+REQUEST_FACTS = Path(__file__).with_name("openai_request_facts.json")
+
+
+@cache
+def _request_validator(kind: str) -> Any:
+    """The spec's schema of a request body fttui sends (`scripts/openai_spec_facts.py
+    --requests`: graders and integrations whole)."""
+    defs = json.loads(REQUEST_FACTS.read_text())["$defs"]
+    multi = defs["GraderMulti"]["properties"]
+    multi["graders"] = {"type": "object", "additionalProperties": multi["graders"]}
+    return jsonschema_rs.Draft202012Validator({"$ref": f"#/$defs/{kind}", "$defs": defs})
+
+
+def check_request(kind: str, obj: Any) -> Any:
+    """Assert `obj` is a valid `kind` request body of OpenAI's spec; returns it."""
+    errors = [
+        f"{'/'.join(map(str, e.instance_path)) or '(root)'}: {e.message}"
+        for e in _request_validator(kind).iter_errors(obj)
+    ]
+    assert not errors, f"{kind} off OpenAI's spec:\n" + "\n".join(errors[:10]) + f"\n{obj}"
+    return obj
