@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -225,6 +226,21 @@ def test_follow_survives_a_server_restart_without_repeating_events(
         time.sleep(1.0)
         srv.start()
         store.add_event(job_id, "after the restart")
+        # Ctrl-C stops following, not the job: exit 130 and how to follow again.
+        quitter = subprocess.Popen(
+            [sys.executable, "-m", "fttui", "jobs", "follow", job_id, "--base-url", srv.base_url],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert quitter.stdout is not None
+        seen: list[str] = []
+        while not any("after the restart" in x for x in seen):  # up to the newest event
+            seen.append(quitter.stdout.readline())
+            assert seen[-1] and len(seen) < 50, seen
+        quitter.send_signal(signal.SIGINT)
+        _, quit_err = quitter.communicate(timeout=60)
+        assert quitter.returncode == 130, quit_err
+        assert f"stopped following {job_id}; the job goes on" in quit_err
+        assert "Traceback" not in quit_err
         with httpx.Client(base_url=srv.base_url) as api:
             assert api.post(f"/fine_tuning/jobs/{job_id}/cancel").status_code == 200
         out, err = follower.communicate(timeout=90)
