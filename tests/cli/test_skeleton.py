@@ -93,3 +93,28 @@ def test_tui_start_does_not_import_the_command_line() -> None:
         "assert 'typer' not in sys.modules and 'fttui.commands' not in sys.modules"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _leaves(command: object, path: str) -> list[tuple[str, str]]:
+    subs = getattr(command, "commands", None)
+    if not subs:
+        return [(path, getattr(command, "help", None) or "")]
+    return [leaf for name, sub in subs.items() for leaf in _leaves(sub, f"{path} {name}")]
+
+
+def test_every_command_has_an_example_of_itself_in_its_help() -> None:
+    """--help shows an example per command: its docstring's `Example:` runs that command."""
+    import re
+
+    import typer
+
+    from fttui.commands import build_app
+
+    leaves = _leaves(typer.main.get_command(build_app()), "fttui")
+    assert len(leaves) >= 20
+    for path, text in leaves:
+        example = re.search(r"Example:\s*(?:\[bold\])?([^\[\n]+)", text)
+        assert example is not None, f"{path}: no Example: in its help"
+        assert example.group(1).startswith(path + " "), f"{path}: example {example.group(1)!r}"
+    shown = fttui("jobs", "create", "--help")
+    assert shown.code == 0 and "Example: fttui jobs create -t train.jsonl" in shown.out
