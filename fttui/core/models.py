@@ -36,7 +36,9 @@ Per model, everything but `id` and `source` is optional:
 | `loss` | `auto` | `auto`, `liger` (fused kernel, CUDA), `chunked`, `logits` (see engine) |
 
 A chat template and the context length come from the model itself. The legacy guide's
-`ada`/`babbage`/`curie`/`davinci` are aliases of the default model unless models.json
+`ada`/`babbage`/`curie`/`davinci`, and OpenAI's fine-tunable models of today's API
+(`gpt-4o-mini`, `gpt-4.1-mini`, `babbage-002`, ... with their dated snapshots; see
+`OPENAI_ALIASES`), are aliases of the default model unless models.json
 maps them elsewhere; `/v1/models` shows each alias's target.
 
 ## Tokenizer and length limit
@@ -66,6 +68,22 @@ DEFAULT_MODEL = "SmolLM2-135M-Instruct"
 
 # The legacy fine-tunes API's base models: aliases of the default model.
 LEGACY_ALIASES = ("ada", "babbage", "curie", "davinci")
+# OpenAI's fine-tunable models of today's API (its fine-tuning guide's list, 2026), by
+# family: aliases of the default model unless models.json maps them elsewhere, so OpenAI's
+# own notebooks and scripts run against the local server with only `base_url` changed.
+# A dated snapshot (`gpt-4o-mini-2024-07-18`) resolves through its family's alias.
+OPENAI_ALIASES = (
+    "gpt-4.1",
+    "gpt-4.1-mini",
+    "gpt-4.1-nano",
+    "gpt-4o",
+    "gpt-4o-mini",
+    "gpt-3.5-turbo",
+    "gpt-4",
+    "o4-mini",
+    "babbage-002",
+    "davinci-002",
+)
 
 # The per-model choices of the training path and the values each accepts.
 CHOICES: dict[str, tuple[str, ...]] = {
@@ -206,7 +224,7 @@ def load_registry(data_dir: Path | str) -> dict[str, BaseModelSpec]:
     Raises ValueError naming the problem when models.json is malformed.
     """
     models: dict[str, BaseModelSpec] = {DEFAULT_MODEL: _smollm2_spec()}
-    aliases: dict[str, str] = dict.fromkeys(LEGACY_ALIASES, DEFAULT_MODEL)
+    aliases: dict[str, str] = dict.fromkeys((*LEGACY_ALIASES, *OPENAI_ALIASES), DEFAULT_MODEL)
     config_path = Path(data_dir) / "models.json"
     if config_path.exists():
         try:
@@ -239,13 +257,30 @@ def load_registry(data_dir: Path | str) -> dict[str, BaseModelSpec]:
 
 
 def resolve_model(registry: dict[str, BaseModelSpec], name: str) -> BaseModelSpec | None:
-    """The spec for a base model id or alias; None when unknown."""
+    """The spec for a base model id or alias; None when unknown.
+
+    A dated OpenAI snapshot (`gpt-4.1-mini-2025-04-14`) that no alias names exactly
+    resolves through the longest alias it extends (`gpt-4.1-mini`), so every snapshot of
+    a mapped family is mapped.
+    """
     if name in registry:
         return registry[name]
+    best: tuple[int, BaseModelSpec] | None = None
     for spec in registry.values():
-        if name in spec.aliases:
-            return spec
-    return None
+        for alias in spec.aliases:
+            if alias == name:
+                return spec
+            if _is_snapshot(name, alias) and (best is None or len(alias) > best[0]):
+                best = (len(alias), spec)
+    return best[1] if best else None
+
+
+def _is_snapshot(name: str, family: str) -> bool:
+    """`gpt-4o-mini-2024-07-18` or `gpt-3.5-turbo-0125` is a snapshot of the family."""
+    if not name.startswith(family + "-"):
+        return False
+    rest = name[len(family) + 1 :]
+    return bool(rest) and rest.replace("-", "").isdigit()
 
 
 # -- tokenizer and length limit ------------------------------------------------

@@ -40,6 +40,19 @@ def create_job(
             else ""
         ),
     )
+    requested = body.get("model") if isinstance(body, dict) else None
+    base = job.get("base_model")
+    if (
+        isinstance(requested, str)
+        and base
+        and requested != base
+        and not ctx.store.get_model(requested)
+    ):
+        store.add_event(
+            job["id"],
+            f"Model {requested} is {base} on this server (an alias in models.json's "
+            "'aliases'; by default OpenAI's fine-tunable models are the default model)",
+        )
     for note in request.notes:
         store.add_event(job["id"], note)
     store.add_event(job["id"], f"Validating training file: {request.training_file}")

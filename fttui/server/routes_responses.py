@@ -29,14 +29,15 @@ from fttui.server.routes_inference import (
     Emit,
     _call,
     _chat_prepare,
+    _chat_sampling,
+    _ChatPlan,
     _engine,
-    _sampling,
     _stream,
     created,
 )
 
 if TYPE_CHECKING:
-    from fttui.train.inference import InferenceEngine, Prepared
+    from fttui.train.inference import InferenceEngine
 
 router = APIRouter()
 
@@ -122,16 +123,17 @@ def _finish(
 
 
 def _answer(
-    engine: InferenceEngine, req: ResponseRequest, prepared: Prepared, head: dict[str, Any]
+    engine: InferenceEngine, req: ResponseRequest, plan: _ChatPlan, head: dict[str, Any]
 ) -> dict[str, Any]:
-    sampling = _sampling(req.chat.common, None)
-    gen = engine.generate(prepared, sampling, index=0)
+    gen = engine.generate(plan.prepared, _chat_sampling(req.chat, plan), index=0)
+    parser = plan.parser()  # what a thinking model reasons is not the answer's text
+    text = "".join(p.content for p in (parser.feed(gen.text), parser.finish()))
     return _finish(
         head,
         _id("msg"),
-        gen.text,
+        text,
         gen.finish_reason,
-        len(prepared.prompt_ids),
+        len(plan.prepared.prompt_ids),
         gen.completion_tokens,
     )
 
@@ -139,7 +141,7 @@ def _answer(
 def _answer_stream(
     engine: InferenceEngine,
     req: ResponseRequest,
-    prepared: Prepared,
+    plan: _ChatPlan,
     head: dict[str, Any],
     emit: Emit,
     gone: Callable[[], bool],
@@ -156,17 +158,19 @@ def _answer_stream(
     send("response.in_progress", response=head)
     send("response.output_item.added", output_index=0, item=_message(item_id, None, "in_progress"))
     send("response.content_part.added", **where, part=_part(""))
-    run = engine.decoding(prepared, _sampling(req.chat.common, None), index=0, should_stop=gone)
+    sampling = _chat_sampling(req.chat, plan)
+    run = engine.decoding(plan.prepared, sampling, index=0, should_stop=gone)
+    parser = plan.parser()
     texts: list[str] = []
-    for delta in run.deltas():
-        if delta.text:
-            texts.append(delta.text)
-            send("response.output_text.delta", **where, delta=delta.text, logprobs=[])
+    for piece in (*(parser.feed(d.text) for d in run.deltas()), parser.finish()):
+        if piece.content:
+            texts.append(piece.content)
+            send("response.output_text.delta", **where, delta=piece.content, logprobs=[])
     text = "".join(texts)
     send("response.output_text.done", **where, text=text, logprobs=[])
     send("response.content_part.done", **where, part=_part(text))
     final = _finish(
-        head, item_id, text, run.finish_reason, len(prepared.prompt_ids), run.completion_tokens
+        head, item_id, text, run.finish_reason, len(plan.prepared.prompt_ids), run.completion_tokens
     )
     send("response.output_item.done", output_index=0, item=final["output"][0])
     kind = "response.incomplete" if final["status"] == "incomplete" else "response.completed"
@@ -178,16 +182,16 @@ async def create_response(request: Request) -> dict[str, Any] | StreamingRespons
     req = parse_response(await json_body(request))
     engine = await _engine(request)
     model = req.chat.common.model
-    prepared = await _call(model, _chat_prepare, engine, req.chat)
+    plan = await _call(model, _chat_prepare, engine, req.chat)
     head = _response(req, _id("resp"), created())
     if req.chat.common.stream:
         return _stream(
-            lambda emit, gone: _answer_stream(engine, req, prepared, head, emit, gone),
+            lambda emit, gone: _answer_stream(engine, req, plan, head, emit, gone),
             model,
             encode=_event,
             done=None,
         )
-    answer: dict[str, Any] = await _call(model, _answer, engine, req, prepared, head)
+    answer: dict[str, Any] = await _call(model, _answer, engine, req, plan, head)
     return answer
 
 
