@@ -54,10 +54,21 @@ def register(root: typer.Typer) -> None:
             str | None, typer.Option("-o", "--output", help="output path prefix for fixed files")
         ] = None,
         json: Annotated[bool, typer.Option("--json", help="print a stable JSON report")] = False,
+        show_trained: Annotated[
+            int | None,
+            typer.Option(
+                "--show-trained",
+                metavar="N",
+                min=1,
+                help="show the first N examples as the (local) model's chat template renders "
+                "them, the trained tokens marked",
+            ),
+        ] = None,
     ) -> int:
         """Check (and fix) a JSONL training file. Exit code: 0 clean, 1 warnings, 2 errors.
 
-        Example: [bold]fttui prepare train.jsonl --validation valid.jsonl --fix all[/]
+        Example: [bold]fttui prepare train.jsonl --validation valid.jsonl --fix all[/];
+        [bold]fttui prepare chat.jsonl --model qwen3 --show-trained 3[/] shows what is trained.
         """
         from fttui.data.prepare import main as prepare_main
 
@@ -72,6 +83,7 @@ def register(root: typer.Typer) -> None:
             seed=seed,
             output=output,
             json=json,
+            show_trained=show_trained,
             data_dir=backend(ctx).data_dir,
         )
         return prepare_main(args)

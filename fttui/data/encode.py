@@ -9,12 +9,11 @@ need only the model's tokenizer (light: no torch here).
   generation) starts from the tokenizer's BOS (else EOS) token so the first
   completion token is trained too.
 - chat: rendered with the model's chat template; loss on the assistant messages with
-  `weight` 1. The template gets each message normalised: text parts joined,
-  `developer` becomes `system` for templates that do not name it, the deprecated
-  `function` role becomes `tool`, and tool calls are passed as `tool_calls` to
-  templates that render them, otherwise written into the assistant's text as
-  `<tool_call>{"name": ..., "arguments": ...}</tool_call>` (what the model learns to
-  emit). `tools` are passed to templates that use them.
+  `weight` 1 (each in its last-turn form: `encode_chat`). The template gets each
+  message normalised: text parts joined, `developer` becomes `system` for templates
+  that do not name it, the deprecated `function` role becomes `tool`; tool calls and
+  `tools` are rendered by the template itself, and refused (`template_error`) by a
+  template that cannot render them.
 - preference (DPO): the input rendered with the generation prompt, and each output's
   tokens as its continuation (`PreferenceExample`).
 - reinforcement (RFT): the messages rendered with the generation prompt: what the model
@@ -182,19 +181,18 @@ def template_messages(tokenizer: Any, messages: list[dict[str, Any]]) -> list[di
         text = content_text(content)
         msg: dict[str, Any] = {"role": role, "content": text}
         calls = _calls(message) if role == "assistant" else []
-        if calls and caps.tool_calls:
+        if calls and not caps.tool_calls:
+            raise ExampleError(
+                "template_error",
+                f"messages[{i}] has tool calls, and this model's chat template cannot render "
+                "tool calls (it never reads `tool_calls`): train it on chats without them, or "
+                "pick a model whose template renders them (Qwen3, Mistral, gpt-oss)",
+            )
+        if calls:
             msg["tool_calls"] = [
                 {"id": cid, "type": "function", "function": {"name": name, "arguments": args}}
                 for cid, name, args in calls
             ]
-        elif calls:
-            written = "\n".join(
-                "<tool_call>\n"
-                + json.dumps({"name": name, "arguments": args}, ensure_ascii=False)
-                + "\n</tool_call>"
-                for _, name, args in calls
-            )
-            msg["content"] = f"{text}\n{written}" if text else written
         if role == "tool" and "tool_call_id" in message:
             msg["tool_call_id"] = message["tool_call_id"]
         if isinstance(message.get("name"), str):
@@ -204,12 +202,21 @@ def template_messages(tokenizer: Any, messages: list[dict[str, Any]]) -> list[di
 
 
 def template_tools(tokenizer: Any, holder: dict[str, Any]) -> list[dict[str, Any]] | None:
-    """The example's `tools` (or deprecated `functions`) for templates that use them."""
+    """The example's `tools` (or deprecated `functions`), for templates that render them;
+    refused by a template that does not (the model would learn calls without seeing the
+    definitions it is asked about at inference)."""
     tools = holder.get("tools")
     if not tools and holder.get("functions"):
         tools = [{"type": "function", "function": fn} for fn in holder["functions"]]
-    if not tools or not _caps(_template(tokenizer)).tools:
+    if not tools:
         return None
+    if not _caps(_template(tokenizer)).tools:
+        raise ExampleError(
+            "template_error",
+            "the example has `tools`, and this model's chat template cannot render tool "
+            "definitions: train it on chats without tools, or pick a model whose template "
+            "renders them (Qwen3, Mistral, gpt-oss)",
+        )
     return list(tools)
 
 

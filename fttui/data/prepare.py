@@ -33,8 +33,11 @@ from fttui.data.fixes import (
     parse_fix_names,
     plan_fixes,
 )
+from fttui.data.preview import TrainedPreview, preview_file
 from fttui.data.report import Report
-from fttui.data.tokens import TokenCounter, counter_for
+from fttui.data.tokens import HFCounter, TokenCounter, counter_for
+
+TRAINED_STYLE = "bold black on green"
 
 
 def _fail(message: str, as_json: bool) -> int:
@@ -43,6 +46,50 @@ def _fail(message: str, as_json: bool) -> int:
     else:
         print(f"fttui prepare: {safe_text(message, multiline=True)}", file=sys.stderr)
     return 2
+
+
+def _show_trained(
+    path: Path, model: str, data_dir: str | None, n: int
+) -> list[TrainedPreview] | str:
+    """The first `n` examples as `model`'s chat format renders them (or why it cannot)."""
+    counter, warnings = counter_for(model_info(model, data_dir), data_dir)
+    if not isinstance(counter, HFCounter):
+        why = "; ".join(warnings) or f"{model} is not a model of the local server"
+        return (
+            f"--show-trained needs a local model (its own tokenizer and chat template decide "
+            f"what is trained): {why}"
+        )
+    return preview_file(counter.tokenizer, path, n)
+
+
+def _print_trained(console: Console, model: str, previews: list[TrainedPreview]) -> None:
+    # Without colour (a pipe, NO_COLOR) the trained stretches are bracketed instead.
+    plain = console.no_color or not console.is_terminal
+    console.print(
+        Text.assemble(
+            (f"What {model} is trained on", "bold"),
+            " (",
+            (
+                "⟦trained tokens⟧" if plain else "trained tokens",
+                TRAINED_STYLE,
+            ),
+            ", the rest is context):",
+        )
+    )
+    for p in previews:
+        if p.error:
+            console.print(Text(safe_text(f"line {p.line}: {p.error}"), style="red"))
+            continue
+        console.print(
+            Text(f"line {p.line}: {p.n_tokens:,} tokens, {p.n_trained:,} trained", style="bold")
+        )
+        body = Text()
+        for seg in p.segments:
+            text = safe_text(seg.text, multiline=True)
+            if seg.trained and plain:
+                text = f"⟦{text}⟧"
+            body.append(text, TRAINED_STYLE if seg.trained else "dim")
+        console.print(body)
 
 
 def main(args: argparse.Namespace) -> int:
@@ -81,6 +128,14 @@ def main(args: argparse.Namespace) -> int:
     }
     if not as_json:
         console.print(report.to_rich())
+    show = getattr(args, "show_trained", None)
+    if show:
+        shown = _show_trained(path, args.model, data_dir, show)
+        if isinstance(shown, str):
+            return _fail(shown, as_json)
+        out["trained_preview"] = [p.as_dict() for p in shown]
+        if not as_json:
+            _print_trained(console, args.model, shown)
     if not fixes:
         if as_json:
             print(safe_json(out))

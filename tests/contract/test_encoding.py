@@ -63,13 +63,38 @@ def test_developer_tool_calls_and_weights(tok: Any, tmp_path: Path) -> None:
     text = tok.decode(ex.input_ids)
     # The tiny ChatML template does not name `developer`: it becomes the system turn.
     assert text.startswith("<|im_start|>system\nuse tools<|im_end|>")
-    # Nor does it render tool_calls: the call is written into the assistant's text.
+    # It renders tool calls (as Qwen does): the call is the template's own rendering.
     call = '<tool_call>\n{"name": "sound_of", "arguments": {"animal": "cat"}}\n</tool_call>'
-    assert call in text and "<|im_start|>tool\nmeow" in text
+    assert call in text and "<tool_response>\nmeow\n</tool_response>" in text
     learned = trained(tok, ex)
     assert "wrong" not in learned  # weight 0: in the context, not trained
     assert call in learned and "it says meow" in learned
-    assert "meow<|im_end|>\n<|im_start|>assistant" not in learned  # the tool's reply is context
+    assert "<tool_response>" not in learned  # the tool's reply is context
+
+
+def test_a_template_without_tool_calls_refuses_them_naming_the_limit(
+    tok: Any, tmp_path: Path
+) -> None:
+    from transformers import AutoTokenizer
+
+    plain = AutoTokenizer.from_pretrained(tok.name_or_path)
+    plain.chat_template = (
+        "{% for m in messages %}{{ '<|im_start|>' + m['role'] + '\\n' + m['content'] "
+        "+ '<|im_end|>\\n' }}{% endfor %}"
+    )
+    call = {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    row = {
+        "messages": [
+            {"role": "user", "content": "go"},
+            {"role": "assistant", "content": None, "tool_calls": [call]},
+        ]
+    }
+    with pytest.raises(DataError, match=r"line 1: messages\[1\] has tool calls, and this model's"):
+        load_examples(write(tmp_path, [row]), plain, 64)
+    tools = {"type": "function", "function": {"name": "f"}}
+    chat = {"messages": [{"role": "user", "content": "go"}, {"role": "assistant", "content": "ok"}]}
+    with pytest.raises(DataError, match="cannot render tool definitions"):
+        load_examples(write(tmp_path, [{**chat, "tools": [tools]}]), plain, 64)
 
 
 def test_empty_prompt_starts_from_bos_so_every_completion_token_is_trained(

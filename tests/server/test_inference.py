@@ -151,7 +151,7 @@ def test_echo_logprobs_and_token_limits(sdk: openai.OpenAI) -> None:
         ("completions", {"frequency_penaltyy": 1}, "frequency_penaltyy"),
         ("completions", {"logprobs": 6}, "logprobs"),
         ("completions", {"n": 9}, "n"),
-        ("chat", {"tools": [{"type": "function", "function": {"name": "f"}}]}, "tools"),
+        ("chat", {"tools": [{"type": "code_interpreter"}]}, "tools[0].type"),
         ("chat", {"response_format": {"type": "json_object"}}, "response_format"),
         ("chat", {"reasoning_effort": "low"}, "reasoning_effort"),
         ("chat", {"top_logprobs": 3}, "top_logprobs"),
