@@ -80,7 +80,8 @@ def not_found(kind: str, ident: str, param: str | None = None) -> APIError:
         404,
         f"No such {kind}: {safe_text(repr(ident))}",
         param=param,
-        code=f"{kind.replace(' ', '_')}_not_found",
+        # One spelling: "fine-tuning job" -> fine_tuning_job_not_found.
+        code=f"{kind.replace(' ', '_').replace('-', '_')}_not_found",
     )
 
 

@@ -24,7 +24,7 @@ from fttui.core.hparams import (
 from fttui.core.models import BaseModelSpec, resolve_model
 from fttui.core.naming import suffix_problem
 from fttui.data.contract import quote
-from fttui.server.errors import APIError, not_found, refuse_unsafe
+from fttui.server.errors import APIError, refuse_unsafe
 from fttui.server.grader_requests import check_grader
 from fttui.store.db import Store
 
@@ -97,7 +97,9 @@ def _check_file(store: Store, file_id: Any, param: str) -> dict[str, Any]:
         raise _bad(f"'{param}' must be a file id string", param)
     row = store.get_file(file_id)
     if row is None:
-        raise not_found("file", file_id, param=param)
+        # As OpenAI answers: a 400 naming the parameter (an SDK's BadRequestError),
+        # with the code a missing file has everywhere.
+        raise _bad(f"invalid {param}: no such file {file_id!r}", param, "file_not_found")
     if row["purpose"] != "fine-tune":
         raise _bad(
             f"File {file_id} has purpose {row['purpose']!r}; {param} needs a file uploaded "
@@ -338,7 +340,7 @@ def _resolve_base(store: Store, registry: dict[str, BaseModelSpec], model: Any) 
         return str(fine_tuned["base_model"])
     known = ", ".join(sorted([*registry, *(a for s in registry.values() for a in s.aliases)]))
     raise APIError(
-        404,
+        400,
         f"Model {model!r} is not a base model this server can train ({known}) "
         "nor a fine-tuned model of this server",
         param="model",

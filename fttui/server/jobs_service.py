@@ -125,18 +125,12 @@ def resume_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
     """Paused -> queued, once the trainer has saved its pause checkpoint; the next
     trainer continues from the latest checkpoint with optimizer state."""
     job = get_job(ctx, job_id)
-    if not ctx.store.transition(
-        job_id, ["paused"], "queued", require={"pause_requested": 0}, estimated_finish=None
-    ):
+    # A job whose status says paused can be resumed, also while its trainer is still
+    # saving the checkpoint (pause_requested): it is queued now and starts once that
+    # trainer has stopped, from the checkpoint it saved (the scheduler waits for it).
+    pausing = bool(job.get("pause_requested"))
+    if not ctx.store.transition(job_id, ["paused"], "queued", estimated_finish=None):
         job = get_job(ctx, job_id)
-        if job["status"] == "paused":
-            raise APIError(
-                409,
-                f"Job {job_id} is still pausing: its trainer is saving the checkpoint to "
-                "resume from. Resume once the job's events say it paused",
-                param="fine_tuning_job_id",
-                code="job_still_pausing",
-            )
         raise APIError(
             409,
             f"Job {job_id} is {job['status']}; only a paused job can be resumed",
@@ -144,7 +138,9 @@ def resume_job(ctx: ServerContext, job_id: str) -> dict[str, Any]:
             code="job_not_resumable",
         )
     point = resume_point(ctx.store, job_id)
-    if point is not None:
+    if pausing:
+        where = "continues from the checkpoint its trainer is saving now, once saved"
+    elif point is not None:
         where = (
             f"continues from step {point['step_number']} "
             f"(checkpoint {point['fine_tuned_model_checkpoint']})"

@@ -578,7 +578,9 @@ class Scheduler:
                 return  # resumed while its last trainer is still exiting: next tick
             # A resumed job keeps the time it first started.
             started = job.get("started_at") or now()
-            if not self.store.transition(job["id"], ["queued"], "running", started_at=started):
+            if not self.store.transition(
+                job["id"], ["queued"], "running", started_at=started, pause_requested=0
+            ):
                 continue  # cancelled in between
             try:
                 claim_model_name(self.store, job)

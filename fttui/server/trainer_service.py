@@ -144,9 +144,18 @@ def control(job: dict[str, Any] | None) -> dict[str, Any]:
     `cancel`: stop, keep what was written, report `cancelled`. `pause`: finish the
     step under way, save a checkpoint with the optimizer state, report `paused`.
     """
-    if job is None or job.get("cancel_requested") or job["status"] not in ("running", "paused"):
+    resumed = job is not None and job["status"] == "queued" and job.get("pause_requested")
+    if (
+        job is None
+        or job.get("cancel_requested")
+        or (job["status"] not in ("running", "paused") and not resumed)
+    ):
         return {"action": "cancel", "status": job["status"] if job else None}
     if job["status"] == "paused":
+        return {"action": "pause", "status": "paused"}
+    if job["status"] == "queued" and job.get("pause_requested"):
+        # Resumed while this trainer was still saving its pause checkpoint: it
+        # finishes that (the next trainer continues from it) and stops.
         return {"action": "pause", "status": "paused"}
     return {"action": "continue", "status": job["status"]}
 
@@ -564,6 +573,8 @@ def _status(store: Store, job_id: str, report: dict[str, Any]) -> None:
         # stops. The job has shown `paused` since the user asked; from now on it can
         # be resumed.
         store.transition(job_id, ["paused"], "paused", pause_requested=0, estimated_finish=None)
+        # Or resumed meanwhile (queued): the checkpoint is saved, it may start now.
+        store.transition(job_id, ["queued"], "queued", pause_requested=0)
 
 
 def _checkpoint(

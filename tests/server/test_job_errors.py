@@ -29,18 +29,19 @@ def ids(api: httpx.Client) -> dict[str, str]:
 
 CASES: list[tuple[str, dict[str, Any], int, str, str]] = [
     ("no training file", {"model": "ada"}, 400, "training_file", "required"),
-    ("unknown training file", {"training_file": "file-nope"}, 404, "training_file", "file-nope"),
+    # As OpenAI answers (400 invalid_request_error naming the param), not 404.
+    ("unknown training file", {"training_file": "file-nope"}, 400, "training_file", "file-nope"),
     (
         "unknown validation file",
         {"validation_file": "file-nope"},
-        404,
+        400,
         "validation_file",
         "file-nope",
     ),
     ("batch purpose", {"training_file": "{batch}"}, 400, "training_file", "purpose 'fine-tune'"),
     ("same file twice", {"validation_file": "{train}"}, 400, "validation_file", "same file"),
     ("mixed formats", {"validation_file": "{chat}"}, 400, "validation_file", "same format"),
-    ("unknown model", {"model": "gpt-9"}, 404, "model", "gpt-9"),
+    ("unknown model", {"model": "gpt-9"}, 400, "model", "gpt-9"),
     ("suffix too long", {"suffix": "x" * 41}, 400, "suffix", "41 characters"),
     ("suffix bad chars", {"suffix": "a/b"}, 400, "suffix", "'/'"),
     (
