@@ -642,6 +642,12 @@ def create(
         bool, typer.Option("--follow", help="stream the job's events until it ends")
     ] = False,
     json_out: JsonFlag = False,
+    quiet: Annotated[
+        bool,
+        typer.Option(
+            "-q", "--quiet", help="print only the job's id: JOB=$(fttui jobs create -q ...)"
+        ),
+    ] = False,
 ) -> None:
     """Check, upload and start a fine-tuning job (legacy: fine_tunes.create).
 
@@ -776,10 +782,14 @@ def create(
                 print(safe_json(raw(job)), flush=True)
             else:
                 print_json(raw(job))
+        elif quiet:
+            from fttui.core.safe_text import safe_text
+
+            print(safe_text(job.id), flush=True)
         else:
             line("created job ", job.id, " (", _status(job.status), ")")
         if not follow_job_:
-            if not json_out:
+            if not json_out and not quiet:
                 line("follow it: ", f"fttui jobs follow {job.id}")
             return ExitCode.OK
         return await follow_job(client, job.id, json_out=json_out)

@@ -168,10 +168,11 @@ def test_cancel_follow_exit_codes_and_file_ids(cli_server: ServerProcess, tmp_pa
     assert fttui("files", "download", file_id, "-o", str(copy), base_url=url).code == 0
     assert copy.read_bytes() == train.read_bytes()
 
-    created = fttui("jobs", "create", "-t", file_id, "-m", "tiny-test", "--json", base_url=url)
+    created = fttui("jobs", "create", "-t", file_id, "-m", "tiny-test", "-q", base_url=url)
     assert created.code == 0, created.err
-    job_id = created.json()["id"]
-    assert created.json()["training_file"] == file_id
+    job_id = created.out.strip()  # -q: the id alone, for JOB=$(fttui jobs create -q ...)
+    assert job_id.startswith("ftjob-") and "\n" not in job_id
+    assert fttui("jobs", "get", job_id, "--json", base_url=url).json()["training_file"] == file_id
     cancelled = fttui("jobs", "cancel", job_id, "--json", base_url=url)
     assert cancelled.code == 0 and cancelled.json()["status"] == "cancelled"
     followed = fttui("jobs", "follow", job_id, base_url=url)
