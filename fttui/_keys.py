@@ -14,8 +14,10 @@ a marker travels the key's path behind it (the widget it was given to, each
 ancestor, the screen, the app: each posted to the next node's queue once the
 previous node has handled everything before it, so it always trails the key and
 whatever the key's handlers posted on the way). When the marker is back at the app
-the key's binding has run; if that pushed a screen, the next key waits until the
-new screen is mounted and has focused its first field. Keys that arrive meanwhile
+the key's binding has run (a marker that found messages queued behind it on the
+way goes round again: what the key started may travel on as messages, like a pane
+asking its screen for a dialog); if that pushed a screen, the next key waits until
+the new screen is mounted and has focused its first field. Keys that arrive meanwhile
 are held and then routed in order, as if typed slowly.
 
 A screen that must not act on keys typed before it was shown (a confirm for a
@@ -43,6 +45,8 @@ if TYPE_CHECKING:
 #: of its widgets), the marker is lost and the key counts as handled. A node that is
 #: merely slow (a loaded machine) is waited for, however long it takes.
 STALL_S = 0.25
+#: Passes of the marker along a key's path at most (see `KeyQueue._step`).
+MAX_PASSES = 4
 
 
 class KeyQueue:
@@ -93,21 +97,33 @@ class KeyQueue:
         path = list(target.ancestors_with_self)
         if path[-1] is not app:
             path.append(app)  # a widget removed meanwhile: the app still sees the key last
-        self._step(path, 0, generation)
+        self._step(path, 0, generation, False, 1)
         app.set_timer(STALL_S, partial(self._stalled, generation))
 
-    def _step(self, path: list[DOMNode], index: int, generation: int) -> None:
+    def _step(
+        self, path: list[DOMNode], index: int, generation: int, busy: bool, passes: int
+    ) -> None:
         """Run on path[index - 1]'s task: that node has handled the key (and passed
-        it up, if it did). Queue the marker behind it on the next node."""
+        it up, if it did). Queue the marker behind it on the next node.
+
+        What a key starts may travel on as messages (a pane asks for a dialog by
+        posting a message up to its screen), so a marker that finds messages queued
+        behind it on its way makes another pass along the path, up to `MAX_PASSES`."""
         if generation != self._generation:
             return
+        if index:
+            busy = busy or not path[index - 1]._message_queue.empty()
         if index == len(path):
-            self._finished(generation)
+            busy = busy or any(not node._message_queue.empty() for node in path)
+            if busy and passes < MAX_PASSES:
+                self._step(path, 0, generation, False, passes + 1)
+            else:
+                self._finished(generation)
             return
         node = path[index]
         self._waiting_on = node
-        if not node.call_later(self._step, path, index + 1, generation):
-            self._step(path, index + 1, generation)  # a node that no longer runs
+        if not node.call_later(self._step, path, index + 1, generation, busy, passes):
+            self._step(path, index + 1, generation, busy, passes)  # a node that no longer runs
 
     def _stalled(self, generation: int) -> None:
         if generation != self._generation or self._in_flight is None:
