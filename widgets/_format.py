@@ -30,6 +30,13 @@ def human_duration(seconds: float) -> str:
     return f"{s // 86400}d{(s % 86400) // 3600:02d}h"
 
 
+def short_time(ts: float | None) -> str:
+    """A Unix time as local 'MM-DD HH:MM' (a list's column; the year is in the detail)."""
+    if ts is None:
+        return ""
+    return datetime.fromtimestamp(ts).strftime("%m-%d %H:%M")
+
+
 def local_time(ts: float | None, with_seconds: bool = False) -> str:
     """A Unix time as local 'YYYY-MM-DD HH:MM' (what a person scanning a list reads)."""
     if ts is None:

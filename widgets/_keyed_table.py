@@ -57,6 +57,21 @@ def _width(text: str) -> int:
     return len(text) if text.isascii() else cell_len(text)
 
 
+def _clip(text: str, room: int, *, keep_end: bool = False) -> str:
+    """`text` cut to `room` cells with "…" where it was cut (its start, `keep_end`)."""
+    if room <= 1:
+        return "…"[:room]
+    if keep_end:
+        cut = text[-(room - 1) :]
+        while _width(cut) > room - 1:
+            cut = cut[1:]
+        return "…" + cut
+    cut = text[: room - 1]
+    while _width(cut) > room - 1:
+        cut = cut[:-1]
+    return cut + "…"
+
+
 @dataclass
 class Column:
     """One column: its key, header label (with the sort arrow) and content width."""
@@ -135,6 +150,14 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = ()
     #: Keys of right-aligned columns (numbers).
     RIGHT_ALIGNED: ClassVar[frozenset[str]] = frozenset()
+    #: Column keys, most needed first: when the columns do not fit the table's width,
+    #: the last ones are dropped first (after the shrinkable ones have shrunk). Empty:
+    #: every column always shows (the table scrolls sideways instead).
+    KEEP_ORDER: ClassVar[tuple[str, ...]] = ()
+    #: Shrinkable columns and the fewest characters of content they keep; a cell cut
+    #: short ends in "…" (`CLIP_HEAD` columns keep their end instead: ids differ there).
+    SHRINK: ClassVar[dict[str, int]] = {}  # noqa: RUF012 - read-only
+    CLIP_HEAD: ClassVar[frozenset[str]] = frozenset()
 
     sort_key: reactive[str] = reactive("")
     sort_reverse: reactive[bool] = reactive(False)
@@ -166,6 +189,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         # id -> (cursor, parity, focus), its drawn line, the style that fills the rest.
         self._strips: dict[str, tuple[tuple[Any, ...], Strip, Style]] = {}
         self._widths_version = 0  # bumped whenever a column widens
+        self._fitted: tuple[tuple[Any, ...], list[int]] | None = None  # (inputs, widths)
         #: Ids of marked rows, in the order they were marked (see `toggle_mark`).
         self.marked: dict[str, None] = {}
         self.set_reactive(KeyedTable.empty_text, empty_text)
@@ -294,14 +318,18 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self.move_cursor(self._cursor + self._page_rows)
 
     def action_cursor_first(self) -> None:
+        """Home / g: the first row, scrolled back to the first column."""
+        self.scroll_to(x=0, animate=False, immediate=True)
         self.move_cursor(0)
 
     def action_cursor_last(self) -> None:
+        """End / G: the last row, scrolled back to the first column."""
+        self.scroll_to(x=0, animate=False, immediate=True)
         self.move_cursor(len(self._order) - 1)
 
     def action_cycle_sort(self) -> None:
-        """Sort by the next column (wrapping round)."""
-        keys = [key for key, _ in self.COLUMNS]
+        """Sort by the next column shown (wrapping round)."""
+        keys = [c.key for c, w in zip(self.columns.values(), self._widths(), strict=True) if w]
         index = keys.index(self.sort_key) if self.sort_key in keys else -1
         self.sort_key = keys[(index + 1) % len(keys)]
 
@@ -481,8 +509,9 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     # -- sorting and filtering ------------------------------------------------------
     def _relabel(self) -> None:
         for key, label in self.COLUMNS:
-            # The arrow slot is always reserved so the column width never jumps.
-            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else "  "
+            # Only the sorted column holds an arrow: two cells per column more would
+            # cost a narrow table a column.
+            arrow = (" ▼" if self.sort_reverse else " ▲") if key == self.sort_key else ""
             self.columns[key].label = Text(label + arrow)
         self._strips.clear()
         self._update_virtual_size()
@@ -516,9 +545,58 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         """Data rows that fit on screen under the header."""
         return max(1, self.scrollable_content_region.height - 1)
 
-    def _widths(self) -> list[int]:
-        """Each column's width on screen: content, the label, one space either side."""
+    def _natural_widths(self) -> list[int]:
+        """Each column's full width: content, the label, one space either side."""
         return [max(c.width, c.label.cell_len) + 2 for c in self.columns.values()]
+
+    def _widths(self) -> list[int]:
+        """Each column's width on screen (0: dropped), fitted to the table's width."""
+        room = self.scrollable_content_region.width if self.is_mounted else 0
+        key = (room, self._widths_version, tuple(c.label.plain for c in self.columns.values()))
+        if self._fitted is not None and self._fitted[0] == key:
+            return self._fitted[1]
+        widths = self._fit(room)
+        self._fitted = (key, widths)
+        return widths
+
+    def _fit(self, room: int) -> list[int]:
+        """Shrink the shrinkable columns, then drop the least needed, until the
+        columns fit `room` cells (or only the first two are left)."""
+        natural = self._natural_widths()
+        keys = list(self.columns)
+        if not self.KEEP_ORDER or room <= 0 or sum(natural) <= room:
+            return natural
+        least = [self.columns[k].label.cell_len + 2 for k in keys]
+        smallest = [
+            max(least[i], self.SHRINK[k] + 2) if k in self.SHRINK else natural[i]
+            for i, k in enumerate(keys)
+        ]
+        smallest = [min(a, b) for a, b in zip(smallest, natural, strict=True)]
+        shown = set(keys)
+        droppable = [k for k in reversed(self.KEEP_ORDER) if k in shown]
+        while len(shown) > 2 and droppable:
+            if sum(smallest[i] for i, k in enumerate(keys) if k in shown) <= room:
+                break
+            shown.discard(droppable.pop(0))
+        widths = [natural[i] if k in shown else 0 for i, k in enumerate(keys)]
+        excess = sum(widths) - room
+        # The least needed columns are cut short first (an id stays whole longest).
+        slack = [
+            keys.index(k)
+            for k in reversed(self.KEEP_ORDER)
+            if k in shown and widths[keys.index(k)] > smallest[keys.index(k)]
+        ]
+        for i in slack:
+            if excess <= 0:
+                break
+            cut = min(excess, widths[i] - smallest[i])
+            widths[i] -= cut
+            excess -= cut
+        return widths
+
+    def on_resize(self) -> None:
+        self._strips.clear()
+        self._update_virtual_size()
 
     def _update_virtual_size(self) -> None:
         set_virtual_size(self, Size(sum(self._widths()), len(self._order) + 1))
@@ -559,6 +637,10 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         for index, (column, width, text, style) in enumerate(
             zip(self.columns.values(), widths, cells, styles, strict=True)
         ):
+            if width == 0:
+                continue  # dropped: the table is too narrow for it
+            if _width(text) > width - 2:
+                text = _clip(text, width - 2, keep_end=column.key in self.CLIP_HEAD)
             pad = " " * (width - 1 - _width(text))
             lead = mark if index == 0 else " "
             body = pad + text + " " if column.right else lead + text + pad
@@ -585,7 +667,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         key = self._order[index]
         cursor = index == self._cursor
         marked = key in self.marked
-        flags = (cursor, index % 2, self.has_focus, marked)
+        flags = (cursor, index % 2, self.has_focus, marked, tuple(self._widths()))
         cached = self._strips.get(key)
         if cached is not None and cached[0] == flags:
             _, strip, fill = cached

@@ -24,7 +24,8 @@ class CompareTable(VerticalScroll):
 
     DEFAULT_CSS = """
     CompareTable { height: 1fr; }
-    CompareTable > #compare-body { width: auto; min-width: 100%; height: auto; }
+    /* The pane's width: Rich folds long values so every job's column shows. */
+    CompareTable > #compare-body { width: 100%; height: auto; }
     CompareTable > .compare-table--differs { color: $warning; text-style: bold; }
     """
 

@@ -10,7 +10,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.message import Message
 
-from widgets._format import human_duration, local_time
+from widgets._format import human_duration, short_time
 from widgets._keyed_table import KeyedTable
 from widgets.rows import JobRow
 
@@ -34,20 +34,29 @@ def status_text(status: str) -> Text:
 
 
 def elapsed_text(job: JobRow, now: float) -> str:
-    """'3m10s' for a finished job; '3m10s, ETA 2m05s' while running with an estimate."""
+    """The list's time column: how long a finished job took ('3m10s'); for a running
+    job with an estimate the time left ('ETA 2m05s'), else how long it has run."""
     if job.finished_at is not None:
         return human_duration(job.finished_at - job.created_at)
     if job.status not in ACTIVE:
         return ""
-    text = human_duration(now - job.created_at)
     if job.status == "running" and job.estimated_finish is not None:
         left = job.estimated_finish - now
-        text += f", ETA {human_duration(left)}" if left > 0 else ", ETA soon"
-    return text
+        return f"ETA {human_duration(left)}" if left > 0 else "ETA soon"
+    return human_duration(now - job.created_at)
+
+
+METHOD_SHORT = {"supervised": "SFT", "dpo": "DPO", "reinforcement": "RFT"}
+
+
+def method_cell(method: str) -> str:
+    """OpenAI's `method.type` as the table shows it: SFT, DPO, RFT (others as sent)."""
+    return METHOD_SHORT.get(method, method)
 
 
 def model_cell(row: JobRow) -> str:
-    """The model, marked with the method when it is not supervised: `gpt-4o-mini (DPO)`."""
+    """The model, marked with the method when it is not supervised: `gpt-4o-mini (DPO)`
+    (the filter matches either)."""
     if row.method == "supervised":
         return row.model
     return f"{row.model} ({'DPO' if row.method == 'dpo' else row.method})"
@@ -66,13 +75,35 @@ class JobTable(KeyedTable[JobRow]):
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = (
         ("status", "Status"),
         ("id", "ID"),
+        ("suffix", "Suffix"),
         ("model", "Model"),
+        ("method", "Method"),
         ("created", "Created"),
-        ("elapsed", "Elapsed/ETA"),
+        ("elapsed", "Time"),
         ("tokens", "Tokens"),
-        # Last: the widest column, so the others stay visible at 80 columns.
-        ("fine_tuned_model", "Fine-tuned model"),
+        ("fine_tuned_model", "Fine-tuned"),
     )
+    #: What a narrow table keeps (the rest is dropped from the end of this list): at
+    #: 80 columns status, id, time (elapsed, ETA), suffix, model and tokens. Ids keep their end
+    #: (`…a1b2c3d4`: where ids differ), names their start.
+    KEEP_ORDER: ClassVar[tuple[str, ...]] = (
+        "status",
+        "id",
+        "elapsed",
+        "suffix",
+        "model",
+        "tokens",
+        "method",
+        "created",
+        "fine_tuned_model",
+    )
+    SHRINK: ClassVar[dict[str, int]] = {  # noqa: RUF012 - read-only
+        "id": 8,
+        "suffix": 6,
+        "model": 8,
+        "fine_tuned_model": 12,
+    }
+    CLIP_HEAD: ClassVar[frozenset[str]] = frozenset({"id"})
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_mark", "Mark job to compare", show=False),
@@ -119,8 +150,10 @@ class JobTable(KeyedTable[JobRow]):
         return (
             row.status,
             row.id,
-            model_cell(row),
-            local_time(row.created_at),
+            row.suffix or "",
+            row.model,
+            method_cell(row.method),
+            short_time(row.created_at),
             elapsed_text(row, clock),
             f"{row.trained_tokens:,}" if row.trained_tokens is not None else "",
             row.fine_tuned_model or "",
@@ -133,7 +166,7 @@ class JobTable(KeyedTable[JobRow]):
         return row.status in ACTIVE
 
     def _clock_cells(self, row: JobRow, now: float | None) -> dict[int, str]:
-        return {4: elapsed_text(row, time.time() if now is None else now)}
+        return {6: elapsed_text(row, time.time() if now is None else now)}
 
     def _sort_value(self, row: JobRow, column: str) -> Any:
         if column == "status":
@@ -142,6 +175,10 @@ class JobTable(KeyedTable[JobRow]):
             return row.id
         if column == "model":
             return row.model
+        if column == "suffix":
+            return row.suffix or ""
+        if column == "method":
+            return row.method
         if column == "fine_tuned_model":
             return row.fine_tuned_model or ""
         if column == "elapsed":

@@ -78,31 +78,46 @@ class KeyBar(Widget):
             shown.append(palette)
         return tuple(shown)
 
+    #: Keys pinned to the right edge, always shown however narrow the bar: the help
+    #: (`?`, where every other key is listed) and the command palette.
+    PINNED: ClassVar[frozenset[str]] = frozenset({"question_mark"})
+
     def render(self) -> Text:
-        """The keys left to right; the command palette's key pinned to the right edge."""
+        """The keys left to right, as many as fit whole (then "…"); help and the
+        command palette's key pinned to the right edge."""
         key_style = self.get_component_rich_style("key-bar--key")
         description_style = self.get_component_rich_style("key-bar--description")
-        keys = list(self._keys)
-        pinned = keys.pop() if keys and keys[-1][0] == self.app.COMMAND_PALETTE_BINDING else None
-        text = Text(no_wrap=True, end="")
-        self._spans = []
-        for key, display, description in keys:
-            start = len(text)
-            text.append(f" {display} ", key_style)
-            text.append(f"{description} ", description_style)
-            self._spans.append((start, len(text), key))
-        if pinned is not None:
-            key, display, description = pinned
-            tail = Text.assemble(
+        pinned_keys = self.PINNED | {self.app.COMMAND_PALETTE_BINDING}
+        keys = [k for k in self._keys if k[0] not in pinned_keys]
+        pinned = [k for k in self._keys if k[0] in pinned_keys]
+
+        def pair(display: str, description: str) -> Text:
+            return Text.assemble(
                 (f" {display} ", key_style), (f"{description} ", description_style)
             )
-            room = max(0, self.size.width - tail.cell_len)
-            if text.cell_len > room:
-                text.truncate(max(0, room - 1))
+
+        tail = Text(no_wrap=True, end="")
+        tail_spans: list[tuple[int, int, str]] = []
+        for key, display, description in pinned:
+            start = tail.cell_len
+            tail.append_text(pair(display, description))
+            tail_spans.append((start, tail.cell_len, key))
+        room = max(0, self.size.width - tail.cell_len) if pinned else self.size.width
+        text = Text(no_wrap=True, end="")
+        self._spans = []
+        for index, (key, display, description) in enumerate(keys):
+            item = pair(display, description)
+            last = index == len(keys) - 1
+            if text.cell_len + item.cell_len + (0 if last else 1) > room and self.size.width:
                 text.append("…")
-            text.pad_right(room - text.cell_len)
-            self._spans = [(a, min(b, room), k) for a, b, k in self._spans if a < room]
-            self._spans.append((room, room + tail.cell_len, key))
+                break
+            start = text.cell_len
+            text.append_text(item)
+            self._spans.append((start, text.cell_len, key))
+        if pinned:
+            text.pad_right(max(0, room - text.cell_len))
+            offset = text.cell_len
+            self._spans += [(offset + a, offset + b, k) for a, b, k in tail_spans]
             text.append_text(tail)
         return text
 

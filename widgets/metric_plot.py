@@ -84,6 +84,24 @@ def nice_step(span: float) -> float:
     return 10 * power
 
 
+def nice_ticks(low: float, high: float, most: int) -> tuple[list[float], list[str]]:
+    """At most `most` ticks on the multiples of a round step (1, 2 or 5 x 10^n) between
+    `low` and `high`, labelled with as many decimals as the step needs (and no
+    float noise: 0.30000000000000004 reads 0.3)."""
+    if high <= low or not (math.isfinite(low) and math.isfinite(high)):
+        return [], []
+    step = nice_step(high - low)
+    while (high - low) / step + 1 > max(2, most):
+        step = nice_step(step * 6)  # the next round step up
+    first = math.ceil(low / step - 1e-9)
+    last = math.floor(high / step + 1e-9)
+    positions = [i * step for i in range(first, last + 1)]
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9))
+    labels = [f"{p:.{decimals}f}" for p in positions]
+    labels = ["0" if float(label) == 0 else label for label in labels]  # not "-0.0"
+    return positions, labels
+
+
 def nice_limits(low: float, high: float) -> tuple[float, float]:
     """`low` and `high` rounded outwards to a round step of their span."""
     if high <= low:
@@ -327,26 +345,18 @@ class MetricPlot(Widget):
         return x_low, x_high, self._y_limits[0], self._y_limits[1]
 
     def _x_ticks(self, fig: Any, low: float, high: float, width: int) -> None:
-        """Plain step numbers on the x axis (plotext would write 2.0e4 for 20000)."""
+        """Round steps (1, 2, 5 x 10^n) on the x axis, as plain numbers (plotext would
+        write 2.0e4 for 20000)."""
         if high <= low:
             return
-        count = max(2, min(7, width // 12))
-        positions = [low + (high - low) * i / (count - 1) for i in range(count)]
-        integral = float(low).is_integer() and float(high).is_integer()
-        if integral:
-            positions = sorted({float(round(p)) for p in positions})
-        labels = [f"{int(p)}" if integral else f"{p:.3g}" for p in positions]
+        positions, labels = nice_ticks(low, high, max(2, min(7, width // 10)))
         fig.ruler("x").ticks(positions, labels)
 
     def _y_ticks(self, fig: Any, low: float, high: float, height: int) -> None:
-        """Ticks on round values of the round limits (plotext spaces its own evenly)."""
-        step = nice_step(high - low)
-        while (high - low) / step + 1 > max(2, height // 2):
-            step = nice_step(step * 6)  # the next round step up
-        count = round((high - low) / step)
-        positions = [low + i * step for i in range(count + 1)]
-        decimals = max(0, -math.floor(math.log10(step))) if step < 1 else 0
-        fig.ruler("y").ticks(positions, [f"{p:.{decimals}f}" for p in positions])
+        """Round steps on the y axis, each label with the decimals it needs (a loss
+        axis at 0.5, 1.5, 2.5 read 0, 2, 2 when labels were rounded to the step)."""
+        positions, labels = nice_ticks(low, high, max(2, height // 2))
+        fig.ruler("y").ticks(positions, labels)
 
     def _chart(self, width: int, height: int) -> Text:
         import plotext  # lazily: 0.1 s of import that app start-up need not pay

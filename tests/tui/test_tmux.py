@@ -77,9 +77,10 @@ def test_installed_fttui_in_tmux(
     )
     tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", command)
     # 100 columns: the narrow layout, jobs pane first.
-    screen = _wait_screen(tmux, JOB_OK)
+    # The jobs list fits its width: a long id may be cut short ("…" and its end).
+    screen = _wait_screen(tmux, JOB_OK[-8:])
     assert "1 Files" in screen and "5 Plots" in screen
-    assert JOB_FAILED in screen
+    assert JOB_FAILED[-8:] in screen
     tmux("send-keys", "-t", "app", "4")
     _wait_screen(tmux, "The job has successfully completed")
     tmux("send-keys", "-t", "app", "3")
@@ -199,12 +200,12 @@ def test_compare_and_a_job_end_notification_in_tmux(
         tmux("new-session", "-d", "-s", "app", "-x", "160", "-y", "48", f"sleep 1; exec {app}")
         tmux("resize-window", "-t", "app", "-x", "160", "-y", "48")
         tmux("pipe-pane", "-o", "-t", "app", f"cat >> {raw}")
-        _wait_screen(tmux, running)
+        _wait_screen(tmux, running[-8:])
         time.sleep(1.0)  # the jobs list has focus
         tmux("send-keys", "-t", "app", "G", "Space", "k", "Space")  # the two oldest
         _wait_screen(tmux, "comparing 2 jobs")
         screen = _wait_screen(tmux, "…000001 train")  # the legend, once the curves are in
-        assert "…000002" in screen  # the side-by-side columns
+        assert "…000002" in screen, screen  # the side-by-side columns
         store.update_job(running, status="succeeded", finished_at=int(time.time()))
         _wait_screen(tmux, "job ended")
         deadline = time.monotonic() + 10

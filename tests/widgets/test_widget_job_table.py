@@ -70,14 +70,14 @@ async def test_only_changed_cells_are_updated_and_status_is_coloured() -> None:
         await pilot.pause()
         row = table.get_row("ftjob-00001")
         assert str(row[0]) == "running" and "yellow" in str(row[0].style)
-        assert str(row[4]).endswith("ETA 2m05s")
+        assert str(row[6]).endswith("ETA 2m05s")
 
         table.set_jobs([job(1, "failed"), job(2)], now=NOW + 5)
         await pilot.pause()
         row = table.get_row("ftjob-00001")
         assert str(row[0]) == "failed" and "red" in str(row[0].style)
-        assert "ETA" not in str(row[4])
-        assert str(table.get_row("ftjob-00002")[5]) == "2,000"
+        assert "ETA" not in str(row[6])
+        assert str(table.get_row("ftjob-00002")[7]) == "2,000"
 
 
 async def test_filter_hides_non_matching_jobs_and_clearing_it_brings_them_back() -> None:
@@ -230,3 +230,57 @@ async def test_clicking_a_header_sorts_by_it_and_again_reverses() -> None:
         assert table.row_ids() == list(reversed(first))
         await pilot.click(JobTable, offset=(2, 2))  # the second row
         assert table.selected_job_id == table.row_ids()[1]
+
+
+def header(table: JobTable) -> list[str]:
+    return drawn_text(table).splitlines()[0].split()
+
+
+async def test_columns_fit_the_width_and_the_least_needed_are_dropped_first() -> None:
+    """At 160 columns the jobs pane (3/5 of the screen, 94 cells inside) shows all of
+    status, id, suffix, model, method, created, time, tokens and fine-tuned model; at
+    80 (76 inside) it drops created and fine-tuned model, never the status or id."""
+    long_model = "gpt-4o-mini-2024-07-18"
+    rows = [
+        job(1, fine_tuned_model=f"ft:{long_model}:acme:run1:9ABel2dg", model=long_model),
+        job(2, "running", method="dpo"),
+    ]
+    for width, expected, dropped in [
+        (
+            94,
+            ["Status", "ID", "Suffix", "Model", "Method", "Created", "Time", "Tokens"],
+            [],
+        ),
+        (76, ["Status", "ID", "Suffix", "Model", "Time", "Tokens"], ["Created", "Fine-tuned"]),
+    ]:
+        app = host()
+        async with app.run_test(size=(width, 12)) as pilot:
+            table = app.query_one(JobTable)
+            table.set_jobs(rows, now=NOW)
+            await pilot.pause()
+            shown = header(table)
+            assert all(name in shown for name in expected), shown
+            assert not any(name in shown for name in dropped), shown
+            assert ("Fine-tuned" in shown) == (width == 94)
+            text = drawn_text(table)
+            # Nothing to scroll sideways: every line fits the table.
+            assert table.virtual_size.width <= width
+            assert "ob-00002" in text  # an id cut keeps its end, where ids differ
+            assert "DPO" in text or width < 94
+            assert "ETA 2m05s" in text  # the running job's time left
+
+
+async def test_home_g_and_end_scroll_back_to_the_first_column() -> None:
+    app = host()
+    async with app.run_test(size=(16, 12)) as pilot:  # narrower than status and id
+        table = app.query_one(JobTable)
+        table.set_jobs([job(n) for n in range(20)], now=NOW)
+        table.focus()
+        await pilot.pause()
+        for key in ("home", "g", "end", "G"):
+            table.scroll_to(x=table.max_scroll_x, animate=False, immediate=True)
+            await pilot.pause()
+            assert table.scroll_x > 0
+            await pilot.press(key)
+            assert table.scroll_x == 0, key
+        assert table.selected_job_id == "ftjob-00000"  # G: the last (oldest) row

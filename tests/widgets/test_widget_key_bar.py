@@ -64,3 +64,40 @@ async def test_clicking_a_key_presses_it() -> None:
         await pilot.click(KeyBar, offset=(text.index("Flip"), 0))
         await pilot.pause()
         assert app.flips == 1
+
+
+class Crowded(App[None]):
+    """More keys than 40 columns hold, help among the first of them."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("question_mark", "help", "Keys"),
+        *(Binding(k, f"act('{k}')", f"Action {k}") for k in "abcdefgh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.helped = 0
+
+    def compose(self) -> ComposeResult:
+        yield KeyBar()
+
+    def action_help(self) -> None:
+        self.helped += 1
+
+    def action_act(self, key: str) -> None:
+        pass
+
+
+async def test_help_stays_on_a_narrow_bar_and_keys_that_do_not_fit_are_cut_whole() -> None:
+    app = Crowded()
+    async with app.run_test(size=(40, 5)) as pilot:
+        await pilot.pause()
+        text = drawn_text(app.query_one(KeyBar))
+        assert text.rstrip().endswith("? Keys  ^p Commands"), text
+        assert "…" in text and "Action h" not in text
+        # What is shown is whole: no key cut in the middle of its description.
+        shown = [part for part in text.split("…")[0].split(" Action ") if part.strip()]
+        assert all(len(part.strip()) == 1 for part in shown[1:]), text
+        await pilot.click(KeyBar, offset=(text.index("Keys"), 0))
+        await pilot.pause()
+        assert app.helped == 1

@@ -193,3 +193,20 @@ async def test_reinforcement_rewards_and_scores_get_a_plot_of_their_own() -> Non
         panel.set_frame(dpo)
         await pilot.pause()
         assert not panel.grader_plot.display and panel.reward_margin_plot.display
+
+
+def test_ticks_are_round_steps_with_the_decimals_they_need() -> None:
+    from widgets.metric_plot import nice_ticks
+
+    # A loss between 0.5 and 2.5: the labels read 0.5 1.0 ... (they read 0 2 2 when
+    # rounded to whole numbers).
+    positions, labels = nice_ticks(0.5, 2.5, 11)
+    assert labels == ["0.5", "1.0", "1.5", "2.0", "2.5"]
+    assert len(set(labels)) == len(labels)
+    # Steps of 1, 2 or 5 times a power of ten, on their multiples.
+    _, labels = nice_ticks(1, 24, 7)
+    assert labels == ["5", "10", "15", "20"]
+    _, labels = nice_ticks(0.001, 0.004, 6)
+    assert labels == ["0.001", "0.002", "0.003", "0.004"]
+    _, labels = nice_ticks(-0.2, 0.4, 8)
+    assert labels == ["-0.2", "0", "0.2", "0.4"]
