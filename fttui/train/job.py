@@ -506,6 +506,7 @@ class JobRun:
         rft_hp: dict[str, Any] = {}
         if rft:
             objective, rft_hp = self._rft_objective(job, tokenizer, config, len(train_ex))
+            self.rft_objective = objective
             config.eval_every = rft_hp["eval_interval"]
             config.max_eval_examples = rft_hp["eval_samples"]
         beta = resolve_beta(opts.get("beta"))
@@ -692,6 +693,15 @@ class JobRun:
         if "validation_reward_accuracy" in row:
             msg += f", validation reward accuracy={row['validation_reward_accuracy']:.2f}"
         self.reports.add("event", message=msg, level="info", type="metrics", data=data)
+        errors = list(getattr(getattr(self, "rft_objective", None), "last_errors", None) or [])
+        if errors:
+            # The grader's failures, per sample: how many and the first one's reason.
+            self.reports.add(
+                "event",
+                message=f"Step {row['step']}: the grader failed on {len(errors)} answers "
+                f"(reward 0 for each); first: {errors[0][:300]}",
+                level="warn",
+            )
         elapsed = time.monotonic() - self.started
         remaining = elapsed / max(1, row["step"] - self.first_step) * (total_steps - row["step"])
         if row["step"] == 1 or row["step"] % 5 == 0:

@@ -103,6 +103,8 @@ class RFTObjective:
     _reference: Any = field(default=None, repr=False)
     _model: Any = field(default=None, repr=False)
     _generator: torch.Generator | None = field(default=None, repr=False)
+    # The grader's errors of the last step (one per failed answer), for the job's events.
+    last_errors: list[str] = field(default_factory=list, repr=False)
 
     def module(self, model: Any) -> torch.nn.Module:
         self._model = model
@@ -243,7 +245,7 @@ class RFTObjective:
             "train_grader_errors": sum(g.error is not None for g in graded) / n_answers,
             **self._means(graded, "train"),
         }
-        self.last_errors = [g.error for g in graded if g.error]
+        self.last_errors = [str(g.error) for g in graded if g.error]
         return metrics
 
     @property

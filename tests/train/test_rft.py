@@ -141,3 +141,43 @@ def test_job_object_shows_the_method_as_openai_does(
     assert rft["hyperparameters"]["compute_multiplier"] == 1
     assert rft["hyperparameters"]["eval_interval"] == 4
     assert job["fine_tuned_model"]
+
+
+def test_a_hostile_grader_harms_neither_the_server_nor_its_data(
+    tiny_server: ServerProcess,
+) -> None:
+    """A python grader that forks, writes into the server's data directory and opens a
+    socket: every answer gets the grader's error (reward 0), the job still finishes,
+    the data directory is untouched and the server answers."""
+    precious = tiny_server.data_dir / "files"
+    before = {p.name: p.read_bytes() for p in precious.iterdir()}
+    target = tiny_server.data_dir / "hostile.txt"
+    source = (
+        "import os\n"
+        "def grade(sample, item):\n"
+        f"    open({str(target)!r}, 'w').write('x')\n"
+        "    return 1.0\n"
+    )
+    train_id = upload(tiny_server, "h.jsonl", prompts(4))
+    job = create_job(
+        tiny_server,
+        model="tiny-test",
+        training_file=train_id,
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": {"type": "python", "name": "hostile", "source": source},
+                "hyperparameters": {"n_epochs": 1, "batch_size": 4, "compute_multiplier": 0.5},
+            },
+        },
+    )
+    done = wait_for(tiny_server, job["id"], FINAL, timeout=300)
+    assert done["status"] == "succeeded", done["error"]
+    evs = events(tiny_server, job["id"])
+    (metrics,) = [e["data"] for e in evs if e["type"] == "metrics"]
+    assert metrics["train_grader_errors"] == 1.0 and metrics["train_reward_mean"] == 0.0
+    warned = [e["message"] for e in evs if "the grader failed on 8 answers" in e["message"]]
+    assert warned and "scratch directory" in warned[0]
+    assert not target.exists()
+    assert all((precious / name).read_bytes() == data for name, data in before.items())
+    assert httpx.get(f"{tiny_server.base_url}/fine_tuning/jobs", timeout=10).status_code == 200
