@@ -300,7 +300,7 @@ def main() -> None:
         child(args)
         return
 
-    from fttui.core.hparams import resolve as resolve_hparams
+    from fttui.core.job_spec import resolve as resolve_hparams
     from fttui.core.models import DEFAULT_MODEL, load_registry
 
     args.data_dir.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from fttui.core.safe_text import safe_text
 from fttui.messages import BackendAnswered, BackendFailed, JobEnded
 from fttui.notify import notification_sequences
 from fttui.palette import ActionsProvider
+from fttui.panes.convert import job_suffix
 from fttui.screens.main import MainScreen
 
 if TYPE_CHECKING:
@@ -237,7 +238,7 @@ class FtTuiApp(App[int]):
     def _job_ended(self, message: JobEnded) -> None:
         """A toast always; with notifications on, the bell and a desktop notification."""
         job = message.job
-        suffix = getattr(job, "user_provided_suffix", None) or getattr(job, "suffix", None)
+        suffix = job_suffix(job)
         name = f"{job.id} ({suffix})" if suffix else job.id
         what = f"{name} {job.status}"
         if job.status == "succeeded" and job.fine_tuned_model:

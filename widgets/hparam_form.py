@@ -2,7 +2,7 @@
 suffix, seed, classification.
 
 Every field is checked here with the same pure rules the server uses
-(`fttui.core.hparams`, `fttui.core.naming`), so a bad value is caught next to its field
+(`fttui.core.job_spec`, `fttui.core.naming`), so a bad value is caught next to its field
 before anything is sent; the server's own refusal, if any, is shown verbatim on top.
 """
 
@@ -22,7 +22,7 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from fttui.core.graders import GraderError, parse_grader
-from fttui.core.hparams import AUTO, REASONING_EFFORTS, RFT_HPARAMS, check_hyperparameter
+from fttui.core.job_spec import AUTO, REASONING_EFFORTS, RFT_HPARAMS, check_hyperparameter
 from fttui.core.naming import (
     SUFFIX_MAX,
     fine_tuned_model_name,
@@ -57,6 +57,11 @@ FORMAT_NAMES = {
     "preference": "preference (input, preferred_output, non_preferred_output)",
     "reinforcement": "reinforcement (messages ending with a user message)",
 }
+
+#: The local trainer's options (`fttui.core.job_spec.LOCAL_PARAMS`) the form does not
+#: offer: sent from the CLI or the API (tests/contract/test_job_spec.py holds the form
+#: to its contract: each option is a field or named here).
+OPTIONS_NOT_IN_FORM = ("prompt_loss_weight", "lora_rank", "lora_alpha", "lora_dropout")
 
 #: Every field `validate()` may report, in the order they appear.
 FIELDS = (

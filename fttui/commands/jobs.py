@@ -517,13 +517,13 @@ class Method(StrEnum):
 
 def _hyper(name: str, value: str | None) -> int | float | str | None:
     """A hyperparameter flag's value: a number or `auto`; bad input names the flag."""
-    from fttui.core.hparams import RANGES, check_hyperparameter
+    from fttui.core.job_spec import RANGES, check_hyperparameter
 
     if value is None:
         return None
     if value == "auto":
         return "auto"
-    kind = RANGES[name][0] if name in RANGES else float
+    kind = RANGES[name].kind if name in RANGES else float
     try:
         number: int | float = int(value) if kind is int else float(value)
     except ValueError:

@@ -6,7 +6,7 @@ epochs; on OpenAI's servers that is their concern, but on the local engine it ma
 a 2-core CPU. The local engine's `auto` is ours to choose, so when all three values
 are `auto` the trainer resolves them with this rule instead. A user who sets one of
 them works in the legacy guide's terms: the others then follow the legacy rule, as
-on OpenAI (fttui.core.hparams.resolve, which jobs on OpenAI always get):
+on OpenAI (fttui.core.job_spec.resolve, which jobs on OpenAI always get):
 
 - epochs: enough passes over a small file to learn it, no more on a large one:
   `ceil(600 / examples)`, clamped to 1..4, and on a CPU also no more than fit in
@@ -28,7 +28,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from fttui.core.hparams import AUTO, STANDARD_HPARAMS, Resolved, resolve
+from fttui.core.job_spec import AUTO, STANDARD_HPARAMS, Resolved, resolve
 
 EXAMPLE_PASSES = 600  # examples seen over the run, before the caps
 MAX_EPOCHS = 4

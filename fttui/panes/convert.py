@@ -38,9 +38,15 @@ def job_row(job: Any) -> JobRow:
         finished_at=_get(job, "finished_at"),
         estimated_finish=_get(job, "estimated_finish"),
         trained_tokens=_get(job, "trained_tokens"),
-        suffix=_get(job, "user_provided_suffix") or _get(job, "suffix"),
+        suffix=job_suffix(job),
         method=method_type(job),
     )
+
+
+def job_suffix(job: Any) -> str | None:
+    """The suffix the user gave a job: today's API says `user_provided_suffix`, older
+    objects and the legacy API `suffix`."""
+    return _get(job, "user_provided_suffix") or _get(job, "suffix") or None
 
 
 def method_type(job: Any) -> str:
@@ -168,7 +174,7 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
         ("status", status),
         ("model", _fmt(_get(job, "model"))),
         ("fine-tuned model", _fmt(_get(job, "fine_tuned_model"))),
-        ("suffix", _fmt(_get(job, "user_provided_suffix") or _get(job, "suffix"))),
+        ("suffix", _fmt(job_suffix(job))),
         ("training file", _fmt(_get(job, "training_file"))),
         ("validation file", _fmt(_get(job, "validation_file"))),
     ]

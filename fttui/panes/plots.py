@@ -15,6 +15,7 @@ from textual import work
 from textual.app import ComposeResult
 
 from fttui.panes.base import Pane
+from fttui.panes.convert import job_suffix
 from fttui.results import LiveMetrics
 from widgets import EventRow, MetricsPanel
 
@@ -68,9 +69,7 @@ def _frame_from_metrics(build: Callable[[Any], Any], data: list[Any]) -> Any:
 def compare_labels(jobs: Sequence[Any]) -> list[str]:
     """What the legend calls each compared job: its suffix when that tells it apart,
     else the end of its id (with the suffix, if any, in front)."""
-    suffixes = [
-        getattr(j, "user_provided_suffix", None) or getattr(j, "suffix", None) for j in jobs
-    ]
+    suffixes = [job_suffix(j) for j in jobs]
     labels = []
     for job, suffix in zip(jobs, suffixes, strict=True):
         if suffix and suffixes.count(suffix) == 1:

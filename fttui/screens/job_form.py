@@ -20,6 +20,7 @@ from textual.widgets import Button, Label
 from fttui.api import APIError, APIStatusError
 from fttui.backend import Backend, describe_error
 from fttui.core.safe_text import safe_text
+from fttui.panes.convert import job_suffix
 from widgets import HyperparamForm
 
 #: The methods the form builds (OpenAI's `method.type`).
@@ -70,7 +71,7 @@ def values_from_job(job: Any) -> dict[str, Any]:
         "validation_file": job.validation_file,
         "method_type": method_type or "supervised",
         "hyperparameters": base,
-        "suffix": getattr(job, "user_provided_suffix", None) or getattr(job, "suffix", None),
+        "suffix": job_suffix(job),
         "seed": job.seed,
         "method": "lora" if hp.get("training_method") == "lora" else "full",
         "integrations": _plain_list(getattr(job, "integrations", None)),

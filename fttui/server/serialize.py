@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from fttui.core.hparams import EXTRA_HPARAMS
+from fttui.core.job_spec import EXTRA_HPARAMS
 from fttui.store.db import Store
 
 # The legacy fine-tune object and its events list carry at most this many of a job's

@@ -197,6 +197,7 @@ def job_spec(
         "resolved",
         "method",
         "extra",
+        "spec",
         "seed",
         "suffix",
         "organization_id",

@@ -116,6 +116,9 @@ _ADDED_JOB_COLUMNS = {
     # 1 from the user's pause until the trainer reported `paused` (or was seen gone):
     # the job shows `paused` at once, but resuming must wait for its checkpoint.
     "pause_requested": "INTEGER NOT NULL DEFAULT 0",
+    # The job as asked for: `JobSpec.stored()` (fttui/core/job_spec.py), what the
+    # trainer trains; older rows have none and are read from the columns above.
+    "spec": "TEXT",
 }
 # Checkpoints: `kind` is `epoch` (one per epoch) or `pause` (saved where the user
 # paused); `bytes` is what the directory holds on disk, `state_bytes` the part of it
@@ -129,6 +132,7 @@ _ADDED_CHECKPOINT_COLUMNS = {
 _ADDED_MODEL_COLUMNS = {"bytes": "INTEGER NOT NULL DEFAULT 0"}
 
 _JSON_COLUMNS = {
+    "spec",
     "runtime",
     "meta",
     "hyperparameters",

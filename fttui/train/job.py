@@ -39,8 +39,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 
 from fttui.core.engine import engine_message, missing_engine_module
-from fttui.core.hparams import resolve as resolve_hparams
-from fttui.core.hparams import resolve_beta
+from fttui.core.job_spec import JobSpec, JobSpecError, resolve_beta
+from fttui.core.job_spec import resolve as resolve_hparams
 from fttui.core.local_auto import resolve_local
 from fttui.core.models import BaseModelSpec, default_model_spec
 from fttui.data.tokenizing import token_limit
@@ -205,6 +205,9 @@ class JobRun:
         except DataError as exc:
             self._fail(exc.code, str(exc), exc.param)
             return 1
+        except JobSpecError as exc:  # a stored job this trainer cannot read
+            self._fail(exc.code, exc.message, exc.param)
+            return 1
         except UnknownModel as exc:
             self._fail("model_not_found", str(exc), "model")
             return 1
@@ -309,21 +312,6 @@ class JobRun:
         # (a restarting one too, up to the offline limit): resuming needs them.
         self.reports.add("status", status="paused", step=step)
 
-    def _options(self, job: dict[str, Any]) -> dict[str, Any]:
-        """All requested options in one dict, however the server stored them."""
-        opts: dict[str, Any] = {}
-        method = job.get("method") or {}
-        if isinstance(method, dict):
-            sup = method.get(method.get("type", "supervised")) or {}
-            if isinstance(sup, dict):
-                opts.update(sup.get("hyperparameters") or {})
-        opts.update(job.get("hyperparameters") or {})
-        extra = job.get("extra") or {}
-        if isinstance(extra, dict):
-            opts.update(extra.get("hyperparameters") or {})
-            opts.update({k: v for k, v in extra.items() if k != "hyperparameters"})
-        return opts
-
     def _file_path(self, file_id: str, param: str) -> Path:
         """The job's file, downloaded over HTTP into the trainer's work directory."""
         try:
@@ -333,22 +321,19 @@ class JobRun:
                 raise DataError(f"{param} {file_id} no longer exists", param) from None
             raise
 
-    def _read_files(
-        self, job: dict[str, Any], tokenizer: Any, limit: int
-    ) -> tuple[list[Any], list[Any]]:
+    def _read_files(self, job: JobSpec, tokenizer: Any, limit: int) -> tuple[list[Any], list[Any]]:
         """The job's examples (PreferenceExample for DPO), read by the same code the
         server's validation ran."""
-        method = method_type(job)
-        valid_id = job.get("validation_file")
+        valid_id = job.validation_file
         train, valid = check_job_files(
-            self._file_path(job["training_file"], "training_file"),
+            self._file_path(job.training_file, "training_file"),
             self._file_path(valid_id, "validation_file") if valid_id else None,
             tokenizer,
             limit,
-            method,
+            job.method,
             keep=True,
         )
-        plw = float(self._options(job).get("prompt_loss_weight") or 0.0)
+        plw = job.options.prompt_loss_weight or 0.0
         if plw and train.format != "prompt_completion":
             # The server refuses this at creation (400); a file row without a recorded
             # format (older uploads) ends here, before any step, never silently ignored.
@@ -419,15 +404,15 @@ class JobRun:
 
         spec = self.client.spec()
         job = spec["job"]
-        opts = self._options(job)
+        # The job as asked for (fttui/core/job_spec.py): method, hyperparameters, options.
+        asked = JobSpec.from_job(job)
+        opts = asked.options
         self.model_name = str(job.get("model_name") or "")
         base = self._base_spec(spec)
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         if self.distributed and device.type == "cuda":
             device = torch.device("cuda", torch.cuda.current_device())
-        method = str(opts.get("training_method") or opts.get("method") or "full")
-        if method not in ("full", "lora", "qlora"):
-            method = "full"
+        method = asked.training_method
         self.event(f"Loading model {job['model']}")
         if self.distributed:
             import torch.distributed as dist
@@ -457,14 +442,15 @@ class JobRun:
         self.model = model
         self.check()
         limit = token_limit(base.context_length, model.config)
-        train_ex, valid_ex = self._read_files(job, tokenizer, limit)
+        train_ex, valid_ex = self._read_files(asked, tokenizer, limit)
         self.event(
             f"Files validated: {len(train_ex)} training examples"
             + (f", {len(valid_ex)} validation examples" if valid_ex else "")
         )
         self.check()
-        dpo = method_type(job) == "dpo"
-        rft = method_type(job) == "reinforcement"
+        requested = asked.requested()
+        dpo = asked.method == "dpo"
+        rft = asked.method == "reinforcement"
         # Tokens one example puts through the model (a DPO pair: both sequences).
         lengths = [
             2 * len(ex.prompt_ids) + len(ex.chosen_ids) + len(ex.rejected_ids)
@@ -473,19 +459,21 @@ class JobRun:
             for ex in train_ex
         ]
         if rft:
-            resolved = resolve_hparams(opts, len(train_ex))
+            resolved = resolve_hparams(requested, len(train_ex))
         else:
             # `auto` on the local engine: fttui's own rule (fttui.core.local_auto), not
             # the legacy guide's, which is OpenAI's for OpenAI's servers.
-            resolved, rule = resolve_local(opts, len(train_ex), sum(lengths), device.type)
+            resolved, rule = resolve_local(requested, len(train_ex), sum(lengths), device.type)
             self.event(rule)
         finish_plan(model, plan, base, device, lengths, resolved.batch_size)
         lr = base.base_learning_rate * resolved.learning_rate_multiplier
         if method != "full":
             lr *= LORA_LR_SCALE
         classification = None
-        if opts.get("compute_classification_metrics") and valid_ex and not dpo:
-            classification, warning = classification_setup(tokenizer, train_ex, valid_ex, opts)
+        if opts.compute_classification_metrics and valid_ex and not dpo:
+            classification, warning = classification_setup(
+                tokenizer, train_ex, valid_ex, opts.asked()
+            )
             if warning:
                 self.event(warning, level="warn")
         config = TrainConfig(
@@ -494,13 +482,15 @@ class JobRun:
             learning_rate=lr,
             seed=int(job.get("seed") or 0),
             method="full" if method == "full" else "lora",
-            lora_r=int(opts.get("lora_rank") or opts.get("lora_r") or 16),
-            lora_alpha=float(opts.get("lora_alpha") or 2 * int(opts.get("lora_rank") or 16)),
-            lora_dropout=float(opts.get("lora_dropout") or 0.0),
+            lora_r=opts.lora_rank or 16,
+            lora_alpha=opts.lora_alpha or 2 * (opts.lora_rank or 16),
+            lora_dropout=opts.lora_dropout or 0.0,
             bf16=plan.precision.bf16,
             loss=plan.loss,
             classification=classification,
-            prompt_loss_weight=float(opts.get("prompt_loss_weight") or 0.0),
+            prompt_loss_weight=opts.prompt_loss_weight or 0.0,
+            # Every other option the engine takes under its own name (weight_decay, ...).
+            **opts.engine_settings(),
         )
         objective: DPOObjective | RFTObjective | None = None
         rft_hp: dict[str, Any] = {}
@@ -509,7 +499,7 @@ class JobRun:
             self.rft_objective = objective
             config.eval_every = rft_hp["eval_interval"]
             config.max_eval_examples = rft_hp["eval_samples"]
-        beta = resolve_beta(opts.get("beta"))
+        beta = resolve_beta(requested.get("beta"))
         if dpo:
             from fttui.train.dpo import DPOObjective, pairs_from
 
@@ -662,7 +652,7 @@ class JobRun:
         self, job: dict[str, Any], tokenizer: Any, config: Any, n_train: int
     ) -> tuple[RFTObjective, dict[str, Any]]:
         """The reinforcement objective with the job's grader and hyperparameters."""
-        from fttui.core.hparams import resolve_reinforcement
+        from fttui.core.job_spec import resolve_reinforcement
         from fttui.train.grading import Grading
         from fttui.train.rft import RFTObjective
 
@@ -808,13 +798,6 @@ def lost_peer(exc: BaseException) -> bool:
         word in text
         for word in ("gloo", "nccl", "connection closed", "connection reset", "broken pipe")
     )
-
-
-def method_type(job: dict[str, Any]) -> str:
-    """The job's fine-tuning method: OpenAI's `method.type` (`supervised` or `dpo`)."""
-    method = job.get("method")
-    kind = method.get("type") if isinstance(method, dict) else None
-    return str(kind or "supervised")
 
 
 def _rft_columns(objective: Any, validation: bool) -> list[str]:

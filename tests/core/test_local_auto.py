@@ -3,7 +3,7 @@ sizes the issue measures, that values the user set win, and that it says why."""
 
 from __future__ import annotations
 
-from fttui.core.hparams import resolve
+from fttui.core.job_spec import resolve
 from fttui.core.local_auto import resolve_local
 
 
