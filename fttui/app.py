@@ -351,5 +351,6 @@ def run(args: argparse.Namespace) -> int:
         start_server = start
     org = profile.organization or ("local" if profile.kind == "local" else "default org")
     app = FtTuiApp(client, org=org, start_server=start_server, notifications=settings.notifications)
+    app.backend.prices = settings.prices
     result = app.run()
     return int(result or 0)

@@ -10,7 +10,7 @@ an `APIError` into the words a user sees, whether they end up in a notification
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from fttui.api import APIConnectionError, APIError, APIStatusError
@@ -34,6 +34,8 @@ class Backend:
     org: str = "local"
     frozen_now: float | None = None
     ok: bool = True
+    #: The config's [prices] (model -> USD per 1M training tokens) over fttui's table.
+    prices: dict[str, float] = field(default_factory=dict)
 
     def now(self) -> float:
         return self.frozen_now if self.frozen_now is not None else time.time()

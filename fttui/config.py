@@ -122,6 +122,15 @@ def load_config(path: Path | None = None) -> dict[str, Any]:
     default = data.get("default")
     if default is not None and not isinstance(default, str):
         raise ConfigError(f"{path}: 'default' must be a profile name (a string)")
+    prices = data.get("prices", {})
+    if not isinstance(prices, dict):
+        raise ConfigError(f"{path}: 'prices' must be a table: [prices] (model = USD per 1M tokens)")
+    for model, usd in prices.items():
+        if isinstance(usd, bool) or not isinstance(usd, int | float) or usd < 0:
+            raise ConfigError(
+                f"{path}: [prices] {model} must be USD per 1M training tokens (a number >= 0), "
+                f"got {usd!r}"
+            )
     tui = data.get("tui", {})
     if not isinstance(tui, dict):
         raise ConfigError(f"{path}: 'tui' must be a table: [tui]")
@@ -168,6 +177,8 @@ class TuiSettings:
 
     #: Ring the bell and send a desktop notification when a watched job ends.
     notifications: bool = True
+    #: The config's [prices]: model -> USD per 1M training tokens (over fttui's table).
+    prices: dict[str, float] = field(default_factory=dict)
 
 
 _TUI_KEYS: dict[str, type] = {"notifications": bool}
@@ -175,8 +186,10 @@ _TUI_KEYS: dict[str, type] = {"notifications": bool}
 
 def tui_settings(path: Path | None = None) -> TuiSettings:
     """The [tui] settings (defaults for what the file does not say)."""
-    tui = load_config(path or config_path()).get("tui", {})
-    return TuiSettings(**{k: v for k, v in tui.items() if k in _TUI_KEYS})
+    data = load_config(path or config_path())
+    tui = data.get("tui", {})
+    prices = {str(k): float(v) for k, v in data.get("prices", {}).items()}
+    return TuiSettings(**{k: v for k, v in tui.items() if k in _TUI_KEYS}, prices=prices)
 
 
 def _profile_from_table(name: str, table: Mapping[str, str], path: Path) -> Profile:

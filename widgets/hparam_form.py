@@ -181,6 +181,8 @@ class HyperparamForm(Widget):
     HyperparamForm #suffix-counter { width: auto; margin-left: 1; color: $foreground-muted; }
     HyperparamForm #suffix-counter.-over { color: $error; text-style: bold; }
     HyperparamForm #model-preview { color: $accent; height: auto; width: 100%; }
+    HyperparamForm #cost { color: $warning; height: auto; width: 100%; margin-top: 1; }
+    HyperparamForm #cost.-empty { display: none; }
     HyperparamForm #compute_classification_metrics { margin-top: 1; max-width: 100%; }
     HyperparamForm #classification-options { height: auto; display: none; }
     HyperparamForm #classification-options.-shown { display: block; }
@@ -275,6 +277,8 @@ class HyperparamForm(Widget):
         with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
                 yield from self._field(name, self.LABELS[name], Input(placeholder=AUTO, id=name))
+        # What the job will cost (set by the screen against OpenAI; empty elsewhere).
+        yield Label("", id="cost", markup=False)
         with Vertical(classes="field"):
             yield Label(f"Suffix (up to {SUFFIX_MAX} characters)", classes="field-label")
             with Horizontal(classes="row"):
@@ -334,6 +338,7 @@ class HyperparamForm(Widget):
             yield Label("", id=f"{name}-error", classes="field-error", markup=False)
 
     def on_mount(self) -> None:
+        self.show_cost("")
         self._show_backend()
 
     def _show_backend(self) -> None:
@@ -678,6 +683,16 @@ class HyperparamForm(Widget):
         self.query_one("#wandb_tags", Input).value = ", ".join(safe_text(str(t)) for t in tags)
         self._update_suffix()
         self._show_classification(on)
+
+    def show_cost(self, text: str) -> None:
+        """The job's cost before it is created (one line; empty hides it)."""
+        label = self.query_one("#cost", Label)
+        label.update(safe_text(text))
+        label.set_class(not text, "-empty")
+
+    @property
+    def cost_text(self) -> str:
+        return str(self.query_one("#cost", Label).render())
 
     def show_server_error(self, message: str) -> None:
         """Show the server's refusal at the top, as plain text with control characters

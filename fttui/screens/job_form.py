@@ -10,12 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from textual import work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Label
+from textual.widgets import Button, Input, Label, Select
 
 from fttui.api import APIError, APIStatusError
 from fttui.backend import Backend, describe_error
@@ -158,6 +158,7 @@ class JobFormScreen(ModalScreen[Any]):
         self.client = backend.client
         self.clone_from = clone_from
         self._method_extra: dict[str, Any] | None = None
+        self._token_counts: dict[tuple[str, str], int] = {}
 
     def compose(self) -> ComposeResult:
         title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
@@ -216,6 +217,53 @@ class JobFormScreen(ModalScreen[Any]):
                 form.show_server_error(
                     "This clone cannot keep everything:\n" + "\n".join(f"- {n}" for n in losses)
                 )
+
+    # -- money before create (OpenAI bills tokens x epochs x price) -----------------
+    @on(Select.Changed)
+    @on(Input.Changed, "#n_epochs")
+    def _cost_inputs_changed(self) -> None:
+        self.update_cost()
+
+    @work(exclusive=True, group="form-cost")
+    async def update_cost(self) -> None:
+        """The cost line: against OpenAI (and other non-local backends) only; the
+        training file's tokens are counted with the chosen model's tokenizer."""
+        from fttui.core.prices import cost_line
+        from widgets.hparam_form import parse_number
+
+        form = self.form
+        model = form._select("model")
+        if self.client.is_local or not model:
+            form.show_cost("")
+            return
+        file_id = form._select("training_file")
+        tokens = await self._tokens(file_id, model) if file_id else None
+        epochs = parse_number(form.query_one("#n_epochs", Input).value)
+        form.show_cost(
+            cost_line(model, tokens, epochs, method=form.method_type, overrides=self.backend.prices)
+        )
+
+    async def _tokens(self, file_id: str, model: str) -> int | None:
+        """Tokens per epoch of a training file for `model` (downloaded once, counted
+        in a thread; None when it cannot be read or is too large to fetch here)."""
+        import asyncio
+        import tempfile
+        from pathlib import Path
+
+        from fttui.data import check_file
+
+        key = (file_id, model)
+        if key in self._token_counts:
+            return self._token_counts[key]
+        with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
+            path = Path(tmp) / "train.jsonl"
+            try:
+                await self.client.files.download(file_id, path)
+                report = await asyncio.to_thread(check_file, path, model=model, n_epochs=1)
+            except (APIError, OSError, ValueError):
+                return None
+        self._token_counts[key] = report.tokens_per_epoch
+        return report.tokens_per_epoch
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "form-submit":

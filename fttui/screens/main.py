@@ -256,7 +256,8 @@ class MainScreen(Screen[None]):
     def _open_upload(self, _: UploadWanted) -> None:
         from fttui.screens.upload import UploadScreen
 
-        self.app.push_screen(UploadScreen(self.backend.client), self.files.uploaded)
+        screen = UploadScreen(self.backend.client, prices=self.backend.prices)
+        self.app.push_screen(screen, self.files.uploaded)
 
     @on(PreviewWanted)
     def _open_preview(self, message: PreviewWanted) -> None:

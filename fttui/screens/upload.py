@@ -22,6 +22,40 @@ from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 from widgets import ConfirmDialog, PathInput, TransferProgress
 
+#: The model the upload check counts with against OpenAI, per file format.
+OPENAI_CHECK_MODELS = {
+    "chat": "gpt-4o-mini-2024-07-18",
+    "preference": "gpt-4o-mini-2024-07-18",
+    "reinforcement": "o4-mini-2025-04-16",
+}
+
+
+def sniff_format(path: Path) -> str | None:
+    """The format of a JSONL file's first example (chat, preference, reinforcement or
+    prompt_completion), from its keys; None when the first line is not an object."""
+    import json
+
+    try:
+        with open(path, "rb") as fh:
+            for raw in fh:
+                if raw.strip():
+                    line = json.loads(raw)
+                    break
+            else:
+                return None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(line, dict):
+        return None
+    if "input" in line and "preferred_output" in line:
+        return "preference"
+    messages = line.get("messages")
+    if isinstance(messages, list):
+        last = messages[-1] if messages else {}
+        ends_with_user = isinstance(last, dict) and last.get("role") == "user"
+        return "reinforcement" if ends_with_user else "chat"
+    return "prompt_completion" if "prompt" in line else None
+
 
 class UploadScreen(ModalScreen[str | None]):
     """Returns the uploaded file's id, or None."""
@@ -31,9 +65,14 @@ class UploadScreen(ModalScreen[str | None]):
         Binding("ctrl+s", "upload", "Upload"),
     ]
 
-    def __init__(self, client: Client, path: str = "") -> None:
+    def __init__(
+        self, client: Client, path: str = "", *, prices: dict[str, float] | None = None
+    ) -> None:
         super().__init__()
         self.client = client
+        #: The config's [prices] over fttui's table (the cost line against OpenAI).
+        self.prices = prices or {}
+        self._sniffed: str | None = None
         self.initial_path = path
         self.report: Any = None
         self.checked_path: Path | None = None
@@ -69,7 +108,9 @@ class UploadScreen(ModalScreen[str | None]):
             from fttui.core.models import DEFAULT_MODEL
 
             return DEFAULT_MODEL
-        return "davinci-002"
+        # OpenAI: a model that trains on this kind of file (a chat file is not
+        # billed at davinci-002's price nor counted with its tokenizer).
+        return OPENAI_CHECK_MODELS.get(self._sniffed or "", "davinci-002")
 
     def _path(self) -> Path:
         return Path(self.query_one("#upload-path", Input).value.strip()).expanduser()
@@ -111,6 +152,7 @@ class UploadScreen(ModalScreen[str | None]):
             self._show(Text(safe_text(f"{path}: no such file"), style="red"))
             return
         self._show(Text(safe_text(f"checking {path} …")))
+        self._sniffed = sniff_format(path)
         try:
             report = await asyncio.to_thread(check_file, path, model=self.check_model)
         except (OSError, ValueError) as exc:
@@ -118,7 +160,19 @@ class UploadScreen(ModalScreen[str | None]):
             return
         self.report = report
         self.checked_path = path
-        self._show(report.to_rich())
+        if self.client.is_local:
+            self._show(report.to_rich())
+        else:
+            from rich.console import Group
+
+            from fttui.core.prices import cost_line
+
+            method = "reinforcement" if report.format == "reinforcement" else "supervised"
+            line = cost_line(
+                report.model, report.tokens_per_epoch, report.n_epochs, method=method,
+                overrides=self.prices,
+            )  # fmt: skip
+            self._show(Group(report.to_rich(), Text(safe_text(line), style="yellow")))
         go = self.query_one("#upload-go", Button)
         go.disabled = False
         go.focus()
