@@ -7,6 +7,11 @@ Builds the tests' tiny model (random weights, trains in seconds on a CPU), start
 through the API, trains two jobs to completion (for the compare screen) and cancels a third, then drives
 the app (Textual's pilot) and saves each main screen as SVG (`App.save_screenshot`)
 and PNG (converted with `rsvg-convert`, from Debian's librsvg2-bin, when present).
+Then an OpenAI-shaped session (`openai-*`): the app against the OpenAI test double
+(tests/openai_fixture_server.py, OpenAI's published examples), a reinforcement job's
+detail and the job form with a reinforcement grader and its cost line; alone:
+
+    python screenshots/make.py --openai-only
 """
 
 from __future__ import annotations
@@ -168,6 +173,52 @@ async def shoot(base_url: str, out: Path, sample: Path, done_id: str, other_id: 
     return saved
 
 
+async def shoot_openai(out: Path) -> list[Path]:
+    """An OpenAI-shaped session: the app against tests/openai_fixture_server.py (OpenAI's
+    published example responses), a reinforcement job selected, then the job form with
+    a reinforcement grader and the cost line."""
+    from openai_fixture_server import openai_fixture_server  # tests/
+
+    from widgets import JobTable, KeyValueTable
+
+    saved: list[Path] = []
+    port = free_port()
+    with openai_fixture_server(port):
+        for size, prefix in (((200, 60), "openai-wide"), ((80, 24), "openai-narrow")):
+            client = Client(f"http://127.0.0.1:{port}/v1", api_key="sk-x", label="openai")
+            app = FtTuiApp(client, org="default org", frozen_now=1721770000.0)
+            async with app.run_test(size=size) as pilot:
+                main = app.main
+                jobs = main.query_one(JobTable)
+                await wait_for(pilot, lambda jobs=jobs: len(jobs.jobs) >= 20)
+                jobs.select_id("ftjob-rft-python")
+                detail = main.query_one(KeyValueTable)
+                await wait_for(
+                    pilot, lambda d=detail: dict(d.items).get("id") == "ftjob-rft-python"
+                )
+                await pilot.pause(1.0)
+                if prefix == "openai-narrow":
+                    await pilot.press("3")
+                app.clear_notifications()
+                saved.append(Path(app.save_screenshot(f"{prefix}-main.svg", path=str(out))))
+                if prefix == "openai-narrow":
+                    await pilot.press("2")
+                await pilot.press("n")
+                await pilot.pause(1.5)
+                form = app.screen.query_one("HyperparamForm")
+                form.query_one("#model").value = "o4-mini"  # type: ignore[attr-defined]
+                form.query_one("#training_file").value = "file-abc"  # type: ignore[attr-defined]
+                form.query_one("#method_type").value = "reinforcement"  # type: ignore[attr-defined]
+                form.query_one("#suffix").value = "support bot"  # type: ignore[attr-defined]
+                await pilot.pause(1.5)
+                for widget in app.screen.query("Input, TextArea"):
+                    widget.cursor_blink = False  # type: ignore[attr-defined]
+                app.clear_notifications()
+                saved.append(Path(app.save_screenshot(f"{prefix}-new-job.svg", path=str(out))))
+            await client.aclose()
+    return saved
+
+
 def to_png(svgs: list[Path]) -> list[Path]:
     tool = shutil.which("rsvg-convert")
     if tool is None:
@@ -184,8 +235,16 @@ def to_png(svgs: list[Path]) -> list[Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "screenshots")
+    parser.add_argument(
+        "--openai-only", action="store_true", help="only the OpenAI-shaped session (no training)"
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
+    if args.openai_only:
+        svgs = asyncio.run(shoot_openai(args.out))
+        for path in svgs + to_png(svgs):
+            print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
+        return 0
     from fttui.train.tiny import build_tiny_model
 
     with tempfile.TemporaryDirectory(prefix="fttui-shots-") as tmp:
@@ -206,6 +265,7 @@ def main() -> int:
             svgs = asyncio.run(run())
         finally:
             server.stop()
+    svgs += asyncio.run(shoot_openai(args.out))
     for path in svgs + to_png(svgs):
         print(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path)
     return 0
