@@ -25,13 +25,19 @@ def export_command(
     model: Annotated[str, typer.Argument(help="a fine-tuned (or base) model of the local server")],
     output: Annotated[Path, typer.Option("--output", "-o", help="directory to write")],
     fmt: Annotated[
-        str, typer.Option("--format", help="hf: merged safetensors + tokenizer + chat template")
+        str,
+        typer.Option(
+            "--format",
+            help="hf: merged safetensors + tokenizer + chat template; "
+            "gguf: model.gguf + Ollama Modelfile",
+        ),
     ] = "hf",
 ) -> None:
     """Export a model as a directory transformers (and vLLM, TGI) load.
 
     hf: the merged safetensors weights (LoRA adapters merged), config, tokenizer and
-    chat template. Works against a local server on another machine too: the server
+    chat template. gguf: model.gguf (llama.cpp, Ollama) and a Modelfile (`ollama
+    create NAME -f DIR/Modelfile`), for models whose base came from a GGUF. Works against a local server on another machine too: the server
     sends the directory as a tar.
 
     Example: [bold]fttui export SmolLM2-135M-Instruct:ft-local:my-model -o ./my-model[/]

@@ -43,7 +43,7 @@ def test_exported_hf_directory_answers_like_the_server(
     served = httpx.post(
         f"{cli_server.base_url}/completions",
         json={"model": tuned, "prompt": prompt, "max_tokens": 6, "temperature": 0},
-        timeout=120,
+        timeout=300,
     ).json()["choices"][0]["text"]
     tokenizer = AutoTokenizer.from_pretrained(out)
     model = AutoModelForCausalLM.from_pretrained(out).eval()
@@ -60,8 +60,65 @@ def test_exported_hf_directory_answers_like_the_server(
 def test_export_refuses_what_it_cannot_do(cli_server: ServerProcess, tmp_path: Path) -> None:
     gguf = fttui("export", "tiny-test", "--format", "gguf", "-o", str(tmp_path / "g"),
                  base_url=cli_server.base_url)  # fmt: skip
-    assert gguf.code == 2 and "gguf is not available" in gguf.err
+    assert gguf.code == 2 and "needs a model whose base came from a GGUF" in gguf.err
+    odd = fttui("export", "tiny-test", "--format", "onnx", "-o", str(tmp_path / "o"),
+                base_url=cli_server.base_url)  # fmt: skip
+    assert odd.code == 2 and "'format' must be one of hf, gguf" in odd.err
     missing = fttui(
         "export", "no-such-model", "-o", str(tmp_path / "m"), base_url=cli_server.base_url
     )
     assert missing.code == 3 and "no-such-model" in missing.err
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+def test_default_model_exports_as_gguf_that_answers_like_the_server(
+    tmp_path: Path,
+) -> None:
+    """The default model (its base is a GGUF) as model.gguf + Modelfile: gguf's reader
+    loads it, transformers loading the GGUF answers greedily as the server does, and
+    llama-cpp-python too where it is installed."""
+    gguf = pytest.importorskip("gguf")
+    torch = pytest.importorskip("torch")
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from fttui.core.models import DEFAULT_MODEL
+    from tests.conftest import free_port
+
+    srv = ServerProcess(data_dir=tmp_path / "data", port=free_port())
+    srv.data_dir.mkdir()
+    srv.start()
+    try:
+        out = tmp_path / "gguf"
+        ran = fttui("export", DEFAULT_MODEL, "--format", "gguf", "-o", str(out),
+                    base_url=srv.base_url, timeout=400)  # fmt: skip
+        assert ran.code == 0, ran.err
+        assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "model.gguf"]
+        assert "FROM ./model.gguf" in (out / "Modelfile").read_text()
+        reader = gguf.GGUFReader(str(out / "model.gguf"))
+        assert reader.fields["general.architecture"].contents() == "llama"
+        assert len(reader.tensors) == 272 and "tokenizer.chat_template" in reader.fields
+
+        prompt = "The capital of France is"
+        served = httpx.post(
+            f"{srv.base_url}/completions",
+            json={"model": DEFAULT_MODEL, "prompt": prompt, "max_tokens": 8, "temperature": 0},
+            timeout=300,
+        ).json()["choices"][0]["text"]
+    finally:
+        srv.stop()
+    model = AutoModelForCausalLM.from_pretrained(out, gguf_file="model.gguf").eval()
+    tokenizer = AutoTokenizer.from_pretrained(out, gguf_file="model.gguf")
+    ids = tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad():
+        gen = model.generate(**ids, max_new_tokens=8, do_sample=False)
+    text = tokenizer.decode(gen[0, ids["input_ids"].shape[1] :], skip_special_tokens=True)
+    assert text == served
+
+    llama_cpp = pytest.importorskip(
+        "llama_cpp",
+        reason="llama-cpp-python is not installed (no wheel here; it compiles llama.cpp)",
+    )
+    llm = llama_cpp.Llama(model_path=str(out / "model.gguf"), verbose=False)
+    answer = llm(prompt, max_tokens=8, temperature=0)["choices"][0]["text"]
+    assert answer == served

@@ -50,7 +50,7 @@ def export_model(model_id: str, ctx: Ctx, format: str = "hf") -> FileResponse:
 
     check_format(format)
     require_engine(503, "export a model")
-    path = build_tar(ctx.store, model_id)
+    path = build_tar(ctx.store, model_id, format)
     name = model_id.replace(":", "_").replace("/", "_")
     return FileResponse(
         path,
