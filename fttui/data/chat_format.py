@@ -32,7 +32,7 @@ THINK_OPEN, THINK_CLOSE = "<think>", "</think>"
 HERMES_OPEN, HERMES_CLOSE = "<tool_call>", "</tool_call>"
 
 # OpenAI's `reasoning_effort` values; the first two ask for no reasoning.
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
+REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh", "max")
 NO_REASONING = ("none", "minimal")
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fttui.data.chat_format import REASONING_EFFORTS
 from fttui.server.errors import APIError
 
 MAX_TOKENS_LIMIT = 4096  # per choice; the model's context window is checked on top
@@ -261,7 +262,6 @@ _NEUTRAL = {
 }
 _ROLES = ("system", "developer", "user", "assistant", "tool")
 MAX_TOOLS = 128
-REASONING_EFFORTS = ("none", "minimal", "low", "medium", "high", "xhigh")
 
 
 @dataclass

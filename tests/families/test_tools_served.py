@@ -160,9 +160,9 @@ def test_a_template_without_tools_is_a_400_naming_tools(tmp_path: Path) -> None:
             assert caught.value.param == "tools"  # type: ignore[attr-defined]
             assert "does not render tools" in caught.value.message
             with pytest.raises(openai.BadRequestError) as caught:
-                sdk.chat.completions.create(
+                sdk.chat.completions.create(  # type: ignore[call-overload]
                     model="tiny-llama3",
-                    messages=ASK,  # type: ignore[arg-type]
+                    messages=ASK,
                     reasoning_effort="high",
                     max_tokens=2,
                 )

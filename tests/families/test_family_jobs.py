@@ -1,0 +1,117 @@
+"""Each family's tiny model through the real server: a two-turn chat file trains (full
+fine-tune in CI, LoRA behind `long`), the fine-tuned model answers through chat
+completions without any think block in `content`, and a tool-call file trains where the
+family's template renders calls and is refused, naming the template's limit, where
+it does not."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from conftest import ServerProcess, free_port
+
+from tests.train.conftest import create_job, upload, wait_for
+
+from .conftest import NPM_TOKENIZERS, family_model
+
+TWO_TURNS = {
+    "messages": [
+        {"role": "user", "content": "What does a cat say?"},
+        {"role": "assistant", "content": "Meow."},
+        {"role": "user", "content": "And a dog?"},
+        {"role": "assistant", "content": "Woof."},
+    ]
+}
+TOOL_CALL = {
+    "messages": [
+        {"role": "user", "content": "weather?"},
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "c1",
+                    "type": "function",
+                    "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'},
+                }
+            ],
+        },
+    ],
+    "tools": [{"type": "function", "function": {"name": "get_weather"}}],
+}
+RENDERS_TOOLS = {"qwen3": True, "llama3": False, "gemma3": False}
+
+
+@pytest.fixture(scope="module")
+def families_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    data_dir = tmp_path_factory.mktemp("families")
+    models = [
+        {"id": f"tiny-{f}", "source": str(family_model(f)), "base_learning_rate": 0.01}
+        for f in sorted(NPM_TOKENIZERS)
+    ]
+    (data_dir / "models.json").write_text(json.dumps({"models": models}))
+    srv = ServerProcess(data_dir=data_dir, port=free_port(), env={"HF_HUB_OFFLINE": "1"})
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def train(srv: ServerProcess, family: str, rows: list[dict[str, Any]], **hp: Any) -> dict[str, Any]:
+    file_id = upload(srv, f"{family}.jsonl", [json.dumps(r) for r in rows])
+    job = create_job(
+        srv,
+        model=f"tiny-{family}",
+        training_file=file_id,
+        hyperparameters={"n_epochs": 1, "batch_size": 2, **hp},
+        seed=1,
+    )
+    return wait_for(srv, job["id"], {"succeeded", "failed", "cancelled"}, timeout=300)
+
+
+def answer(srv: ServerProcess, model: str) -> dict[str, Any]:
+    body = {"model": model, "messages": TWO_TURNS["messages"][:3], "max_tokens": 8}
+    resp = httpx.post(f"{srv.base_url}/chat/completions", json=body, timeout=300)
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json()["choices"][0]["message"])
+
+
+# Each family costs 1-4 min here (its real vocabulary: Gemma 3's 262k tokenizer alone
+# loads in ~20 s on the busy box): CI runs Qwen3, `-m long` the others.
+@pytest.mark.parametrize(
+    "family",
+    [
+        "qwen3",
+        pytest.param("llama3", marks=pytest.mark.long),
+        pytest.param("gemma3", marks=pytest.mark.long),
+    ],
+)
+def test_a_two_turn_chat_and_a_tool_call_file_per_family(
+    families_server: ServerProcess, family: str
+) -> None:
+    job = train(families_server, family, [TWO_TURNS] * 4)
+    assert job["status"] == "succeeded", job["error"]
+    message = answer(families_server, job["fine_tuned_model"])
+    assert "<think>" not in (message["content"] or "") and "</think>" not in (
+        message["content"] or ""
+    )
+    job = train(families_server, family, [TOOL_CALL] * 4)
+    if RENDERS_TOOLS[family]:
+        assert job["status"] == "succeeded", job["error"]
+    else:
+        assert job["status"] == "failed"
+        assert "chat template cannot render" in job["error"]["message"], job["error"]
+        assert "line 1" in job["error"]["message"]
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("family", sorted(NPM_TOKENIZERS))
+def test_lora_on_a_two_turn_chat_per_family(families_server: ServerProcess, family: str) -> None:
+    job = train(families_server, family, [TWO_TURNS] * 4, training_method="lora", lora_rank=4)
+    assert job["status"] == "succeeded", job["error"]
+    message = answer(families_server, job["fine_tuned_model"])
+    assert "<think>" not in (message["content"] or "")
