@@ -110,6 +110,8 @@ async def test_form_schema_and_parser_agree_at_every_boundary() -> None:
         for method, param in numeric:
             form.query_one("#method_type", Select).value = method
             for value in _boundaries(param):
+                if value == "auto" and param.name in LOCAL_PARAMS:
+                    continue  # the local options take a number; empty = not set
                 form.query_one(f"#{param.name}", Input).value = _text(value)
                 await pilot.pause()
                 form_ok = param.name not in form.validate()
