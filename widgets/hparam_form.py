@@ -22,7 +22,13 @@ from textual.widget import Widget
 from textual.widgets import Checkbox, Input, Label, Select, Static, TextArea
 
 from fttui.core.graders import GraderError, parse_grader
-from fttui.core.job_spec import AUTO, REASONING_EFFORTS, RFT_HPARAMS, check_hyperparameter
+from fttui.core.job_spec import (
+    AUTO,
+    LOCAL_PARAMS,
+    REASONING_EFFORTS,
+    RFT_HPARAMS,
+    check_hyperparameter,
+)
 from fttui.core.naming import (
     SUFFIX_MAX,
     fine_tuned_model_name,
@@ -62,6 +68,8 @@ FORMAT_NAMES = {
 #: offer: sent from the CLI or the API (tests/contract/test_job_spec.py holds the form
 #: to its contract: each option is a field or named here).
 OPTIONS_NOT_IN_FORM = ("prompt_loss_weight", "lora_rank", "lora_alpha", "lora_dropout")
+#: The local trainer's numeric options the form offers (local server only).
+LOCAL_NUMBERS = tuple(name for name in LOCAL_PARAMS if name not in OPTIONS_NOT_IN_FORM)
 
 #: Every field `validate()` may report, in the order they appear.
 FIELDS = (
@@ -76,6 +84,7 @@ FIELDS = (
     "suffix",
     "seed",
     "method",
+    *LOCAL_NUMBERS,
     "wandb_project",
     "compute_classification_metrics",
     "classification_n_classes",
@@ -295,6 +304,9 @@ class HyperparamForm(Widget):
                 "Weights trained",
                 FormSelect(METHODS, value="full", allow_blank=False, id="method"),
             )
+            for name in LOCAL_NUMBERS:
+                label = name.replace("_", " ")
+                yield from self._field(name, label, Input(placeholder="none", id=name))
         # OpenAI's Weights & Biases integration (the local server has none).
         with Horizontal(classes="row", id="wandb-row"):
             yield from self._field(
@@ -348,6 +360,8 @@ class HyperparamForm(Widget):
             placeholder = self.LOCAL_AUTO.get(name, AUTO) if local else AUTO
             self.query_one(f"#{name}", Input).placeholder = placeholder
         self.query_one("#method-field").display = local
+        for name in LOCAL_NUMBERS:
+            self.query_one(f"#{name}-field").display = local
         # The legacy guide's classification metrics: computed by the local server only.
         self.query_one("#classification-field").display = local
         self.query_one("#wandb-row").display = not local
@@ -481,6 +495,14 @@ class HyperparamForm(Widget):
             return None if 0 <= seed <= SEED_MAX else f"seed must be in [0, {SEED_MAX}], got {seed}"
         if name == "method":
             return None if self._select("method") in ("full", "lora") else "choose full or lora"
+        if name in LOCAL_NUMBERS:
+            text = self._input(name).strip()
+            param = LOCAL_PARAMS[name]
+            if not text:
+                return None
+            if self.method_type not in param.methods:
+                return f"{name} applies to {' or '.join(param.methods)} jobs only: clear it"
+            return param.problem(parse_number(text), auto=False)
         if name == "wandb_project":
             if self.local or self._input("wandb_project").strip():
                 return None
@@ -585,6 +607,10 @@ class HyperparamForm(Widget):
         if self.method_type == "dpo":
             beta = parse_number(self._input("beta"))
             hyperparameters["beta"] = float(beta) if isinstance(beta, int) else beta
+        for name in LOCAL_NUMBERS:
+            if self.local and (text := self._input(name).strip()):
+                number = parse_number(text)
+                hyperparameters[name] = float(number) if isinstance(number, int) else number
         grader: Any = None
         if self.method_type == "reinforcement":
             grader = grader_problem(self.query_one("#grader", TextArea).text)[0]
@@ -655,6 +681,13 @@ class HyperparamForm(Widget):
         method = values.get("method") or "full"
         self.query_one("#method", Select).value = method if method in ("full", "lora") else "full"
         extra = {**hyperparameters, **values, **(values.get("extra") or {})}
+        for name in LOCAL_NUMBERS:
+            value = extra.get(name)
+            self.query_one(f"#{name}", Input).value = (
+                ""
+                if value is None
+                else safe_text(f"{value:g}" if isinstance(value, float) else str(value))
+            )
         on = bool(extra.get("compute_classification_metrics"))
         self.query_one("#compute_classification_metrics", Checkbox).value = on
         n_classes = extra.get("classification_n_classes")

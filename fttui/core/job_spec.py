@@ -160,6 +160,8 @@ LOCAL_PARAMS: dict[str, Param] = {
         Param("lora_rank", int, 1, 1024),
         Param("lora_alpha", float, 0.0, 4096, low_open=True),
         Param("lora_dropout", float, 0.0, 1.0),
+        # AdamW's decoupled weight decay on the trained weights (0: none).
+        Param("weight_decay", float, 0.0, 1.0, methods=("supervised",), engine=True),
     )
 }
 _LORA = ("lora_rank", "lora_alpha", "lora_dropout")
@@ -320,6 +322,7 @@ class LocalOptions(_Frozen):
     lora_alpha: float | None = None
     lora_dropout: float | None = None
     prompt_loss_weight: float | None = None
+    weight_decay: float | None = None
     compute_classification_metrics: bool | None = None
     classification_n_classes: int | None = None
     classification_positive_class: str | None = None

@@ -22,6 +22,7 @@ from fttui.backend import Backend, describe_error
 from fttui.core.safe_text import safe_text
 from fttui.panes.convert import job_suffix
 from widgets import HyperparamForm
+from widgets.hparam_form import LOCAL_NUMBERS
 
 #: The methods the form builds (OpenAI's `method.type`).
 FORM_METHODS = ("supervised", "dpo", "reinforcement")
@@ -64,7 +65,7 @@ def values_from_job(job: Any) -> dict[str, Any]:
     hp = {**(inner.get("hyperparameters") or {}), **hp, **(local.get("hyperparameters") or {})}
     extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}
     extra.pop("compute_multiplier", None)  # reinforcement's, a field of the form
-    base = {k: v for k, v in hp.items() if k in FORM_HPARAMS}
+    base = {k: v for k, v in hp.items() if k in FORM_HPARAMS or k in LOCAL_NUMBERS}
     values: dict[str, Any] = {
         "model": job.model,
         "training_file": job.training_file,

@@ -61,6 +61,8 @@ class TrainConfig:
     classification: ClassificationSetup | None = None
     # Weight of the loss on prompt tokens (prompt/completion data); 0 = completion only.
     prompt_loss_weight: float = 0.0
+    # AdamW's decoupled weight decay (the job's `weight_decay`); 0 = none.
+    weight_decay: float = 0.0
 
 
 @dataclass
@@ -795,7 +797,9 @@ def train(
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     # The fused kernel does the whole update in one pass over memory (faster on CPU too).
-    optimizer = torch.optim.AdamW(params, lr=config.learning_rate, weight_decay=0.0, fused=True)
+    optimizer = torch.optim.AdamW(
+        params, lr=config.learning_rate, weight_decay=config.weight_decay, fused=True
+    )
     batches = batch_schedule(len(train_examples), config.n_epochs, config.batch_size, config.seed)
     total_steps = len(batches)
     warmup = max(1, math.ceil(total_steps * config.warmup_ratio))
