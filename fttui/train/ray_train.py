@@ -66,6 +66,21 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text}"
 
 
+def _scaling(scaling_config: Any, workers: int, gpus: float, resources: dict[str, float]) -> Any:
+    """`ScalingConfig` for `workers` ranks, and no CPU for the coordinating actor.
+
+    Ray Train V1 (before 2.4x made V2 the default) runs the workers under a trainer
+    actor that asks for a CPU of its own unless told otherwise: on a 2-CPU cluster a
+    2-worker job then waits forever for a third CPU (seen with Ray 2.30). V2 has no
+    such actor (its controller takes none) and refuses the field.
+    """
+    common = {"num_workers": workers, "use_gpu": gpus > 0, "resources_per_worker": resources}
+    try:
+        return scaling_config(**common, trainer_resources={"CPU": 0})
+    except DeprecationWarning:  # Ray Train V2: "trainer_resources" is V1 only
+        return scaling_config(**common)
+
+
 def run_with_ray_train(
     server_url: str,
     job_id: str,
@@ -105,11 +120,7 @@ def run_with_ray_train(
                     "restartable": not last,
                 },
                 torch_config=TorchConfig(backend="nccl" if gpus_per_worker > 0 else "gloo"),
-                scaling_config=ScalingConfig(
-                    num_workers=workers,
-                    use_gpu=gpus_per_worker > 0,
-                    resources_per_worker=resources,
-                ),
+                scaling_config=_scaling(ScalingConfig, workers, gpus_per_worker, resources),
                 # Restarts are this loop's (see the module docstring).
                 run_config=RunConfig(
                     name=f"fttui-{job_id}-{attempt}", failure_config=FailureConfig(max_failures=0)
