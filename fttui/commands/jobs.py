@@ -713,14 +713,32 @@ def create(
     if integrations:
         extra["integrations"] = integrations
 
-    method_obj: dict[str, Any] | None = None
-    hyperparameters: dict[str, Any] | None = hp or None
-    if mtype is not None:
-        inner: dict[str, Any] = {"hyperparameters": hp} if hp else {}
+    # The body as the flags say it, checked by the job contract every part of fttui
+    # shares (fttui.core.job_spec: ranges, classification rules, grader, seed, metadata,
+    # suffix) before a byte is uploaded; sent as the contract writes it.
+    from fttui.core.job_spec import JobSpec, JobSpecError
+
+    asked: dict[str, Any] = {
+        "training_file": training_file,
+        "validation_file": validation_file,
+        "model": model,
+        "suffix": suffix,
+        "seed": seed,
+        "metadata": body_metadata,
+        **extra,
+    }
+    if mtype is None:
+        asked["hyperparameters"] = hp
+    else:
+        inner: dict[str, Any] = {"hyperparameters": hp}
         if grader_obj is not None:
             inner["grader"] = grader_obj
-        method_obj = {"type": mtype, mtype: inner}
-        hyperparameters = None
+        asked["method"] = {"type": mtype, mtype: inner}
+    try:
+        spec = JobSpec.from_request({k: v for k, v in asked.items() if v is not None})
+    except JobSpecError as exc:
+        flag = exc.param.rsplit(".", 1)[-1]
+        fail(f"--{flag}: {exc.message}" if flag != "body" else exc.message)
 
     # Local files: the data check, then the uploads.
     local = {
@@ -739,7 +757,10 @@ def create(
         from fttui.commands._progress import transfer_progress
 
         kind = await client.detect()  # fttui's own server, or OpenAI / another
-        for name in extra:
+        for name in (*_LOCAL_ONLY, "prompt_loss_weight"):
+            if name not in extra:
+                continue
+            # OpenAI has none of them; another compatible server may have prompt_loss_weight.
             if kind != "local" and (name in _LOCAL_ONLY or kind == "openai"):
                 fail(
                     f"--{name} is not supported by this backend ({client.label}): only "
@@ -763,16 +784,16 @@ def create(
             line(f"uploaded {role} file ", path.name, ": ", uploaded.id, stderr=True)
         train_id = ids["training"]
         assert train_id is not None
+        body = spec.model_copy(
+            update={"training_file": train_id, "validation_file": ids["validation"]}
+        ).to_request()
+        known = ("hyperparameters", "suffix", "seed", "method", "metadata")
         job = await client.jobs.create(
-            training_file=train_id,
-            validation_file=ids["validation"],
-            model=model,
-            hyperparameters=hyperparameters,
-            suffix=suffix,
-            seed=seed,
-            method=method_obj,
-            metadata=body_metadata,
-            extra=extra or None,
+            training_file=body.pop("training_file"),
+            validation_file=body.pop("validation_file", None),
+            model=body.pop("model", model),
+            **{key: body.pop(key) for key in known if key in body},
+            extra=body or None,
         )
         created.append(job.id)
         if json_out:
