@@ -11,12 +11,12 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.widgets import Input
 
+from fttui.api import FINAL_JOB_STATUSES
 from fttui.messages import DownloadWanted, JobEnded, JobFormWanted, JobsLoaded, TryModelWanted
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_pausing, job_row
 from widgets import JobRow, JobTable
 
-FINAL = frozenset({"succeeded", "failed", "cancelled"})
 JOBS_INTERVAL = 2.0
 PAGE = 100
 STALE_PER_REFRESH = 20
@@ -145,7 +145,9 @@ class JobsPane(Pane):
             return
         fresh = {job.id: job for job in page.data}
         stale = [
-            jid for jid, job in self.jobs.items() if jid not in fresh and job.status not in FINAL
+            jid
+            for jid, job in self.jobs.items()
+            if jid not in fresh and job.status not in FINAL_JOB_STATUSES
         ]
         for jid in stale[:STALE_PER_REFRESH]:
             job = await self.call("refresh job", partial(client.jobs.retrieve, jid))
@@ -161,7 +163,11 @@ class JobsPane(Pane):
         old = self.jobs.get(job.id)
         if old is not None and old == job and job.id in self._rows:
             return False
-        if old is not None and old.status in FINAL and job.status not in FINAL:
+        if (
+            old is not None
+            and old.status in FINAL_JOB_STATUSES
+            and job.status not in FINAL_JOB_STATUSES
+        ):
             return False  # an answer sent before the job ended, arriving after
         self._notice_end(job)
         self.jobs[job.id] = job
@@ -173,7 +179,7 @@ class JobsPane(Pane):
     def _notice_end(self, job: Any) -> None:
         """`JobEnded`, once per job, when a job this pane knew as active has ended."""
         old = self.jobs.get(job.id)
-        if old is None or old.status in FINAL or job.status not in FINAL:
+        if old is None or old.status in FINAL_JOB_STATUSES or job.status not in FINAL_JOB_STATUSES:
             return
         if job.id not in self._ended:
             self._ended.add(job.id)
@@ -229,7 +235,7 @@ class JobsPane(Pane):
         job = self.selected_or_say()
         if job is None:
             return
-        if job.status in FINAL:
+        if job.status in FINAL_JOB_STATUSES:
             self.notify(f"{job.id} is already {job.status}", severity="warning")
             return
         self.confirm(

@@ -14,12 +14,12 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 
+from fttui.api import FINAL_JOB_STATUSES
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_suffix
 from fttui.results import LiveMetrics
 from widgets import EventRow, MetricsPanel
 
-FINAL = frozenset({"succeeded", "failed", "cancelled"})
 #: A comparison that includes an active job is reloaded this often.
 COMPARE_INTERVAL = 10.0
 #: At most this many events are read to draw one compared job from its metrics.
@@ -144,7 +144,7 @@ class PlotsPane(Pane):
         if (
             not self.comparing
             and job.id == self.job_id
-            and job.status in FINAL
+            and job.status in FINAL_JOB_STATUSES
             and job.result_files
             and self._results_for != job.id
         ):
@@ -225,7 +225,7 @@ class PlotsPane(Pane):
             self.compare(fresh)
 
     def _refresh_comparison(self) -> None:
-        if self.comparing and any(job.status not in FINAL for job in self.comparing):
+        if self.comparing and any(job.status not in FINAL_JOB_STATUSES for job in self.comparing):
             self._load_comparison(list(self.comparing))
 
     @work(exclusive=True, group="compare")
@@ -245,7 +245,7 @@ class PlotsPane(Pane):
         from fttui.results import ResultsError, frame_from_metrics, read_results_csv
 
         client = self.backend.client
-        if job.status in FINAL and job.result_files:
+        if job.status in FINAL_JOB_STATUSES and job.result_files:
             with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
                 path = Path(tmp) / "results.csv"
                 file_id = job.result_files[0]
