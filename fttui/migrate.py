@@ -50,6 +50,7 @@ __all__ = [
     "JobPlan",
     "MigrationError",
     "plan",
+    "plan_job",
     "run",
 ]
 
@@ -459,63 +460,104 @@ async def plan(
     plans = []
     for job in jobs:
         source_id = str(job.get("id"))
-        body, notes, problems = translate(
-            job, models=models or {}, fine_tunes=fine_tunes, target_kind=dst.kind
-        )
-        kind, _ = method_of(job)
-        jp = JobPlan(
-            source_id=source_id,
-            source_status=str(job.get("status") or ""),
-            method=kind,
-            body=body,
-            notes=notes,
-            problems=problems,
-        )
-        plans.append(jp)
         if source_id in existing:
+            jp = _new_plan(job, models or {}, fine_tunes, dst.kind)
             jp.status, jp.target_job = "exists", existing[source_id]
+            plans.append(jp)
             continue
-        work = state_dir / "jobs" / source_id
-        work.mkdir(parents=True, exist_ok=True)
-        for role in ("training_file", "validation_file"):
-            file_id = job.get(role)
-            if not file_id:
-                continue
-            fp = await _find_file(src, str(file_id), role, data_dir, work)
-            if fp.sha256 and fp.sha256 in record:
-                fp.target_id, fp.reused = record[fp.sha256], True
-            jp.files.append(fp)
-            if fp.problem:
-                jp.problems.append(f"{role}: {fp.problem}")
-        results = job.get("result_files") or []
-        if results:
-            target = work / "source_results.csv"
-            from fttui.api import APIError
-
-            try:
-                await src.files.download(str(results[0]), target)
-                jp.source_results = str(target)
-            except APIError as exc:
-                jp.notes.append(f"the source job's results file could not be read: {exc}")
-        training = next((f for f in jp.files if f.role == "training_file" and f.path), None)
-        if estimate and training is not None and training.path:
-            tokens, counted_with = await asyncio.to_thread(
-                _tokens, training.path, str(job.get("model") or "gpt-4o-mini")
+        plans.append(
+            await plan_job(
+                src,
+                dst,
+                job,
+                data_dir=data_dir,
+                models=models,
+                fine_tunes=fine_tunes,
+                state_dir=state_dir,
+                estimate=estimate,
+                record=record,
             )
-            epochs = body["method"][kind]["hyperparameters"].get("n_epochs")
-            rate, n = await _throughput(dst, str(body["model"]))
-            jp.estimate = {"tokens_per_epoch": tokens, "counted_with": counted_with}
-            if tokens and isinstance(epochs, int):
-                jp.estimate["tokens"] = tokens * epochs
-                if rate:
-                    jp.estimate["seconds"] = round(tokens * epochs / rate)
-                    jp.estimate["from"] = f"median of {n} finished jobs of this model on the target"
-            if "seconds" not in jp.estimate:
-                jp.estimate["seconds"] = None
-                jp.estimate["from"] = "no finished job of this model on the target to measure from"
-        if jp.problems:
-            jp.status = "blocked"
+        )
     return plans
+
+
+def _new_plan(
+    job: Mapping[str, Any], models: Mapping[str, str], fine_tunes: Mapping[str, str], kind: str
+) -> JobPlan:
+    body, notes, problems = translate(job, models=models, fine_tunes=fine_tunes, target_kind=kind)
+    return JobPlan(
+        source_id=str(job.get("id")),
+        source_status=str(job.get("status") or ""),
+        method=method_of(job)[0],
+        body=body,
+        notes=notes,
+        problems=problems,
+    )
+
+
+async def plan_job(
+    src: Client,
+    dst: Client,
+    job: Mapping[str, Any],
+    *,
+    data_dir: Path | None,
+    state_dir: Path,
+    models: Mapping[str, str] | None = None,
+    fine_tunes: Mapping[str, str] | None = None,
+    estimate: bool = True,
+    record: Mapping[str, str] | None = None,
+) -> JobPlan:
+    """One job's plan: its body for the target, its files found, an estimate.
+
+    `job` is a source job object, or a job body that was never created (the TUI's form
+    after the source refused it: then its `id` names no source job).
+    """
+    if record is None:
+        record = _load_record(state_dir).get(dst.base_url, {})
+    jp = _new_plan(job, models or {}, fine_tunes or {}, dst.kind)
+    kind = jp.method
+    body = jp.body
+    work = state_dir / "jobs" / jp.source_id
+    work.mkdir(parents=True, exist_ok=True)
+    for role in ("training_file", "validation_file"):
+        file_id = job.get(role)
+        if not file_id:
+            continue
+        fp = await _find_file(src, str(file_id), role, data_dir, work)
+        if fp.sha256 and fp.sha256 in record:
+            fp.target_id, fp.reused = record[fp.sha256], True
+        jp.files.append(fp)
+        if fp.problem:
+            jp.problems.append(f"{role}: {fp.problem}")
+    results = job.get("result_files") or []
+    if results:
+        target = work / "source_results.csv"
+        from fttui.api import APIError
+
+        try:
+            await src.files.download(str(results[0]), target)
+            jp.source_results = str(target)
+        except APIError as exc:
+            jp.notes.append(f"the source job's results file could not be read: {exc}")
+    training = next((f for f in jp.files if f.role == "training_file" and f.path), None)
+    if estimate and training is not None and training.path:
+        tokens, counted_with = await asyncio.to_thread(
+            _tokens, training.path, str(job.get("model") or "gpt-4o-mini")
+        )
+        epochs = body["method"][kind]["hyperparameters"].get("n_epochs")
+        rate, n = await _throughput(dst, str(body["model"]))
+        jp.estimate = {"tokens_per_epoch": tokens, "counted_with": counted_with}
+        if tokens and isinstance(epochs, int):
+            jp.estimate["tokens"] = tokens * epochs
+            if rate:
+                jp.estimate["seconds"] = round(tokens * epochs / rate)
+                jp.estimate["from"] = f"median of {n} finished jobs of this model on the target"
+        if "seconds" not in jp.estimate:
+            jp.estimate["seconds"] = None
+            jp.estimate["from"] = "no finished job of this model on the target to measure from"
+    if jp.problems:
+        jp.status = "blocked"
+    return jp
 
 
 async def run(plans: list[JobPlan], dst: Client, *, state_dir: Path) -> list[JobPlan]:
@@ -557,7 +599,7 @@ async def run(plans: list[JobPlan], dst: Client, *, state_dir: Path) -> list[Job
             suffix=body.get("suffix"),
             seed=body.get("seed"),
             method=method,
-            metadata=body["metadata"],
+            metadata=body.get("metadata"),
             extra=extra,
         )
         created = raw(job)

@@ -50,6 +50,29 @@ def eval_command(
         bool, typer.Option("--last", help="show the last stored evaluation of MODEL, run nothing")
     ] = False,
     yes: Annotated[bool, typer.Option("--yes", "-y", help="do not ask before a paid run")] = False,
+    against_profile: Annotated[
+        str | None,
+        typer.Option(
+            help="ask --against on this profile's backend (e.g. openai: the model replaced)"
+        ),
+    ] = None,
+    against_base_url: Annotated[
+        str | None, typer.Option(help="ask --against on this base URL")
+    ] = None,
+    against_api_key: Annotated[
+        str | None, typer.Option(help="the --against backend's API key")
+    ] = None,
+    record_against: Annotated[
+        bool,
+        typer.Option(
+            "--record",
+            help="keep --against's answers with MODEL, for when --against no longer answers",
+        ),
+    ] = False,
+    use_recorded: Annotated[
+        bool,
+        typer.Option("--recorded", help="score --against's recorded answers instead of asking it"),
+    ] = False,
     price_in: Annotated[
         float | None, typer.Option(help="USD per 1M input tokens (OpenAI cost estimate)")
     ] = None,
@@ -86,8 +109,27 @@ def eval_command(
         data = ev.read(file, task)  # type: ignore[arg-type]
     except ev.EvalFileError as exc:
         fail(str(exc))
-    models = [m for m in (against, model) if m]
-    if profile.kind == "openai":
+    if (against_profile or against_base_url or record_against or use_recorded) and not against:
+        fail("--against-profile, --against-base-url, --record and --recorded go with --against")
+    if against_profile and against_base_url:
+        fail("give --against-profile or --against-base-url, not both")
+    if record_against and use_recorded:
+        fail("--record asks --against and keeps its answers; --recorded uses them: not both")
+    other = _other_profile(against_profile, against_base_url, against_api_key)
+    digest = _digest(file) if (record_against or use_recorded) else ""
+    kept = None
+    if use_recorded:
+        assert against is not None
+        kept = ev.recorded(profile.base_url, model, against, digest)
+        if kept is None:
+            fail(
+                f"no recorded answers of {against!r} for {model!r} on this file: run once "
+                "with --record while it answers",
+                ExitCode.NOT_FOUND,
+            )
+    paid = [(m, p) for m, p in ((against, other or profile), (model, profile)) if m]
+    models = [m for m, p in paid if p.kind == "openai" and not (m == against and kept)]
+    if models:
         price = (price_in, price_out) if price_in is not None and price_out is not None else None
         cost, tokens_in, tokens_out = ev.estimate_cost(data, models, price)
         said = f"${cost:.4f}" if cost is not None else "unknown (give --price-in/--price-out)"
@@ -103,18 +145,36 @@ def eval_command(
             err_console().print(f"\r{done}/{total}", end="")
 
     async def go(client: Client) -> dict[str, Any]:
-        return await ev.compare(
-            client,
-            model,
-            data,
-            against=against,
-            concurrency=concurrency,
-            max_tokens=max_tokens,
-            positive=positive,
-            progress=progress,
-        )
+        from contextlib import AsyncExitStack
+
+        from fttui.api import Client as ApiClient
+
+        async with AsyncExitStack() as stack:
+            second = None
+            if other is not None and kept is None:
+                second = await stack.enter_async_context(
+                    ApiClient.from_profile(other, max_retries=6, timeout=600.0)
+                )
+            return await ev.compare(
+                client,
+                model,
+                data,
+                against=against,
+                concurrency=concurrency,
+                max_tokens=max_tokens,
+                positive=positive,
+                progress=progress,
+                against_client=second,
+                against_recorded=kept,
+            )
 
     report = call(ctx, go, max_retries=6, timeout=600.0)
+    if against:
+        if kept is None:
+            report["runs"][0]["backend"] = (other or profile).base_url
+        report["runs"][-1]["backend"] = profile.base_url
+        if record_against:
+            ev.record(profile.base_url, model, against, digest, report["runs"][0])
     if not json_out:
         err_console().print()
     ev.save(profile.base_url, {"model": model, "against": against, "report": report})
@@ -124,6 +184,32 @@ def eval_command(
         except OSError as exc:
             fail(f"--output {output}: cannot be written ({exc})")
     _show(report, json_out)
+
+
+def _other_profile(name: str | None, base_url: str | None, api_key: str | None) -> Any:
+    """The --against backend's profile (None: the same backend as MODEL)."""
+    if not name and not base_url:
+        return None
+    from dataclasses import replace
+
+    from fttui.config import resolve_profile
+
+    try:
+        if base_url:
+            return resolve_profile(base_url=base_url, api_key=api_key)
+        profile = resolve_profile(name=name)
+        return replace(profile, api_key=api_key) if api_key else profile
+    except ValueError as exc:
+        fail(f"--against-profile/--against-base-url: {exc}")
+
+
+def _digest(path: Path) -> str:
+    import hashlib
+
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        fail(f"--file {path}: {exc.strerror or exc}")
 
 
 def _show(report: dict[str, Any], json_out: bool) -> None:

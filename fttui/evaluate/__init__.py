@@ -14,7 +14,7 @@ from typing import Any
 
 from fttui.evaluate._examples import EvalFile, EvalFileError, Task, read
 from fttui.evaluate._run import Progress, evaluate, max_tokens_for
-from fttui.evaluate._store import export, history, save, summary_names
+from fttui.evaluate._store import export, history, record, recorded, save, summary_names
 
 __all__ = [
     "EvalFile",
@@ -25,6 +25,8 @@ __all__ = [
     "export",
     "history",
     "read",
+    "record",
+    "recorded",
     "render",
     "save",
     "summary_names",
@@ -88,13 +90,24 @@ async def compare(
     max_tokens: int | None = None,
     positive: str | None = None,
     progress: Progress | None = None,
+    against_client: Any | None = None,
+    against_recorded: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate `model` (and `against`, first) on `file`: one report for both."""
+    """Evaluate `model` (and `against`, first) on `file`: one report for both.
+
+    `against` runs on `against_client` when given: another backend (the OpenAI model a
+    local fine-tune replaces, `fttui eval ... --against-profile openai`). With
+    `against_recorded` (a run kept by `--record`) the against model is not asked again:
+    its recorded answers are scored (the source model may no longer answer).
+    """
     runs = []
     for name in [against, model] if against else [model]:
+        if name == against and against_recorded is not None:
+            runs.append({**against_recorded, "recorded": True})
+            continue
         runs.append(
             await evaluate(
-                client,
+                against_client if (name == against and against_client is not None) else client,
                 name,
                 file,
                 concurrency=concurrency,
@@ -144,6 +157,16 @@ def render(report: dict[str, Any]) -> list[Any]:
         elif len(runs) == 2:
             row.append("")
         summary.add_row(*row)
+    if any("latency" in r for r in runs):
+        for key, label in (("median_ms", "latency median (ms)"), ("p90_ms", "latency p90 (ms)")):
+            cells = [_fmt((r.get("latency") or {}).get(key)) for r in runs]
+            summary.add_row(label, *cells, *([""] if len(runs) == 2 else []))
+    if any(r.get("backend") or r.get("recorded") for r in runs):
+        cells = [
+            safe_text(str(r.get("backend") or "")) + (" (recorded)" if r.get("recorded") else "")
+            for r in runs
+        ]
+        summary.add_row("backend", *cells, *([""] if len(runs) == 2 else []))
     out.append(summary)
     for run in runs:
         metrics = run["metrics"]

@@ -31,6 +31,8 @@ class Answers:
     first_top: list[dict[str, float]] = field(default_factory=list)
     prompt_tokens: int = 0
     completion_tokens: int = 0
+    # Seconds each request took (a completions request may carry several prompts).
+    latencies: list[float] = field(default_factory=list)
 
 
 def max_tokens_for(file: EvalFile) -> int:
@@ -94,6 +96,7 @@ async def answers(
             async def run() -> None:
                 chunk = items[start : start + PROMPTS_PER_REQUEST]
                 extra: dict[str, Any] = {"logprobs": 5} if classify else {}
+                began = time.monotonic()
                 resp = await client.completions.create(
                     model=model,
                     prompt=[i.prompt for i in chunk],
@@ -102,6 +105,7 @@ async def answers(
                     stop=[file.stop] if file.stop else None,
                     **extra,
                 )
+                out.latencies.append(time.monotonic() - began)
                 for choice in resp.choices:
                     k = start + choice.index
                     out.texts[k] = choice.text
@@ -119,6 +123,7 @@ async def answers(
         def chat_job(k: int, item: Item) -> Callable[[], Awaitable[None]]:
             async def run() -> None:
                 extra: dict[str, Any] = {"logprobs": True, "top_logprobs": 5} if classify else {}
+                began = time.monotonic()
                 resp = await client.chat.completions.create(
                     model=model,
                     messages=item.messages or [],
@@ -126,6 +131,7 @@ async def answers(
                     temperature=0,
                     **extra,
                 )
+                out.latencies.append(time.monotonic() - began)
                 out.texts[k] = resp.text
                 if resp.choices:
                     out.first_top[k] = _top_of(resp.choices[0], chat=True)
@@ -242,7 +248,8 @@ async def evaluate(
         metrics = score(file, got, positive)
         texts = got.texts
         usage = {"prompt_tokens": got.prompt_tokens, "completion_tokens": got.completion_tokens}
-    return {
+        latencies = sorted(got.latencies)
+    run: dict[str, Any] = {
         "model": model,
         "task": file.task,
         "metrics": metrics,
@@ -250,3 +257,12 @@ async def evaluate(
         "usage": usage,
         "seconds": round(time.monotonic() - start, 2),
     }
+    if file.task != "preference" and latencies:
+        run["latency"] = {
+            "requests": len(latencies),
+            "median_ms": round(1000 * latencies[len(latencies) // 2], 1),
+            "p90_ms": round(
+                1000 * latencies[min(len(latencies) - 1, int(0.9 * len(latencies)))], 1
+            ),
+        }
+    return run

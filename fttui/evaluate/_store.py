@@ -82,3 +82,40 @@ def summary_names(metrics: dict[str, Any]) -> list[str]:
         "mean_margin",
     ]
     return [n for n in order if isinstance(metrics.get(n), (int, float))]
+
+
+def _recording_path(
+    base_url: str, model: str, against: str, digest: str, root: Path | None
+) -> Path:
+    key = hashlib.sha256(f"{base_url}\n{model}\n{against}\n{digest}".encode()).hexdigest()[:16]
+    return (root or data_dir()) / "evals" / "recorded" / f"{key}.json"
+
+
+def record(
+    base_url: str,
+    model: str,
+    against: str,
+    digest: str,
+    run: dict[str, Any],
+    root: Path | None = None,
+) -> Path:
+    """Keep `against`'s run (its answers and scores on the file with this sha256) with
+    `model` on `base_url`, so the comparison can be shown again after `against` stops
+    answering (an OpenAI fine-tune whose base model is retired)."""
+    path = _recording_path(base_url, model, against, digest, root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({**run, "recorded_at": int(time.time())}, indent=1), encoding="utf-8")
+    tmp.replace(path)
+    return path
+
+
+def recorded(
+    base_url: str, model: str, against: str, digest: str, root: Path | None = None
+) -> dict[str, Any] | None:
+    """The run `record` kept, or None."""
+    try:
+        run = json.loads(_recording_path(base_url, model, against, digest, root).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    return run if isinstance(run, dict) else None

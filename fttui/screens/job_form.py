@@ -8,6 +8,7 @@ its 4xx message is shown verbatim at the top of the form, which stays open.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -151,6 +152,7 @@ class JobFormScreen(ModalScreen[Any]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Cancel"),
         Binding("ctrl+s", "submit", "Create job"),
+        Binding("ctrl+l", "run_local", "Run on the local server", show=False),
     ]
 
     def __init__(self, backend: Backend, *, clone_from: Any = None) -> None:
@@ -160,6 +162,8 @@ class JobFormScreen(ModalScreen[Any]):
         self.clone_from = clone_from
         self._method_extra: dict[str, Any] | None = None
         self._token_counts: dict[tuple[str, str], int] = {}
+        # The body the backend refused with OpenAI's `training_not_available` (ctrl+l).
+        self._refused: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
@@ -266,6 +270,56 @@ class JobFormScreen(ModalScreen[Any]):
         self._token_counts[key] = report.tokens_per_epoch
         return report.tokens_per_epoch
 
+    def action_run_local(self) -> None:
+        if self._refused is not None:
+            self.run_local(self._refused)
+
+    @work(exclusive=True, group="form-submit")
+    async def run_local(self, body: dict[str, Any]) -> None:
+        """The refused job on the local profile's server, through `fttui.migrate`: the
+        same body, the files found among the user's copies and uploaded there."""
+        from fttui import migrate
+        from fttui.api import Client
+        from fttui.config import resolve_profile
+        from fttui.launcher import LauncherError, ensure_local_server
+        from fttui.paths import config_dir
+
+        form = self.form
+        form.show_server_error("Starting the job on the local server ...")
+        try:
+            profile = resolve_profile(name="local")
+            await ensure_local_server(profile)
+            async with Client.from_profile(profile, max_retries=1) as local:
+                await local.detect()
+                state = config_dir() / "migrate"
+                job = {**body, "id": "form", "status": "refused"}
+                plan = await migrate.plan_job(
+                    self.client, local, job, data_dir=Path.cwd(), state_dir=state, estimate=False
+                )
+                plan.body.get("metadata", {}).pop(migrate.MIGRATED_FROM, None)
+                if not plan.body.get("metadata"):
+                    plan.body.pop("metadata", None)
+                if plan.status == "blocked":
+                    form.show_server_error(
+                        "Not started on the local server:\n"
+                        + "\n".join(f"- {p}" for p in plan.problems)
+                    )
+                    return
+                await migrate.run([plan], local, state_dir=state)
+        except (APIError, LauncherError, ValueError, OSError) as exc:
+            text = (
+                describe_error("run locally", exc).text if isinstance(exc, APIError) else str(exc)
+            )
+            form.show_server_error(f"Not started on the local server: {text}")
+            return
+        created = (plan.target_job or {}).get("id", "")
+        self.notify(
+            f"created {created} on the local server ({profile.base_url}): "
+            "watch it with fttui --profile local",
+            title="Running on the local server",
+        )
+        self.dismiss(None)
+
     def on_button_pressed(self, event: Button.Pressed) -> None:
         if event.button.id == "form-submit":
             self.action_submit()
@@ -301,6 +355,15 @@ class JobFormScreen(ModalScreen[Any]):
             job = await self.client.jobs.create(**body)
         except APIStatusError as exc:
             # The server's refusal verbatim: it names the field and the rule.
+            if exc.status_code == 403 and exc.code == "training_not_available":
+                # OpenAI's wind-down: offer the same job on the local server, form kept.
+                self._refused = body
+                form.show_server_error(
+                    f"{exc.message}\n\nctrl+l: run this job on the local server instead "
+                    f"(these settings kept; your copies of its files found by name and size "
+                    f"under {Path.cwd()})"
+                )
+                return
             form.show_server_error(exc.message)
             return
         except APIError as exc:

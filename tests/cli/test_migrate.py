@@ -30,6 +30,7 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """Where migrate keeps its record of uploads (per test: a fresh machine)."""
     path = tmp_path / "config"
     monkeypatch.setenv("FTTUI_CONFIG_DIR", str(path))
+    monkeypatch.setenv("FTTUI_DATA_DIR", str(tmp_path / "client-data"))  # fttui eval's results
     return path
 
 
@@ -76,6 +77,8 @@ def _content(srv: ServerProcess, file_id: str) -> bytes:
     return httpx.get(f"{srv.base_url}/files/{file_id}/content", timeout=30).content
 
 
+@pytest.mark.slow
+@pytest.mark.timeout(900)  # four tiny jobs train, one after another, on a 2-core box
 def test_migrate_moves_both_jobs_once_and_they_train(
     source: ServerProcess, target: ServerProcess, config_dir: Path, tmp_path: Path
 ) -> None:
@@ -129,6 +132,34 @@ def test_migrate_moves_both_jobs_once_and_they_train(
         assert (done["suffix"], done["seed"]) == (src["suffix"], src["seed"])
         assert done["fttui"]["hyperparameters"] == src["fttui"]["hyperparameters"]
         assert any("learning_rate_multiplier" in note for note in plan["notes"])
+
+    # Side by side: the target's fine-tune against the source's, each on its own backend,
+    # the source's answers recorded; then scored again without asking the source.
+    valid_path = tmp_path / "valid.jsonl"
+    valid_path.write_text("\n".join(toy_lines(8, offset=100)) + "\n")
+    sup = next(p for p in plans.values() if p["body"]["suffix"] == "sounds")
+    target_model = wait_for(target, sup["target_job"]["id"], {"succeeded"})["fine_tuned_model"]
+    source_model = src_jobs[sup["source_id"]]["fine_tuned_model"]
+    side = fttui(
+        "eval", target_model, "--file", str(valid_path), "--against", source_model,
+        "--against-base-url", source.base_url, "--record", "--json", base_url=target.base_url,
+        timeout=600,  # each server loads its model for inference first
+    )  # fmt: skip
+    assert side.code == 0, side.err
+    runs = side.json()["runs"]
+    assert [r["model"] for r in runs] == [source_model, target_model]
+    assert [r["backend"] for r in runs] == [source.base_url, target.base_url]
+    for r in runs:
+        assert 0.0 <= r["metrics"]["exact_match"] <= 1.0 and r["latency"]["requests"] >= 1
+    replay = fttui(
+        "eval", target_model, "--file", str(valid_path), "--against", source_model,
+        "--against-base-url", "http://127.0.0.1:9/v1", "--recorded", "--json",
+        base_url=target.base_url, timeout=600,
+    )  # fmt: skip
+    assert replay.code == 0, replay.err
+    first = replay.json()["runs"][0]
+    assert first["recorded"] and first["answers"] == runs[0]["answers"]
+    assert first["metrics"] == runs[0]["metrics"]
 
     again = fttui(
         "migrate", "--all", "--from", source.base_url, "--to", target.base_url,
