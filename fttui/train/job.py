@@ -385,6 +385,7 @@ class JobRun:
         # DPO: the reference model's log-probabilities, computed before step 1 from
         # weights that have trained since (fttui.train.dpo).
         self.resume_reference = saved.get("dpo_reference")
+        self.resume_rft_steps = int(saved.get("rft_steps") or 0)
         return Resume(
             step=int(saved["step"]),
             optimizer=optimizer,
@@ -497,6 +498,12 @@ class JobRun:
         if rft:
             objective, rft_hp = self._rft_objective(job, tokenizer, config, len(train_ex))
             self.rft_objective = objective
+            if resume is not None:
+                objective.steps_done = getattr(self, "resume_rft_steps", 0)
+            if weights is not None:
+                # Resumed full fine-tuning: the model holds the checkpoint's weights; the
+                # reference (and judge) is the model the job started from, loaded again.
+                objective.reference_model, _ = load_model(location, plan, device)
             config.eval_every = rft_hp["eval_interval"]
             config.max_eval_examples = rft_hp["eval_samples"]
         beta = resolve_beta(requested.get("beta"))

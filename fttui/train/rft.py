@@ -100,9 +100,15 @@ class RFTObjective:
     max_new_tokens: int = MAX_NEW_TOKENS
     temperature: float = 1.0
     seed: int = 0
+    # The reference model for full fine-tuning when it is not the model's starting
+    # weights (a resumed job: set by the caller); otherwise a copy made in `prepare`.
+    reference_model: Any = field(default=None, repr=False)
     _reference: Any = field(default=None, repr=False)
     _model: Any = field(default=None, repr=False)
     _generator: torch.Generator | None = field(default=None, repr=False)
+    # Steps completed: each step samples from its own seed (seed, step), so a step
+    # interrupted by a pause and redone on resume draws the same answers.
+    steps_done: int = 0
     # The grader's errors of the last step (one per failed answer), for the job's events.
     last_errors: list[str] = field(default_factory=list, repr=False)
 
@@ -121,14 +127,18 @@ class RFTObjective:
     ) -> None:
         self._model = model
         wants_reference = self.beta > 0 or self.grading.needs_judge
-        if wants_reference and not hasattr(model, "disable_adapter"):
+        if wants_reference and self.reference_model is not None:
+            self._reference = self.reference_model.eval()
+            for p in self._reference.parameters():
+                p.requires_grad_(False)
+        elif wants_reference and not hasattr(model, "disable_adapter"):
             # Full fine-tuning: the reference is a frozen copy of the starting weights.
             self._reference = copy.deepcopy(model).eval()
             for p in self._reference.parameters():
                 p.requires_grad_(False)
 
     def state(self) -> dict[str, Any]:
-        return {}
+        return {"rft_steps": self.steps_done}
 
     # -- sampling and grading ----------------------------------------------------------
     @torch.no_grad()
@@ -212,7 +222,11 @@ class RFTObjective:
         world = ranks.world_size if ranks is not None else 1
         mine = list(batch[ranks.rank :: world]) if ranks is not None else list(batch)
         k = self.group_size
-        answers = self._sample(self._model, mine, k, device, greedy=False)
+        # Sampling draws from the step's own seed, not the loop's random state (which a
+        # step interrupted mid-way has already advanced).
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed((self.seed * 1_000_003 + self.steps_done) % (2**63))
+            answers = self._sample(self._model, mine, k, device, greedy=False)
         graded = self._grade(mine, answers, k)
         rewards = [g.reward for g in graded]
         n_answers = max(1, len(answers))
@@ -246,6 +260,7 @@ class RFTObjective:
             **self._means(graded, "train"),
         }
         self.last_errors = [str(g.error) for g in graded if g.error]
+        self.steps_done += 1
         return metrics
 
     @property
