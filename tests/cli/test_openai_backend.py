@@ -178,3 +178,24 @@ def test_create_sends_todays_options_and_refuses_legacy_only_ones(
     acct.refuse_training = True
     denied = run(openai_fixture, "jobs", "create", "-t", acct.files[0]["id"], "-m", "gpt-4o-mini")
     assert denied.code == 7 and "not available" in denied.err
+
+
+def test_a_profile_of_kind_openai_takes_integrations_and_refuses_prompt_loss_weight(
+    openai_fixture: OpenAIFixture, tmp_path: Path, monkeypatch: Any
+) -> None:
+    """With a profile that says the backend is OpenAI (as `--profile openai` does), today's
+    options are sent and the legacy-only ones refused by name."""
+    (tmp_path / "config.toml").write_text(
+        f'[profiles.fixture]\nbase_url = "{openai_fixture.base_url}"\nkind = "openai"\n'
+        'api_key = "sk-fixture"\n'
+    )
+    monkeypatch.setenv("FTTUI_CONFIG_DIR", str(tmp_path))
+    acct = openai_fixture.account
+    file_id = acct.files[0]["id"]
+    base = ("jobs", "create", "-t", file_id, "-m", "gpt-4o-mini", "--profile", "fixture")
+    sent = fttui(*base, "--integration", "wandb:proj", "--json")
+    assert sent.code == 0, sent.err
+    assert acct.bodies[-1][1]["integrations"] == [{"type": "wandb", "wandb": {"project": "proj"}}]
+    refused = fttui(*base, "--prompt_loss_weight", "0.1")
+    assert refused.code == 2 and "--prompt_loss_weight is not supported" in refused.err
+    assert len([b for b in acct.bodies if b[0] == "create"]) == 1
