@@ -1,10 +1,13 @@
 """The local server's job store: SQLite in WAL mode plus plain files on disk.
 
-One database file (`fttui.db`) in the data directory is shared by the server
-process and the trainer subprocesses it starts; WAL mode lets the trainer write
-events while the server reads them. Rows come back as plain dicts with JSON
+One database file (`fttui.db`) in the data directory, used by the server process
+alone: trainers (local subprocesses or Ray workers) never open it; they report over
+the server's internal HTTP API, which applies their reports here
+(fttui/server/trainer_service.py; an import-linter contract keeps fttui.train from
+importing this package). WAL mode lets the server's request threads read while the
+scheduler and the report handlers write. Rows come back as plain dicts with JSON
 columns already decoded; turning them into OpenAI-shaped objects is the server's
-job, so the trainer can use this module without touching the web layer.
+web layer's job (fttui/server/serialize.py).
 """
 
 from __future__ import annotations
@@ -178,8 +181,8 @@ class Store:
     """Thread-safe access to the data directory's database and file area.
 
     Each thread gets its own connection (sqlite3 connections must not be shared
-    across threads); writes are short transactions so the trainer and the server
-    never hold the write lock for long.
+    across threads); writes are short transactions so the request threads, the
+    scheduler and the trainer reports' handlers never hold the write lock for long.
     """
 
     def __init__(self, data_dir: Path | str) -> None:
@@ -444,8 +447,9 @@ class Store:
         """Atomically move a job to `to_status` only if it is in one of `from_statuses`
         (and, with `require`, only if those columns hold those values).
 
-        This is how the server, the scheduler and the trainer avoid overwriting each
-        other: e.g. a trainer finishing cannot turn a `cancelled` job into `succeeded`.
+        This is how the routes, the scheduler and the trainer reports (applied by the
+        server) avoid overwriting each other: e.g. a trainer's `succeeded` report cannot
+        turn a `cancelled` job into `succeeded`.
         """
         wanted = list(from_statuses)
         values = {"status": to_status, **fields}
