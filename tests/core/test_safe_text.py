@@ -104,3 +104,48 @@ def test_safe_json_round_trips_and_carries_no_raw_control() -> None:
     assert "数据" in text  # readable: non-ASCII text is not escaped
     # Lone surrogates would not even encode as UTF-8 raw; escaped, they do.
     text.encode("utf-8")
+
+
+# Every code point the rule covers, from the module's documented list (not from its
+# regexes): C0, DEL, C1, the bidi controls, U+2028/9 and every lone surrogate.
+ALL_UNSAFE = [
+    *C0,
+    DEL,
+    *C1,
+    *BIDI,
+    *SEPARATORS,
+    *(chr(c) for c in range(0xD800, 0xE000)),
+]
+
+
+@pytest.mark.parametrize("multiline", [False, True], ids=["single-line", "multiline"])
+def test_every_unsafe_code_point_in_both_modes(multiline: bool) -> None:
+    """Each of the 2,114 code points alone, between text, and at the ends: shown as
+    its escape (multi-line: a newline kept, a tab as spaces to the next stop), never
+    raw."""
+    wrong = []
+    for char in ALL_UNSAFE:
+        expected = "\n" if multiline and char == "\n" else repr(char)[1:-1]
+        for text, want in (
+            (char, expected),
+            (f"a{char}b", f"a{expected}b"),
+            (f"{char}é{char}", f"{expected}é{expected}"),
+        ):
+            if multiline and char == "\t":
+                want = text.expandtabs(4)  # to the next tab stop
+            shown = safe_text(text, multiline=multiline)
+            raw = [c for c in shown if c in ALL_UNSAFE and not (multiline and c == "\n")]
+            if shown != want or raw:
+                wrong.append(f"U+{ord(char):04X} in {text!r}: {shown!r}")
+    assert wrong == []
+
+
+@pytest.mark.parametrize("multiline", [False, True], ids=["single-line", "multiline"])
+def test_no_other_code_point_of_the_bmp_is_changed(multiline: bool) -> None:
+    unsafe = set(ALL_UNSAFE)
+    changed = [
+        f"U+{c:04X}"
+        for c in range(0x10000)
+        if chr(c) not in unsafe and safe_text(chr(c), multiline=multiline) != chr(c)
+    ]
+    assert changed == []
