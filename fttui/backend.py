@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fttui.api import APIConnectionError, APIError, APIStatusError
 
@@ -36,6 +36,8 @@ class Backend:
     ok: bool = True
     #: The config's [prices] (model -> USD per 1M training tokens) over fttui's table.
     prices: dict[str, float] = field(default_factory=dict)
+    #: The job form's last unsent values (`n` opens them again), kept for the session.
+    draft: dict[str, Any] | None = None
 
     def now(self) -> float:
         return self.frozen_now if self.frozen_now is not None else time.time()

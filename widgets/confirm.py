@@ -14,16 +14,6 @@ from textual.widgets import Button, Label, Static
 from fttui.core.safe_text import safe_text
 
 
-class _Box(Vertical):
-    """The dialog's box; tells the dialog when it is first displayed (Textual's `Show`,
-    sent once the screen's layout puts it on screen)."""
-
-    def on_show(self) -> None:
-        screen = self.screen
-        if isinstance(screen, ConfirmDialog):
-            screen.shown()
-
-
 class ConfirmDialog(ModalScreen[bool]):
     """Ask `title` / `body`; dismisses with True (y, enter) or False (n, escape).
 
@@ -74,12 +64,12 @@ class ConfirmDialog(ModalScreen[bool]):
         self.body_text = safe_text(body, multiline=True)
         self.yes_label = yes_label
         self.no_label = no_label
-        #: Keys stamped before this (Textual's clock) are dropped: until the first
-        #: frame with the dialog is drawn, every key is one typed ahead of it.
+        #: Keys stamped before this (Textual's clock) are dropped: every key that
+        #: arrived before the dialog was mounted was typed ahead of it.
         self.ignore_keys_before = float("inf")
 
     def compose(self) -> ComposeResult:
-        with _Box(id="confirm-box"):
+        with Vertical(id="confirm-box"):
             yield Label(self.title_text, id="confirm-title", markup=False)
             if self.body_text:
                 # A long body scrolls; the buttons below it always fit (80x24).
@@ -92,11 +82,10 @@ class ConfirmDialog(ModalScreen[bool]):
     def on_mount(self) -> None:
         # Enter presses the focused button, so it confirms unless the user tabbed to "No".
         self.query_one("#confirm-yes", Button).focus()
-
-    def shown(self) -> None:
-        """The box is on screen: keys from now on were typed seeing the question."""
-        if self.ignore_keys_before == float("inf"):
-            self.ignore_keys_before = get_time()
+        # Mounted: drawn with the next frame. (Set when the box is first shown, a key
+        # typed while the screen showed the question could still come in earlier
+        # than the box's own Show message and be dropped.)
+        self.ignore_keys_before = get_time()
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

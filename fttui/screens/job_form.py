@@ -164,6 +164,8 @@ class JobFormScreen(ModalScreen[Any]):
         self._token_counts: dict[tuple[str, str], int] = {}
         # The body the backend refused with OpenAI's `training_not_available` (ctrl+l).
         self._refused: dict[str, Any] | None = None
+        #: The form's values once loaded: Escape asks before closing a changed form.
+        self._initial: dict[str, Any] | None = None
 
     def compose(self) -> ComposeResult:
         title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
@@ -222,6 +224,10 @@ class JobFormScreen(ModalScreen[Any]):
                 form.show_server_error(
                     "This clone cannot keep everything:\n" + "\n".join(f"- {n}" for n in losses)
                 )
+        elif self.backend.draft:
+            form.load(self.backend.draft)
+            self.notify("your unsent job is back (its draft)", title="new job", timeout=4)
+        self._initial = form.values()
 
     # -- money before create (OpenAI bills tokens x epochs x price) -----------------
     @on(Select.Changed)
@@ -327,7 +333,26 @@ class JobFormScreen(ModalScreen[Any]):
             self.action_close()
 
     def action_close(self) -> None:
-        self.dismiss(None)
+        """Escape: a form with nothing typed closes; a changed one asks first. What a
+        new job's form held is kept as its draft (`n` opens it again)."""
+        values = self.form.values()
+        if self._initial is None or values == self._initial:
+            self.dismiss(None)
+            return
+        from widgets import ConfirmDialog
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                if self.clone_from is None:
+                    self.backend.draft = values
+                self.dismiss(None)
+
+        body = (
+            "What you typed is kept: n opens it again."
+            if self.clone_from is None
+            else "What you changed in this clone is lost (y clones it again)."
+        )
+        self.app.push_screen(ConfirmDialog("Close the form?", body), answered)
 
     @property
     def form(self) -> HyperparamForm:
@@ -369,4 +394,6 @@ class JobFormScreen(ModalScreen[Any]):
         except APIError as exc:
             form.show_server_error(describe_error("create job", exc).text)
             return
+        if self.clone_from is None:
+            self.backend.draft = None  # sent: nothing left to reopen
         self.dismiss(job)

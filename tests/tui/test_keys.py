@@ -77,8 +77,10 @@ def test_a_burst_fills_the_form_as_slow_typing_does(
         ]
         assert rows[0] == rows[1], label
     for term in (burst, slow):
-        term.send(["Escape"])
-        screen = term.wait(lambda s: "Suffix (up to" not in s)
+        term.send(["Escape"])  # a changed form asks before it closes
+        term.wait("Close the form?")
+        term.send(["y"])
+        screen = term.wait(lambda s: "Suffix (up to" not in s and "Close the form" not in s)
         # The `3` went into the form, not to the main screen (pane 3, the detail).
         assert "─ 2 Jobs" in screen and "─ 3 Job detail" not in screen, screen
 
