@@ -9,12 +9,12 @@ opens the dialogs, so no pane imports `fttui.screens` (an import-linter contract
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual.message import Message
 
 if TYPE_CHECKING:
-    from fttui.api import APIError
+    from fttui.api import APIError, FileObject, FineTuningJob
     from widgets import EventRow
 
 
@@ -34,7 +34,7 @@ class BackendAnswered(Message):
 class JobsLoaded(Message):
     """The jobs pane's view of every job changed (`jobs`: id -> API job object)."""
 
-    def __init__(self, jobs: Mapping[str, Any]) -> None:
+    def __init__(self, jobs: Mapping[str, FineTuningJob]) -> None:
         super().__init__()
         self.jobs = jobs
 
@@ -42,7 +42,7 @@ class JobsLoaded(Message):
 class JobEnded(Message):
     """A job seen active in this session reached succeeded, failed or cancelled."""
 
-    def __init__(self, job: Any) -> None:
+    def __init__(self, job: FineTuningJob) -> None:
         super().__init__()
         self.job = job
 
@@ -50,7 +50,7 @@ class JobEnded(Message):
 class FilesLoaded(Message):
     """The files pane has a fresh list of files (API file objects)."""
 
-    def __init__(self, files: Sequence[Any]) -> None:
+    def __init__(self, files: Sequence[FileObject]) -> None:
         super().__init__()
         self.files = files
 
@@ -58,7 +58,7 @@ class FilesLoaded(Message):
 class DetailLoaded(Message):
     """The detail pane fetched `job` afresh (e.g. its result files are now known)."""
 
-    def __init__(self, job: Any) -> None:
+    def __init__(self, job: FineTuningJob) -> None:
         super().__init__()
         self.job = job
 
@@ -75,7 +75,7 @@ class EventsBatch(Message):
 class JobFormWanted(Message):
     """Open the job form, empty or (`clone_from`) filled from a job."""
 
-    def __init__(self, clone_from: Any | None = None) -> None:
+    def __init__(self, clone_from: FineTuningJob | None = None) -> None:
         super().__init__()
         self.clone_from = clone_from
 
