@@ -124,13 +124,13 @@ class TryModelScreen(ModalScreen[None]):
                 yield Input(value=safe_text(self.model), id="try-model")
                 with Horizontal(id="try-markers"):
                     with Vertical():
-                        yield Label("separator (appended to the prompt)", classes="modal-hint")
+                        yield Label("separator", classes="modal-hint")
                         yield Input(id="try-separator", placeholder="e.g. \\n\\n###\\n\\n")
                     with Vertical():
                         yield Label("stop sequence", classes="modal-hint")
                         yield Input(id="try-stop", placeholder="e.g. \\n or  END")
                     with Vertical():
-                        yield Label("max tokens (1 = classify)", classes="modal-hint")
+                        yield Label("max tokens", classes="modal-hint")
                         yield Input(value=DEFAULT_MAX_TOKENS, id="try-max-tokens", type="integer")
                 yield Label("", id="try-mode", classes="modal-hint")
                 yield Label("", id="try-endpoint", classes="modal-hint")
