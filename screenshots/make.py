@@ -145,7 +145,11 @@ async def shoot(base_url: str, out: Path, sample: Path, done_id: str, other_id: 
             form = app.screen.query_one("HyperparamForm")
             form.query_one("#suffix").value = "words v2"  # type: ignore[attr-defined]
             await save(app, f"{prefix}-new-job")
-            await pilot.press("escape", "question_mark")
+            await pilot.press("escape")  # the form was changed: it asks first
+            await pilot.pause(0.5)
+            await pilot.press("y")
+            await pilot.pause(0.3)
+            await pilot.press("question_mark")
             await save(app, f"{prefix}-help")
             await pilot.press("escape")
             if prefix == "wide":
