@@ -12,6 +12,9 @@ from textual.widgets import Static
 
 from fttui.core.safe_text import safe_text
 
+#: The widest a key is drawn (longer ones end in an ellipsis).
+KEY_WIDTH = 32
+
 
 class KeyValueTable(VerticalScroll):
     """Keys in a bold left column, values wrapped on the right; scrolls when long.
@@ -56,7 +59,9 @@ class KeyValueTable(VerticalScroll):
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2), expand=True)
-        table.add_column(style="bold", no_wrap=True, ratio=None)
+        # A key longer than KEY_WIDTH (a backend's own hyperparameter or metadata name)
+        # ends in an ellipsis: it must never push the values off the pane.
+        table.add_column(style="bold", no_wrap=True, max_width=KEY_WIDTH, overflow="ellipsis")
         table.add_column(ratio=1, overflow="fold")
         for key, value in self._items:
             table.add_row(Text(safe_text(key)), Text(safe_text(value, multiline=True)))
