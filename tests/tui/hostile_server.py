@@ -368,6 +368,40 @@ def make_app(state: HostileState) -> Starlette:
             }
         )
 
+    async def chat(request: Request) -> Response:
+        # Try model asks a chat model (every model here but OpenAI's completions models)
+        # on /v1/chat/completions: the same hostile answer in the chat shape.
+        record(request)
+        body = await request.json()
+        return JSONResponse(
+            {
+                "id": tagged("chatcmpl-"),
+                "object": "chat.completion",
+                "created": state.created,
+                "model": body.get("model", ""),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": {"role": "assistant", "content": tagged("COMPLETION")},
+                        "finish_reason": tagged("FIN"),
+                        "logprobs": {
+                            "content": [
+                                {
+                                    "token": tagged("TOK"),
+                                    "logprob": -0.1,
+                                    "top_logprobs": [
+                                        {"token": tagged("TOP1"), "logprob": -0.1},
+                                        {"token": tagged("TOP2"), "logprob": -2.5},
+                                    ],
+                                }
+                            ]
+                        },
+                    }
+                ],
+                "usage": {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4},
+            }
+        )
+
     async def not_found(request: Request) -> Response:
         record(request)
         return _error(404, "NOTFOUND")
@@ -387,6 +421,7 @@ def make_app(state: HostileState) -> Starlette:
             Route("/v1/fine_tuning/jobs/{job_id:path}", one_job, methods=["GET"]),
             Route("/v1/models", models, methods=["GET"]),
             Route("/v1/completions", completions, methods=["POST"]),
+            Route("/v1/chat/completions", chat, methods=["POST"]),
             Route("/{rest:path}", not_found, methods=["GET", "POST", "DELETE"]),
         ]
     )

@@ -298,7 +298,7 @@ def test_hostile_backend_is_shown_never_obeyed(
     seen = set(state.requests)
     for method, path in (
         ("POST", f"/v1/fine_tuning/jobs/{JOB_RUNNING}/cancel"),
-        ("POST", "/v1/completions"),
+        ("POST", "/v1/chat/completions"),  # a chat model is tried on chat completions
         ("POST", "/v1/fine_tuning/jobs"),
         ("POST", "/v1/files"),
         ("DELETE", f"/v1/files/{FILE_TRAIN}"),
