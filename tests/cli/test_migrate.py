@@ -82,6 +82,32 @@ def _content(srv: ServerProcess, file_id: str) -> bytes:
 def test_migrate_moves_both_jobs_once_and_they_train(
     source: ServerProcess, target: ServerProcess, config_dir: Path, tmp_path: Path
 ) -> None:
+    _move_both_jobs(source, target, tmp_path, "tiny-test")
+
+
+@pytest.mark.long
+@pytest.mark.timeout(3600)
+def test_migrate_on_the_default_model(
+    tmp_path_factory: pytest.TempPathFactory, config_dir: Path, tmp_path: Path
+) -> None:
+    """The same with SmolLM2-135M-Instruct on both servers (by hand: pytest -m long)."""
+    from fttui.core.models import DEFAULT_MODEL
+
+    servers = []
+    try:
+        for name in ("default-source", "default-target"):
+            srv = ServerProcess(data_dir=tmp_path_factory.mktemp(name), port=free_port())
+            srv.start()
+            servers.append(srv)
+        _move_both_jobs(servers[0], servers[1], tmp_path, DEFAULT_MODEL, wait=1500)
+    finally:
+        for srv in servers:
+            srv.stop()
+
+
+def _move_both_jobs(
+    source: ServerProcess, target: ServerProcess, tmp_path: Path, model: str, wait: float = 90
+) -> None:
     train = upload(source, "train.jsonl", toy_lines(16))
     valid = upload(source, "valid.jsonl", toy_lines(8, offset=100))
     made = []
@@ -100,12 +126,12 @@ def test_migrate_moves_both_jobs_once_and_they_train(
     ):
         resp = httpx.post(
             f"{source.base_url}/fine_tuning/jobs",
-            json={"model": "tiny-test", "training_file": train, "validation_file": valid, **body},
+            json={"model": model, "training_file": train, "validation_file": valid, **body},
             timeout=30,
         )
         assert resp.status_code == 200, resp.text
         made.append(resp.json()["id"])
-    src_jobs = {j: wait_for(source, j, {"succeeded", "failed"}) for j in made}
+    src_jobs = {j: wait_for(source, j, {"succeeded", "failed"}, timeout=wait) for j in made}
     assert all(j["status"] == "succeeded" for j in src_jobs.values()), src_jobs
 
     run = fttui(
@@ -124,7 +150,7 @@ def test_migrate_moves_both_jobs_once_and_they_train(
         assert hashlib.sha256(ours).digest() == hashlib.sha256(theirs).digest()
 
     for source_id, plan in plans.items():
-        done = wait_for(target, plan["target_job"]["id"], {"succeeded", "failed"})
+        done = wait_for(target, plan["target_job"]["id"], {"succeeded", "failed"}, timeout=wait)
         assert done["status"] == "succeeded", done.get("error")
         src = src_jobs[source_id]
         assert done["metadata"]["fttui_migrated_from"] == source_id
@@ -138,7 +164,9 @@ def test_migrate_moves_both_jobs_once_and_they_train(
     valid_path = tmp_path / "valid.jsonl"
     valid_path.write_text("\n".join(toy_lines(8, offset=100)) + "\n")
     sup = next(p for p in plans.values() if p["body"]["suffix"] == "sounds")
-    target_model = wait_for(target, sup["target_job"]["id"], {"succeeded"})["fine_tuned_model"]
+    target_model = wait_for(target, sup["target_job"]["id"], {"succeeded"}, timeout=wait)[
+        "fine_tuned_model"
+    ]
     source_model = src_jobs[sup["source_id"]]["fine_tuned_model"]
     side = fttui(
         "eval", target_model, "--file", str(valid_path), "--against", source_model,

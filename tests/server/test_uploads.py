@@ -98,7 +98,8 @@ CORPUS: list[tuple[str, bytes, int, str]] = [
     ),
     (
         "no assistant turn",
-        b'{"messages": [{"role": "user", "content": "x"}]}\n',
+        # (ending with a user message it would be a reinforcement prompt: valid)
+        b'{"messages": [{"role": "system", "content": "x"}]}\n',
         400,
         "line 1: no assistant message",
     ),

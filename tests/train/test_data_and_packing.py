@@ -59,7 +59,7 @@ def test_bad_lines_are_reported_by_number(tiny: tuple[Any, Any], tmp_path: Path)
         {"prompt": "a", "completion": " b"},
         "{not json",
         {"prompt": "a"},
-        {"messages": [{"role": "user", "content": "no answer"}]},
+        {"messages": [{"role": "system", "content": "no answer"}]},  # (user-last: RFT)
     ]
     with pytest.raises(DataError) as err:
         load_examples(_write(tmp_path, rows), tok, 256)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.responses import FileResponse
 from starlette.background import BackgroundTask
 
@@ -42,7 +42,13 @@ async def health() -> dict[str, Any]:
 
 
 @router.get("/export/{model_id:path}")
-def export_model(model_id: str, ctx: Ctx, format: str = "hf") -> FileResponse:
+def export_model(
+    model_id: str,
+    ctx: Ctx,
+    # The schema names the choices (clients and the API fuzz test read it); the value is
+    # still checked here, so a wrong one is OpenAI's 400 naming `format`.
+    format: Annotated[str, Query(json_schema_extra={"enum": ["hf", "gguf"]})] = "hf",
+) -> FileResponse:
     """A model as a tar of a directory transformers loads (fttui.server.export); a
     plain `def`, so the tar is written in the threadpool, never on the loop."""
     from fttui.server.engine_check import require_engine
