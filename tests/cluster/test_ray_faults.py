@@ -66,18 +66,23 @@ def test_head_silent_across_a_server_restart_within_the_grace_changes_nothing(
         srv.stop(kill=True)
         srv.start()  # re-attaches while the head is still silent
         time.sleep(3)
-        assert _job(srv, job["id"])["status"] == "running"
+        # Within the grace nothing changes: never failed. (On a fast machine the trainer,
+        # which keeps training while the server is down, may have finished by now.)
+        status = _job(srv, job["id"])["status"]
+        assert status in ("running", "succeeded"), status
         proxy.mend()
         done = wait_for(srv, job["id"], FINAL, timeout=600)
         assert done["status"] == "succeeded", done["error"]
         evs = events(srv, job["id"])
         assert [e["data"]["step"] for e in evs if e["type"] == "metrics"] == list(range(1, 801))
-        assert any("trainer is still running (Ray job" in e["message"] for e in evs)
+        if status == "running":  # re-attached to a trainer that was still at work
+            assert any("trainer is still running (Ray job" in e["message"] for e in evs)
         # One line when the head went silent (per server process), one when it came
         # back: not a warning per tick.
         log = _log(srv)
         assert 1 <= log.count("does not answer about Ray job") <= 2, log[-3000:]
-        assert log.count("answers again") == 1, log[-3000:]
+        again = log.count("answers again")
+        assert again == 1 if status == "running" else again <= 1, log[-3000:]
     finally:
         srv.stop()
         proxy.close()
