@@ -162,6 +162,22 @@ def call(
         raise CommandError(str(exc), exit_code_for(exc)) from exc
 
 
+def other_profile(where: str, value: str, api_key: str | None = None) -> Profile:
+    """A second backend named on the command line (`migrate --from/--to`, `eval
+    --against-profile/--against-base-url`): a profile name or a base URL, with its key."""
+    from dataclasses import replace
+
+    from fttui.config import resolve_profile
+
+    try:
+        if value.startswith(("http://", "https://")):
+            return resolve_profile(base_url=value, api_key=api_key)
+        profile = resolve_profile(name=value)
+        return replace(profile, api_key=api_key) if api_key else profile
+    except ValueError as exc:
+        raise CommandError(f"{where} {value!r}: {exc}", ExitCode.BAD_INPUT) from exc
+
+
 def parse_pairs(values: Sequence[str], option: str) -> dict[str, Any]:
     """`k=v` strings (a repeatable option) as a dict; a malformed one is bad input."""
     out: dict[str, Any] = {}

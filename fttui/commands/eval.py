@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fttui.commands._backend import backend, call
+from fttui.commands._backend import backend, call, other_profile
 from fttui.commands._output import ExitCode, JsonFlag, console, err_console, fail, print_json
 
 if TYPE_CHECKING:
@@ -115,7 +115,13 @@ def eval_command(
         fail("give --against-profile or --against-base-url, not both")
     if record_against and use_recorded:
         fail("--record asks --against and keeps its answers; --recorded uses them: not both")
-    other = _other_profile(against_profile, against_base_url, against_api_key)
+    other = (
+        other_profile("--against-profile", against_profile, against_api_key)
+        if against_profile
+        else other_profile("--against-base-url", against_base_url, against_api_key)
+        if against_base_url
+        else None
+    )
     digest = _digest(file) if (record_against or use_recorded) else ""
     kept = None
     if use_recorded:
@@ -184,23 +190,6 @@ def eval_command(
         except OSError as exc:
             fail(f"--output {output}: cannot be written ({exc})")
     _show(report, json_out)
-
-
-def _other_profile(name: str | None, base_url: str | None, api_key: str | None) -> Any:
-    """The --against backend's profile (None: the same backend as MODEL)."""
-    if not name and not base_url:
-        return None
-    from dataclasses import replace
-
-    from fttui.config import resolve_profile
-
-    try:
-        if base_url:
-            return resolve_profile(base_url=base_url, api_key=api_key)
-        profile = resolve_profile(name=name)
-        return replace(profile, api_key=api_key) if api_key else profile
-    except ValueError as exc:
-        fail(f"--against-profile/--against-base-url: {exc}")
 
 
 def _digest(path: Path) -> str:

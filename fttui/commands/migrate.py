@@ -6,11 +6,10 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from fttui.commands._backend import exit_code_for, parse_pairs
+from fttui.commands._backend import exit_code_for, other_profile, parse_pairs
 from fttui.commands._output import CommandError, ExitCode, JsonFlag, cell, fail, line, print_json
 
 if TYPE_CHECKING:
-    from fttui.config import Profile
     from fttui.migrate import JobPlan
 
 __all__ = ["register"]
@@ -18,23 +17,6 @@ __all__ = ["register"]
 
 def register(root: typer.Typer) -> None:
     root.command("migrate", rich_help_panel="Fine-tuning")(migrate)
-
-
-def _profile(where: str, value: str, api_key: str | None) -> Profile:
-    """A profile name or a base URL (`--from`, `--to`) as a profile."""
-    from fttui.config import resolve_profile
-
-    try:
-        if value.startswith(("http://", "https://")):
-            return resolve_profile(base_url=value, api_key=api_key)
-        profile = resolve_profile(name=value)
-        if api_key:
-            from dataclasses import replace
-
-            profile = replace(profile, api_key=api_key)
-        return profile
-    except ValueError as exc:
-        raise CommandError(f"{where} {value!r}: {exc}", ExitCode.BAD_INPUT) from exc
 
 
 def _config_models() -> dict[str, str]:
@@ -147,8 +129,8 @@ def migrate(
     except mig.MigrationError as exc:
         fail(str(exc))
     models = {**_config_models(), **parse_pairs(model or [], "--model")}
-    src_profile = _profile("--from", source, from_api_key)
-    dst_profile = _profile("--to", target, to_api_key)
+    src_profile = other_profile("--from", source, from_api_key)
+    dst_profile = other_profile("--to", target, to_api_key)
     state_dir = config_dir() / "migrate"
 
     async def go() -> list[mig.JobPlan]:
