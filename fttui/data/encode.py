@@ -252,6 +252,25 @@ def _render(
         ) from None
 
 
+def _render_text(
+    tokenizer: Any,
+    messages: list[dict[str, Any]],
+    prompt: bool,
+    tools: Any,
+    thinking: bool = False,
+) -> str:
+    """The template's text, as `_render` tokenizes it."""
+    kwargs = {} if thinking else {"enable_thinking": False}
+    try:
+        return str(
+            tokenizer.apply_chat_template(
+                messages, tools=tools, tokenize=False, add_generation_prompt=prompt, **kwargs
+            )
+        )
+    except Exception:  # _render has said what is wrong by now
+        return ""
+
+
 def _continuation(
     tokenizer: Any,
     before: list[dict[str, Any]],
@@ -272,6 +291,16 @@ def _continuation(
         head = _render(tokenizer, before, True, tools, thinking)
         if full[: len(head)] == head:
             return full, len(head), len(full)
+    for thinking in (False, True):
+        # A reply whose first characters merge with the prompt's last token (a reply that
+        # starts with a newline after ChatML's "assistant\n"): the same text, split where
+        # inference splits it, the prompt's tokens then the reply's own.
+        head_text = _render_text(tokenizer, before, True, tools, thinking)
+        full_text = _render_text(tokenizer, upto, False, tools, False)
+        if head_text and full_text.startswith(head_text):
+            head = _render(tokenizer, before, True, tools, thinking)
+            rest = _ids(tokenizer.encode(full_text[len(head_text) :], add_special_tokens=False))
+            return head + rest, len(head), len(head) + len(rest)
     raise ExampleError(
         "template_error",
         f"the model's chat template renders the conversation differently when cut before "

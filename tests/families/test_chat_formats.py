@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from fttui.data.contract import Parsed
-from fttui.data.encode import IGNORE, Example, encode
+from fttui.data.encode import IGNORE, Example, PreferenceExample, encode
 
 from .conftest import family_tokenizer
 
@@ -97,3 +97,54 @@ def test_qwen3_prompt_carries_the_empty_think_block() -> None:
     prompt = tok.decode(ex.input_ids[: ex.first_target])
     assert prompt.endswith("<|im_start|>assistant\n<think>\n\n</think>\n\n")
     assert spans(tok, ex) == ["Meow.<|im_end|>\n"]
+
+
+@pytest.fixture(params=["qwen3", "llama3", "gemma3", "qwen2-pretokenizer"])
+def any_tok(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Each family's tokenizer, and a ChatML one whose pre-tokenizer (Qwen2's) joins a
+    run of newlines into one piece, so "assistant\\n" + "\\nMeow" tokenizes across the cut."""
+    if request.param != "qwen2-pretokenizer":
+        return family_tokenizer(request.param)
+    from transformers import AutoTokenizer
+
+    from fttui.train.tiny import build_model
+
+    path = build_model(tmp_path_factory.mktemp("q2") / "m", vocab_size=400, arch="qwen2")
+    return AutoTokenizer.from_pretrained(path)
+
+
+@pytest.mark.parametrize("reply", ["\nMeow.", "\n\n  Meow.\n"])
+def test_a_reply_that_starts_with_a_newline_trains_after_the_prompt_inference_sends(
+    any_tok: Any, reply: str
+) -> None:
+    """A reply's first characters can merge with the prompt's last token ("assistant\\n"
+    then "\\n"): the example is still trained, its prompt the generation prompt's own
+    tokens (what inference feeds the model) and its trained span the reply as the
+    template renders it, for SFT and DPO alike. (A model's own sampled answers start with
+    a newline often; the DPO cookbook notebook trains on them.)"""
+    tok = any_tok
+    messages = [*TWO_TURNS[:2], {"role": "assistant", "content": reply}]
+    prompt = tok.apply_chat_template(
+        messages[:-1],
+        tokenize=True,
+        add_generation_prompt=True,
+        return_dict=False,
+        enable_thinking=False,
+    )
+    ex = chat(tok, messages)
+    assert ex.input_ids[: ex.first_target] == prompt
+    assert spans(tok, ex) == [template_reply(tok, messages)]
+    pref = encode(
+        tok,
+        Parsed(
+            "preference",
+            {
+                "input": {"messages": messages[:-1]},
+                "preferred_output": [{"role": "assistant", "content": "Meow."}],
+                "non_preferred_output": [messages[-1]],
+            },
+        ),
+    )
+    assert isinstance(pref, PreferenceExample)
+    assert pref.prompt_ids == prompt
+    assert tok.decode(pref.rejected_ids) == template_reply(tok, messages)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +38,40 @@ import pytest
 from tests.conftest import ServerProcess, free_port
 
 MODEL_ID = "tiny-notebook"
+TALKATIVE_ID = "tiny-notebook-talkative"
 SYSTEM = "You are a helpful recipe assistant. You are to extract the generic ingredients."
+
+
+def _never_ends_a_reply_first(model_dir: Path, target: Path) -> Path:
+    """A copy of the tiny model that (almost) never samples a special token.
+
+    The DPO notebook samples its preference pairs from OpenAI's model, which always says
+    something; a random tiny model ends a reply at its first token about once in a
+    hundred samples, and an empty `non_preferred_output` is refused (rightly) by the
+    data check. Here one hidden dimension is a constant no layer writes to (0.1 in every
+    input embedding, no attention or MLP output on it), and the untied output layer reads
+    only the special tokens' logits from it, with weight -10: they sit some 40 below the
+    others, which keep the tiny model's own logits."""
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(model_dir, target)
+    config = json.loads((target / "config.json").read_text())
+    weights = load_file(str(target / "model.safetensors"))
+    embed = weights["model.embed_tokens.weight"]
+    head = embed.clone()
+    dim = embed.shape[1] - 1
+    embed[:, dim] = 0.1
+    for name, tensor in weights.items():
+        if name.endswith(("self_attn.o_proj.weight", "mlp.down_proj.weight")):
+            tensor[dim, :] = 0
+    head[:, dim] = 0
+    head[:3] = 0  # <|endoftext|>, <|im_start|>, <|im_end|>
+    head[:3, dim] = -10
+    weights["lm_head.weight"] = head
+    save_file(weights, str(target / "model.safetensors"), metadata={"format": "pt"})
+    config["tie_word_embeddings"] = False
+    (target / "config.json").write_text(json.dumps(config))
+    return target
 
 
 @pytest.fixture(scope="module")
@@ -52,13 +86,19 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
     config = json.loads((model_dir / "config.json").read_text())
     config["max_position_embeddings"] = 2048  # rotary positions: any length computes
     (model_dir / "config.json").write_text(json.dumps(config))
+    talkative = _never_ends_a_reply_first(model_dir, tmp_path_factory.mktemp("nb-talk") / "m")
     data = tmp_path_factory.mktemp("notebooks")
     (data / "models.json").write_text(
         json.dumps(
             {
-                "models": [{"id": MODEL_ID, "source": str(model_dir), "base_learning_rate": 0.05}],
+                "models": [
+                    {"id": MODEL_ID, "source": str(model_dir), "base_learning_rate": 0.05},
+                    {"id": TALKATIVE_ID, "source": str(talkative), "base_learning_rate": 0.05},
+                ],
                 "aliases": {
-                    name: MODEL_ID for name in ("gpt-4o-mini", "gpt-4.1-mini", "babbage-002")
+                    "gpt-4o-mini": MODEL_ID,
+                    "babbage-002": MODEL_ID,
+                    "gpt-4.1-mini": TALKATIVE_ID,
                 },
             }
         )
@@ -88,8 +128,9 @@ def test_openai_model_names_are_mapped_and_listed(server: ServerProcess) -> None
     from fttui.core.models import DEFAULT_MODEL, load_registry, resolve_model
 
     registry = load_registry(server.data_dir)
-    for name in ("gpt-4o-mini-2024-07-18", "gpt-4.1-mini-2025-04-14", "babbage-002"):
+    for name in ("gpt-4o-mini-2024-07-18", "babbage-002"):
         assert resolve_model(registry, name).id == MODEL_ID  # type: ignore[union-attr]
+    assert resolve_model(registry, "gpt-4.1-mini-2025-04-14").id == TALKATIVE_ID  # type: ignore[union-attr]
     assert resolve_model(registry, "gpt-4.1-nano-2025-04-14").id == DEFAULT_MODEL  # type: ignore[union-attr]
     assert resolve_model(registry, "gpt-4o-mini-turbo") is None  # not a snapshot: unknown
 
