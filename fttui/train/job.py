@@ -496,7 +496,9 @@ class JobRun:
         objective: DPOObjective | RFTObjective | None = None
         rft_hp: dict[str, Any] = {}
         if rft:
-            objective, rft_hp = self._rft_objective(job, tokenizer, config, len(train_ex))
+            objective, rft_hp = self._rft_objective(
+                job, requested, tokenizer, config, len(train_ex), len(valid_ex)
+            )
             self.rft_objective = objective
             if resume is not None:
                 objective.steps_done = getattr(self, "resume_rft_steps", 0)
@@ -656,17 +658,26 @@ class JobRun:
         self._save_final(model, tokenizer, outcome.elapsed_tokens)
 
     def _rft_objective(
-        self, job: dict[str, Any], tokenizer: Any, config: Any, n_train: int
+        self,
+        job: dict[str, Any],
+        requested: dict[str, Any],
+        tokenizer: Any,
+        config: Any,
+        n_train: int,
+        n_valid: int,
     ) -> tuple[RFTObjective, dict[str, Any]]:
-        """The reinforcement objective with the job's grader and hyperparameters."""
+        """The reinforcement objective with the job's grader and hyperparameters.
+
+        Resolved from the hyperparameters as the job asked them (the spec), never from
+        the job row's `resolved`, which this trainer's own report overwrites: a resumed
+        job must sample as many answers per prompt as before its pause."""
         from fttui.core.job_spec import resolve_reinforcement
         from fttui.train.grading import Grading
         from fttui.train.rft import RFTObjective
 
         grader = ((job.get("method") or {}).get("reinforcement") or {}).get("grader")
-        resolved = job.get("resolved") or {}
         steps = math.ceil(n_train / config.batch_size) * config.n_epochs
-        hp = resolve_reinforcement(resolved, steps, 0)
+        hp = resolve_reinforcement(requested, steps, n_valid)
         grading = Grading(grader or {})
         objective = RFTObjective(
             grading, tokenizer, int(hp["group_size"]), bf16=config.bf16, seed=config.seed

@@ -27,6 +27,7 @@ from server.openai_spec import check  # tests/server/openai_spec.py
 from fttui.store.db import Store
 
 from .conftest import events, toy_lines, upload, wait_for
+from .test_train_server import _alive
 
 WRAPPERS = Path(__file__).with_name("trainer_wrappers.py")
 FINAL = {"succeeded", "failed", "cancelled"}
@@ -335,3 +336,123 @@ def test_a_dpo_job_paused_and_resumed_through_the_api_equals_an_unpaused_one(
         torch.testing.assert_close(mine[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
     messages = [e["message"] for e in events(srv, paused.id)]
     assert any(f"Training resumed at step {step + 1}" in m for m in messages), messages
+
+
+RFT_GRADER = {
+    "type": "text_similarity",
+    "name": "close",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.want}}",
+    "evaluation_metric": "fuzzy_match",
+}
+
+
+def _rft_prompts(n: int) -> list[str]:
+    import json
+
+    return [
+        json.dumps({"messages": [{"role": "user", "content": f"say {i}"}], "want": "aaaa"})
+        for i in range(n)
+    ]
+
+
+# LoRA (its reference is the adapters switched off, nothing to reload): long, ~25 s.
+@pytest.mark.parametrize("training_method", ["full", pytest.param("lora", marks=pytest.mark.long)])
+def test_a_reinforcement_job_paused_and_resumed_equals_an_unpaused_one(
+    srv: ServerProcess, training_method: str
+) -> None:
+    """A reinforcement job samples its answers from the weights it trains, so a resumed
+    job only matches the unpaused one if the weights, optimizer, the sampling's random
+    numbers and the reference model (full: the starting model, loaded again) all come
+    back exactly: then the same answers are sampled, graded and trained on. Rows
+    (rewards, loss, KL) and final weights equal; every step once."""
+    sdk = _sdk(srv)
+    train = upload(srv, f"rft-{training_method}.jsonl", _rft_prompts(8))
+    method = {
+        "type": "reinforcement",
+        "reinforcement": {
+            "grader": RFT_GRADER,
+            "hyperparameters": {
+                "n_epochs": 2,
+                "batch_size": 2,
+                "learning_rate_multiplier": 1,
+                "compute_multiplier": 0.5,
+                "training_method": training_method,
+            },
+        },
+    }
+    body: dict[str, Any] = {"model": "tiny-test", "training_file": train, "method": method}
+    whole = sdk.fine_tuning.jobs.create(**body, seed=4, suffix="rft-whole")
+    paused = sdk.fine_tuning.jobs.create(**body, seed=4, suffix="rft-paused")
+    steps = 8  # 8 prompts, batch 2, 2 epochs
+
+    deadline = time.monotonic() + 120
+    while sum(e["type"] == "metrics" for e in events(srv, paused.id)) < 2:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    assert sdk.fine_tuning.jobs.pause(paused.id).status == "paused"
+    _wait_event(srv, paused.id, "Job paused at step")
+    said = next(
+        e["message"] for e in events(srv, paused.id) if "Job paused at step" in e["message"]
+    )
+    step = int(said.split("at step ")[1].split()[0])
+    assert 2 <= step < steps, said
+    assert sdk.fine_tuning.jobs.resume(paused.id).status == "queued"
+    done = wait_for(srv, whole.id, FINAL, timeout=180)
+    done_paused = wait_for(srv, paused.id, FINAL, timeout=180)
+    assert done["status"] == "succeeded", done["error"]
+    assert done_paused["status"] == "succeeded", done_paused["error"]
+
+    metrics = [e["data"]["step"] for e in events(srv, paused.id) if e["type"] == "metrics"]
+    assert metrics == list(range(1, steps + 1))  # every step once
+    got, want = _rows(srv, done_paused["result_files"][0]), _rows(srv, done["result_files"][0])
+    assert [int(r["step"]) for r in got] == list(range(1, steps + 1))
+    for a, b in zip(got, want, strict=True):
+        for column in ("train_reward_mean", "training_loss", "train_kl"):
+            assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-4, abs=1e-6), (
+                column,
+                a,
+                b,
+            )
+    # The job learned something to compare: the rewards moved the weights.
+    assert len({r["train_reward_mean"] for r in want}) > 1
+    messages = [e["message"] for e in events(srv, paused.id)]
+    assert any(f"Training resumed at step {step + 1}" in m for m in messages), messages
+    if training_method == "full":
+        mine = _weights(srv, done_paused["fine_tuned_model"])
+        reference = _weights(srv, done["fine_tuned_model"])
+        for name, tensor in reference.items():
+            torch.testing.assert_close(mine[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+
+
+def test_cancel_stops_a_reinforcement_job_within_seconds(srv: ServerProcess) -> None:
+    """Cancel mid-run: the trainer (sampling, grading or training) stops within seconds,
+    the job is cancelled with no model, and the reward rows written so far are kept."""
+    sdk = _sdk(srv)
+    train = upload(srv, "rft-cancel.jsonl", _rft_prompts(8))
+    job = sdk.fine_tuning.jobs.create(
+        model="tiny-test",
+        training_file=train,
+        method={
+            "type": "reinforcement",
+            "reinforcement": {
+                "grader": RFT_GRADER,
+                "hyperparameters": {"n_epochs": 50, "batch_size": 2},
+            },
+        },
+    )
+    deadline = time.monotonic() + 120
+    while sum(e["type"] == "metrics" for e in events(srv, job.id)) < 2:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    pid = Store(srv.data_dir).get_job(job.id)["pid"]  # type: ignore[index]
+    assert isinstance(pid, int) and _alive(pid), pid
+    assert sdk.fine_tuning.jobs.cancel(job.id).status == "cancelled"
+    t0 = time.monotonic()
+    while time.monotonic() - t0 < 10 and _alive(pid):
+        time.sleep(0.1)
+    assert not _alive(pid), "the reinforcement trainer is still running 10 s after cancel"
+    done = wait_for(srv, job.id, FINAL, timeout=30)
+    assert done["status"] == "cancelled" and done["fine_tuned_model"] is None, done
+    rows = _rows(srv, done["result_files"][0])
+    assert 2 <= len(rows) < 200 and all(r["train_reward_mean"] != "" for r in rows)
