@@ -1,0 +1,135 @@
+"""A reinforcement job made in the TUI's form and trained by the local server (the tiny
+model, for real): the form sends OpenAI's method object with the grader typed into it,
+the job is followed to the end, and the reward curves (train and validation reward
+means, per step) come from the job's own metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from conftest import ServerProcess, free_port, register_tiny_model
+from textual.widgets import Input, Select, TextArea
+
+from fttui.screens.job_form import JobFormScreen
+from fttui.screens.main import MainScreen
+from widgets import EventLog, HyperparamForm, MetricsPanel
+
+from .conftest import make_app, wait_for
+
+pytestmark = pytest.mark.slow
+
+GRADER = {
+    "type": "text_similarity",
+    "name": "close",
+    "input": "{{sample.output_text}}",
+    "reference": "{{item.want}}",
+    "evaluation_metric": "fuzzy_match",
+}
+
+
+@pytest.fixture
+def tiny_server(tmp_path: Path, tiny_model_dir: Path) -> Iterator[ServerProcess]:
+    data = tmp_path / "data"
+    data.mkdir()
+    register_tiny_model(data, tiny_model_dir)
+    srv = ServerProcess(data_dir=data, port=free_port())
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+def _upload(srv: ServerProcess, name: str, n: int, offset: int = 0) -> str:
+    rows = [
+        {"messages": [{"role": "user", "content": f"say {i}"}], "want": "aaaa"}
+        for i in range(offset, offset + n)
+    ]
+    content = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    resp = httpx.post(
+        f"{srv.base_url}/files",
+        files={"file": (name, content)},
+        data={"purpose": "fine-tune"},
+        timeout=30,
+    )
+    assert resp.status_code == 200, resp.text
+    return str(resp.json()["id"])
+
+
+def _job(srv: ServerProcess, job_id: str) -> dict[str, Any]:
+    return dict(httpx.get(f"{srv.base_url}/fine_tuning/jobs/{job_id}", timeout=30).json())
+
+
+async def test_a_reinforcement_job_from_the_form_trains_and_plots_its_rewards(
+    tiny_server: ServerProcess,
+) -> None:
+    train = _upload(tiny_server, "rft-train.jsonl", 8)
+    valid = _upload(tiny_server, "rft-valid.jsonl", 2, offset=100)
+    app = make_app(tiny_server, frozen=False)
+    async with app.run_test(size=(160, 48)) as pilot:
+        main = app.main
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobFormScreen), what="form")
+        form = app.screen.query_one(HyperparamForm)
+        models = form.query_one("#model", Select)
+        files = form.query_one("#training_file", Select)
+        await wait_for(pilot, lambda: len(models._options) > 2, what="model choices")
+        await wait_for(pilot, lambda: len(files._options) > 2, what="file choices")
+        models.value = "tiny-test"
+        files.value = train
+        form.query_one("#validation_file", Select).value = valid
+        form.query_one("#method_type", Select).value = "reinforcement"
+        await pilot.pause()
+        form.query_one("#grader", TextArea).text = json.dumps(GRADER, indent=2)
+        # 8 prompts, batch 2, 1 epoch: 4 steps of 2 prompts x 2 answers; validation
+        # every 2 steps.
+        form.query_one("#n_epochs", Input).value = "1"
+        form.query_one("#batch_size", Input).value = "2"
+        form.query_one("#compute_multiplier", Input).value = "0.5"
+        form.query_one("#eval_interval", Input).value = "2"
+        form.query_one("#suffix", Input).value = "rft"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="job created")
+        await pilot.pause()
+        job_id = main.selected_job_id
+        assert job_id is not None and job_id.startswith("ftjob-")
+        job = _job(tiny_server, job_id)
+        assert job["method"]["type"] == "reinforcement"
+        assert job["method"]["reinforcement"]["grader"] == GRADER
+        # -- followed to the end: the events, then every step's rewards plotted.
+        await wait_for(
+            pilot,
+            lambda: _job(tiny_server, job_id)["status"] in ("succeeded", "failed"),
+            timeout=180,
+            what="job finished",
+        )
+        done = _job(tiny_server, job_id)
+        assert done["status"] == "succeeded", done["error"]
+        log = main.query_one(EventLog)
+        await wait_for(
+            pilot,
+            lambda: any("Job succeeded" in ln for ln in log.lines),
+            timeout=30,
+            what="the final event",
+        )
+        assert any("2 answers sampled per prompt" in ln for ln in log.lines)
+        plots = main.query_one(MetricsPanel)
+        steps = [1.0, 2.0, 3.0, 4.0]
+        await wait_for(
+            pilot,
+            lambda: plots.grader_plot.series.get("train_reward_mean", ([], []))[0] == steps,
+            timeout=30,
+            what="4 steps of train reward plotted",
+        )
+        series = plots.grader_plot.series
+        assert plots.grader_plot.display and plots.has_class("-grader")
+        valid_steps, valid_values = series["valid_reward_mean"]
+        assert valid_steps == [2.0, 4.0]  # validation every 2 steps (and the last)
+        assert all(0.0 <= v <= 1.0 for v in valid_values + series["train_reward_mean"][1])
+        # The grader's own score series too, named by the grader's name.
+        assert "train_score/close" in series
