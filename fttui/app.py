@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual import events, on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
 from textual.notifications import SeverityLevel
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
@@ -42,6 +43,8 @@ if TYPE_CHECKING:
 REPEAT_AFTER_S = 60.0
 #: How often a local port held by another program is checked again.
 PORT_RETRY_S = 5.0
+#: How often the screen's state (marks, filter, sort, ...) is saved when it changed.
+STATE_SAVE_S = 3.0
 
 
 class FtTuiApp(App[int]):
@@ -65,12 +68,15 @@ class FtTuiApp(App[int]):
         start_server: Callable[[], Awaitable[object]] | None = None,
         frozen_now: float | None = None,
         notifications: bool = True,
+        state_path: Path | None = None,
     ) -> None:
         """`start_server` is awaited (in a worker) before the first load and raises
         `fttui.launcher.LauncherError` when no server answers; `frozen_now` pins the
         clock used for elapsed/ETA columns, for reproducible screenshots;
         `notifications` rings the bell and sends a desktop notification when a
-        watched job ends (config.toml [tui] notifications; the palette toggles it)."""
+        watched job ends (config.toml [tui] notifications; the palette toggles it);
+        `state_path` is where the screen's marks, filter, sort, selection and layout
+        are kept across restarts (`fttui.ui_state`; None: not kept)."""
         super().__init__()
         self.backend = Backend(client, org=org, frozen_now=frozen_now)
         self._start_server = start_server
@@ -79,6 +85,8 @@ class FtTuiApp(App[int]):
         self._delivered_to: dict[int, Widget | None] = {}  # id(key event) -> its widget
         self._keys = KeyQueue(self, self._route_key)
         self.notifications = notifications
+        self._state_path = state_path
+        self._saved_state: dict[str, object] | None = None
 
     @property
     def client(self) -> Client:
@@ -154,7 +162,45 @@ class FtTuiApp(App[int]):
             widget.scroll_visible(animate=False)
 
     def get_default_screen(self) -> MainScreen:
-        return MainScreen(self.backend, live=self._start_server is None)
+        state: dict[str, object] = {}
+        if self._state_path is not None:
+            from fttui.ui_state import load_state
+
+            state, problem = load_state(self._state_path)
+            if problem:
+                self.call_later(self.notify, problem, title="layout", severity="warning")
+        return MainScreen(self.backend, live=self._start_server is None, state=state)
+
+    # -- the screen's state across restarts ------------------------------------------
+    def save_ui_state(self) -> None:
+        """Write the main screen's state when it changed (every few seconds, and on quit:
+        a killed app or a dropped link loses at most the last seconds)."""
+        if self._state_path is None:
+            return
+        try:
+            state = self.main.ui_state()
+        except (LookupError, NoMatches):
+            return
+        if state == self._saved_state:
+            return
+        from fttui.ui_state import save_state
+
+        try:
+            save_state(self._state_path, state)
+        except OSError as exc:
+            self._state_path = None  # said once; the app goes on without it
+            self.notify(
+                f"{exc.filename or 'state file'}: cannot be written ({exc.strerror}); "
+                "the layout will not be kept",
+                title="layout",
+                severity="warning",
+            )
+            return
+        self._saved_state = state
+
+    async def action_quit(self) -> None:
+        self.save_ui_state()
+        await super().action_quit()
 
     def on_mount(self) -> None:
         # Modules, classes and styles live as long as the app: keep them out of
@@ -162,6 +208,8 @@ class FtTuiApp(App[int]):
         gc.freeze()
         self.theme = "textual-dark"
         self._update_subtitle()
+        if self._state_path is not None:
+            self.set_interval(STATE_SAVE_S, self.save_ui_state)
         if self._start_server is not None:
             self._boot()
 
@@ -350,7 +398,15 @@ def run(args: argparse.Namespace) -> int:
 
         start_server = start
     org = profile.organization or ("local" if profile.kind == "local" else "default org")
-    app = FtTuiApp(client, org=org, start_server=start_server, notifications=settings.notifications)
+    from fttui.ui_state import state_path
+
+    app = FtTuiApp(
+        client,
+        org=org,
+        start_server=start_server,
+        notifications=settings.notifications,
+        state_path=state_path(profile.name),
+    )
     app.backend.prices = settings.prices
     result = app.run()
     return int(result or 0)

@@ -158,6 +158,8 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     #: short ends in "…" (`CLIP_HEAD` columns keep their end instead: ids differ there).
     SHRINK: ClassVar[dict[str, int]] = {}  # noqa: RUF012 - read-only
     CLIP_HEAD: ClassVar[frozenset[str]] = frozenset()
+    #: Columns not shown until asked for (`show_column`), e.g. the files' ids.
+    HIDDEN: ClassVar[frozenset[str]] = frozenset()
 
     sort_key: reactive[str] = reactive("")
     sort_reverse: reactive[bool] = reactive(False)
@@ -192,6 +194,8 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
         self._fitted: tuple[tuple[Any, ...], list[int]] | None = None  # (inputs, widths)
         #: Ids of marked rows, in the order they were marked (see `toggle_mark`).
         self.marked: dict[str, None] = {}
+        #: Keys of the columns not drawn (see `show_column`).
+        self.hidden: frozenset[str] = self.HIDDEN
         self.set_reactive(KeyedTable.empty_text, empty_text)
         self.set_reactive(KeyedTable.sort_key, sort_key)
         self.set_reactive(KeyedTable.sort_reverse, sort_reverse)
@@ -552,7 +556,12 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     def _widths(self) -> list[int]:
         """Each column's width on screen (0: dropped), fitted to the table's width."""
         room = self.scrollable_content_region.width if self.is_mounted else 0
-        key = (room, self._widths_version, tuple(c.label.plain for c in self.columns.values()))
+        key = (
+            room,
+            self._widths_version,
+            tuple(c.label.plain for c in self.columns.values()),
+            self.hidden,
+        )
         if self._fitted is not None and self._fitted[0] == key:
             return self._fitted[1]
         widths = self._fit(room)
@@ -562,8 +571,11 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
     def _fit(self, room: int) -> list[int]:
         """Shrink the shrinkable columns, then drop the least needed, until the
         columns fit `room` cells (or only the first two are left)."""
-        natural = self._natural_widths()
         keys = list(self.columns)
+        natural = [
+            0 if k in self.hidden else width
+            for k, width in zip(keys, self._natural_widths(), strict=True)
+        ]
         if not self.KEEP_ORDER or room <= 0 or sum(natural) <= room:
             return natural
         least = [self.columns[k].label.cell_len + 2 for k in keys]
@@ -572,7 +584,7 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             for i, k in enumerate(keys)
         ]
         smallest = [min(a, b) for a, b in zip(smallest, natural, strict=True)]
-        shown = set(keys)
+        shown = set(keys) - self.hidden
         droppable = [k for k in reversed(self.KEEP_ORDER) if k in shown]
         while len(shown) > 2 and droppable:
             if sum(smallest[i] for i, k in enumerate(keys) if k in shown) <= room:
@@ -593,6 +605,15 @@ class KeyedTable(ScrollView, Generic[R], can_focus=True):
             widths[i] -= cut
             excess -= cut
         return widths
+
+    def show_column(self, key: str, show: bool = True) -> None:
+        """Draw the column `key` (or, with `show=False`, leave it out)."""
+        hidden = self.hidden - {key} if show else self.hidden | {key}
+        if hidden != self.hidden:
+            self.hidden = hidden
+            self._strips.clear()
+            self._update_virtual_size()
+            self.refresh()
 
     def on_resize(self) -> None:
         self._strips.clear()

@@ -12,7 +12,7 @@ from collections import deque
 from collections.abc import Iterable
 from typing import Any, ClassVar
 
-from rich.cells import cell_len
+from rich.cells import cell_len, chop_cells
 from rich.segment import Segment
 from textual import events
 from textual.binding import Binding, BindingType
@@ -41,6 +41,18 @@ def _format_number(value: Any) -> str:
     return str(value)
 
 
+def wrap_text(text: str, width: int) -> list[str]:
+    """`text` in pieces of at most `width` cells, broken between words where it can
+    (a long id or path is broken inside), nothing left out."""
+    if cell_len(text) <= width:
+        return [text]
+    if not text.isascii():  # wide characters: cut by cells
+        return chop_cells(text, width) or [""]
+    return textwrap.wrap(text, width, break_long_words=True, break_on_hyphens=False, tabsize=1) or [
+        ""
+    ]
+
+
 def event_text(event: EventRow) -> str:
     """The text shown for an event: its message, or `k=v ...` for a bare metrics event."""
     if event.type == "metrics" and event.data and not event.message:
@@ -49,7 +61,9 @@ def event_text(event: EventRow) -> str:
 
 
 class EventLog(ScrollView, can_focus=True):
-    """Shows events in arrival order, each id once, coloured by level.
+    """Shows events in arrival order, each id once, coloured by level, each wrapped to
+    the log's width (a message longer than the pane continues on the next rows,
+    indented under its text, instead of being cut at the edge).
 
     `add_events` ignores ids it has already seen (a reconnecting stream may resend
     some). With `follow` on (the default; `f` toggles) the view sticks to the end;
@@ -61,8 +75,8 @@ class EventLog(ScrollView, can_focus=True):
         Binding("f", "toggle_follow", "Follow"),
         Binding("j", "scroll_down", "Down", show=False),
         Binding("k", "scroll_up", "Up", show=False),
-        Binding("g", "scroll_home", "Top", show=False),
-        Binding("G", "scroll_end", "End", show=False),
+        Binding("g", "scroll_home", "First", show=False),
+        Binding("G", "scroll_end", "Last", show=False),
     ]
 
     COMPONENT_CLASSES: ClassVar[set[str]] = {
@@ -79,7 +93,8 @@ class EventLog(ScrollView, can_focus=True):
         height: 1fr;
         background: $surface;
         scrollbar-gutter: stable;
-        overflow: auto auto;
+        overflow-x: hidden;
+        overflow-y: auto;
     }
     EventLog > .event-log--time { color: $foreground-muted; }
     EventLog > .event-log--info { }
@@ -108,8 +123,12 @@ class EventLog(ScrollView, can_focus=True):
         self.max_lines = max_lines
         # (time prefix, text, level) per line; the deque drops the oldest itself.
         self._lines: deque[tuple[str, str, str]] = deque(maxlen=max_lines)
+        # The rows drawn: each line wrapped at `_wrap_at` cells, and how many rows
+        # each line took (to drop a line's rows with it).
+        self._rows: deque[tuple[str, str, str]] = deque()
+        self._heights: deque[int] = deque()
+        self._wrap_at = 0
         self._total_lines = 0
-        self._width = 0
         self._seen: set[str] = set()
         self._seen_order: deque[str] = deque()
         self._max_ids = max_ids
@@ -120,7 +139,6 @@ class EventLog(ScrollView, can_focus=True):
         """Append the events not seen before, in the given order; returns how many."""
         added = 0
         lines = self._lines
-        width = self._width
         for event in rows:
             if event.id in self._seen:
                 continue
@@ -132,14 +150,18 @@ class EventLog(ScrollView, can_focus=True):
             text = safe_text(event_text(event), multiline=True)
             for index, part in enumerate(text.split("\n")):
                 prefix = stamp if index == 0 else " " * len(stamp)
+                if len(lines) == lines.maxlen:
+                    for _ in range(self._heights.popleft()):
+                        self._rows.popleft()
                 lines.append((prefix, part, level))
-                width = max(width, len(prefix) + cell_len(part))
+                wrapped = self._wrap(prefix, part, level)
+                self._rows.extend(wrapped)
+                self._heights.append(len(wrapped))
                 self._total_lines += 1
         if not added:
             return 0
         self.event_count += added
-        self._width = width
-        set_virtual_size(self, Size(self._width, self._line_count))
+        set_virtual_size(self, Size(self._wrap_at, self._line_count))
         if self.follow:
             # force: the scrollbar may not exist yet, which would veto the scroll.
             self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
@@ -149,10 +171,11 @@ class EventLog(ScrollView, can_focus=True):
     def clear(self) -> None:
         """Forget all events (e.g. another job was selected)."""
         self._lines.clear()
+        self._rows.clear()
+        self._heights.clear()
         self._seen.clear()
         self._seen_order.clear()
         self._total_lines = 0
-        self._width = 0
         self.event_count = 0
         self.virtual_size = Size(0, 0)
         self.scroll_to(0, 0, animate=False, immediate=True)
@@ -206,7 +229,33 @@ class EventLog(ScrollView, can_focus=True):
     # -- drawing --------------------------------------------------------------------
     @property
     def _line_count(self) -> int:
-        return len(self._lines) + (1 if self.dropped_lines else 0)
+        """Rows to draw: the wrapped lines, and the notice of lines not kept."""
+        return len(self._rows) + (1 if self.dropped_lines else 0)
+
+    def _wrap(self, prefix: str, text: str, level: str) -> list[tuple[str, str, str]]:
+        """One line's rows at the current width (one row until the width is known)."""
+        if self._wrap_at <= 0:
+            return [(prefix, text, level)]
+        pieces = wrap_text(text, max(10, self._wrap_at - len(prefix)))
+        indent = " " * len(prefix)
+        return [(prefix if i == 0 else indent, piece, level) for i, piece in enumerate(pieces)]
+
+    def on_resize(self, event: events.Resize) -> None:
+        """Wrap every kept line again at the new width (a follow view stays at the end)."""
+        width = self.scrollable_content_region.width
+        if width == self._wrap_at or width <= 0:
+            return
+        self._wrap_at = width
+        self._rows.clear()
+        self._heights.clear()
+        for line in self._lines:
+            wrapped = self._wrap(*line)
+            self._rows.extend(wrapped)
+            self._heights.append(len(wrapped))
+        set_virtual_size(self, Size(width, self._line_count))
+        if self.follow:
+            self.scroll_end(animate=False, immediate=True, x_axis=False, force=True)
+        self.refresh()
 
     def _remember(self, event_id: str) -> None:
         self._seen.add(event_id)
@@ -227,13 +276,13 @@ class EventLog(ScrollView, can_focus=True):
                 strip = Strip([Segment(notice, style)], cell_len(notice))
                 return strip.crop_extend(scroll_x, scroll_x + width, base)
             index -= 1
-        if index >= len(self._lines):
+        if index >= len(self._rows):
             hint = textwrap.wrap(self.empty_text, max(10, width - 1)) if not self._lines else []
             if index < len(hint):
                 style = base + self.get_component_rich_style("event-log--notice")
                 return Strip([Segment(hint[index], style)]).crop_extend(0, width, base)
             return Strip.blank(width, base)
-        prefix, text, level = self._lines[index]
+        prefix, text, level = self._rows[index]
         # As few styled runs as look the same, since every run costs its escape
         # codes again on each redraw (and following a job redraws the whole log
         # as it scrolls): the padding takes the text's style (spaces look the same

@@ -1,10 +1,12 @@
-"""The files list: id, name, size, purpose, created, status; stable under refresh."""
+"""The files list: name, size, purpose, created, status (the id on `i`); stable
+under refresh."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from widgets._format import human_bytes, local_time
@@ -17,19 +19,40 @@ _FILE_STATUS_STYLES = {"processed": "green", "error": "bold red", "deleted": "di
 class FileTable(KeyedTable[FileRow]):
     """Files keyed by id; `set_files` updates only rows that changed.
 
-    Newest first by default; `s`/`S` sort, `filter_text` filters by id, name,
-    purpose or status. Posts `FileTable.FileSelected` when the cursor's file changes.
+    People know their files by name: the name leads and the id (`file-…`, needed
+    only to paste into another tool) shows on `i`, in the last column. Newest first
+    by default; `s`/`S` sort, `filter_text` filters by name, id, purpose or status.
+    Posts `FileTable.FileSelected` when the cursor's file changes.
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("i", "toggle_ids", "Show file ids"),
+    ]
+
     COLUMNS: ClassVar[tuple[tuple[str, str], ...]] = (
-        ("id", "ID"),
         ("filename", "Name"),
         ("bytes", "Size"),
         ("purpose", "Purpose"),
         ("created", "Created"),
         ("status", "Status"),
         ("expires", "Expires"),
+        ("id", "ID"),
     )
+    HIDDEN: ClassVar[frozenset[str]] = frozenset({"id"})
+    # Narrow panes drop the least needed columns first; an id asked for stays whole.
+    KEEP_ORDER: ClassVar[tuple[str, ...]] = (
+        "filename", "id", "status", "bytes", "created", "purpose", "expires"
+    )  # fmt: skip
+    SHRINK: ClassVar[dict[str, int]] = {"filename": 16, "status": 10}  # noqa: RUF012
+    _STATUS = 4  # the status column's position in COLUMNS
+
+    def action_toggle_ids(self) -> None:
+        """Show or hide the files' ids."""
+        self.show_column("id", "id" in self.hidden)
+
+    @property
+    def ids_shown(self) -> bool:
+        return "id" not in self.hidden
 
     class FileSelected(Message):
         """The cursor is now on `file_id` (None: the table is empty)."""
@@ -56,7 +79,6 @@ class FileTable(KeyedTable[FileRow]):
 
     def _row_cells(self, row: FileRow, now: float | None) -> tuple[str, ...]:
         return (
-            row.id,
             row.filename,
             human_bytes(row.bytes),
             row.purpose,
@@ -65,10 +87,13 @@ class FileTable(KeyedTable[FileRow]):
             if row.status_details
             else row.status or "",
             local_time(row.expires_at) if row.expires_at else "",
+            row.id,
         )
 
     def _cell_style(self, column: int, text: str) -> str:
-        return _FILE_STATUS_STYLES.get(text.split(":")[0], "") if column == 5 else ""
+        if column != self._STATUS:
+            return ""
+        return _FILE_STATUS_STYLES.get(text.split(":")[0], "")
 
     def _sort_value(self, row: FileRow, column: str) -> Any:
         if column == "created":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from itertools import zip_longest
@@ -102,13 +103,169 @@ def nice_ticks(low: float, high: float, most: int) -> tuple[list[float], list[st
     return positions, labels
 
 
+#: The share of the data's span left free above and below the curves.
+Y_MARGIN = 0.05
+#: Exponential moving average weight of the smoothed curves (TensorBoard's default
+#: slider reads 0.6; a step-by-step training loss is noisier, so a little more).
+SMOOTHING = 0.8
+
+
 def nice_limits(low: float, high: float) -> tuple[float, float]:
-    """`low` and `high` rounded outwards to a round step of their span."""
+    """The y range for data between `low` and `high`: a margin of `Y_MARGIN` of the
+    span on each side, rounded outwards to a round step of about a tenth of the span
+    (a loss moving between 0.3 and 2 gets 0.2-2.2, not 0-2 with its first point on
+    the frame). Non-negative data is not given a negative bottom."""
     if high <= low:
         pad = abs(low) * 0.1 or 1.0
         low, high = low - pad, high + pad
-    step = nice_step(high - low)
-    return math.floor(low / step) * step, math.ceil(high / step) * step
+    span = high - low
+    step = nice_step(span / 2)
+    bottom = math.floor((low - Y_MARGIN * span) / step + 1e-9) * step
+    top = math.ceil((high + Y_MARGIN * span) / step - 1e-9) * step
+    if low >= 0 > bottom:
+        bottom = 0.0
+    return bottom, top
+
+
+def log_limits(low: float, high: float) -> tuple[float, float]:
+    """The y range on a log scale, in decades (log10 of the values), with a margin."""
+    if high <= low:
+        low, high = low - 0.5, high + 0.5
+    margin = Y_MARGIN * (high - low)
+    return low - margin, high + margin
+
+
+def _number_label(value: float) -> str:
+    """A tick's value with the decimals it needs (0.002, 0.5, 20, 1e-06)."""
+    if value >= 1e-4:
+        decimals = max(0, -math.floor(math.log10(value) + 1e-9))
+        return f"{value:.{decimals}f}"
+    return f"{value:.0e}"
+
+
+def log_ticks(low: float, high: float, most: int) -> tuple[list[float], list[str]]:
+    """Ticks for a log axis whose range is `low`..`high` decades: at 1, 2 and 5 x 10^n
+    when three or more of them fit, else at the powers of ten; labelled with the values
+    themselves. A range under a decade with fewer such ticks gets round linear steps
+    of the values (0.6-2.3: 1.0, 1.5, 2.0)."""
+    if high <= low or not (math.isfinite(low) and math.isfinite(high)):
+        return [], []
+    most = max(2, most)
+    # 1, 2, 5 x 10^n when at least three of them show; the powers of ten when two do.
+    for factors, fewest in (((1, 2, 5), 3), ((1,), 2)):
+        values = [
+            factor * 10.0**power
+            for power in range(math.floor(low), math.ceil(high) + 1)
+            for factor in factors
+        ]
+        picked = [v for v in values if low - 1e-9 <= math.log10(v) <= high + 1e-9]
+        if fewest <= len(picked) <= most:
+            return [math.log10(v) for v in picked], [_number_label(v) for v in picked]
+    if high - low > 1:  # many decades: every few powers of ten
+        every = math.ceil((high - low) / (most - 1))
+        powers = [p for p in range(math.ceil(low), math.floor(high) + 1) if p % every == 0]
+        return [float(p) for p in powers], [_number_label(10.0**p) for p in powers]
+    positions, labels = nice_ticks(10**low, 10**high, most)
+    kept = [(p, label) for p, label in zip(positions, labels, strict=True) if p > 0]
+    return [math.log10(p) for p, _ in kept], [label for _, label in kept]
+
+
+def smoothed(values: Sequence[float], weight: float = SMOOTHING) -> list[float]:
+    """An exponential moving average, debiased as TensorBoard's is (the first points
+    are not pulled towards zero)."""
+    out: list[float] = []
+    average = 0.0
+    for count, value in enumerate(values, start=1):
+        average = weight * average + (1 - weight) * value
+        out.append(average / (1 - weight**count))
+    return out
+
+
+#: Shorter words for the metrics' names, tried before any name is cut.
+SHORT_WORDS: tuple[tuple[str, str], ...] = (
+    ("full_validation_", "full valid "),
+    ("validation_", "valid "),
+    ("training_", "train "),
+    ("token_accuracy", "tok acc"),
+    ("sequence_accuracy", "seq acc"),
+    ("reward_accuracy", "rw acc"),
+    ("reward_margin", "rw margin"),
+)
+
+
+def short_words(name: str) -> str:
+    """`name` with the metrics' long words shortened ("training_loss" -> "train loss")."""
+    for long, short in SHORT_WORDS:
+        name = name.replace(long, short)
+    return name
+
+
+#: A run's name is not cut shorter than this (shorter reads as noise).
+MIN_RUN_WIDTH = 8
+
+
+def _common_prefix(texts: Sequence[str]) -> str:
+    first, last = min(texts), max(texts)
+    size = next((i for i, (a, b) in enumerate(zip(first, last, strict=False)) if a != b), None)
+    return first[: len(first) if size is None else size]
+
+
+def strip_common(names: Sequence[str]) -> list[str]:
+    """A comparison's names ("<run> <curve>") with what every run's name shares at its
+    start or end replaced by "…": experiment-lr-0.05-batch-8 and experiment-lr-0.10-
+    batch-8 read …05-batch-8 and …10-batch-8."""
+    parts = [name.rpartition(" ") for name in names]
+    runs = sorted({run for run, _, _ in parts})
+    if len(runs) < 2 or not all(runs):
+        return list(names)
+    prefix = len(_common_prefix(runs))
+    suffix = len(_common_prefix([run[::-1] for run in runs]))
+    shortest = min(len(run) for run in runs)
+    prefix = prefix if prefix > 3 else 0
+    suffix = suffix if suffix > 3 and prefix + suffix < shortest else 0
+    if not prefix and not suffix:
+        return list(names)
+
+    def cut(run: str) -> str:
+        middle = run[prefix : len(run) - suffix]
+        return ("…" if prefix else "") + middle + ("…" if suffix else "")
+
+    return [f"{cut(run)} {curve}" for run, _, curve in parts]
+
+
+def legend_names(names: Sequence[str]) -> list[list[str]]:
+    """Ever shorter names for a legend, each list telling every series apart: the
+    metrics' words shortened, what runs share cut out, then names cut in the middle
+    (a run kept to `MIN_RUN_WIDTH` cells at least)."""
+    shorter = [short_words(name) for name in names]
+    if len(set(shorter)) < len(shorter):
+        shorter = list(names)
+    shorter = strip_common(shorter)
+    if len(set(shorter)) < len(shorter):
+        shorter = [short_words(name) for name in names]
+    candidates = [shorter]
+    kinds = max(len(name.rpartition(" ")[2]) for name in shorter)
+    for cut in range(max(len(name) for name in shorter) - 1, MIN_RUN_WIDTH + kinds, -1):
+        cut_names = [abbreviate(name, cut) for name in shorter]
+        if len(set(cut_names)) == len(cut_names) and cut_names != candidates[-1]:
+            candidates.append(cut_names)
+    return candidates
+
+
+def abbreviate(name: str, width: int) -> str:
+    """`name` in at most `width` cells, its middle cut ("my-lo…-lr0.1 train"): run
+    names differ at either end (a suffix's first word, an id's last characters). A
+    comparison's last word (train, valid) is kept whole."""
+    if len(name) <= width:
+        return name
+    run, _, kind = name.rpartition(" ")
+    if run and len(kind) < width - 4:
+        return f"{abbreviate(run, width - len(kind) - 1)} {kind}"
+    if width <= 2:
+        return name[:width]
+    head = (width - 1) // 2
+    tail = width - 1 - head
+    return name[:head] + "…" + name[-tail:]
 
 
 def nice_ceiling(value: float) -> float:
@@ -130,11 +287,19 @@ class MetricPlot(Widget):
     each of its lines is compared with the one on screen: only the lines that
     differ are redrawn. The axes are chosen so that a live chart's lines rarely
     move: with the job's total steps known the x axis grows in round numbers (10,
-    20, 50, 100, ...) up to it, the y axis is rounded outwards and kept while the
-    data stays inside it, and long series keep one point per x bucket. A new training
+    20, 50, 100, ...) up to it, the y axis (the data's range with a margin, rounded
+    outwards) is kept while the data stays inside it, and long series keep one point
+    per x bucket. A new training
     step then redraws the few lines its point touches and the legend, which is
     what keeps the app light on a slow SSH link. plotext keeps global figure
     state, which is safe here because Textual renders on one thread.
+
+    Views (`set_view`): smoothed curves (an exponential moving average; the legend
+    keeps the last raw value), a log y axis (values at or below zero left out), and
+    the full names in the legend. Epoch boundaries (`set_epochs`) are dotted
+    vertical lines. A legend too wide for one line is abbreviated (shorter words,
+    then names cut in the middle), never cut off at the edge; `full_names` wraps it
+    over as many lines as the names need.
     """
 
     DEFAULT_CSS = """
@@ -166,6 +331,12 @@ class MetricPlot(Widget):
         self._lines_key: tuple[int, int, int] | None = None
         self._version = 0
         self.redraws = 0
+        self.smooth = False
+        self.log_y = False
+        self.full_names = False
+        self.n_epochs: int | None = None
+        #: Whether the legend drawn last shows shortened names.
+        self.abbreviated = False
 
     @property
     def series(self) -> dict[str, tuple[list[float], list[float]]]:
@@ -185,6 +356,48 @@ class MetricPlot(Widget):
     @property
     def has_data(self) -> bool:
         return any(xs for xs, _ in self._series.values())
+
+    @property
+    def y_limits(self) -> tuple[float, float] | None:
+        """The y axis' range as last drawn, in the values' units (None before a chart)."""
+        if self._y_limits is None:
+            return None
+        low, high = self._y_limits
+        return (10**low, 10**high) if self._log_drawn else (low, high)
+
+    def epoch_boundaries(self) -> list[float]:
+        """The steps where one epoch ends and the next begins: the job's total steps
+        (`x_max`, else the last step plotted) split into `n_epochs` equal parts."""
+        if not self.n_epochs or self.n_epochs < 2 or not self.has_data:
+            return []
+        total = self._x_max or max(xs[-1] for xs, _ in self._series.values() if xs)
+        return [total * k / self.n_epochs for k in range(1, self.n_epochs)]
+
+    def set_view(
+        self,
+        *,
+        smooth: bool | None = None,
+        log_y: bool | None = None,
+        full_names: bool | None = None,
+    ) -> None:
+        """Change how the curves are shown (None: leave as is); redraws when changed."""
+        view = (
+            self.smooth if smooth is None else smooth,
+            self.log_y if log_y is None else log_y,
+            self.full_names if full_names is None else full_names,
+        )
+        if view == (self.smooth, self.log_y, self.full_names):
+            return
+        if view[:2] != (self.smooth, self.log_y):
+            self._y_limits = None
+        self.smooth, self.log_y, self.full_names = view
+        self._changed()
+
+    def set_epochs(self, n_epochs: int | None) -> None:
+        """Mark the boundaries between `n_epochs` epochs (None or 1: none)."""
+        if n_epochs != self.n_epochs:
+            self.n_epochs = n_epochs
+            self._changed()
 
     def set_series(
         self,
@@ -233,8 +446,7 @@ class MetricPlot(Widget):
         self._x_max = x_max
         self.title = title
         self.ylabel = ylabel
-        self._version += 1
-        self._redraw_changed_lines()
+        self._changed()
 
     def clear(self) -> None:
         """Remove all data (shows "no data yet")."""
@@ -242,6 +454,10 @@ class MetricPlot(Widget):
         self.set_series({}, self.title, self.ylabel)
 
     # -- drawing --------------------------------------------------------------------
+    def _changed(self) -> None:
+        self._version += 1
+        self._redraw_changed_lines()
+
     def _redraw_changed_lines(self) -> None:
         """Rebuild now and refresh only the lines that differ from those on screen."""
         width, height = self.size
@@ -295,38 +511,81 @@ class MetricPlot(Widget):
     def render(self) -> RenderableType:  # for tests and tools that render the widget whole
         return Text("\n").join(Text.from_ansi(s.text) for s in self._lines)
 
-    def _header(self) -> Text:
+    def _header(self, width: int) -> Text:
         title = Text(self.title, style="bold")
         if self.ylabel:
             title.append(f"  ({self.ylabel})", style="dim")
+        view = [word for on, word in ((self.smooth, "smoothed"), (self._log_drawn, "log")) if on]
+        if view:
+            title.append(f"  {', '.join(view)}", style="italic")
+        if self.abbreviated and len(title) + 16 <= width:
+            title.append("  L: full names", style="dim")
         return title
 
-    def _legend(self) -> Text:
-        legend = Text(no_wrap=True, overflow="ellipsis")
-        for index, (name, (_, ys)) in enumerate(self._series.items()):
-            if index:
-                legend.append("  ")
-            mark = "·· " if name in self._dotted else "━━ "
-            legend.append(mark, Style(color=f"color({PALETTE[self._colors[name]]})"))
-            legend.append(f"{name} {ys[-1]:.4g}")
-        return legend
+    def _entry(self, name: str, shown: str) -> Text:
+        ys = self._series[name][1]
+        mark = "·· " if name in self._dotted else "━━ "
+        entry = Text(mark, Style(color=f"color({PALETTE[self._colors[name]]})"))
+        entry.append(f"{shown} {ys[-1]:.4g}")
+        return entry
+
+    def _legend(self, width: int) -> list[Text]:
+        """The legend's lines: one line of full names when they fit, else of shorter
+        ones (`legend_names`); when even those do not fit, or `full_names` is on,
+        the entries wrap onto more lines. Never an entry cut off at the edge."""
+        names = list(self._series)
+        self.abbreviated = False
+        full = [self._entry(name, name) for name in names]
+        if self.full_names or _line_width(full) <= width:
+            return _wrap(full, width)
+        self.abbreviated = True
+        candidates = legend_names(names)
+        for shown in candidates:
+            entries = [self._entry(name, label) for name, label in zip(names, shown, strict=True)]
+            if _line_width(entries) <= width:
+                return [_join(entries)]
+        return _wrap([self._entry(n, s) for n, s in zip(names, candidates[0], strict=True)], width)
 
     def _build(self, width: int, height: int) -> list[Text]:
-        header = self._header()
         if not self.has_data:
-            return [header, Text("no data yet", style="dim italic")]
-        legend = self._legend()
-        chart_height = height - 2
+            return [self._header(width), Text("no data yet", style="dim italic")]
+        legend = self._legend(width)
+        header = self._header(width)
+        chart_height = height - 1 - len(legend)
         if width < 12 or chart_height < 4:
-            return [header, legend]
+            return [header, *legend]
         self.redraws += 1
         try:
             chart = self._chart(width, chart_height)
         except Exception as exc:  # plotext refusing some data must not crash the app
-            return [header, legend, Text(f"cannot plot: {safe_text(str(exc))}", style="red")]
-        return [header, legend, *chart.split("\n")]
+            return [header, *legend, Text(f"cannot plot: {safe_text(str(exc))}", style="red")]
+        header = self._header(width)  # the chart decided whether the log scale applies
+        return [header, *legend, *chart.split("\n")]
 
-    def _axes(self) -> tuple[float, float, float, float]:
+    @property
+    def _log_drawn(self) -> bool:
+        """The log scale is on and some value can be drawn on it."""
+        return self.log_y and any(y > 0 for _, ys in self._series.values() for y in ys)
+
+    def _plotted(self) -> dict[str, tuple[list[float], list[float]]]:
+        """The series as drawn: smoothed if asked, as log10 on a log axis (values at or
+        below zero have no place there and are left out)."""
+        out: dict[str, tuple[list[float], list[float]]] = {}
+        log = self._log_drawn
+        for name, (xs, ys) in self._series.items():
+            values = smoothed(ys) if self.smooth else ys
+            if log:
+                pairs = [(x, math.log10(y)) for x, y in zip(xs, values, strict=True) if y > 0]
+                if not pairs:
+                    continue
+                out[name] = ([x for x, _ in pairs], [y for _, y in pairs])
+            else:
+                out[name] = (xs, list(values))
+        return out
+
+    def _axes(
+        self, plotted: Mapping[str, tuple[list[float], list[float]]]
+    ) -> tuple[float, float, float, float]:
         """(x low, x high, y low, y high) that move as little as the data allows."""
         xs = [x for steps, _ in self._series.values() for x in (steps[0], steps[-1])]
         x_low, x_high = min(xs), max(xs)
@@ -334,14 +593,14 @@ class MetricPlot(Widget):
             x_high = max(x_high, min(self._x_max, nice_ceiling(x_high)))
         if x_high <= x_low:  # one step so far: give the axis some width
             x_high = x_low + 1
-        values = [y for _, ys in self._series.values() for y in ys]
+        values = [y for _, ys in plotted.values() for y in ys]
         low, high = min(values), max(values)
         kept = self._y_limits
         if kept is not None and kept[0] <= low and high <= kept[1]:
             span = kept[1] - kept[0]
             if span <= 3 * max(high - low, 1e-12):  # still a useful zoom: keep it
                 return x_low, x_high, kept[0], kept[1]
-        self._y_limits = nice_limits(low, high)
+        self._y_limits = log_limits(low, high) if self._log_drawn else nice_limits(low, high)
         return x_low, x_high, self._y_limits[0], self._y_limits[1]
 
     def _x_ticks(self, fig: Any, low: float, high: float, width: int) -> None:
@@ -354,19 +613,25 @@ class MetricPlot(Widget):
 
     def _y_ticks(self, fig: Any, low: float, high: float, height: int) -> None:
         """Round steps on the y axis, each label with the decimals it needs (a loss
-        axis at 0.5, 1.5, 2.5 read 0, 2, 2 when labels were rounded to the step)."""
-        positions, labels = nice_ticks(low, high, max(2, height // 2))
+        axis at 0.5, 1.5, 2.5 read 0, 2, 2 when labels were rounded to the step); on
+        a log axis 1, 2, 5 x 10^n labelled with the values."""
+        ticks = log_ticks if self._log_drawn else nice_ticks
+        positions, labels = ticks(low, high, max(2, height // 2))
         fig.ruler("y").ticks(positions, labels)
 
     def _chart(self, width: int, height: int) -> Text:
         import plotext  # lazily: 0.1 s of import that app start-up need not pay
 
-        x_low, x_high, y_low, y_high = self._axes()
+        plotted = self._plotted()
+        x_low, x_high, y_low, y_high = self._axes(plotted)
         fig = plotext.figure
         fig.clear()
         fig.plot_size(width, height)
         fig.theme("simple")
-        for name, (all_xs, all_ys) in self._series.items():
+        for boundary in self.epoch_boundaries():
+            if x_low < boundary < x_high:
+                fig.line(boundary, orientation=1, relative=True, pixel=EPOCH_COLOUR, style="dotted")
+        for name, (all_xs, all_ys) in plotted.items():
             xs, ys = bucket(all_xs, all_ys, x_low, x_high, 2 * width)
             colour = PALETTE[self._colors[name]]
             if name in self._dotted:
@@ -382,3 +647,39 @@ class MetricPlot(Widget):
         text = Text.from_ansi(str(fig.build()).rstrip("\n"), no_wrap=True)
         text.no_wrap = True
         return text
+
+
+#: The epoch boundaries' colour (ANSI 256: grey, under the curves).
+EPOCH_COLOUR = 244
+
+
+def _join(entries: Sequence[Text]) -> Text:
+    return Text("  ", no_wrap=True).join(entries)
+
+
+def _line_width(entries: Sequence[Text]) -> int:
+    return sum(len(e) for e in entries) + 2 * max(0, len(entries) - 1)
+
+
+def _wrap(entries: Sequence[Text], width: int) -> list[Text]:
+    """Entries on as many lines as they need, each entry whole on one line (an entry
+    wider than the line folds onto the next)."""
+    lines: list[list[Text]] = [[]]
+    for entry in entries:
+        if lines[-1] and _line_width([*lines[-1], entry]) > width:
+            lines.append([])
+        lines[-1].append(entry)
+    out: list[Text] = []
+    for line in lines:
+        joined = _join(line)
+        if len(joined) <= width:
+            out.append(joined)
+        else:  # one entry longer than the whole line: fold it, lose nothing
+            out += joined.wrap(_null_console(), width)
+    return out
+
+
+def _null_console() -> Any:
+    from rich.console import Console
+
+    return Console(width=10_000, file=io.StringIO(), color_system=None)

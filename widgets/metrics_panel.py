@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.widget import Widget
 
 from widgets.metric_plot import MetricPlot
@@ -94,6 +95,15 @@ class MetricsPanel(Widget):
     once it is done; normalising legacy names is the caller's job (fttui.results).
     """
 
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("m", "toggle_smooth", "Smooth curves"),
+        Binding("l", "toggle_log", "Log scale"),
+        Binding("L", "toggle_full_names", "Full names in legends"),
+    ]
+
+    #: Focusable, so that its keys (smoothing, log scale, names) reach it.
+    can_focus = True
+
     DEFAULT_CSS = """
     MetricsPanel {
         height: 1fr;
@@ -107,6 +117,15 @@ class MetricsPanel(Widget):
     MetricsPanel > #plot-grader { display: none; }
     MetricsPanel.-grader > #plot-grader { display: block; }
     """
+
+    def __init__(
+        self, *, name: str | None = None, id: str | None = None, classes: str | None = None
+    ) -> None:
+        super().__init__(name=name, id=id, classes=classes)
+        #: How every plot shows its curves (`m`, `l`, `L`), kept across jobs.
+        self.smooth = False
+        self.log_y = False
+        self.full_names = False
 
     def compose(self) -> ComposeResult:
         yield MetricPlot("Loss", id="plot-loss")
@@ -135,6 +154,43 @@ class MetricsPanel(Widget):
     def grader_plot(self) -> MetricPlot:
         """A reinforcement job's reward and score series (see `grader_columns`)."""
         return self.query_one("#plot-grader", MetricPlot)
+
+    # -- views ----------------------------------------------------------------------
+    def set_view(
+        self,
+        *,
+        smooth: bool | None = None,
+        log_y: bool | None = None,
+        full_names: bool | None = None,
+    ) -> None:
+        """Smoothing, log scale and full legend names for every plot (None: as is)."""
+        self.smooth = self.smooth if smooth is None else smooth
+        self.log_y = self.log_y if log_y is None else log_y
+        self.full_names = self.full_names if full_names is None else full_names
+        for plot in self.query(MetricPlot):
+            plot.set_view(smooth=self.smooth, log_y=self.log_y, full_names=self.full_names)
+
+    def action_toggle_smooth(self) -> None:
+        """Smoothed curves (a moving average) on or off."""
+        self.set_view(smooth=not self.smooth)
+        self.notify(f"smoothing {'on' if self.smooth else 'off'}", timeout=2)
+
+    def action_toggle_log(self) -> None:
+        """A log y axis on or off (a loss falling over decades reads better on it)."""
+        self.set_view(log_y=not self.log_y)
+        self.notify(f"log scale {'on' if self.log_y else 'off'}", timeout=2)
+
+    def action_toggle_full_names(self) -> None:
+        """Legends with every name whole (over more lines) or abbreviated to one."""
+        self.set_view(full_names=not self.full_names)
+
+    def set_epochs(self, n_epochs: int | None) -> None:
+        """Mark where each of `n_epochs` epochs ends on every plot (None: no marks)."""
+        for plot in self.query(MetricPlot):
+            plot.set_epochs(n_epochs)
+
+    def on_mount(self) -> None:
+        self.set_view()
 
     def set_frame(self, df: pd.DataFrame) -> None:
         """Plot the metrics in `df` (one row per step; missing values may be NaN)."""
@@ -175,6 +231,7 @@ class MetricsPanel(Widget):
         a line and its validation curve dotted; the legend names each by its label."""
         import pandas as pd
 
+        self.set_epochs(None)  # runs of other lengths: one job's epochs mean nothing here
         dpo_only = all(
             "training_reward_accuracy" in df.columns and "training_token_accuracy" not in df.columns
             for _, df in runs

@@ -56,6 +56,22 @@ def method_type(job: Any) -> str:
     return str(kind) if kind else "supervised"
 
 
+def job_epochs(job: Any) -> int | None:
+    """The job's resolved number of epochs (None while it is still "auto" or unknown):
+    the plots mark where each epoch ends."""
+    hp = _plain(_get(job, "hyperparameters"))
+    method = _plain(_get(job, "method"))
+    candidates = [hp.get("n_epochs") if isinstance(hp, dict) else None]
+    if isinstance(method, dict) and isinstance(method.get(method.get("type")), dict):
+        inner = method[method["type"]].get("hyperparameters")
+        if isinstance(inner, dict):
+            candidates.append(inner.get("n_epochs"))
+    for value in candidates:
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+    return None
+
+
 def job_pausing(job: Any) -> bool:
     """A paused job whose trainer is still saving the checkpoint to resume from (the
     local server says so in `fttui.pausing`; it cannot be resumed yet)."""
@@ -243,4 +259,42 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
             )
             if shown:
                 items.append((f"checkpoint step {step} metrics", shown))
-    return items
+    return results_first(items)
+
+
+#: What a user looks for first in a job's detail, shown right under its status (so
+#: at 80x24 it is on screen without scrolling): what went wrong, what it made, how
+#: far it is.
+RESULT_KEYS = (
+    "error",
+    "error code",
+    "error param",
+    "fine-tuned model",
+    "result files",
+    "trained tokens",
+    "finished",
+    "estimated finish",
+)
+
+
+def _step_of(key: str) -> int:
+    number = key.removeprefix("checkpoint step ").removesuffix(" metrics")
+    return int(number) if number.isdigit() else -1
+
+
+def results_first(items: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """`items` with the results (`RESULT_KEYS`, those with a value) right after the id
+    and status, the last checkpoint's metrics among them; the rest in their order."""
+    found = dict(items)
+    top = [(k, found[k]) for k in RESULT_KEYS if k in found and found[k] not in ("-", "")]
+    metrics = {
+        _step_of(k): v
+        for k, v in items
+        if k.startswith("checkpoint step ") and k.endswith(" metrics")
+    }
+    if metrics:  # backends list checkpoints newest first or last: the highest step
+        top.append(("last metrics", metrics[max(metrics)]))
+    moved = {k for k, _ in top}
+    head = [(k, v) for k, v in items if k in ("id", "status")]
+    rest = [(k, v) for k, v in items if k not in moved and k not in ("id", "status")]
+    return head + top + rest

@@ -92,9 +92,9 @@ class FilesPane(Pane):
         if file_id is None:
             self.notify("no file selected", severity="warning")
             return
-        self.confirm(
-            f"Delete file {file_id}?", "Its bytes are removed.", lambda: self.delete(file_id)
-        )
+        row = self.table.files.get(file_id)
+        what = f"{row.filename} ({file_id})" if row is not None and row.filename else file_id
+        self.confirm(f"Delete file {what}?", "Its bytes are removed.", lambda: self.delete(file_id))
 
     @work(group="file-actions")
     async def delete(self, file_id: str) -> None:

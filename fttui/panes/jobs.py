@@ -71,7 +71,7 @@ class JobsPane(Pane):
         return self.jobs.get(job_id) if job_id is not None else None
 
     def on_mount(self) -> None:
-        self.filter_box.display = False
+        self.filter_box.display = bool(self.filter_box.value)  # a restored filter shows
 
     def start(self) -> None:
         if not self._started:
@@ -318,7 +318,18 @@ class JobsPane(Pane):
         if await self.call("delete model", lambda: self.backend.client.models.delete(model)):
             self.notify(f"deleted {model}", title="models")
 
+    def select_when_shown(self, job_id: str) -> None:
+        """Put the cursor on `job_id` once the table shows it (a restored selection)."""
+        self._pending_select = job_id
+
     # -- filter -------------------------------------------------------------------
+    def set_filter(self, text: str) -> None:
+        """Filter the list by `text` (shown in the filter box, as if typed there)."""
+        self.filter_box.value = text
+        self.filter_box.display = bool(text)
+        self.table.filter_text = text
+        self._update_empty()
+
     def open_filter(self) -> None:
         box = self.filter_box
         box.display = True

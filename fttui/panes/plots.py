@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 
 from fttui.api import FINAL_JOB_STATUSES
 from fttui.panes.base import Pane
-from fttui.panes.convert import job_suffix
+from fttui.panes.convert import job_epochs, job_suffix
 from fttui.results import LiveMetrics
 from widgets import EventRow, MetricsPanel
 
@@ -124,6 +124,7 @@ class PlotsPane(Pane):
         """Plot another job (None: nothing)."""
         self.job_id = job_id
         self.panel.clear()
+        self.panel.set_epochs(None)
         self._metric_ids.clear()
         self._metrics = LiveMetrics()
         self._dirty = False
@@ -140,7 +141,10 @@ class PlotsPane(Pane):
                     self._dirty = True
 
     def job_updated(self, job: Any) -> None:
-        """A finished job's curves come from its results CSV, once."""
+        """The job's epochs are marked; a finished job's curves come from its results
+        CSV, once."""
+        if not self.comparing and job.id == self.job_id:
+            self.panel.set_epochs(job_epochs(job))
         if (
             not self.comparing
             and job.id == self.job_id

@@ -12,7 +12,8 @@ the API (like pause) is `self.jobs.act_on_selected("<verb>")`.
 
 from __future__ import annotations
 
-from typing import ClassVar
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -70,6 +71,24 @@ class MainScreen(Screen[None]):
         Binding("f", "toggle_follow", "Follow events", show=False),
     ]
 
+    #: Where `?` lists a key of this screen: the pane (NAME) or panes it acts on;
+    #: "everywhere" (the default) for the others, None for one a list's own key says.
+    HELP_GROUPS: ClassVar[dict[str, str | tuple[str, ...] | None]] = {
+        "new_job": "jobs",
+        "clone_job": "jobs",
+        "cancel_job": "jobs",
+        "pause_job": "jobs",
+        "resume_job": "jobs",
+        "download": "jobs",
+        "try_model": "jobs",
+        "filter": "jobs",
+        "sort": None,
+        "upload": "files",
+        "preview": "files",
+        "delete": ("files", "jobs"),
+        "toggle_follow": "events",
+    }
+
     #: The jobs list has focus from the first frame. With Textual's default ("*") the
     #: files list took it first and `on_mount` moved it: blur, focus and the pane
     #: switch each redrew, frames the user waited through at start-up.
@@ -78,12 +97,16 @@ class MainScreen(Screen[None]):
     active_pane: reactive[str] = reactive("jobs")
     selected_job_id: reactive[str | None] = reactive(None, init=False)
 
-    def __init__(self, backend: Backend, *, live: bool = True) -> None:
+    def __init__(
+        self, backend: Backend, *, live: bool = True, state: Mapping[str, Any] | None = None
+    ) -> None:
         """`live=False` mounts the panes without loading (the app calls `start()`
-        once the local server answers)."""
+        once the local server answers); `state` is what `ui_state()` returned when
+        the app last closed (restored once mounted, the job parts once jobs load)."""
         super().__init__()
         self.backend = backend
         self._live = live
+        self._state = dict(state or {})
 
     # -- layout and typed access to the panes -----------------------------------
     def compose(self) -> ComposeResult:
@@ -132,11 +155,72 @@ class MainScreen(Screen[None]):
             pane.border_title = f"{number} {pane.TITLE}"
         # The chart modules load in a thread once the jobs are in, not during the
         # first paint.
-        self.jobs.on_first_load = lambda: self.plots.warm(after=WARM_DELAY)
+        self.jobs.on_first_load = self._first_jobs
         self._update_pane_bar(self.active_pane)
         self.jobs.table.focus()  # a no-op unless AUTO_FOCUS could not focus it
+        self._restore_layout()
         if self._live:
             self.start()
+
+    def _first_jobs(self) -> None:
+        """The jobs are in: the chart modules warm in a thread; the selected job and
+        the marks of the last session come back (those that still exist)."""
+        self.plots.warm(after=WARM_DELAY)
+        state, self._state = self._state, {}
+        table = self.jobs.table
+        marks = [i for i in _strings(state.get("marks")) if i in self.jobs.jobs]
+        for job_id in marks:
+            table.toggle_mark(job_id)
+        if marks:
+            self.post_message(JobTable.MarksChanged(tuple(table.marked)))
+        selected = state.get("selected_job")
+        if isinstance(selected, str) and selected in self.jobs.jobs:
+            self.jobs.select_when_shown(selected)
+
+    # -- what survives a restart (fttui.ui_state) ----------------------------------
+    def ui_state(self) -> dict[str, Any]:
+        """Marks, filter, sort, selected job, pane and views, as JSON-able values."""
+        jobs, files = self.jobs.table, self.files.table
+        panel = self.plots.panel
+        pending = self._state  # not applied yet (no jobs loaded): kept as it was
+        return {
+            "active_pane": self.active_pane,
+            "selected_job": self.selected_job_id or pending.get("selected_job"),
+            "marks": list(jobs.marked) or _strings(pending.get("marks")),
+            "jobs_filter": jobs.filter_text,
+            "jobs_sort": [jobs.sort_key, jobs.sort_reverse],
+            "files_sort": [files.sort_key, files.sort_reverse],
+            "file_ids": files.ids_shown,
+            "plots": {"smooth": panel.smooth, "log": panel.log_y, "full_names": panel.full_names},
+        }
+
+    def _restore_layout(self) -> None:
+        """What needs no job list: pane, filter, sorts, columns, plot views."""
+        state = self._state
+        for table, key in ((self.jobs.table, "jobs_sort"), (self.files.table, "files_sort")):
+            sort = state.get(key)
+            if (
+                isinstance(sort, list)
+                and len(sort) == 2
+                and sort[0] in table.columns
+                and isinstance(sort[1], bool)
+            ):
+                table.sort_key, table.sort_reverse = sort
+        text = state.get("jobs_filter")
+        if isinstance(text, str) and text.strip():
+            self.jobs.set_filter(text)
+        if state.get("file_ids") is True:
+            self.files.table.show_column("id")
+        views = state.get("plots")
+        if isinstance(views, dict):
+            self.plots.panel.set_view(
+                smooth=views.get("smooth") is True,
+                log_y=views.get("log") is True,
+                full_names=views.get("full_names") is True,
+            )
+        pane = state.get("active_pane")
+        if pane in {p.NAME for p in self.panes} and pane != self.active_pane:
+            self.action_pane(str(pane))
 
     def start(self) -> None:
         """Load everything once, then keep it fresh (each pane on its own timers)."""
@@ -315,3 +399,10 @@ class MainScreen(Screen[None]):
             self.files.delete_selected()
         else:
             self.jobs.delete_selected_model()
+
+
+def _strings(value: Any) -> list[str]:
+    """`value` if it is a list of strings, else nothing (a hand-edited state file)."""
+    if isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return list(value)
+    return []

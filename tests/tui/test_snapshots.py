@@ -42,7 +42,7 @@ async def settled(pilot: Pilot[Any]) -> None:
     files = main.query_one(FileTable)
     await wait_for(pilot, lambda: files.rows_pending == 0, what="rows")
     # Column widths follow the content once every row is measured.
-    id_column = next(iter(files.columns.values()))
+    id_column = files.columns["id"]  # measured even while hidden
     await wait_for(pilot, lambda: id_column.width >= 29, what="id column width")
     await pilot.pause(0.3)
 

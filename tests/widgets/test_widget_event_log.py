@@ -133,3 +133,31 @@ async def test_50000_events_in_batches_of_500_stay_fast() -> None:
         assert len(log.lines) == 20_000
         assert "event number 49999" in drawn_text(log)
         assert worst < 0.25, f"worst batch {worst * 1000:.0f} ms"  # target 50 ms; CI is noisy
+
+
+async def test_long_events_wrap_to_the_pane_instead_of_being_cut() -> None:
+    """An error message longer than the pane is read whole, on the rows below, under
+    its text; after a resize it wraps to the new width; following still shows the end."""
+    message = (
+        "Training failed: the validation file line 12 has a message whose role "
+        "'assistent' is not one of system, user, assistant (see docs/data.md)"
+    )
+    app = Host(lambda: [EventLog()])
+    async with app.run_test(size=(50, 12)) as pilot:
+        log = app.query_one(EventLog)
+        log.add_events([event(1), event(2, "error", message), event(3)])
+        await pilot.pause()
+        rows = drawn_text(log).splitlines()
+        assert all(len(row) <= 50 for row in rows)
+        error = [row for row in rows if row.strip() and "event number" not in row]
+        assert len(error) >= 3
+        indent = len(error[0]) - len(error[0].split(" ", 1)[1])
+        assert all(row.startswith(" " * indent) for row in error[1:])  # under the text
+        assert " ".join(row.strip() for row in error).endswith(message)
+        assert "event number 3" in rows[-1] or "event number 3" in drawn_text(log)
+
+        await pilot.resize_terminal(100, 12)
+        await pilot.pause()
+        rows = [r for r in drawn_text(log).splitlines() if r.strip()]
+        assert len(rows) == 4  # one more row for the message, no longer three
+        assert "event number 3" in rows[-1]

@@ -57,6 +57,7 @@ async def test_tables_log_detail_and_progress_show_controls_as_text() -> None:
     app = Panes()
     async with app.run_test(size=(220, 60)) as pilot:
         app.query_one(FileTable).set_files([FileRow(f"file-{EVIL}", EVIL, 10, "fine-tune", 0, "")])
+        app.query_one(FileTable).show_column("id")  # shown on `i`; the name leads
         app.query_one(JobTable).set_jobs(
             [JobRow(f"ftjob-{EVIL}", "failed", EVIL, f"m:{EVIL}", 0, 5, None, 3, EVIL)], now=10
         )

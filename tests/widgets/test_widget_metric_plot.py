@@ -210,3 +210,160 @@ def test_ticks_are_round_steps_with_the_decimals_they_need() -> None:
     assert labels == ["0.001", "0.002", "0.003", "0.004"]
     _, labels = nice_ticks(-0.2, 0.4, 8)
     assert labels == ["-0.2", "0", "0.2", "0.4"]
+
+
+def test_y_range_is_the_datas_with_a_margin() -> None:
+    """A loss moving between 0.3 and 2: the axis spans 0.2-2.2, its first point is not
+    on the frame and the curve is not squashed into the bottom of a 0-20 axis."""
+    from widgets.metric_plot import nice_limits
+
+    assert nice_limits(0.3, 2.0) == pytest.approx((0.2, 2.2))
+    low, high = nice_limits(0.62, 0.71)  # a nearly flat loss still fills the chart
+    assert 0.6 <= low < 0.62 and 0.71 < high <= 0.73
+    assert nice_limits(0.0, 1.0)[0] == 0  # an accuracy gets no negative bottom
+
+
+async def test_m_smooths_the_curves_and_l_puts_the_y_axis_on_a_log_scale() -> None:
+    steps = list(range(1, 101))
+    # A loss falling over two decades with step-to-step noise of a factor of two.
+    loss = [3.0 * 0.955**s * (0.7 if s % 2 else 1.4) for s in steps]
+    frame = pd.DataFrame({"step": steps, "training_loss": loss})
+    app = Host(lambda: [MetricsPanel()])
+    async with app.run_test(size=(100, 40)) as pilot:
+        panel = app.query_one(MetricsPanel)
+        panel.set_frame(frame)
+        panel.focus()
+        await pilot.pause()
+        plot = panel.loss_plot
+        raw_limits = plot.y_limits
+        assert raw_limits is not None and raw_limits[1] >= max(loss)
+
+        await pilot.press("m")
+        await pilot.pause()
+        assert plot.smooth and panel.accuracy_plot.smooth
+        assert "Loss  smoothed" in drawn_text(plot)
+        smooth_limits = plot.y_limits
+        assert smooth_limits is not None and smooth_limits[1] < raw_limits[1]  # noise averaged
+        assert f"training_loss {loss[-1]:.4g}" in drawn_text(plot)  # the legend: last raw value
+
+        await pilot.press("l")
+        await pilot.pause()
+        text = drawn_text(plot)
+        assert "smoothed, log" in text
+        labels = [line.split("┤")[0].strip() for line in text.splitlines() if "┤" in line]
+        assert {"0.1", "1"} <= set(labels), labels  # decades, labelled with the values
+        low, high = plot.y_limits or (0, 0)
+        assert low < 0.05 and high > 2  # the whole smoothed curve: 0.03 to 3
+
+        await pilot.press("m", "l")
+        await pilot.pause()
+        assert plot.y_limits == pytest.approx(raw_limits)
+        assert "smoothed" not in drawn_text(plot)
+
+
+async def test_log_scale_leaves_out_what_it_cannot_draw() -> None:
+    app = Host(lambda: [MetricPlot("Accuracy")])
+    async with app.run_test(size=(60, 16)) as pilot:
+        plot = app.query_one(MetricPlot)
+        plot.set_series({"acc": ([1, 2, 3, 4], [0.0, 0.25, 0.5, 1.0])}, "Accuracy")
+        plot.set_view(log_y=True)
+        await pilot.pause()
+        low, high = plot.y_limits or (0, 0)
+        assert 0 < low < 0.25 and high > 1  # the zero is left out, the rest drawn
+        plot.set_series({"margin": ([1, 2], [-1.0, 0.0])}, "Reward margin")
+        await pilot.pause()
+        text = drawn_text(plot)
+        assert "log" not in text.splitlines()[0]  # nothing positive: the linear axis, said so
+        assert "┤" in text
+
+
+async def test_epoch_boundaries_are_marked() -> None:
+    """Three epochs of 30 steps: dotted vertical lines at steps 10 and 20, none with one
+    epoch."""
+    app = Host(lambda: [MetricPlot("Loss")])
+    async with app.run_test(size=(80, 20)) as pilot:
+        plot = app.query_one(MetricPlot)
+        steps = list(range(1, 31))
+        plot.set_series({"training_loss": (steps, [2.0 / s for s in steps])}, "Loss")
+        await pilot.pause()
+        plain = drawn_text(plot)
+        plot.set_epochs(3)
+        await pilot.pause()
+        marked = drawn_text(plot)
+        assert plot.epoch_boundaries() == [10, 20]
+
+        def columns(text: str) -> set[int]:
+            """Columns where a vertical line runs through most chart rows."""
+            rows = [line for line in text.splitlines()[2:] if "│" in line or "┤" in line]
+            counts: dict[int, int] = {}
+            for line in rows:
+                for column, char in enumerate(line):
+                    if char in "┊╎┆│:¦":
+                        counts[column] = counts.get(column, 0) + 1
+            return {c for c, n in counts.items() if n >= len(rows) // 2}
+
+        added = columns(marked) - columns(plain)
+        assert len(added) == 2, marked
+        plot.set_epochs(1)
+        await pilot.pause()
+        assert drawn_text(plot) == plain
+
+
+async def test_a_comparisons_legend_is_abbreviated_never_cut_and_L_shows_full_names() -> None:
+    runs = [
+        ("experiment-lr-0.05-batch-8", 0.0),
+        ("experiment-lr-0.10-batch-8", 0.1),
+        ("experiment-lr-0.20-batch-16", 0.2),
+    ]
+
+    def frame(shift: float) -> pd.DataFrame:
+        return pd.DataFrame(
+            {
+                "step": [1, 2, 3],
+                "training_loss": [2.0 - shift, 1.5 - shift, 1.0 - shift],
+                "validation_loss": [2.1 - shift, None, 1.1 - shift],
+            }
+        )
+
+    app = Host(lambda: [MetricsPanel()])
+    async with app.run_test(size=(80, 30)) as pilot:
+        panel = app.query_one(MetricsPanel)
+        panel.compare([(label, frame(shift)) for label, shift in runs])
+        panel.focus()
+        await pilot.pause()
+        plot = panel.loss_plot
+
+        def legend() -> list[str]:
+            """The lines between the title and the chart (each starts with an entry)."""
+            lines = drawn_text(plot).splitlines()[1:]
+            end = next(i for i, line in enumerate(lines) if not line.startswith(("━━", "··")))
+            return lines[:end]
+
+        assert plot.abbreviated and "L: full names" in drawn_text(plot).splitlines()[0]
+        shown = legend()
+        assert not any(line.rstrip().endswith("…") for line in shown), shown
+        # Every run and curve there, told apart by what their names do not share.
+        text = " ".join(shown)
+        for label, _ in runs:
+            distinct = label.removeprefix("experiment-lr-0.")
+            assert f"…{distinct} train" in text and f"…{distinct} valid" in text, shown
+        assert text.count("━━") + text.count("··") == 6
+        assert len(shown) <= 2
+
+        await pilot.press("L")
+        await pilot.pause()
+        text = " ".join(legend())
+        for label, _ in runs:
+            assert f"{label} train" in text and f"{label} valid" in text
+        assert not plot.abbreviated
+
+
+def test_legend_names_shorten_words_then_what_runs_share_then_cut() -> None:
+    from widgets.metric_plot import legend_names
+
+    names = ["training_loss", "validation_loss", "full_validation_loss"]
+    assert legend_names(names)[0] == ["train loss", "valid loss", "full valid loss"]
+    runs = ["sweep-a-lr0.1 train", "sweep-a-lr0.1 valid", "sweep-b-lr0.1 train"]
+    assert legend_names(runs)[0] == ["…a… train", "…a… valid", "…b… train"]
+    for shorter in legend_names(["a-very-long-run-name-one x", "a-very-long-run-name-two x"]):
+        assert len(set(shorter)) == 2  # always told apart

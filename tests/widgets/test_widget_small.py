@@ -86,9 +86,40 @@ async def test_file_table_updates_in_place_and_keeps_the_cursor() -> None:
         table.set_files([row(1), row(2, "error"), row(3), row(4)])
         await pilot.pause()
         assert table.selected_file_id == "file-2"
-        assert str(table.get_row("file-2")[5]) == "error"
-        assert str(table.get_row("file-4")[2]) == "4.0 kB"
+        assert str(table.get_row("file-2")[4]) == "error"
+        assert str(table.get_row("file-4")[1]) == "4.0 kB"
         table.set_files([row(1), row(3), row(4)])  # file-2 deleted
         await pilot.pause()
         assert table.selected_file_id in {"file-1", "file-3"}
         assert app.messages[-1].file_id == table.selected_file_id  # type: ignore[attr-defined]
+
+
+async def test_files_are_shown_by_name_and_i_shows_their_ids() -> None:
+    rows = [
+        FileRow(
+            "file-abc123", "reviews-train.jsonl", 2048, "fine-tune", 1_700_000_000, "processed"
+        ),
+        FileRow("file-def456", "reviews-valid.jsonl", 512, "fine-tune", 1_700_000_100, "processed"),
+    ]
+    app = Host(lambda: [FileTable()])
+    async with app.run_test(size=(80, 8)) as pilot:
+        table = app.query_one(FileTable)
+        table.set_files(rows)
+        table.focus()
+        await pilot.pause()
+        lines = drawn_text(table).splitlines()
+        assert lines[0].split()[0] == "Name"
+        assert lines[1].split()[0] == "reviews-valid.jsonl"  # newest first, by name
+        assert "file-" not in drawn_text(table) and not table.ids_shown
+
+        await pilot.press("i")
+        await pilot.pause()
+        text = drawn_text(table)
+        assert table.ids_shown and "file-def456" in text and "file-abc123" in text
+        assert text.splitlines()[1].split()[0].startswith("reviews-valid")  # still leads
+        table.filter_text = "abc123"  # the id is still what a filter finds
+        await pilot.pause()
+        assert table.row_ids() == ["file-abc123"]
+        await pilot.press("i")
+        await pilot.pause()
+        assert "file-" not in drawn_text(table)
