@@ -26,6 +26,9 @@ The account (`Account`) is assembled from those examples:
 - files: the published list, retrieve and upload examples (no `status`);
 - models: the published list and retrieve examples plus the base and fine-tuned
   models the job examples name (so creating a job on them is accepted).
+- inference: `/v1/completions` and `/v1/chat/completions` answer with the published
+  example (chat: the `Logprobs` example when logprobs are asked for); an array of
+  prompts gets the completions example's choice once per prompt (see `completions`).
 
 Errors have OpenAI's shape (`{"error": {"message", "type", "param", "code"}}`): an
 unknown route is OpenAI's "Invalid URL" 404 (there are no `/v1/fttui/...` routes);
@@ -472,6 +475,23 @@ def make_app(acct: Account) -> Starlette:
             )
         body = route_example(ex, "POST", "/completions", "No streaming")
         body["model"] = model
+        # The spec's `prompt` is "a string, array of strings, array of tokens, or array
+        # of token arrays" and OpenAI answers each prompt (`n` choices each, index
+        # prompt * n + choice); the published example answers one string prompt. An
+        # array prompt gets the example's choice once per answer, indexed so, and the
+        # example's usage once per prompt.
+        prompts = req.get("prompt")
+        count = len(prompts) if isinstance(prompts, list) and prompts else 1
+        if isinstance(prompts, list) and prompts and isinstance(prompts[0], int):
+            count = 1  # one prompt given as tokens
+        n = req.get("n") if isinstance(req.get("n"), int) and req.get("n") > 0 else 1
+        if count * n > 1:
+            one = body["choices"][0]
+            body["choices"] = [{**one, "index": k} for k in range(count * n)]
+            usage = body["usage"]
+            usage["prompt_tokens"] *= count
+            usage["completion_tokens"] *= count * n
+            usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
         return JSONResponse(body)
 
     async def chat(request: Request) -> Response:

@@ -126,6 +126,17 @@ async def compare(
     }
 
 
+def _plain(text: str) -> Any:
+    """Text from a file or a backend (a model id, a prompt, a label) as a Rich cell: its
+    controls made visible and never read as markup (a prompt holding `[/x]` would
+    otherwise stop the report with a MarkupError, or style it)."""
+    from rich.text import Text
+
+    from fttui.core.safe_text import safe_text
+
+    return Text(safe_text(text))
+
+
 def _fmt(value: Any) -> str:
     if isinstance(value, float):
         return f"{value:.3f}"
@@ -137,14 +148,14 @@ def render(report: dict[str, Any]) -> list[Any]:
     from rich.table import Table
     from rich.text import Text
 
-    from fttui.core.safe_text import safe_text
-
     runs = report["runs"]
     out: list[Any] = []
-    summary = Table(title=f"{report['task']} · {Path(report['file']).name}", title_justify="left")
+    summary = Table(
+        title=_plain(f"{report['task']} · {Path(report['file']).name}"), title_justify="left"
+    )
     summary.add_column("metric")
     for run in runs:
-        summary.add_column(safe_text(run["model"]), justify="right")
+        summary.add_column(_plain(run["model"]), justify="right")
     if len(runs) == 2:
         summary.add_column("change", justify="right")
     for name in summary_names(runs[-1]["metrics"]):
@@ -163,7 +174,7 @@ def render(report: dict[str, Any]) -> list[Any]:
             summary.add_row(label, *cells, *([""] if len(runs) == 2 else []))
     if any(r.get("backend") or r.get("recorded") for r in runs):
         cells = [
-            safe_text(str(r.get("backend") or "")) + (" (recorded)" if r.get("recorded") else "")
+            _plain(str(r.get("backend") or "") + (" (recorded)" if r.get("recorded") else ""))
             for r in runs
         ]
         summary.add_row("backend", *cells, *([""] if len(runs) == 2 else []))
@@ -171,12 +182,12 @@ def render(report: dict[str, Any]) -> list[Any]:
     for run in runs:
         metrics = run["metrics"]
         if "per_class" in metrics:
-            per = Table(title=f"per class · {safe_text(run['model'])}", title_justify="left")
+            per = Table(title=_plain(f"per class · {run['model']}"), title_justify="left")
             for col in ("class", "precision", "recall", "f1", "support"):
                 per.add_column(col, justify="left" if col == "class" else "right")
             for label, v in metrics["per_class"].items():
                 per.add_row(
-                    safe_text(label),
+                    _plain(label),
                     _fmt(v["precision"]),
                     _fmt(v["recall"]),
                     _fmt(v["f1"]),
@@ -185,15 +196,15 @@ def render(report: dict[str, Any]) -> list[Any]:
             out.append(per)
             out.append(confusion_table(metrics["confusion"], run["model"]))
         if metrics.get("worst"):
-            worst = Table(title=f"worst answers · {safe_text(run['model'])}", title_justify="left")
+            worst = Table(title=_plain(f"worst answers · {run['model']}"), title_justify="left")
             for col in ("#", "prompt", "reference", "answer", "F1"):
                 worst.add_column(col, overflow="fold")
             for w in metrics["worst"]:
                 worst.add_row(
                     str(w["index"]),
-                    safe_text(w["prompt"][-60:]),
-                    safe_text(w["reference"][:60]),
-                    safe_text(w["answer"][:60]),
+                    _plain(w["prompt"][-60:]),
+                    _plain(w["reference"][:60]),
+                    _plain(w["answer"][:60]),
                     _fmt(w["token_f1"]),
                 )
             out.append(worst)
@@ -206,13 +217,11 @@ def confusion_table(confusion: dict[str, Any], model: str) -> Any:
     from rich.table import Table
     from rich.text import Text
 
-    from fttui.core.safe_text import safe_text
-
     labels, matrix = confusion["labels"], confusion["matrix"]
-    table = Table(title=f"confusion · {safe_text(model)} (rows: true, columns: answer)")
+    table = Table(title=_plain(f"confusion · {model} (rows: true, columns: answer)"))
     table.add_column("true \\ answer")
     for label in labels:
-        table.add_column(safe_text(label)[:12], justify="right")
+        table.add_column(_plain(label[:12]), justify="right")
     for i, (label, row) in enumerate(zip(labels, matrix, strict=True)):
         total = sum(row) or 1
         cells = []
@@ -223,5 +232,5 @@ def confusion_table(confusion: dict[str, Any], model: str) -> Any:
             else:
                 colour = "green" if i == j else "red"
                 cells.append(Text(str(count), style=f"bold {colour}" if share > 0.5 else colour))
-        table.add_row(safe_text(label)[:16], *cells)
+        table.add_row(_plain(label[:16]), *cells)
     return table

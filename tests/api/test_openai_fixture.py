@@ -87,6 +87,10 @@ def test_errors_have_openais_shape_and_the_sdk_classes(openai_fixture) -> None:
         sdk.completions.create(model="gpt-4o-mini", prompt="hi")
     done = sdk.completions.create(model="davinci-002", prompt="hi")
     assert done.choices[0].text
+    # An array of prompts is answered per prompt (n choices each), as OpenAI does.
+    many = sdk.completions.create(model="davinci-002", prompt=["a", "b", "c"], n=2)
+    assert [c.index for c in many.choices] == list(range(6))
+    assert many.usage is not None and many.usage.prompt_tokens == 3 * done.usage.prompt_tokens
 
 
 def test_no_route_of_the_local_server(openai_fixture) -> None:

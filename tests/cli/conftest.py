@@ -34,8 +34,10 @@ def fttui(
     cwd: Path | None = None,
     timeout: float = 120,
     env: dict[str, str] | None = None,
+    stdin: str | None = None,
 ) -> Run:
-    """Run `python -m fttui ARGS` (the console script's code) and wait for it."""
+    """Run `python -m fttui ARGS` (the console script's code) and wait for it; `stdin`
+    is typed on its stdin."""
     extra = env or {}
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OPENAI_", "FTTUI_API_KEY"))}
     env.update(extra)
@@ -44,7 +46,15 @@ def fttui(
     argv = [sys.executable, "-m", "fttui", *args]
     if base_url is not None:
         argv += ["--base-url", base_url]
-    proc = subprocess.run(argv, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd)
+    proc = subprocess.run(
+        argv,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env,
+        cwd=cwd,
+        input=stdin,
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 
