@@ -112,3 +112,21 @@ class PreviewWanted(Message):
     def __init__(self, file_id: str) -> None:
         super().__init__()
         self.file_id = file_id
+
+
+class EvalWanted(Message):
+    """Open the evaluation of `model` against `against` (its base) on `file_id`."""
+
+    def __init__(self, model: str, against: str | None, file_id: str | None) -> None:
+        super().__init__()
+        self.model = model
+        self.against = against
+        self.file_id = file_id
+
+
+class ExportWanted(Message):
+    """Open the export of a fine-tuned model to a directory other tools load."""
+
+    def __init__(self, model: str) -> None:
+        super().__init__()
+        self.model = model

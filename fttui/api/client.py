@@ -8,7 +8,7 @@ It owns one httpx connection pool; resources hang off it the way they do in the
 from __future__ import annotations
 
 from types import TracebackType
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
 import httpx
@@ -63,6 +63,20 @@ class Client:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.kind: Kind = kind or infer_kind(base_url)
+        # What `with_options` needs to open another client to the same backend.
+        self._options: dict[str, Any] = {
+            "base_url": base_url,
+            "api_key": api_key,
+            "organization": organization,
+            "project": project,
+            "timeout": timeout,
+            "max_retries": max_retries,
+            "label": label,
+            "retry_initial_delay": retry_initial_delay,
+            "retry_max_delay": retry_max_delay,
+            "retry_after_cap": retry_after_cap,
+            "transport": transport,
+        }
         self._http = HTTP(
             base_url,
             api_key=api_key,
@@ -102,6 +116,23 @@ class Client:
             label=profile.label,
             **kwargs,  # type: ignore[arg-type]
         )
+
+    def with_options(
+        self, *, timeout: float | httpx.Timeout | None = None, max_retries: int | None = None
+    ) -> Client:
+        """Another client of the same backend (key, organization, kind) with its own
+        timeout and retries, on a pool of its own: for long work, such as evaluating a
+        validation file, from an app whose client fails fast. Close it when done
+        (`async with`)."""
+        options = dict(self._options)
+        if timeout is not None:
+            options["timeout"] = timeout
+        if max_retries is not None:
+            options["max_retries"] = max_retries
+        other = Client(**options, kind=self.kind)
+        other._detected = self._detected
+        other._absent = set(self._absent)
+        return other
 
     def __repr__(self) -> str:  # never shows the API key
         return f"Client({self.label!r})"

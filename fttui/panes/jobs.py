@@ -12,7 +12,15 @@ from textual.app import ComposeResult
 from textual.widgets import Input
 
 from fttui.api import FINAL_JOB_STATUSES
-from fttui.messages import DownloadWanted, JobEnded, JobFormWanted, JobsLoaded, TryModelWanted
+from fttui.messages import (
+    DownloadWanted,
+    EvalWanted,
+    ExportWanted,
+    JobEnded,
+    JobFormWanted,
+    JobsLoaded,
+    TryModelWanted,
+)
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_pausing, job_row
 from widgets import JobRow, JobTable
@@ -297,6 +305,47 @@ class JobsPane(Pane):
         self.post_message(
             TryModelWanted(model or job.model, job.training_file, job.validation_file)
         )
+
+    def _tuned_or_say(self, what: str) -> Any | None:
+        """The selected job when it has a fine-tuned model, or None after saying why."""
+        job = self.selected_or_say()
+        if job is None:
+            return None
+        if not job.fine_tuned_model:
+            self.notify(
+                f"{job.id} has no fine-tuned model to {what} ({job.status})", severity="warning"
+            )
+            return None
+        return job
+
+    def evaluate_selected(self) -> None:
+        """Ask for the evaluation of the selected job's fine-tuned model against its
+        base model, on its validation file (its training file when it has none); before
+        there is a fine-tuned model, of the base model alone (any model can be typed in)."""
+        job = self.selected_or_say()
+        if job is None:
+            return
+        file_id = job.validation_file or job.training_file
+        if not job.validation_file:
+            self.notify(
+                f"{job.id} has no validation file: its training file is proposed (the model "
+                "has seen it); name another file in the dialog",
+                severity="warning",
+            )
+        if job.fine_tuned_model:
+            self.post_message(EvalWanted(job.fine_tuned_model, job.model, file_id))
+            return
+        self.notify(
+            f"{job.id} has no fine-tuned model yet; evaluating its base model {job.model}",
+            severity="warning",
+        )
+        self.post_message(EvalWanted(job.model, None, file_id))
+
+    def export_selected(self) -> None:
+        """Ask for the export of the selected job's fine-tuned model."""
+        job = self._tuned_or_say("export")
+        if job is not None:
+            self.post_message(ExportWanted(job.fine_tuned_model))
 
     @work(group="job-actions")
     async def act(self, verb: str, job_id: str) -> None:

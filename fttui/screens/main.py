@@ -28,7 +28,9 @@ from fttui.backend import Backend
 from fttui.messages import (
     DetailLoaded,
     DownloadWanted,
+    EvalWanted,
     EventsBatch,
+    ExportWanted,
     FilesLoaded,
     JobFormWanted,
     JobsLoaded,
@@ -69,6 +71,8 @@ class MainScreen(Screen[None]):
         Binding("s", "sort", "Sort jobs", show=False),
         Binding("slash", "filter", "Filter jobs"),
         Binding("f", "toggle_follow", "Follow events", show=False),
+        Binding("e", "evaluate", "Evaluate model", show=False),
+        Binding("E", "export_model", "Export model", show=False),
     ]
 
     #: Where `?` lists a key of this screen: the pane (NAME) or panes it acts on;
@@ -336,6 +340,21 @@ class MainScreen(Screen[None]):
         )
         self.app.push_screen(screen)
 
+    @on(EvalWanted)
+    def _open_eval(self, message: EvalWanted) -> None:
+        from fttui.screens.evaluate import EvalScreen
+
+        screen = EvalScreen(
+            self.backend.client, message.model, against=message.against, file=message.file_id
+        )
+        self.app.push_screen(screen)
+
+    @on(ExportWanted)
+    def _open_export(self, message: ExportWanted) -> None:
+        from fttui.screens.export import ExportScreen
+
+        self.app.push_screen(ExportScreen(self.backend.client, message.model))
+
     @on(UploadWanted)
     def _open_upload(self, _: UploadWanted) -> None:
         from fttui.screens.upload import UploadScreen
@@ -389,6 +408,14 @@ class MainScreen(Screen[None]):
 
     def action_try_model(self) -> None:
         self.jobs.try_selected()
+
+    def action_evaluate(self) -> None:
+        """The selected job's fine-tuned model against its base, on its validation file."""
+        self.jobs.evaluate_selected()
+
+    def action_export_model(self) -> None:
+        """The selected job's fine-tuned model as a directory transformers loads."""
+        self.jobs.export_selected()
 
     def action_preview(self) -> None:
         self.files.preview_selected()

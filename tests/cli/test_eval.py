@@ -12,8 +12,10 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import fttui
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, free_port
 from tests.train.conftest import create_job, events, toy_lines, upload, wait_for
 
 
@@ -71,3 +73,89 @@ def test_eval_names_the_bad_line(cli_server: ServerProcess, tmp_path: Path) -> N
     ran = fttui("eval", "tiny-test", "--file", str(bad), base_url=cli_server.base_url)
     assert ran.code == 2
     assert "bad.jsonl line 2" in ran.err and "not valid JSON" in ran.err
+
+
+@pytest.mark.long
+@pytest.mark.timeout(5400)
+def test_eval_shows_the_gain_on_the_default_model(
+    tmp_path_factory: pytest.TempPathFactory, tmp_path: Path
+) -> None:
+    """The same loop with the default model (by hand, figures in docs/eval.md):
+
+        pytest -m long -s tests/cli/test_eval.py -k default_model
+
+    The 300-example classification file of benchmarks/auto_bench.py (a support
+    ticket's department from a keyword among filler words) trained with every
+    hyperparameter on auto; `fttui eval` on 100 held-out tickets (other numbers,
+    other fillers), the fine-tuned model against the default model."""
+    from benchmarks.auto_bench import classification_rows
+    from fttui.core.models import DEFAULT_MODEL
+
+    srv = ServerProcess(data_dir=tmp_path_factory.mktemp("default-eval"), port=free_port())
+    srv.start()
+    try:
+        train = [json.dumps(r) for r in classification_rows(300, seed=1, held_out=False)]
+        job = create_job(srv, training_file=upload(srv, "train.jsonl", train), model=DEFAULT_MODEL)
+        job = wait_for(srv, job["id"], {"succeeded", "failed"}, timeout=3600)
+        assert job["status"] == "succeeded", job.get("error")
+        said = [e["message"] for e in events(srv, job["id"])]
+        valid = tmp_path / "valid.jsonl"
+        valid.write_text(
+            "".join(json.dumps(r) + "\n" for r in classification_rows(100, 2, held_out=True))
+        )
+        tuned = job["fine_tuned_model"]
+        ran = fttui(
+            "eval", tuned, "--file", str(valid), "--against", DEFAULT_MODEL, "--json",
+            base_url=srv.base_url, env={"FTTUI_DATA_DIR": str(tmp_path / "client")},
+            timeout=1800,
+        )  # fmt: skip
+    finally:
+        srv.stop()
+    assert ran.code == 0, ran.err
+    report = ran.json()
+    assert report["task"] == "classification"
+    base, after = report["runs"]
+    figures = {
+        "rule": next(m for m in said if m.startswith("Hyperparameters for the local engine")),
+        "training": next(m for m in said if m.startswith("Training finished")),
+        **{
+            f"{name} {key}": round(run["metrics"][key], 3)
+            for name, run in (("base", base), ("tuned", after))
+            for key in ("accuracy", "weighted_f1")
+        },
+        "eval seconds": [base["seconds"], after["seconds"]],
+    }
+    print(json.dumps(figures, indent=1))
+    assert after["metrics"]["accuracy"] > base["metrics"]["accuracy"]
+    assert after["metrics"]["accuracy"] >= 0.9
+
+
+def test_the_report_shows_brackets_as_written() -> None:
+    """A prompt, label or model id holding Rich markup (`[/x]`, `[red]`) is shown as
+    written, never read as markup (which stopped the report with a MarkupError)."""
+    import io
+
+    from rich.console import Console
+
+    import fttui.evaluate as ev
+
+    worst = {"index": 0, "prompt": "[/x] [bold]p", "reference": "[red]r", "answer": "[/]a"}
+    report = {
+        "file": "f.jsonl",
+        "task": "generation",
+        "prompts": ["[/x] [bold]p"],
+        "references": ["[red]r"],
+        "runs": [
+            {
+                "model": "m[/]",
+                "answers": ["[/]a"],
+                "metrics": {"examples": 1, "exact_match": 0.0, "worst": [{**worst, "token_f1": 0}]},
+            }
+        ],
+    }
+    out = Console(width=200, file=io.StringIO(), color_system=None)
+    for part in ev.render(report):
+        out.print(part)
+    shown = out.file.getvalue()  # type: ignore[attr-defined]
+    for text in ("[/x] [bold]p", "[red]r", "[/]a", "m[/]"):
+        assert text in shown, text
