@@ -14,6 +14,12 @@ need only the model's tokenizer (light: no torch here).
   that do not name it, the deprecated `function` role becomes `tool`; tool calls and
   `tools` are rendered by the template itself, and refused (`template_error`) by a
   template that cannot render them.
+- gpt-oss (a tokenizer with harmony's special tokens): rendered by OpenAI's
+  `openai-harmony` package instead of a template (`fttui.data._harmony`), with the
+  same rule for what is trained.
+- Mistral (a directory with mistral-common's `tekken.json` / `tokenizer.model.vN`):
+  rendered by Mistral's `mistral-common` (`fttui.data._mistral`), every assistant
+  answer trained as rendered in the whole conversation, as Mistral's fine-tuning does.
 - preference (DPO): the input rendered with the generation prompt, and each output's
   tokens as its continuation (`PreferenceExample`).
 - reinforcement (RFT): the messages rendered with the generation prompt: what the model
@@ -27,6 +33,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from fttui.data import _harmony, _mistral
 from fttui.data.contract import Parsed, content_text, has_images
 
 IGNORE = -100
@@ -341,6 +348,36 @@ def _history_end(head: list[int], prev: _Turn) -> int | None:
     return None
 
 
+def _example_tools(holder: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """The example's `tools` (or deprecated `functions`) as OpenAI's tool list."""
+    tools = holder.get("tools")
+    if not tools and holder.get("functions"):
+        tools = [{"type": "function", "function": fn} for fn in holder["functions"]]
+    return list(tools) if tools else None
+
+
+def harmony_call(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    """`fn` of `fttui.data._harmony` or `_mistral` (the formats a library renders rather
+    than a template), its errors as ExampleError (what a line cannot do)."""
+    try:
+        return fn(*args, **kwargs)
+    except (_harmony.HarmonyInputError, _mistral.MistralInputError) as exc:
+        raise ExampleError(exc.code, exc.detail) from None
+    except _harmony.HarmonyUnavailable as exc:
+        raise ExampleError("template_error", str(exc)) from None
+    except ExampleError:
+        raise
+    except Exception as exc:  # harmony's own errors (HarmonyError: a bad tool schema ...)
+        raise ExampleError(
+            "template_error", f"gpt-oss's harmony format cannot render it ({exc})"
+        ) from None
+
+
+def _last_text(messages: list[dict[str, Any]]) -> str:
+    last = next((m.get("content") for m in reversed(messages) if m["role"] == "assistant"), "")
+    return content_text(last) if last else ""
+
+
 def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[int], str]:
     """(input_ids, labels, last assistant text) of a chat example.
 
@@ -354,6 +391,17 @@ def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[in
     context, untrained.
     """
     source = obj["messages"]
+    if _harmony.is_harmony(tokenizer):
+        trained = {i: m.get("weight", 1) != 0 for i, m in enumerate(source)}
+        ids, mask = harmony_call(_harmony.encode_chat, source, _example_tools(obj), trained)
+        labels = [t if m else IGNORE for t, m in zip(ids, mask, strict=True)]
+        return ids, labels, _last_text(source)
+    if _mistral.is_mistral(tokenizer):
+        trained = {i: m.get("weight", 1) != 0 for i, m in enumerate(source)}
+        tools = _example_tools(obj)
+        ids, mask = harmony_call(_mistral.encode_chat, tokenizer, source, tools, trained)
+        labels = [t if m else IGNORE for t, m in zip(ids, mask, strict=True)]
+        return ids, labels, _last_text(source)
     messages = template_messages(tokenizer, source)
     tools = template_tools(tokenizer, obj)
     full = _render(tokenizer, messages, False, tools)
@@ -378,7 +426,7 @@ def encode_chat(tokenizer: Any, obj: dict[str, Any]) -> tuple[list[int], list[in
             if t.trained:
                 labels[len(t.head) : len(t.head) + len(t.reply)] = t.reply
         return full, labels, str(last)
-    ids: list[int] = []
+    ids = []
     labels = []
     for k, t in enumerate(turns):
         if k == 0:
@@ -404,6 +452,12 @@ def render_conversation(
     """The token ids of a whole conversation as the trainer sees it (`encode_chat`'s)."""
     if any(m.get("role") == "assistant" for m in messages):
         return encode_chat(tokenizer, {**(holder or {}), "messages": messages})[0]
+    if _harmony.is_harmony(tokenizer):
+        tools = _example_tools(holder or {})
+        return list(harmony_call(_harmony.encode_chat, messages, tools, {})[0])
+    if _mistral.is_mistral(tokenizer):  # a prompt: the conversation so far
+        tools = _example_tools(holder or {})
+        return list(harmony_call(_mistral.render_prompt, tokenizer, messages, tools))
     tools = template_tools(tokenizer, holder or {})
     return _render(tokenizer, template_messages(tokenizer, messages), False, tools)
 
@@ -413,6 +467,33 @@ def encode_preference(
 ) -> tuple[list[int], list[int], list[int]]:
     """(prompt_ids, chosen continuation ids, rejected continuation ids)."""
     inp = obj["input"]
+    if _harmony.is_harmony(tokenizer):
+        tools = _example_tools(inp)
+        prompt_ids = harmony_call(_harmony.render_prompt, inp["messages"], tools)
+        outs = []
+        for key in ("preferred_output", "non_preferred_output"):
+            both = [*inp["messages"], *obj[key]]
+            history = dict.fromkeys(range(len(inp["messages"])), False)  # as the prompt has it
+            ids, _ = harmony_call(_harmony.encode_chat, both, tools, history)
+            if ids[: len(prompt_ids)] != prompt_ids:
+                raise ExampleError(
+                    "template_error", f"harmony renders {key} apart from its input's prompt"
+                )
+            outs.append(ids[len(prompt_ids) :])
+        return prompt_ids, outs[0], outs[1]
+    if _mistral.is_mistral(tokenizer):
+        tools = _example_tools(inp)
+        prompt_ids = harmony_call(_mistral.render_prompt, tokenizer, inp["messages"], tools)
+        outs = []
+        for key in ("preferred_output", "non_preferred_output"):
+            both = [*inp["messages"], *obj[key]]
+            ids, _ = harmony_call(_mistral.encode_chat, tokenizer, both, tools, {})
+            if ids[: len(prompt_ids)] != prompt_ids:
+                raise ExampleError(
+                    "template_error", f"mistral-common renders {key} apart from its prompt"
+                )
+            outs.append(ids[len(prompt_ids) :])
+        return prompt_ids, outs[0], outs[1]
     messages = template_messages(tokenizer, inp["messages"])
     tools = template_tools(tokenizer, inp)
     out = []
@@ -426,6 +507,11 @@ def encode_preference(
 
 def encode_prompt(tokenizer: Any, obj: dict[str, Any]) -> list[int]:
     """A reinforcement prompt's ids: its messages with the generation prompt."""
+    if _harmony.is_harmony(tokenizer):
+        return list(harmony_call(_harmony.render_prompt, obj["messages"], _example_tools(obj)))
+    if _mistral.is_mistral(tokenizer):
+        tools = _example_tools(obj)
+        return list(harmony_call(_mistral.render_prompt, tokenizer, obj["messages"], tools))
     messages = template_messages(tokenizer, obj["messages"])
     return _render(tokenizer, messages, True, template_tools(tokenizer, obj))
 

@@ -228,3 +228,26 @@ def get_encoding(name: str) -> tiktoken.Encoding:
         mergeable_ranks=ranks,
         special_tokens={ENDOFTEXT: 199999, ENDOFPROMPT: 200018},
     )
+
+
+def encodings_dir(name: str = "o200k_base") -> Path:
+    """A directory holding `<name>.tiktoken` (the bundled file, sha256-checked), for
+    loaders that read tiktoken files from a directory rather than tiktoken's cache
+    (openai-harmony's `TIKTOKEN_ENCODINGS_BASE`). Raises EncodingUnavailable."""
+    if name not in _FILES or name == "r50k_base":
+        raise EncodingUnavailable(f"no single tiktoken file for encoding {name!r}")
+    (item,) = _FILES[name]
+    root = Path(tempfile.gettempdir()) / f"fttui-{os.getuid() if hasattr(os, 'getuid') else 0}"
+    path = root / "tiktoken" / f"{name}.tiktoken"
+    if path.exists() and check_hash(path.read_bytes(), item.sha256):
+        return path.parent
+    data = _bundled_bytes(item)
+    if data is None or not check_hash(data, item.sha256):
+        raise EncodingUnavailable(
+            f"the {name} tiktoken file is not bundled here (install {item.package})"
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{uuid.uuid4().hex}.tmp")
+    tmp.write_bytes(data)
+    tmp.replace(path)
+    return path.parent

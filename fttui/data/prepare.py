@@ -33,11 +33,9 @@ from fttui.data.fixes import (
     parse_fix_names,
     plan_fixes,
 )
-from fttui.data.preview import TrainedPreview, preview_file
+from fttui.data.preview import TrainedPreview, render_previews, trained_preview
 from fttui.data.report import Report
-from fttui.data.tokens import HFCounter, TokenCounter, counter_for
-
-TRAINED_STYLE = "bold black on green"
+from fttui.data.tokens import TokenCounter, counter_for
 
 
 def _fail(message: str, as_json: bool) -> int:
@@ -48,48 +46,10 @@ def _fail(message: str, as_json: bool) -> int:
     return 2
 
 
-def _show_trained(
-    path: Path, model: str, data_dir: str | None, n: int
-) -> list[TrainedPreview] | str:
-    """The first `n` examples as `model`'s chat format renders them (or why it cannot)."""
-    counter, warnings = counter_for(model_info(model, data_dir), data_dir)
-    if not isinstance(counter, HFCounter):
-        why = "; ".join(warnings) or f"{model} is not a model of the local server"
-        return (
-            f"--show-trained needs a local model (its own tokenizer and chat template decide "
-            f"what is trained): {why}"
-        )
-    return preview_file(counter.tokenizer, path, n)
-
-
 def _print_trained(console: Console, model: str, previews: list[TrainedPreview]) -> None:
     # Without colour (a pipe, NO_COLOR) the trained stretches are bracketed instead.
     plain = console.no_color or not console.is_terminal
-    console.print(
-        Text.assemble(
-            (f"What {model} is trained on", "bold"),
-            " (",
-            (
-                "⟦trained tokens⟧" if plain else "trained tokens",
-                TRAINED_STYLE,
-            ),
-            ", the rest is context):",
-        )
-    )
-    for p in previews:
-        if p.error:
-            console.print(Text(safe_text(f"line {p.line}: {p.error}"), style="red"))
-            continue
-        console.print(
-            Text(f"line {p.line}: {p.n_tokens:,} tokens, {p.n_trained:,} trained", style="bold")
-        )
-        body = Text()
-        for seg in p.segments:
-            text = safe_text(seg.text, multiline=True)
-            if seg.trained and plain:
-                text = f"⟦{text}⟧"
-            body.append(text, TRAINED_STYLE if seg.trained else "dim")
-        console.print(body)
+    console.print(render_previews(model, previews, plain=plain))
 
 
 def main(args: argparse.Namespace) -> int:
@@ -130,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
         console.print(report.to_rich())
     show = getattr(args, "show_trained", None)
     if show:
-        shown = _show_trained(path, args.model, data_dir, show)
+        shown = trained_preview(path, args.model, data_dir, show)
         if isinstance(shown, str):
             return _fail(shown, as_json)
         out["trained_preview"] = [p.as_dict() for p in shown]

@@ -3,7 +3,8 @@ with the trained tokens marked, and how many tokens of each are trained.
 
 Uses the trainer's own encoding (`fttui.data.encode`), so what is marked is exactly
 what the loss is taken on (as Together's `fine-tuning preview` and axolotl's `--debug`
-show it). `fttui prepare --show-trained N` prints it; the TUI's check shows it too.
+show it). `fttui prepare --show-trained N` prints it; the TUI's upload check shows it
+for the local server's model (`render_previews`, one renderer for both).
 """
 
 from __future__ import annotations
@@ -13,8 +14,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rich.text import Text
+
+from fttui.core.models import model_info
+from fttui.core.safe_text import safe_text
 from fttui.data.contract import Invalid, parse_example
 from fttui.data.encode import IGNORE, Example, ExampleError, PreferenceExample, encode
+
+TRAINED_STYLE = "bold black on green"
 
 
 @dataclass
@@ -96,4 +103,52 @@ def preview_file(tokenizer: Any, path: Path, n: int) -> list[TrainedPreview]:
     return out
 
 
-__all__ = ["Segment", "TrainedPreview", "preview_example", "preview_file"]
+def trained_preview(
+    path: Path, model: str, data_dir: str | None, n: int
+) -> list[TrainedPreview] | str:
+    """The first `n` examples as `model`'s chat format renders them, or why it cannot
+    (a model that is not local: only its own tokenizer and template decide)."""
+    from fttui.data.tokens import HFCounter, counter_for
+
+    counter, warnings = counter_for(model_info(model, data_dir), data_dir)
+    if not isinstance(counter, HFCounter):
+        why = "; ".join(warnings) or f"{model} is not a model of the local server"
+        return (
+            f"--show-trained needs a local model (its own tokenizer and chat template decide "
+            f"what is trained): {why}"
+        )
+    return preview_file(counter.tokenizer, path, n)
+
+
+def render_previews(model: str, previews: list[TrainedPreview], *, plain: bool) -> Text:
+    """The previews as one rich Text: trained stretches on green (bracketed ⟦…⟧ when
+    `plain`: a pipe, NO_COLOR), the context dim, each line's token counts above it."""
+    out = Text.assemble(
+        (f"What {model} is trained on", "bold"),
+        " (",
+        ("⟦trained tokens⟧" if plain else "trained tokens", TRAINED_STYLE),
+        ", the rest is context):",
+    )
+    for p in previews:
+        out.append("\n")
+        if p.error:
+            out.append(safe_text(f"line {p.line}: {p.error}"), style="red")
+            continue
+        out.append(f"line {p.line}: {p.n_tokens:,} tokens, {p.n_trained:,} trained\n", "bold")
+        for seg in p.segments:
+            text = safe_text(seg.text, multiline=True)
+            if seg.trained and plain:
+                text = f"⟦{text}⟧"
+            out.append(text, TRAINED_STYLE if seg.trained else "dim")
+    return out
+
+
+__all__ = [
+    "TRAINED_STYLE",
+    "Segment",
+    "TrainedPreview",
+    "preview_example",
+    "preview_file",
+    "render_previews",
+    "trained_preview",
+]

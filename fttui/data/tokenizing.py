@@ -63,6 +63,19 @@ def _saved_dir(local_id: str, source: str, gguf_file: str | None) -> Path | None
     return cache_dir() / "tokenizers" / f"{safe}-{key}"
 
 
+def _carry_format_files(source: str, saved: Path) -> None:
+    """Copy into the cached copy the files the chat format reads besides the tokenizer's
+    (mistral-common's tokenizer file: `fttui.data._mistral` finds it beside the
+    tokenizer it was loaded from)."""
+    from fttui.data._mistral import FORMAT_FILES
+
+    for name in FORMAT_FILES:
+        found = Path(source) / name
+        if found.is_file() and not (saved / name).is_file():
+            with contextlib.suppress(OSError):
+                shutil.copyfile(found, saved / name)
+
+
 def _load_saved(saved: Path) -> Any:
     """Load a cached tokenizer copy: the class transformers' AutoTokenizer would pick.
 
@@ -97,6 +110,7 @@ def load_local_tokenizer(local_id: str, source: str, gguf_file: str | None) -> A
     Hugging Face's own cache."""
     saved = _saved_dir(local_id, source, gguf_file)
     if saved is not None and saved.is_dir():
+        _carry_format_files(source, saved)
         try:
             return _load_saved(saved)
         except (OSError, ValueError):
@@ -112,6 +126,7 @@ def load_local_tokenizer(local_id: str, source: str, gguf_file: str | None) -> A
     try:
         tmp = saved.with_name(f"{saved.name}.{uuid.uuid4().hex}.tmp")
         tokenizer.save_pretrained(str(tmp))
+        _carry_format_files(source, tmp)
         tmp.rename(saved)
     except OSError:
         pass  # caching is an optimisation only

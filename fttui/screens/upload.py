@@ -1,7 +1,10 @@
 """`u`: check a JSONL file, show the report, then upload it with a progress bar.
 
 The check runs in a thread (it tokenises every example) so the screen stays live;
-the upload streams from disk through the API layer, which reports progress.
+the upload streams from disk through the API layer, which reports progress. On the
+local server the report is followed by what is trained: the first examples rendered by
+the model's own chat format with the trained tokens marked and counted
+(`fttui.data.preview`, as `fttui prepare --show-trained` prints them).
 """
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ OPENAI_CHECK_MODELS = {
     "preference": "gpt-4o-mini-2024-07-18",
     "reinforcement": "o4-mini-2025-04-16",
 }
+#: How many examples the trained-token preview shows.
+PREVIEW_EXAMPLES = 2
 
 
 def sniff_format(path: Path) -> str | None:
@@ -161,7 +166,17 @@ class UploadScreen(ModalScreen[str | None]):
         self.report = report
         self.checked_path = path
         if self.client.is_local:
-            self._show(report.to_rich())
+            from rich.console import Group
+
+            from fttui.data.preview import render_previews, trained_preview
+
+            model = self.check_model
+            shown = await asyncio.to_thread(trained_preview, path, model, None, PREVIEW_EXAMPLES)
+            if isinstance(shown, str):
+                trained: Any = Text(safe_text(shown), style="dim")
+            else:
+                trained = render_previews(model, shown, plain=False)
+            self._show(Group(report.to_rich(), Text(""), trained))
         else:
             from rich.console import Group
 

@@ -40,7 +40,7 @@ from fttui.server.inference_requests import (
 )
 
 if TYPE_CHECKING:
-    from fttui.data.chat_format import OutputParser, Piece
+    from fttui.data.chat_format import HarmonyParser, OutputParser, Piece
     from fttui.train.inference import (
         Generation,
         InferenceEngine,
@@ -412,11 +412,16 @@ class _ChatPlan:
     tool_parser: str | None  # how tool calls are read (None: no tools in the request)
     prefill: str  # the start of the answer put in the model's mouth (a forced call)
     stops: tuple[str, ...]  # added to the request's own (one call only: its end)
+    output_format: str | None = None  # "harmony" (gpt-oss): its own parser, tools or not
 
-    def parser(self) -> OutputParser:
-        from fttui.data.chat_format import OutputParser
+    def parser(self) -> OutputParser | HarmonyParser:
+        from fttui.data.chat_format import output_parser
 
-        out = OutputParser(in_reasoning=self.in_reasoning, tool_parser=self.tool_parser)
+        out = output_parser(
+            self.output_format or self.tool_parser,
+            tools=self.tool_parser is not None,
+            in_reasoning=self.in_reasoning,
+        )
         out.feed(self.prefill)  # nothing to hand out: it opens the call
         return out
 
@@ -426,13 +431,15 @@ def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> _ChatPlan:
         HERMES_CLOSE,
         HERMES_OPEN,
         capabilities,
+        has_chat_format,
         prompt_opens_thinking,
         wants_thinking,
     )
 
     model = req.common.model
     tokenizer = engine.load(model)[1]
-    caps = capabilities(tokenizer) if getattr(tokenizer, "chat_template", None) else None
+    caps = capabilities(tokenizer) if has_chat_format(tokenizer) else None
+    harmony = caps is not None and caps.tool_parser == "harmony"
     if req.tools and (caps is None or not caps.tools or caps.tool_parser is None):
         why = (
             "its chat template does not render tools"
@@ -455,7 +462,20 @@ def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> _ChatPlan:
             code="unsupported_parameter",
         )
     prefill = ""
-    if req.tools and req.tool_choice == "required":
+    if req.tools and req.tool_choice == "required" and harmony:
+        # harmony's call header, as gpt-oss writes it: the function's name follows.
+        prefill = "<|channel|>commentary to=functions."
+        if req.forced_function:
+            prefill += req.forced_function + " <|constrain|>json<|message|>"
+    elif req.tools and req.tool_choice == "required" and caps and caps.tool_parser == "llama3_json":
+        prefill = '{"name": "'  # as Llama 3.1's template writes a call
+        if req.forced_function:
+            prefill += req.forced_function + '", "parameters": '
+    elif req.tools and req.tool_choice == "required" and caps and caps.tool_parser == "mistral":
+        prefill = '[TOOL_CALLS][{"name": "'  # as mistral-common renders a call
+        if req.forced_function:
+            prefill += req.forced_function + '", "arguments": '
+    elif req.tools and req.tool_choice == "required":
         prefill = HERMES_OPEN + "\n"
         if req.forced_function:
             prefill += '{"name": ' + json.dumps(req.forced_function) + ', "arguments": '
@@ -465,6 +485,7 @@ def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> _ChatPlan:
         req.common.max_tokens,
         tools=req.tools or None,
         thinking=thinking,
+        reasoning_effort=req.reasoning_effort,
         prefill=prefill,
     )
     engine.check_logit_bias(prepared, req.common.sampling["logit_bias"])
@@ -475,7 +496,9 @@ def _chat_prepare(engine: InferenceEngine, req: ChatRequest) -> _ChatPlan:
         in_reasoning=opened,
         tool_parser=caps.tool_parser if req.tools and caps else None,
         prefill=prefill,
-        stops=(HERMES_CLOSE,) if single else (),
+        # gpt-oss ends its turn after each call (<|call|>): one call per answer anyway.
+        stops=(HERMES_CLOSE,) if single and caps and caps.tool_parser == "hermes" else (),
+        output_format="harmony" if harmony else None,
     )
 
 
@@ -486,7 +509,7 @@ def _chat_sampling(req: ChatRequest, plan: _ChatPlan) -> Sampling:
     return sampling
 
 
-def _finish(reason: str, parser: OutputParser) -> str:
+def _finish(reason: str, parser: OutputParser | HarmonyParser) -> str:
     return "tool_calls" if parser.tool_calls and reason == "stop" else reason
 
 

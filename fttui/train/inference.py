@@ -105,6 +105,9 @@ class Prepared:
     tokenizer: Any
     prompt_ids: list[int]
     context_length: int
+    # gpt-oss's chat output keeps its special tokens (its channels), read by its parser.
+    keep_special: bool = False
+    stop_ids: tuple[int, ...] = ()  # ends of the answer besides the model's eos tokens
 
 
 @dataclass
@@ -198,7 +201,8 @@ class Decoding:
         s, p = self.sampling, self.prepared
         self._generator = torch.Generator(device="cpu")
         self._generator.manual_seed(_choice_seed(s.seed, self.index))
-        self._eos = _eos_ids(p.tokenizer, p.model)
+        self._eos = _eos_ids(p.tokenizer, p.model) | set(p.stop_ids)
+        self._keep = p.keep_special
         self._stops = tuple(x for x in s.stop if x)
         self._bias: torch.Tensor | None = None
         if s.logit_bias:
@@ -228,7 +232,7 @@ class Decoding:
         self._ids.append(token)
         self._counts[token] = self._counts.get(token, 0) + 1
         self._starts.append(len(self._text))
-        text = self._text = _decode(tokenizer, self._ids)
+        text = self._text = _decode(tokenizer, self._ids, self._keep)
         if s.logprobs is not None:
             self._pending.append(self._token_info(raw, token, tokenizer, self._starts[-1]))
         cut = min((i for i in (text.find(x) for x in self._stops) if i >= 0), default=-1)
@@ -506,21 +510,38 @@ class InferenceEngine:
         *,
         tools: list[dict[str, Any]] | None = None,
         thinking: bool = False,
+        reasoning_effort: str | None = None,
         prefill: str = "",
     ) -> Prepared:
         """The chat prompt rendered by the model's chat format (`fttui.data.chat_format`,
         as the trainer renders it), plus `prefill`: the start of the answer put in the
         model's mouth (a forced tool call)."""
-        from fttui.data.chat_format import render_prompt
+        from fttui.data.chat_format import (
+            answer_stop_ids,
+            has_chat_format,
+            keeps_special_tokens,
+            render_prompt,
+        )
 
         model, tokenizer, limit = self.load(name)
-        if getattr(tokenizer, "chat_template", None) is None:
+        if not has_chat_format(tokenizer):
             raise ValueError(f"model {name!r} has no chat template; use /v1/completions")
         # An ExampleError (a ValueError) names what the template cannot render.
-        ids = render_prompt(tokenizer, messages, tools=tools, thinking=thinking)
+        ids = render_prompt(
+            tokenizer, messages, tools=tools, thinking=thinking, reasoning_effort=reasoning_effort
+        )
         if prefill:
             ids += list(tokenizer(prefill, add_special_tokens=False)["input_ids"])
-        return self._checked(Prepared(name, model, tokenizer, ids, limit), max_tokens, "messages")
+        prepared = Prepared(
+            name,
+            model,
+            tokenizer,
+            ids,
+            limit,
+            keep_special=keeps_special_tokens(tokenizer),
+            stop_ids=answer_stop_ids(tokenizer),
+        )
+        return self._checked(prepared, max_tokens, "messages")
 
     def prepare_tokens(self, name: str, ids: list[int], max_tokens: int) -> Prepared:
         """A prompt given as token ids (OpenAI's `prompt: [1212, 318, ...]`)."""
@@ -691,10 +712,14 @@ class InferenceEngine:
         return out
 
 
-def _decode(tokenizer: Any, ids: list[int]) -> str:
+def _decode(tokenizer: Any, ids: list[int], keep_special: bool = False) -> str:
     # No clean-up of spaces: it rewrites earlier text as later tokens arrive (" ." -> "."),
     # which would make a stream's pieces differ from the whole answer.
-    return str(tokenizer.decode(ids, skip_special_tokens=True, clean_up_tokenization_spaces=False))
+    return str(
+        tokenizer.decode(
+            ids, skip_special_tokens=not keep_special, clean_up_tokenization_spaces=False
+        )
+    )
 
 
 def _eos_ids(tokenizer: Any, model: Any) -> set[int]:

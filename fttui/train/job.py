@@ -797,6 +797,10 @@ class JobRun:
         target = self.work / "model"
         model.save_pretrained(target)
         tokenizer.save_pretrained(target)
+        from fttui.data.chat_format import format_files
+
+        for extra in format_files(tokenizer):  # mistral-common's tokenizer file
+            shutil.copyfile(extra, target / extra.name)
         if self.should_stop():
             raise Stopped
         self.reports.add_upload("model", target)

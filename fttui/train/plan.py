@@ -80,6 +80,22 @@ def weights_bytes(location: str) -> int:
     return sum(f.stat().st_size for f in files)
 
 
+# Model types whose attention has learned sinks (a per-head logit added to the
+# softmax), which neither flash-attention 2 nor fttui_varlen compute: they keep
+# transformers' own attention for that model.
+_SINK_ATTENTION = ("gpt_oss",)
+
+
+def model_type(location: str) -> str:
+    """`model_type` from a local model's config.json ('' when unknown)."""
+    import json
+
+    try:
+        return str(json.loads((Path(location) / "config.json").read_text()).get("model_type", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 def plan_loading(
     spec: BaseModelSpec | None,
     device_type: str,
@@ -93,7 +109,9 @@ def plan_loading(
     precision = precision or choose_precision(device_type)
     plan = TrainingPlan(device_type=device_type, precision=precision, method=method)
     attn = spec.attn_implementation if spec else "auto"
-    if attn == "auto":
+    if attn == "auto" and model_type(location) in _SINK_ATTENTION:
+        plan.attn_implementation = "eager"  # what transformers runs gpt-oss with (no SDPA)
+    elif attn == "auto":
         if device_type == "cuda" and precision.bf16 and _installed("flash_attn"):
             plan.attn_implementation = "flash_attention_2"
         elif device_type == "cuda":
@@ -189,10 +207,13 @@ def activation_bytes_per_token(config: Any, bf16: bool) -> int:
     and output and the MLP's gate, up, activation and product (compute dtype): about
     22 hidden-size + 8 intermediate-size values' worth of bytes with bf16 autocast,
     twice that in float32. SDPA and flash-attention keep no sequence x sequence matrix.
+    A mixture of experts (gpt-oss): the MLP width is that of the experts a token goes
+    through (`num_experts_per_tok` x their intermediate size).
     """
     cfg = getattr(config, "text_config", None) or config
     h = int(getattr(cfg, "hidden_size", 0) or 0)
     i = int(getattr(cfg, "intermediate_size", 0) or 4 * h)
+    i *= int(getattr(cfg, "num_experts_per_tok", 0) or 1)
     layers = int(getattr(cfg, "num_hidden_layers", 0) or 0)
     per_layer = 22 * h + 8 * i
     return per_layer * layers * (1 if bf16 else 2)

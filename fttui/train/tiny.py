@@ -160,19 +160,30 @@ def build_model(
 
 # The architecture each family's real models use (transformers' classes), so a tiny
 # random-weight model of the family loads, trains and generates the way the real one does.
-FAMILIES = ("qwen3", "llama3", "gemma3")
+FAMILIES = ("qwen3", "llama3", "gemma3", "gptoss", "mistral")
 
 
 def build_family_model(tokenizer_dir: Path, target: Path, family: str, seed: int = 0) -> Path:
     """A 2-layer random-weight model of `family` around that family's real tokenizer
     files (`tokenizer.json` + `tokenizer_config.json` with its chat template) in
     `tokenizer_dir`, written into `target`. Its vocabulary is the real one (so the
-    template's special tokens are real tokens); everything else is tiny."""
+    template's special tokens are real tokens); everything else is tiny.
+
+    "mistral": `tokenizer_dir` holds mistral-common's `tekken.json`; the model directory
+    gets it (its chats are rendered by mistral-common) and the Hugging Face tokenizer
+    transformers converts from it (decoding, padding).
+
+    "gptoss": transformers' GptOss (mixture of experts: 4 experts, 2 per token,
+    attention sinks, sliding-window layers alternating with full ones), whose chat format
+    is harmony (rendered by openai-harmony, so its tokenizer needs no template); its
+    generation config stops at harmony's `<|return|>` and `<|call|>`, as gpt-oss's does."""
     import torch
     from transformers import AutoTokenizer
 
     if family not in FAMILIES:
         raise ValueError(f"family must be one of {', '.join(FAMILIES)}, not {family!r}")
+    if family == "mistral":
+        return _build_mistral(tokenizer_dir, target, seed)
     tokenizer = AutoTokenizer.from_pretrained(str(tokenizer_dir))
     if tokenizer.pad_token is None:  # Llama 3 ships none; the trainer pads with it
         tokenizer.pad_token = tokenizer.eos_token
@@ -200,13 +211,76 @@ def build_family_model(tokenizer_dir: Path, target: Path, family: str, seed: int
         from transformers import LlamaConfig, LlamaForCausalLM
 
         model = LlamaForCausalLM(LlamaConfig(**common))
-    else:
+    elif family == "gemma3":
         from transformers import Gemma3ForCausalLM, Gemma3TextConfig
 
         model = Gemma3ForCausalLM(Gemma3TextConfig(**common, sliding_window=64))
+    else:
+        from transformers import GenerationConfig, GptOssConfig, GptOssForCausalLM
+
+        stops = [tokenizer.convert_tokens_to_ids(t) for t in ("<|return|>", "<|call|>")]
+        config = GptOssConfig(
+            **{**common, "eos_token_id": stops},
+            num_local_experts=4,
+            num_experts_per_tok=2,
+            sliding_window=64,
+            layer_types=["sliding_attention", "full_attention"],
+        )
+        model = GptOssForCausalLM(config)
+        model.generation_config = GenerationConfig(
+            eos_token_id=stops, pad_token_id=tokenizer.pad_token_id
+        )
     target.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(target)  # type: ignore[operator]
     tokenizer.save_pretrained(target)
+    return target
+
+
+def _build_mistral(tokenizer_dir: Path, target: Path, seed: int) -> Path:
+    import json
+    import shutil
+    import tempfile
+
+    import torch
+    from mistral_common.tokens.tokenizers.tekken import Tekkenizer
+    from transformers import MistralConfig, MistralForCausalLM
+    from transformers.integrations.mistral import convert_tekken_tokenizer
+
+    tekken = tokenizer_dir / "tekken.json"
+    data = json.loads(tekken.read_text())
+    if "special_tokens" not in data:
+        # An older tekken file: its special tokens are mistral-common's defaults, which
+        # transformers' converter reads only from a mistral-common newer than the one
+        # fttui can install (see pyproject.toml); written out for it here.
+        data["special_tokens"] = [
+            {**t, "token_str": str(getattr(t["token_str"], "value", t["token_str"]))}
+            for t in Tekkenizer.DEPRECATED_SPECIAL_TOKENS
+        ]
+    with tempfile.TemporaryDirectory() as tmp:
+        spelled = Path(tmp) / "tekken.json"
+        spelled.write_text(json.dumps(data))
+        # An empty template: the chat format is mistral-common's, never a Jinja one.
+        tokenizer = convert_tekken_tokenizer(str(spelled), chat_template="")
+    torch.manual_seed(seed)
+    config = MistralConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=64,
+        intermediate_size=128,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        head_dim=16,
+        max_position_embeddings=1024,
+        tie_word_embeddings=True,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+    )
+    model = MistralForCausalLM(config)
+    target.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(target)  # type: ignore[operator]
+    tokenizer.save_pretrained(target)
+    shutil.copyfile(tekken, target / "tekken.json")
     return target
 
 

