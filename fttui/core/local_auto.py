@@ -104,3 +104,63 @@ def resolve_local(
         notes.append(f"learning_rate_multiplier {lr:g} (set)")
     resolved = Resolved(n_epochs=epochs, batch_size=batch, learning_rate_multiplier=lr)
     return resolved, f"Hyperparameters for the local engine ({inputs}): " + "; ".join(notes)
+
+
+# Reinforcement fine-tuning: every step samples `batch_size x group` answers, so a step
+# costs about as much as its answers are long, however few prompts it has. A batch
+# of RFT_BATCH prompts (16 answers at compute_multiplier 1) is decoded together
+# (one forward pass per token for all of them, not one per prompt), and about
+# RFT_TARGET_STEPS updates of it learn a new answer format on the default model.
+RFT_BATCH = 4
+RFT_TARGET_STEPS = 64
+RFT_LR_MULTIPLIER = 0.05
+
+
+def resolve_local_rft(requested: dict[str, Any] | None, n_prompts: int) -> tuple[Resolved, str]:
+    """(values, why) for a local reinforcement job of `n_prompts` training prompts.
+
+    `auto` here is fttui's rule, not the legacy guide's 0.2%-of-the-file batch, which
+    on a small RFT file means a step per prompt: a CPU then decodes 4 answers at a
+    time instead of 16 and the run takes about 3 times as long. Values the user set
+    win; the rest keep this rule (unlike supervised jobs, there is no legacy-guide
+    rule for reinforcement to fall back on).
+    - batch_size: RFT_BATCH prompts (at most the file);
+    - n_epochs: about RFT_TARGET_STEPS steps, `ceil(steps x batch / prompts)` within
+      1..MAX_EPOCHS;
+    - learning_rate_multiplier: RFT_LR_MULTIPLIER.
+    """
+    req = requested or {}
+    n = max(1, n_prompts)
+
+    def given(name: str) -> Any:
+        value = req.get(name)
+        return None if value in (None, AUTO) else value
+
+    notes: list[str] = []
+    batch = given("batch_size")
+    if batch is None:
+        batch = min(RFT_BATCH, n)
+        notes.append(f"batch_size {batch} (local rule: {RFT_BATCH} prompts a step)")
+    else:
+        batch = max(1, min(int(batch), n))
+        notes.append(f"batch_size {batch} (set)")
+    epochs = given("n_epochs")
+    if epochs is None:
+        epochs = min(MAX_EPOCHS, max(1, math.ceil(RFT_TARGET_STEPS * batch / n)))
+        steps = math.ceil(n / batch) * epochs
+        notes.append(
+            f"n_epochs {epochs} (local rule: about {RFT_TARGET_STEPS} steps within "
+            f"1..{MAX_EPOCHS} epochs, {steps} here)"
+        )
+    else:
+        epochs = int(epochs)
+        notes.append(f"n_epochs {epochs} (set)")
+    lr = given("learning_rate_multiplier")
+    if lr is None:
+        lr = RFT_LR_MULTIPLIER
+        notes.append(f"learning_rate_multiplier {lr:g} (local rule)")
+    else:
+        lr = float(lr)
+        notes.append(f"learning_rate_multiplier {lr:g} (set)")
+    resolved = Resolved(n_epochs=epochs, batch_size=batch, learning_rate_multiplier=lr)
+    return resolved, f"Hyperparameters for the local engine ({n} prompts): " + "; ".join(notes)

@@ -40,8 +40,7 @@ import httpx
 
 from fttui.core.engine import engine_message, missing_engine_module
 from fttui.core.job_spec import JobSpec, JobSpecError, resolve_beta
-from fttui.core.job_spec import resolve as resolve_hparams
-from fttui.core.local_auto import resolve_local
+from fttui.core.local_auto import resolve_local, resolve_local_rft
 from fttui.core.models import BaseModelSpec, default_model_spec
 from fttui.data.tokenizing import token_limit
 from fttui.train.client import (
@@ -460,7 +459,8 @@ class JobRun:
             for ex in train_ex
         ]
         if rft:
-            resolved = resolve_hparams(requested, len(train_ex))
+            resolved, rule = resolve_local_rft(requested, len(train_ex))
+            self.event(rule)
         else:
             # `auto` on the local engine: fttui's own rule (fttui.core.local_auto), not
             # the legacy guide's, which is OpenAI's for OpenAI's servers.

@@ -45,3 +45,17 @@ def test_values_the_user_sets_are_kept_and_the_rest_follow_the_legacy_rule() -> 
     assert values.n_epochs == 3 and values.batch_size == 1
     assert "n_epochs set" in why and "legacy" in why
     assert resolve_local({"batch_size": 500}, 10, 100, "cpu")[0].batch_size == 10
+
+
+def test_reinforcement_auto_decodes_4_prompts_a_step_for_about_64_steps() -> None:
+    from fttui.core.local_auto import resolve_local_rft
+
+    values, why = resolve_local_rft({}, 64)
+    assert (values.batch_size, values.n_epochs, values.learning_rate_multiplier) == (4, 4, 0.05)
+    assert "64 prompts" in why and "64 here" in why
+    # A large file: one epoch; a tiny one: at most its size a step, at most 4 epochs.
+    assert resolve_local_rft({}, 1000)[0].n_epochs == 1
+    assert (resolve_local_rft({}, 3)[0].batch_size, resolve_local_rft({}, 3)[0].n_epochs) == (3, 4)
+    # What the user set wins, and is said to be set.
+    mine, why = resolve_local_rft({"batch_size": 8, "n_epochs": "auto"}, 64)
+    assert (mine.batch_size, mine.n_epochs) == (8, 4) and "batch_size 8 (set)" in why
