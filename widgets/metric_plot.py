@@ -200,6 +200,8 @@ def short_words(name: str) -> str:
     return name
 
 
+#: Where a run's name may be cut when what runs share is left out.
+SEPARATORS = frozenset("-_. :/")
 #: A run's name is not cut shorter than this (shorter reads as noise).
 MIN_RUN_WIDTH = 8
 
@@ -218,11 +220,18 @@ def strip_common(names: Sequence[str]) -> list[str]:
     runs = sorted({run for run, _, _ in parts})
     if len(runs) < 2 or not all(runs):
         return list(names)
-    prefix = len(_common_prefix(runs))
-    suffix = len(_common_prefix([run[::-1] for run in runs]))
     shortest = min(len(run) for run in runs)
+    first = runs[0]
+    # Cut at a separator, and leave every run a character of its own at least:
+    # "words" and "words-lr4" stay as they are (not "…" and "…-lr4").
+    prefix = min(len(_common_prefix(runs)), shortest - 1)
+    while prefix > 0 and first[prefix - 1] not in SEPARATORS:
+        prefix -= 1
+    suffix = min(len(_common_prefix([run[::-1] for run in runs])), shortest - prefix - 1)
+    while suffix > 0 and first[len(first) - suffix] not in SEPARATORS:
+        suffix -= 1
     prefix = prefix if prefix > 3 else 0
-    suffix = suffix if suffix > 3 and prefix + suffix < shortest else 0
+    suffix = suffix if suffix > 3 else 0
     if not prefix and not suffix:
         return list(names)
 
@@ -538,12 +547,13 @@ class MetricPlot(Widget):
         full = [self._entry(name, name) for name in names]
         if self.full_names or _line_width(full) <= width:
             return _wrap(full, width)
-        self.abbreviated = True
         candidates = legend_names(names)
         for shown in candidates:
             entries = [self._entry(name, label) for name, label in zip(names, shown, strict=True)]
             if _line_width(entries) <= width:
+                self.abbreviated = shown != names
                 return [_join(entries)]
+        self.abbreviated = candidates[0] != names  # wrapped: only what was shortened says L
         return _wrap([self._entry(n, s) for n, s in zip(names, candidates[0], strict=True)], width)
 
     def _build(self, width: int, height: int) -> list[Text]:

@@ -365,5 +365,7 @@ def test_legend_names_shorten_words_then_what_runs_share_then_cut() -> None:
     assert legend_names(names)[0] == ["train loss", "valid loss", "full valid loss"]
     runs = ["sweep-a-lr0.1 train", "sweep-a-lr0.1 valid", "sweep-b-lr0.1 train"]
     assert legend_names(runs)[0] == ["…a… train", "…a… valid", "…b… train"]
+    # A run whose whole name the others start with keeps it (not "…" and "…-lr4").
+    assert legend_names(["words train", "words-lr4 train"])[0] == ["words train", "words-lr4 train"]
     for shorter in legend_names(["a-very-long-run-name-one x", "a-very-long-run-name-two x"]):
         assert len(set(shorter)) == 2  # always told apart
