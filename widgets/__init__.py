@@ -15,6 +15,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from widgets._format import human_bytes
     from widgets.compare_table import CompareTable
     from widgets.confirm import ConfirmDialog
     from widgets.event_log import EventLog
@@ -48,6 +49,7 @@ _MODULES: dict[str, str] = {
     "PathSuggester": "widgets.path_input",
     "QuotaBar": "widgets.quota_bar",
     "TransferProgress": "widgets.progress",
+    "human_bytes": "widgets._format",
 }
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "PathSuggester",
     "QuotaBar",
     "TransferProgress",
+    "human_bytes",
 ]
 
 

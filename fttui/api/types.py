@@ -83,6 +83,13 @@ class FileDeleted(_Obj):
     deleted: bool
 
 
+class JobDisk(_Obj):
+    """One job's checkpoints and model on the local server's disk (weights once)."""
+
+    id: str
+    bytes: int = 0
+
+
 class Usage(_Obj):
     """Storage use on the local server (`GET /v1/fttui/usage`); the quota bar's data."""
 
@@ -94,6 +101,9 @@ class Usage(_Obj):
     # Fine-tuned models and checkpoints on the server's disk (not counted by the quota).
     models_bytes: int | None = None
     checkpoints_bytes: int | None = None
+    # How many jobs hold checkpoints or a model on disk, and the largest (id, bytes).
+    jobs_on_disk: int | None = None
+    largest_jobs: list[JobDisk] | None = None
 
     @property
     def artifact_bytes(self) -> int | None:

@@ -10,7 +10,7 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from widgets import EventRow, FileRow, JobRow
+from widgets import EventRow, FileRow, JobRow, human_bytes
 
 
 def _get(obj: Any, name: str, default: Any = None) -> Any:
@@ -221,6 +221,10 @@ def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str
         runtime = local.get("runtime")
         if isinstance(runtime, dict) and runtime.get("runner"):
             items.append(("runs on", runtime_text(runtime)))
+        disk = local.get("disk_bytes")
+        if isinstance(disk, int) and disk > 0:
+            # Checkpoints and the model on the server's disk, shared weights counted once.
+            items.append(("disk use", human_bytes(disk)))
     metadata = _plain(_get(job, "metadata"))
     if isinstance(metadata, dict):
         for name, value in metadata.items():

@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from fttui.messages import FilesLoaded, PreviewWanted, UploadWanted
 from fttui.panes.base import Pane
 from fttui.panes.convert import file_row
-from widgets import FileTable, QuotaBar
+from widgets import FileTable, QuotaBar, human_bytes
 
 FILES_INTERVAL = 5.0
 EMPTY = "No files yet. Press u to check and upload a JSONL training file."
@@ -64,7 +64,9 @@ class FilesPane(Pane):
             quota.used = usage.used_bytes
             quota.limit = usage.limit_bytes
             # The local server's models and checkpoints: on its disk, not in the quota.
+            quota.others_label = others_label(usage)
             quota.others = usage.artifact_bytes
+            quota.refresh()
         else:
             quota.used = sum(int(f.bytes or 0) for f in files)
             quota.limit = None
@@ -101,3 +103,16 @@ class FilesPane(Pane):
         if await self.call("delete file", lambda: self.backend.client.files.delete(file_id)):
             self.notify(f"deleted {file_id}", title="files")
             self.refresh_files()
+
+
+def others_label(usage: Any) -> str:
+    """What the quota line calls the models and checkpoints, with the jobs they belong
+    to: `models/checkpoints of 2 jobs (largest ftjob-…1f2a 540.0 MB)`."""
+    count = usage.jobs_on_disk
+    if not count:
+        return "models/checkpoints"
+    label = f"models/checkpoints of {count} job{'s' if count != 1 else ''}"
+    if usage.largest_jobs:
+        top = usage.largest_jobs[0]
+        label += f" (largest {top.id} {human_bytes(top.bytes)})"
+    return label

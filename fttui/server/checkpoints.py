@@ -16,6 +16,16 @@ Kept on disk, per job:
 
 So a finished default-model job keeps 3 x 540 MB of weights, never 3 x 1.6 GB, and a
 running or paused one at most 1.1 GB more.
+
+A job's weights are stored once: its final model is the weights of its last epoch
+checkpoint (a full fine-tune saves the same bytes twice, at the last epoch's end and
+as the model), so when the model is committed each of its files that a checkpoint of
+the job (or the converted base model in `models/base/`) holds byte for byte becomes a
+hard link to that copy (`link_duplicates`). Either can then be deleted without the
+other losing anything (a link is counted by the file system), a resume still reads the
+checkpoint's own files, and nothing ever writes a stored file in place (every write is
+a new file renamed over). The model's recorded `bytes` are its files no checkpoint
+shares, so models + checkpoints add up to what the disk holds.
 """
 
 from __future__ import annotations
@@ -44,6 +54,87 @@ def directory_bytes(directory: Path) -> int:
         return sum(p.stat().st_size for p in directory.iterdir() if p.is_file())
     except OSError:
         return 0
+
+
+# Files of a base model's converted copy compared by content when their size matches
+# (tokenizer and config files); its weights never match a fine-tuned model's.
+_BASE_COMPARE_MAX = 64 << 20
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _same_copy(store: Store, job_id: str, name: str, size: int, sha256: str) -> Path | None:
+    """A stored file with these bytes: in one of the job's checkpoints (by manifest) or
+    in a converted base model under `models/base/` (hashed when the size matches)."""
+    for row in store.job_checkpoints(job_id):
+        directory = store.data_dir / row["path"]
+        for f in _files(directory):
+            if f["name"] == name and f.get("sha256") == sha256 and (directory / name).is_file():
+                return directory / name
+    if size > _BASE_COMPARE_MAX:
+        return None
+    for base in sorted((store.models_dir / "base").glob("*/")):
+        path = base / name
+        try:
+            if path.is_file() and path.stat().st_size == size and _sha256(path) == sha256:
+                return path
+        except OSError:
+            continue
+    return None
+
+
+def link_duplicates(store: Store, job_id: str, directory: Path, files: list[dict[str, Any]]) -> int:
+    """Make each file of `directory` (a just committed model, `files` its manifest)
+    that the job's checkpoints or a converted base model already hold a hard link to
+    that copy; returns the bytes now shared. Best effort: a file system without hard
+    links keeps the two copies."""
+    shared = 0
+    for f in files:
+        name, sha256 = str(f["name"]), str(f.get("sha256"))
+        target = directory / name
+        try:
+            size = target.stat().st_size
+            copy = _same_copy(store, job_id, name, size, sha256)
+            if copy is None:
+                continue
+            if not os.path.samefile(copy, target):
+                link = directory / f".{name}.link"
+                link.unlink(missing_ok=True)
+                os.link(copy, link)
+                os.replace(link, target)
+            shared += size
+        except OSError as exc:
+            log.info("kept a second copy of %s: %s", target, exc)
+    return shared
+
+
+def own_bytes(store: Store, job_id: str | None, directory: Path) -> int:
+    """Bytes of a model's files that none of its job's checkpoints shares."""
+    shared: set[tuple[int, int]] = set()
+    if job_id:
+        for row in store.job_checkpoints(job_id):
+            try:
+                for p in (store.data_dir / row["path"]).iterdir():
+                    st = p.stat()
+                    shared.add((st.st_dev, st.st_ino))
+            except OSError:
+                continue
+    total = 0
+    try:
+        for p in directory.iterdir():
+            if p.is_file():
+                st = p.stat()
+                if (st.st_dev, st.st_ino) not in shared:
+                    total += st.st_size
+    except OSError:
+        return 0
+    return total
 
 
 def _files(directory: Path) -> list[dict[str, Any]]:
@@ -151,14 +242,14 @@ def resume_from(store: Store, job_id: str) -> dict[str, Any] | None:
 def backfill_artifact_bytes(store: Store) -> None:
     """Sizes of models and checkpoints recorded before sizes were recorded (their rows
     say 0 bytes): measured once on disk."""
-    for table, rows in (
-        ("models", store.unsized("models")),
-        ("checkpoints", store.unsized("checkpoints")),
-    ):
-        for row in rows:
-            size = directory_bytes(store.data_dir / row["path"])
-            if size:
-                store.set_bytes(table, row["id"], size)
+    for row in store.unsized("checkpoints"):
+        size = directory_bytes(store.data_dir / row["path"])
+        if size:
+            store.set_bytes("checkpoints", row["id"], size)
+    for row in store.unsized("models"):
+        size = own_bytes(store, row.get("job_id"), store.data_dir / row["path"])
+        if size:
+            store.set_bytes("models", row["id"], size)
 
 
 def checkpoint_file(store: Store, job_id: str, step: int, name: str) -> Path | None:

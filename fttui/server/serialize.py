@@ -71,7 +71,9 @@ def method_object(job: dict[str, Any]) -> dict[str, Any]:
     return {"type": method_type, method_type: {"hyperparameters": hp}}
 
 
-def job_object(job: dict[str, Any]) -> dict[str, Any]:
+def job_object(job: dict[str, Any], disk_bytes: int | None = None) -> dict[str, Any]:
+    """OpenAI's job object; `disk_bytes`: what the job's checkpoints and model hold on
+    this server's disk (its weights counted once), when the caller looked it up."""
     hp = _hyperparameters(job)
     extra = job.get("extra") or {}
     return {
@@ -104,6 +106,10 @@ def job_object(job: dict[str, Any]) -> dict[str, Any]:
             "runtime": runtime_object(job.get("runtime")),
             # Paused, with its trainer still saving the checkpoint (resume must wait).
             "pausing": bool(job.get("pause_requested")),
+            # The method's hyperparameters as asked (`auto` kept), beside the resolved
+            # ones above: a clone asks for `auto` again instead of pinning them.
+            "requested": job.get("hyperparameters") or {},
+            "disk_bytes": disk_bytes,
         },
     }
 

@@ -618,14 +618,16 @@ def _model(store: Store, job_id: str, report: dict[str, Any]) -> None:
         remove_staging(store, job_id)
         return  # cancelled while the model was uploading: it is not kept
     target = store.models_dir / safe_dir_name(name)
-    _commit(store, job_id, report, target)
+    files = _commit(store, job_id, report, target)
+    # Stored once: the weights the last checkpoint already holds become a link to them.
+    checkpoints.link_duplicates(store, job_id, target, files)
     if store.get_model(name) is None:
         store.add_model(
             name,
             base_model=job.get("base_model") or job["model"],
             path=str(target.relative_to(store.data_dir)),
             job_id=job_id,
-            bytes=checkpoints.directory_bytes(target),
+            bytes=checkpoints.own_bytes(store, job_id, target),
         )
 
 

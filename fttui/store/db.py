@@ -612,7 +612,7 @@ class Store:
         """Models or checkpoints whose size was never recorded (rows of older versions)."""
         assert table in ("models", "checkpoints")
         deleted = " AND deleted = 0" if table == "models" else ""
-        return self._all(f"SELECT id, path FROM {table} WHERE bytes = 0{deleted}")
+        return self._all(f"SELECT id, path, job_id FROM {table} WHERE bytes = 0{deleted}")
 
     def set_bytes(self, table: str, row_id: str, size: int) -> None:
         assert table in ("models", "checkpoints")
@@ -627,6 +627,20 @@ class Store:
         ).fetchone()
         (checkpoints,) = conn.execute("SELECT COALESCE(SUM(bytes), 0) FROM checkpoints").fetchone()
         return int(models), int(checkpoints)
+
+    def disk_bytes_by_job(self, job_id: str | None = None) -> dict[str, int]:
+        """Bytes each job's checkpoints and fine-tuned model hold on disk (a model's
+        bytes are those its checkpoints do not share: fttui/server/checkpoints.py);
+        one job's with `job_id`. Jobs that hold nothing are absent."""
+        where = "" if job_id is None else "WHERE job_id = ?"
+        rows = self._conn().execute(
+            "SELECT job_id, SUM(bytes) FROM ("
+            "SELECT job_id, bytes FROM checkpoints UNION ALL "
+            "SELECT job_id, bytes FROM models WHERE deleted = 0 AND job_id IS NOT NULL"
+            f") {where} GROUP BY job_id",
+            () if job_id is None else (job_id,),
+        )
+        return {str(job): int(total or 0) for job, total in rows}
 
     # -- models --------------------------------------------------------------
     def add_model(

@@ -139,6 +139,67 @@ def test_checkpoints_per_epoch_and_model_listed(
     assert trained["fine_tuned_model"] in {m["id"] for m in models}
 
 
+def _unique_bytes(paths: list[Path]) -> int:
+    """Bytes as the disk holds them (`du`): a file linked twice counted once."""
+    seen: dict[int, int] = {}
+    for p in paths:
+        if p.is_file():
+            st = p.stat()
+            seen[st.st_ino] = st.st_size
+    return sum(seen.values())
+
+
+def test_the_model_and_its_last_checkpoint_are_one_copy_of_the_weights(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    """A job's weights are stored once: the final model's files are the last epoch
+    checkpoint's (hard links), the job says what it holds on disk, and the storage
+    line counts each byte once."""
+    data = tiny_server.data_dir
+    job_id = str(trained["id"])
+    model = Store(data).get_model(str(trained["fine_tuned_model"]))
+    assert model is not None
+    model_dir = data / model["path"]
+    last = data / "jobs" / job_id / "checkpoints" / "step-36"
+    assert os.path.samefile(model_dir / "model.safetensors", last / "model.safetensors")
+    weights = (last / "model.safetensors").stat().st_size
+    files = [*model_dir.iterdir(), *(data / "jobs" / job_id / "checkpoints").glob("*/*")]
+    on_disk = _unique_bytes(files)
+    assert on_disk <= sum(p.stat().st_size for p in files if p.is_file()) - weights
+    assert get_job(tiny_server, job_id)["fttui"]["disk_bytes"] == on_disk
+    usage = httpx.get(f"{tiny_server.base_url}/fttui/usage", timeout=30).json()
+    every = [
+        *data.glob("jobs/*/checkpoints/*/*"),
+        *(p for row in Store(data).list_models() for p in (data / row["path"]).iterdir()),
+    ]
+    assert usage["models_bytes"] + usage["checkpoints_bytes"] == _unique_bytes(every)
+    assert {j["id"]: j["bytes"] for j in usage["largest_jobs"]}[job_id] == on_disk
+    # The checkpoint still serves a resume or a new job on its own: its manifest's
+    # files are all there with their bytes.
+    manifest = json.loads((last / "fttui-manifest.json").read_text())["files"]
+    assert all((last / f["name"]).stat().st_size == f["bytes"] for f in manifest)
+
+
+def test_a_lora_checkpoint_holds_the_adapters_only(tiny_server: ServerProcess) -> None:
+    train_id = upload(tiny_server, "lora.jsonl", toy_lines(8))
+    job = create_job(
+        tiny_server,
+        model="tiny-test",
+        training_file=train_id,
+        hyperparameters={"n_epochs": 1, "batch_size": 4, "training_method": "lora"},
+    )
+    done = wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done["error"]
+    (step,) = (tiny_server.data_dir / "jobs" / job["id"] / "checkpoints").iterdir()
+    names = {p.name for p in step.iterdir()}
+    assert "adapter_model.safetensors" in names, names
+    assert "model.safetensors" not in names, names
+    model = Store(tiny_server.data_dir).get_model(str(done["fine_tuned_model"]))
+    assert model is not None
+    merged = (tiny_server.data_dir / model["path"] / "model.safetensors").stat().st_size
+    assert (step / "adapter_model.safetensors").stat().st_size < merged / 2
+
+
 def test_completions_answer_with_the_fine_tuned_model(
     tiny_server: ServerProcess, trained: dict[str, object]
 ) -> None:

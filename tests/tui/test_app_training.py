@@ -28,9 +28,11 @@ from widgets import (
     HyperparamForm,
     JobTable,
     KeyBar,
+    KeyValueTable,
     MetricsPanel,
     QuotaBar,
     TransferProgress,
+    human_bytes,
 )
 
 from .conftest import make_app, wait_for
@@ -150,6 +152,27 @@ async def test_upload_train_watch_try_and_cancel(
             lambda: plots.loss_plot.series["training_loss"][0] == [float(s) for s in range(1, 13)],
             timeout=30,
             what="12 steps plotted",
+        )
+        # -- what the job holds on the server's disk: in its detail and the quota line.
+        local = _job(tiny_server, job_id)["fttui"]
+        assert isinstance(local, dict)
+        disk = int(local["disk_bytes"])
+        assert disk > 0
+        detail = main.query_one(KeyValueTable)
+        main.detail.reload()
+        await wait_for(
+            pilot,
+            lambda: dict(detail.items).get("disk use") == human_bytes(disk),
+            timeout=30,
+            what="disk use in the detail",
+        )
+        quota = main.query_one(QuotaBar)
+        main.files.refresh_files()
+        await wait_for(
+            pilot,
+            lambda: f"of 1 job (largest {job_id} {human_bytes(disk)})" in quota.summary,
+            timeout=30,
+            what=lambda: f"the job in the quota line: {quota.summary}",
         )
         # -- try the fine-tuned model: separator and stop come from the training file.
         await wait_for(

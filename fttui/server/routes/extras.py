@@ -25,6 +25,8 @@ def usage(ctx: Ctx) -> dict[str, Any]:
     store = ctx.store
     backfill_artifact_bytes(store)
     models, checkpoints = store.artifact_bytes()
+    # Per job (checkpoints and model, its weights counted once), largest first.
+    jobs = sorted(store.disk_bytes_by_job().items(), key=lambda item: (-item[1], item[0]))
     return {
         "object": "usage",
         "used_bytes": store.total_bytes(),
@@ -33,6 +35,8 @@ def usage(ctx: Ctx) -> dict[str, Any]:
         "files": store.file_count(),
         "models_bytes": models,
         "checkpoints_bytes": checkpoints,
+        "jobs_on_disk": sum(1 for _, size in jobs if size > 0),
+        "largest_jobs": [{"id": job, "bytes": size} for job, size in jobs[:3] if size > 0],
     }
 
 

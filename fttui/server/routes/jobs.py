@@ -31,12 +31,18 @@ async def create(request: Request, ctx: Ctx) -> dict[str, Any]:
 @router.get("")
 def list_jobs(ctx: Ctx, after: str | None = None, limit: Limit = 20) -> dict[str, Any]:
     rows = ctx.store.list_jobs(after=after, limit=limit + 1)
-    return list_page([job_object(r) for r in rows[:limit]], len(rows) > limit, with_ids=False)
+    disk = ctx.store.disk_bytes_by_job()
+    return list_page(
+        [job_object(r, disk.get(r["id"], 0)) for r in rows[:limit]],
+        len(rows) > limit,
+        with_ids=False,
+    )
 
 
 @router.get("/{job_id}")
 def retrieve(job_id: str, ctx: Ctx) -> dict[str, Any]:
-    return job_object(get_job(ctx, job_id))
+    disk = ctx.store.disk_bytes_by_job(job_id)
+    return job_object(get_job(ctx, job_id), disk.get(job_id, 0))
 
 
 @router.post("/{job_id}/cancel")
