@@ -45,7 +45,8 @@ def du(*paths: Path) -> int:
     for top in paths:
         if not top.exists():
             continue
-        for dirpath, _dirs, files in os.walk(top):
+        walked = [(str(top.parent), [], [top.name])] if top.is_file() else os.walk(top)
+        for dirpath, _dirs, files in walked:
             for name in files:
                 st = os.lstat(os.path.join(dirpath, name))
                 key = (st.st_dev, st.st_ino)

@@ -41,7 +41,7 @@ from widgets.form_select import FormSelect
 HYPERPARAMETERS = ("n_epochs", "batch_size", "learning_rate_multiplier")
 INT_HYPERPARAMETERS = frozenset({"n_epochs", "batch_size"})
 SEED_MAX = 2**31 - 1
-METHODS = (("full fine-tune", "full"), ("LoRA adapter", "lora"))
+METHODS = (("full fine-tune", "full"), ("LoRA adapter", "lora"), ("QLoRA (4-bit base)", "qlora"))
 #: OpenAI's `method.type`: what the job learns from (its file's format).
 METHOD_TYPES = (
     ("supervised", "supervised"),
@@ -182,6 +182,15 @@ class HyperparamForm(Widget):
         height: auto;
     }
     HyperparamForm #server-error.-shown { display: block; }
+    HyperparamForm #dropped {
+        display: none;
+        color: $warning;
+        border: round $warning;
+        padding: 0 1;
+        height: auto;
+        width: 100%;
+    }
+    HyperparamForm #dropped.-shown { display: block; }
     HyperparamForm .field { height: auto; width: 1fr; }
     HyperparamForm .row { height: auto; }
     HyperparamForm .field-label { color: $foreground-muted; margin-top: 1; }
@@ -236,10 +245,19 @@ class HyperparamForm(Widget):
         #: file id -> format, where the backend says (the local server does).
         self._formats: dict[str, str] = {}
         self._wandb_kept: dict[str, Any] = {}
+        #: Options of a loaded job (a clone, a draft) the form has no field for (the
+        #: local options in OPTIONS_NOT_IN_FORM, `metadata`): sent again as they were
+        #: where the backend takes them, and named in `#dropped` where it does not.
+        self._kept: dict[str, Any] = {}
+        #: ((training id, validation id), what they share), from `set_overlap`.
+        self._overlap: tuple[tuple[str | None, str | None], str] | None = None
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         yield Static("", id="server-error", markup=False)
+        # What is set (typed, loaded from a clone or a draft) that this backend does not
+        # take: said here, before anything is sent, and left out of what is sent.
+        yield Static("", id="dropped", markup=False)
         yield from self._field(
             "model",
             "Model (base, or a fine-tuned model to continue from)",
@@ -365,9 +383,11 @@ class HyperparamForm(Widget):
         # The legacy guide's classification metrics: computed by the local server only.
         self.query_one("#classification-field").display = local
         self.query_one("#wandb-row").display = not local
-        if not local:
-            self.query_one("#compute_classification_metrics", Checkbox).value = False
+        # A choice the backend does not take stays as it was (not sent, said in
+        # #dropped): switching back to the local server gets it back.
+        self._show_classification(self.query_one("#compute_classification_metrics", Checkbox).value)
         self._update_suffix()
+        self._show_dropped()
 
     def watch_local(self) -> None:
         if self.is_mounted:
@@ -426,7 +446,50 @@ class HyperparamForm(Widget):
 
     @property
     def classification_on(self) -> bool:
-        return self.query_one("#compute_classification_metrics", Checkbox).value
+        """Classification metrics asked for, on a backend that computes them (the local
+        server); ticked elsewhere (a loaded job), they are named in `#dropped`."""
+        return self.local and self.query_one("#compute_classification_metrics", Checkbox).value
+
+    def dropped(self) -> list[str]:
+        """What the form holds that this backend does not take (not sent; said in
+        `#dropped` before the job is sent). The backend's identity (`local`, from
+        what the backend answers) decides, never its URL."""
+        out: list[str] = []
+        if self.local:
+            if self._input("wandb_project").strip():
+                out.append("W&B integration (wandb_project): OpenAI's; the local server has none")
+            return out
+        local_only = "fttui's local server only"
+        if self.query_one("#compute_classification_metrics", Checkbox).value:
+            out.append(
+                "classification metrics (compute_classification_metrics and its options): "
+                f"computed by {local_only}"
+            )
+        if (self._select("method") or "full") != "full":
+            out.append(f"training_method {self._select('method')}: trained by {local_only}")
+        for name in LOCAL_NUMBERS:
+            if self._input(name).strip():
+                out.append(f"{name}: an option of {local_only}")
+        for name in sorted(self._kept):
+            if name != "metadata":
+                out.append(f"{name} (from the loaded job): an option of {local_only}")
+        return out
+
+    def set_overlap(self, training: str, validation: str, problem: str | None) -> None:
+        """What the two files share, as the screen found it (None: nothing): an error
+        under the validation file while that pair is chosen (the legacy guide wants
+        them mutually exclusive; the local server fails such a job)."""
+        self._overlap = None if problem is None else ((training, validation), problem)
+        self._show_error("validation_file", self._check("validation_file"))
+
+    def _show_dropped(self) -> None:
+        lines = self.dropped()
+        box = self.query_one("#dropped", Static)
+        text = ""
+        if lines:
+            text = "Not sent to this backend:\n" + "\n".join(f"- {line}" for line in lines)
+        box.update(safe_text(text, multiline=True))
+        box.set_class(bool(lines), "-shown")
 
     @property
     def method_type(self) -> str:
@@ -461,6 +524,9 @@ class HyperparamForm(Widget):
             validation = self._select("validation_file")
             if validation and validation == self._select("training_file"):
                 return "the validation file must differ from the training file"
+            pair = (self._select("training_file"), validation)
+            if validation and self._overlap is not None and self._overlap[0] == pair:
+                return self._overlap[1]
             return self._format_problem("validation_file")
         if name == "method_type":
             return (
@@ -494,7 +560,11 @@ class HyperparamForm(Widget):
                 return f"seed must be a whole number, got {text!r}"
             return None if 0 <= seed <= SEED_MAX else f"seed must be in [0, {SEED_MAX}], got {seed}"
         if name == "method":
-            return None if self._select("method") in ("full", "lora") else "choose full or lora"
+            return (
+                None
+                if self._select("method") in ("full", "lora", "qlora")
+                else "choose full, lora or qlora"
+            )
         if name in LOCAL_NUMBERS:
             text = self._input(name).strip()
             param = LOCAL_PARAMS[name]
@@ -611,6 +681,8 @@ class HyperparamForm(Widget):
             if self.local and (text := self._input(name).strip()):
                 number = parse_number(text)
                 hyperparameters[name] = float(number) if isinstance(number, int) else number
+        if self.local:
+            hyperparameters.update({k: v for k, v in self._kept.items() if k != "metadata"})
         grader: Any = None
         if self.method_type == "reinforcement":
             grader = grader_problem(self.query_one("#grader", TextArea).text)[0]
@@ -637,6 +709,8 @@ class HyperparamForm(Widget):
         }
         if grader is not None:
             values["grader"] = grader
+        if self._kept.get("metadata"):
+            values["metadata"] = self._kept["metadata"]
         # OpenAI's W&B integration, when set (the key is absent otherwise).
         if integrations := self._integrations():
             values["integrations"] = integrations
@@ -679,7 +753,9 @@ class HyperparamForm(Widget):
         seed = values.get("seed")
         self.query_one("#seed", Input).value = "" if seed is None else safe_text(str(seed))
         method = values.get("method") or "full"
-        self.query_one("#method", Select).value = method if method in ("full", "lora") else "full"
+        self.query_one("#method", Select).value = (
+            method if method in ("full", "lora", "qlora") else "full"
+        )
         extra = {**hyperparameters, **values, **(values.get("extra") or {})}
         for name in LOCAL_NUMBERS:
             value = extra.get(name)
@@ -714,8 +790,17 @@ class HyperparamForm(Widget):
         self.query_one("#wandb_name", Input).value = safe_text(str(wandb.get("name") or ""))
         tags = wandb.get("tags") or []
         self.query_one("#wandb_tags", Input).value = ", ".join(safe_text(str(t)) for t in tags)
+        # What has no field here is kept as it came and sent again (`values()`).
+        self._kept = {
+            name: hyperparameters[name]
+            for name in OPTIONS_NOT_IN_FORM
+            if hyperparameters.get(name) is not None
+        }
+        if values.get("metadata"):
+            self._kept["metadata"] = dict(values["metadata"])
         self._update_suffix()
         self._show_classification(on)
+        self._show_dropped()
 
     def show_cost(self, text: str) -> None:
         """The job's cost before it is created (one line; empty hides it)."""
@@ -769,7 +854,7 @@ class HyperparamForm(Widget):
         self.call_after_refresh(self._focused_into_view)
 
     def _show_classification(self, on: bool) -> None:
-        self.query_one("#classification-options").set_class(on, "-shown")
+        self.query_one("#classification-options").set_class(on and self.local, "-shown")
         self.call_after_refresh(self._focused_into_view)
 
     def on_text_area_changed(self, event: TextArea.Changed) -> None:
@@ -788,9 +873,13 @@ class HyperparamForm(Widget):
             self._show_error(
                 "classification_positive_class", self._check("classification_positive_class")
             )
+        if name in LOCAL_NUMBERS or name == "wandb_project":
+            self._show_dropped()
 
     def on_select_changed(self, event: Select.Changed) -> None:
         name = event.select.id or ""
+        if name == "method":
+            self._show_dropped()
         if name == "model":
             self._update_suffix()
         if name == "method_type":
@@ -805,6 +894,7 @@ class HyperparamForm(Widget):
 
     def on_checkbox_changed(self, event: Checkbox.Changed) -> None:
         self._show_classification(event.value)
+        self._show_dropped()
         if not event.value:
             for name in FIELDS[FIELDS.index("compute_classification_metrics") :]:
                 self._show_error(name, None)

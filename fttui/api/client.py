@@ -95,7 +95,7 @@ class Client:
         self._label_given = label is not None
         self.label = label or f"{self.kind} · {self.base_url}"
         self.files = Files(self._http)
-        self.jobs = Jobs(self._http, self.kind)
+        self.jobs = Jobs(self._http, self.kind, identify=self.detect)
         self.models = Models(self._http)
         self.completions = Completions(self._http)
         self.chat = Chat(self._http)

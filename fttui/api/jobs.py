@@ -14,7 +14,7 @@ import asyncio
 import builtins
 import logging
 import warnings
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from fttui.api._http import HTTP, segment
@@ -61,9 +61,14 @@ class UnsupportedParameterWarning(UserWarning):
 class Jobs:
     """`client.jobs`: the /fine_tuning/jobs endpoints."""
 
-    def __init__(self, http: HTTP, kind: str) -> None:
+    def __init__(
+        self, http: HTTP, kind: str, identify: Callable[[], Awaitable[str]] | None = None
+    ) -> None:
         self._http = http
         self._kind = kind
+        # Which backend this is, asked of the backend itself (`Client.detect`), not read
+        # from its URL: an OPENAI_BASE_URL may point at fttui's own server.
+        self._identify = identify
         # Notices about options dropped by the last create() (also issued as warnings).
         self.last_notices: list[str] = []
 
@@ -84,8 +89,9 @@ class Jobs:
         """Start a job. Never retried once sent, except on 429 (see `fttui.api.retry`).
 
         `extra` is merged into the body; for a backend other than the local server
-        the legacy-only classification fields in it are dropped, with an
-        `UnsupportedParameterWarning` and a line in `last_notices`.
+        (asked of the backend, see `identify`) the legacy-only classification fields
+        in it are dropped, with an `UnsupportedParameterWarning` and a line in
+        `last_notices` (the TUI's form says so before it sends).
         """
         body: dict[str, Any] = {"training_file": training_file, "model": model}
         optional = {
@@ -99,8 +105,11 @@ class Jobs:
         }
         body.update({k: v for k, v in optional.items() if v is not None})
         self.last_notices = []
+        kind = self._kind
+        if self._identify is not None and SEED_ONLY_FIELDS & set(extra or {}):
+            kind = await self._identify()
         for key, value in (extra or {}).items():
-            if key in SEED_ONLY_FIELDS and self._kind != "local":
+            if key in SEED_ONLY_FIELDS and kind != "local":
                 notice = f"{key} is only supported by the local server; not sent to this backend"
                 self.last_notices.append(notice)
                 warnings.warn(notice, UnsupportedParameterWarning, stacklevel=2)

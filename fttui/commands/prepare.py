@@ -33,8 +33,12 @@ def register(root: typer.Typer) -> None:
             str | None, typer.Option(help="validation JSONL file (checked for overlap)")
         ] = None,
         model: Annotated[
-            str, typer.Option(help="model whose tokenizer and limit apply")
-        ] = "davinci-002",
+            str | None,
+            typer.Option(
+                help="the model you will train: its tokenizer counts the tokens and its "
+                "limit applies (default: the default model, SmolLM2-135M-Instruct)"
+            ),
+        ] = None,
         n_epochs: Annotated[
             int, typer.Option("--n-epochs", help="epochs for the billed-token estimate")
         ] = 4,
@@ -70,12 +74,14 @@ def register(root: typer.Typer) -> None:
         Example: [bold]fttui prepare train.jsonl --validation valid.jsonl --fix all[/];
         [bold]fttui prepare chat.jsonl --model qwen3 --show-trained 3[/] shows what is trained.
         """
+        from fttui.core.models import DEFAULT_MODEL
         from fttui.data.prepare import main as prepare_main
 
         args = argparse.Namespace(
             file=file,
             validation=validation,
-            model=model,
+            # What a job created without a model trains (the server's default).
+            model=model or DEFAULT_MODEL,
             n_epochs=n_epochs,
             fix=fix or [],
             method=method.value if method is not None else None,

@@ -20,10 +20,11 @@ from textual.widgets import Button, Input, Label, Select
 
 from fttui.api import APIError, APIStatusError
 from fttui.backend import Backend, describe_error
+from fttui.core.job_spec import EXTRA_HPARAMS
 from fttui.core.safe_text import safe_text
 from fttui.panes.convert import job_suffix
 from widgets import HyperparamForm
-from widgets.hparam_form import LOCAL_NUMBERS
+from widgets.hparam_form import LOCAL_NUMBERS, OPTIONS_NOT_IN_FORM
 
 #: The methods the form builds (OpenAI's `method.type`).
 FORM_METHODS = ("supervised", "dpo", "reinforcement")
@@ -64,9 +65,19 @@ def values_from_job(job: Any) -> dict[str, Any]:
     # The local server reports its legacy-only options under the job's `fttui` key.
     local = getattr(job, "fttui", None) or {}
     hp = {**(inner.get("hyperparameters") or {}), **hp, **(local.get("hyperparameters") or {})}
+    # The local server also says what was asked: a value left `auto` is cloned as
+    # `auto` (the new job's files decide it), not pinned to what the server chose.
+    requested = local.get("requested")
+    if isinstance(requested, dict):
+        hp.update({k: None for k, v in requested.items() if v in (None, "auto")})
     extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}
     extra.pop("compute_multiplier", None)  # reinforcement's, a field of the form
-    base = {k: v for k, v in hp.items() if k in FORM_HPARAMS or k in LOCAL_NUMBERS}
+    # The local options the form has no field for are kept by the form and sent again.
+    base = {
+        k: v
+        for k, v in hp.items()
+        if k in FORM_HPARAMS or k in LOCAL_NUMBERS or k in OPTIONS_NOT_IN_FORM
+    }
     values: dict[str, Any] = {
         "model": job.model,
         "training_file": job.training_file,
@@ -75,8 +86,9 @@ def values_from_job(job: Any) -> dict[str, Any]:
         "hyperparameters": base,
         "suffix": job_suffix(job),
         "seed": job.seed,
-        "method": "lora" if hp.get("training_method") == "lora" else "full",
+        "method": hp.get("training_method") or "full",
         "integrations": _plain_list(getattr(job, "integrations", None)),
+        "metadata": getattr(job, "metadata", None) or None,
         "extra": extra,
     }
     if method_type == "reinforcement" and inner.get("grader") is not None:
@@ -90,7 +102,7 @@ def values_from_job(job: Any) -> dict[str, Any]:
     return values
 
 
-def clone_losses(job: Any, local: bool) -> list[str]:
+def clone_losses(job: Any) -> list[str]:
     """What a clone of `job` on this backend cannot keep, said before it is submitted."""
     notes: list[str] = []
     method = _method_of(job)
@@ -99,14 +111,10 @@ def clone_losses(job: Any, local: bool) -> list[str]:
         notes.append(f"method {mtype!r} is not one the form makes: the clone is supervised")
     inner = method.get(mtype) if isinstance(mtype, str) else None
     hp = (inner or {}).get("hyperparameters") if isinstance(inner, dict) else None
-    for name in sorted(set(hp or {}) - FORM_HPARAMS):
+    # The local server's options are loaded into the form, which keeps them or names
+    # them as not sent to this backend (its `#dropped` line), like the W&B fields.
+    for name in sorted(set(hp or {}) - FORM_HPARAMS - set(EXTRA_HPARAMS)):
         notes.append(f"hyperparameter {name} has no field in the form: not sent")
-    local_opts = getattr(job, "fttui", None) or {}
-    if not local and (local_opts.get("hyperparameters") or {}):
-        names = ", ".join(sorted(local_opts["hyperparameters"]))
-        notes.append(f"{names}: options of the local server only, not sent to this backend")
-    if local and any(getattr(job, "integrations", None) or []):
-        notes.append("W&B integration: OpenAI's, the local server has none: not sent")
     return notes
 
 
@@ -129,8 +137,8 @@ def request_body(values: dict[str, Any]) -> dict[str, Any]:
     method = body.pop("method", None)
     method_type = body.pop("method_type", "supervised")
     if isinstance(method, str):
-        if method == "lora":
-            body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": "lora"}
+        if method in ("lora", "qlora"):
+            body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": method}
     elif isinstance(method, dict):
         body["method"] = method
     kept = body.pop("method_extra", None) or {}
@@ -162,6 +170,8 @@ class JobFormScreen(ModalScreen[Any]):
         self.clone_from = clone_from
         self._method_extra: dict[str, Any] | None = None
         self._token_counts: dict[tuple[str, str], int] = {}
+        self._files_by_id: dict[str, Any] = {}
+        self._overlaps: dict[tuple[str, str], str | None] = {}
         # The body the backend refused with OpenAI's `training_not_available` (ctrl+l).
         self._refused: dict[str, Any] | None = None
         #: The form's values once loaded: Escape asks before closing a changed form.
@@ -196,7 +206,11 @@ class JobFormScreen(ModalScreen[Any]):
         # What the form offers depends on the backend (LoRA, "auto" numbers, names).
         await self.client.detect()
         form.local = self.client.is_local
-        if not form.local and self.backend.org in ("default org", "local"):
+        if form.local:
+            # fttui's server names every model `...:ft-local:...` (its one organisation),
+            # whatever the profile says (also reached through OPENAI_BASE_URL).
+            form.org = "local"
+        elif self.backend.org in ("default org", "local"):
             form.org = ""  # OpenAI names the org itself: the preview says <org>
         try:
             models = await self.client.models.list()
@@ -206,6 +220,7 @@ class JobFormScreen(ModalScreen[Any]):
             return
         form.set_models(sorted(m.id for m in models))
         tuning = [f for f in files if f.purpose == "fine-tune"]
+        self._files_by_id = {f.id: f for f in tuning}
         # The local server says each file's format (`fttui.format`): the form names a
         # file that does not fit the chosen method before anything is sent.
         formats = {
@@ -219,7 +234,7 @@ class JobFormScreen(ModalScreen[Any]):
             self._method_extra = values.get("method_extra")
             form.load(values)
             # Said before anything is sent: what this clone cannot keep here.
-            losses = clone_losses(self.clone_from, form.local)
+            losses = clone_losses(self.clone_from)
             if losses:
                 form.show_server_error(
                     "This clone cannot keep everything:\n" + "\n".join(f"- {n}" for n in losses)
@@ -228,6 +243,54 @@ class JobFormScreen(ModalScreen[Any]):
             form.load(self.backend.draft)
             self.notify("your unsent job is back (its draft)", title="new job", timeout=4)
         self._initial = form.values()
+
+    # -- train/validation overlap, before the job exists ------------------------------
+    @on(Select.Changed, "#training_file")
+    @on(Select.Changed, "#validation_file")
+    def _files_changed(self) -> None:
+        self.check_overlap()
+
+    @work(exclusive=True, group="form-overlap")
+    async def check_overlap(self) -> None:
+        """Examples the chosen training and validation files share: counted and named
+        by line under the validation file (both files downloaded once per pair, each up
+        to OVERLAP_MAX_BYTES)."""
+        form = self.form
+        train, valid = form._select("training_file"), form._select("validation_file")
+        if not train or not valid or train == valid:
+            return
+        key = (train, valid)
+        if key not in self._overlaps:
+            self._overlaps[key] = await self._overlap(train, valid)
+        form.set_overlap(train, valid, self._overlaps[key])
+
+    async def _overlap(self, train: str, valid: str) -> str | None:
+        import asyncio
+        import tempfile
+
+        from fttui.data.overlap import OVERLAP_MAX_BYTES, find_overlap
+
+        for file_id in (train, valid):
+            size = getattr(self._files_by_id.get(file_id), "bytes", None)
+            if size is None or size > OVERLAP_MAX_BYTES:
+                return None  # not fetched here: the server's validation still checks
+        with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
+            paths = [Path(tmp) / "train.jsonl", Path(tmp) / "valid.jsonl"]
+            try:
+                for file_id, path in zip((train, valid), paths, strict=True):
+                    await self.client.files.download(file_id, path)
+                found = await asyncio.to_thread(find_overlap, *paths)
+            except (APIError, OSError):
+                return None
+        if not found.count:
+            return None
+        names = [str(getattr(self._files_by_id[f], "filename", None) or f) for f in (train, valid)]
+        return (
+            f"{found.count} example{'s' if found.count != 1 else ''} of the validation file "
+            f"{'are' if found.count != 1 else 'is'} also in the training file: "
+            f"{found.lines_text(names[0], names[1])}; the two must share none "
+            "(remove them from one file)"
+        )
 
     # -- money before create (OpenAI bills tokens x epochs x price) -----------------
     @on(Select.Changed)
@@ -394,6 +457,10 @@ class JobFormScreen(ModalScreen[Any]):
         except APIError as exc:
             form.show_server_error(describe_error("create job", exc).text)
             return
+        for notice in self.client.jobs.last_notices:
+            # The form named what it would not send; anything the client still left
+            # out is said too, never only in a log.
+            self.notify(notice, title="not sent", severity="warning", timeout=10)
         if self.clone_from is None:
             self.backend.draft = None  # sent: nothing left to reopen
         self.dismiss(job)

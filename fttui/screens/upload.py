@@ -25,6 +25,8 @@ from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 from widgets import ConfirmDialog, PathInput, TransferProgress
 
+#: Uploaded files the check compares a new file with (the newest first).
+OVERLAP_FILES = 3
 #: The model the upload check counts with against OpenAI, per file format.
 OPENAI_CHECK_MODELS = {
     "chat": "gpt-4o-mini-2024-07-18",
@@ -165,9 +167,10 @@ class UploadScreen(ModalScreen[str | None]):
             return
         self.report = report
         self.checked_path = path
-        if self.client.is_local:
-            from rich.console import Group
+        from rich.console import Group
 
+        parts: list[Any] = [report.to_rich()]
+        if self.client.is_local:
             from fttui.data.preview import render_previews, trained_preview
 
             model = self.check_model
@@ -176,10 +179,8 @@ class UploadScreen(ModalScreen[str | None]):
                 trained: Any = Text(safe_text(shown), style="dim")
             else:
                 trained = render_previews(model, shown, plain=False)
-            self._show(Group(report.to_rich(), Text(""), trained))
+            parts += [Text(""), trained]
         else:
-            from rich.console import Group
-
             from fttui.core.prices import cost_line
 
             method = "reinforcement" if report.format == "reinforcement" else "supervised"
@@ -187,10 +188,57 @@ class UploadScreen(ModalScreen[str | None]):
                 report.model, report.tokens_per_epoch, report.n_epochs, method=method,
                 overrides=self.prices,
             )  # fmt: skip
-            self._show(Group(report.to_rich(), Text(safe_text(line), style="yellow")))
+            parts.append(Text(safe_text(line), style="yellow"))
+        self._show(Group(*parts))
+        # The second file of a pair: examples it shares with one already uploaded.
+        shared = await self._shared_with_uploaded(path, report.format)
+        if shared:
+            parts.append(Text(safe_text("\n".join(shared)), style="yellow"))
+            self._show(Group(*parts))
         go = self.query_one("#upload-go", Button)
         go.disabled = False
         go.focus()
+
+    async def _shared_with_uploaded(self, path: Path, fmt: str | None) -> list[str]:
+        """For each of the newest fine-tune files already uploaded (OVERLAP_FILES, each
+        up to OVERLAP_MAX_BYTES, of this file's format where the backend says), the
+        examples this file shares with it: count and line numbers on both sides. A
+        validation file must share none with its training file."""
+        import asyncio
+        import tempfile
+
+        from fttui.data.overlap import OVERLAP_MAX_BYTES, find_overlap
+
+        try:
+            files = [f async for f in self.client.files.iter()]
+        except APIError:
+            return []
+        candidates = []
+        for f in sorted(files, key=lambda f: -(f.created_at or 0)):
+            known = getattr(f, "fttui", None)
+            their_fmt = known.get("format") if isinstance(known, dict) else None
+            if f.purpose != "fine-tune" or (f.bytes or 0) > OVERLAP_MAX_BYTES:
+                continue
+            if fmt and their_fmt and their_fmt != fmt:
+                continue
+            candidates.append(f)
+        said: list[str] = []
+        with tempfile.TemporaryDirectory(prefix="fttui-") as tmp:
+            for f in candidates[:OVERLAP_FILES]:
+                other = Path(tmp) / f.id
+                try:
+                    await self.client.files.download(f.id, other)
+                    found = await asyncio.to_thread(find_overlap, other, path)
+                except (APIError, OSError):
+                    continue
+                if found.count:
+                    name = str(f.filename or f.id)
+                    said.append(
+                        f"{found.count} example{'s' if found.count != 1 else ''} also in "
+                        f"{name} ({f.id}): {found.lines_text(name, path.name)}. Training "
+                        "and validation files must share none (the job would fail)."
+                    )
+        return said
 
     def action_upload(self) -> None:
         if self.checked_path is None or self.report is None or self.uploading:

