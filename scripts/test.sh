@@ -22,4 +22,4 @@ ruff check fttui widgets tests benchmarks screenshots
 ruff format --check fttui widgets tests benchmarks screenshots
 mypy
 lint-imports  # the layering contracts in pyproject.toml ([tool.importlinter])
-pytest "$@"
+pytest --durations=30 "$@"  # the slowest 30, for keeping the suite inside its time
