@@ -13,6 +13,7 @@ file it cannot match.
 from __future__ import annotations
 
 import hashlib
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -168,9 +169,15 @@ def _move_both_jobs(
         "fine_tuned_model"
     ]
     source_model = src_jobs[sup["source_id"]]["fine_tuned_model"]
+    # The source as the user names it: a profile of their config file.
+    config = Path(os.environ["FTTUI_CONFIG_DIR"])
+    config.mkdir(parents=True, exist_ok=True)
+    (config / "config.toml").write_text(
+        f'[profiles.old-home]\nbase_url = "{source.base_url}"\n', encoding="utf-8"
+    )
     side = fttui(
         "eval", target_model, "--file", str(valid_path), "--against", source_model,
-        "--against-base-url", source.base_url, "--record", "--json", base_url=target.base_url,
+        "--against-profile", "old-home", "--record", "--json", base_url=target.base_url,
         timeout=600,  # each server loads its model for inference first
     )  # fmt: skip
     assert side.code == 0, side.err
