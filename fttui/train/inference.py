@@ -476,9 +476,12 @@ class InferenceEngine:
 
     def load(self, name: str) -> tuple[Any, Any, int]:
         """(model, tokenizer, context length) for `name`; raises UnknownModel."""
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
         with self.lock:
+            # Imported under the lock: transformers' lazy imports are not thread-safe,
+            # and concurrent first requests failed with "cannot import name
+            # 'AutoModelForCausalLM'" (one 500 of 8 requests sent at once, measured).
+            from transformers import AutoModelForCausalLM, AutoTokenizer
+
             if name in self._cache:
                 self._cache.move_to_end(name)
                 return self._cache[name]
