@@ -17,6 +17,15 @@ LoRA that formula counts weight gradients that are not computed, as is common.
 
     python benchmarks/gpu_bench.py                  # the H200 run (docs/training.md)
     python benchmarks/gpu_bench.py --tiny --steps 4 # a CPU check with a tiny model
+    python benchmarks/gpu_bench.py --shape qwen3-8b --only fttui     # LoRA, 8.2B
+    python benchmarks/gpu_bench.py --shape gpt-oss-20b --only fttui  # LoRA, 20.9B MoE
+
+`--shape qwen3-8b` / `gpt-oss-20b` build those models from their published configs
+(`fttui.train.memory_plan.SHAPES`) with random bf16 weights (16 / 42 GB on disk under
+`--work`; `--layers N` keeps the first N layers' shape for a quicker run), with the tiny
+model's byte-level tokenizer (token ids stay far below either vocabulary; throughput does
+not depend on them), print `fttui.train.memory_plan`'s estimate for this GPU first, and
+run LoRA only by default (full fine-tuning of either does not fit one GPU: the plan).
 
 `--device` is `cuda` by default (no CUDA device: it stops and says so, rather than
 training a 0.5B model on a CPU for hours) and `cpu` with `--tiny`. Without TRL
@@ -265,9 +274,44 @@ def _device_name(args: argparse.Namespace) -> str:
 # -- parent -----------------------------------------------------------------------------
 
 
+def build_shape(args: argparse.Namespace) -> Path:
+    """A `fttui.train.memory_plan` shape with random bf16 weights, and a small tokenizer."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from fttui.train import memory_plan
+    from fttui.train.tiny import build_model
+
+    overrides = {"num_hidden_layers": args.layers} if args.layers else {}
+    target = args.work / f"{args.shape}-{args.layers or 'all'}"
+    if not (target / "config.json").exists():
+        start = time.perf_counter()
+        config = memory_plan.config_for(args.shape, **overrides)
+        torch.manual_seed(0)
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+        model.save_pretrained(target)
+        del model
+        tiny = build_model(args.work / "tokenizer-source", size="tiny")
+        AutoTokenizer.from_pretrained(str(tiny)).save_pretrained(target)
+        print(f"built {target} in {time.perf_counter() - start:.0f} s", flush=True)
+    if args.device == "cuda":
+        import torch
+
+        gib = torch.cuda.get_device_properties(0).total_memory / memory_plan.GIB
+        c = memory_plan.count(memory_plan.config_for(args.shape, **overrides))
+        tokens = args.batch_size * args.max_words * 2  # a rough upper bound per pass
+        table = memory_plan.rows(c, tokens=min(tokens, 8192), sequence=2048, rank=16, gpu_gib=gib)
+        for row in table:
+            print(f"plan: {row}", flush=True)
+        print(f"plan: fttui lora -> {memory_plan.choice(c, table, gib, 'lora')}", flush=True)
+    return target
+
+
 def build(args: argparse.Namespace) -> Path:
     from fttui.train.tiny import build_model
 
+    if getattr(args, "shape", None) and args.shape != "qwen2.5-0.5b":
+        return build_shape(args)
     size = "tiny" if args.tiny else "0.5b"
     target = args.work / f"qwen2-{size}"
     if not (target / "config.json").exists():
@@ -318,7 +362,14 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=2e-5)
     parser.add_argument("--peak-tflops", type=float, help="the GPU's dense bf16 peak")
     parser.add_argument("--only", choices=["fttui", "trl"])
-    parser.add_argument("--methods", default="full,lora")
+    parser.add_argument("--methods", help="default: full,lora (lora for the big shapes)")
+    parser.add_argument(
+        "--shape",
+        choices=["qwen2.5-0.5b", "qwen3-8b", "gpt-oss-20b"],
+        default="qwen2.5-0.5b",
+        help="the model's shape (random weights, no download)",
+    )
+    parser.add_argument("--layers", type=int, help="keep only N layers of --shape")
     parser.add_argument("--work", type=Path, default=ROOT / ".bench" / "gpu")
     parser.add_argument("--json", type=Path, help="write the results here")
     parser.add_argument(
@@ -333,6 +384,8 @@ def main() -> None:
         args.device = "cpu" if args.tiny else "cuda"
     if args.timeout is None:
         args.timeout = 900.0 if args.tiny else 180.0
+    if args.methods is None:
+        args.methods = "full,lora" if args.shape == "qwen2.5-0.5b" else "lora"
     if args.child:
         child(args)
         return

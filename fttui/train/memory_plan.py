@@ -116,10 +116,11 @@ def count(config: Any) -> Counts:
     )
 
 
-def config_for(shape: str) -> Any:
+def config_for(shape: str, **overrides: Any) -> Any:
+    """The shape's transformers config (`overrides`: e.g. fewer layers for a smoke run)."""
     from transformers import AutoConfig
 
-    values = dict(SHAPES[shape])
+    values = {**SHAPES[shape], **overrides}
     model_type = values.pop("model_type")
     return AutoConfig.for_model(model_type, **values)
 
