@@ -122,3 +122,23 @@ async def test_clone_prefills_the_form(shared_seeded_server: ServerProcess) -> N
         assert form.query_one("#seed", Input).value == "42"
         # Asked as `auto` (the server resolved 4): cloned as `auto`, not pinned.
         assert form.query_one("#n_epochs", Input).value == ""
+
+
+async def test_the_name_preview_says_ft_local_on_the_local_server_however_reached(
+    shared_seeded_server: ServerProcess,
+) -> None:
+    """A profile that does not know it is fttui's server (OPENAI_BASE_URL pointing at
+    it: org "default org") still previews the name the local server gives."""
+    from fttui.api import Client
+    from fttui.app import FtTuiApp
+
+    from .seed import NOW
+
+    client = Client(shared_seeded_server.base_url, kind="compatible", max_retries=1)
+    app = FtTuiApp(client, org="default org", frozen_now=NOW)
+    async with app.run_test(size=(120, 50)) as pilot:
+        form = await _open_form(pilot, app)
+        form.query_one("#model", Select).value = "davinci"
+        form.query_one("#suffix", Input).value = "my run"
+        await wait_for(pilot, lambda: ":ft-local:my-run-" in form.model_preview, what="preview")
+        assert form.model_preview.startswith("davinci:ft-local:my-run-")
