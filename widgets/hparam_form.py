@@ -27,6 +27,8 @@ from fttui.core.job_spec import (
     LOCAL_PARAMS,
     REASONING_EFFORTS,
     RFT_HPARAMS,
+    JobSpec,
+    JobSpecError,
     check_hyperparameter,
 )
 from fttui.core.naming import (
@@ -154,12 +156,85 @@ def parse_betas(text: str) -> tuple[list[float], str | None]:
     return betas, None
 
 
+#: The legacy guide's classification options (the local server's only).
+CLASSIFICATION = (
+    "compute_classification_metrics",
+    "classification_n_classes",
+    "classification_positive_class",
+    "classification_betas",
+)
+
+
+def request_body(values: dict[str, Any]) -> dict[str, Any]:
+    """The form's values as a job-creation body, which `JobSpec.from_request` reads.
+
+    The form's full/LoRA choice travels as the local server's
+    `hyperparameters.training_method`; "full" is the default and is not sent. A DPO
+    or reinforcement job is OpenAI's `method: {"type": ..., "<type>": {...}}` with
+    every hyperparameter inside it (where OpenAI's API takes them); a supervised job
+    keeps the top-level `hyperparameters` every backend takes. The legacy guide's
+    classification options (`extra`) go at the top level, where that guide sent them.
+    """
+    body = {k: v for k, v in values.items() if v not in (None, {}, "")}
+    method = body.pop("method", None)
+    method_type = body.pop("method_type", "supervised")
+    if isinstance(method, str):
+        if method in ("lora", "qlora"):
+            body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": method}
+    elif isinstance(method, dict):
+        body["method"] = method
+    kept = body.pop("method_extra", None) or {}
+    if method_type == "dpo":
+        hp = body.pop("hyperparameters", {})
+        body["method"] = {"type": "dpo", "dpo": {"hyperparameters": hp}}
+    elif method_type == "reinforcement":
+        # OpenAI's FineTuneReinforcementMethod: the grader and every hyperparameter inside.
+        hp = body.pop("hyperparameters", {})
+        inner = {**kept, "grader": body.pop("grader", None), "hyperparameters": hp}
+        body["method"] = {"type": "reinforcement", "reinforcement": inner}
+    body.pop("grader", None)
+    body.update(body.pop("extra", None) or {})
+    return body
+
+
+def spec_values(spec: JobSpec) -> dict[str, Any]:
+    """A job spec as `HyperparamForm.load()` takes it (what `values()` gives back).
+
+    Values left "auto" stay empty fields; the local options the form has no field for
+    (`OPTIONS_NOT_IN_FORM`) and the metadata are kept by the form and sent again.
+    """
+    hp = {k: v for k, v in spec.hyperparameters.model_dump().items() if v != AUTO}
+    if hp.get("reasoning_effort") == "default":
+        del hp["reasoning_effort"]  # the form's "not set"
+    options = spec.options.asked()
+    # The local options without a field are kept by the form (`load`) and sent again.
+    hp.update({name: options[name] for name in LOCAL_PARAMS if name in options})
+    values: dict[str, Any] = {
+        "model": spec.model,
+        "training_file": spec.training_file,
+        "validation_file": spec.validation_file,
+        "method_type": spec.method,
+        "hyperparameters": hp,
+        "suffix": spec.suffix,
+        "seed": spec.seed,
+        "method": spec.training_method,
+        "integrations": spec.integrations,
+        "metadata": spec.metadata,
+        "extra": {name: options[name] for name in CLASSIFICATION if name in options},
+    }
+    if spec.grader is not None:
+        values["grader"] = spec.grader
+    return values
+
+
 class HyperparamForm(Widget):
     """The job form's fields; the screen around it owns the submit/cancel buttons.
 
     `validate()` shows each problem in the Label under its field and returns them
-    (field -> message; empty when the form is fine); `values()` gives the request
-    pieces; `load()` pre-fills (clone); `show_server_error()` shows a refusal.
+    (field -> message; empty when the form is fine); `spec()` gives the job the
+    fields describe as the job contract (`JobSpec`) reads it, and `load_spec()` fills
+    the fields from one (clone); `values()`/`load()` are the fields as they stand,
+    valid or not (an unsent form's draft); `show_server_error()` shows a refusal.
     The suffix field shows a live `n/40` count and the resulting model name.
 
     Model ids, file names and a cloned job's values come from a backend: choices
@@ -251,6 +326,8 @@ class HyperparamForm(Widget):
         self._kept: dict[str, Any] = {}
         #: ((training id, validation id), what they share), from `set_overlap`.
         self._overlap: tuple[tuple[str | None, str | None], str] | None = None
+        #: A loaded spec's reinforcement `response_format` (no field; sent back as is).
+        self._response_format: dict[str, Any] | None = None
 
     # -- layout ---------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -716,10 +793,39 @@ class HyperparamForm(Widget):
             values["integrations"] = integrations
         return values
 
+    def spec(self) -> JobSpec:
+        """The job the fields describe, read by the job contract every part of fttui
+        shares (call `validate()` first). JobSpecError names the first field the
+        contract refuses (`show_contract_error` shows it under its field)."""
+        values = self.values()
+        if self._response_format is not None and values["method_type"] == "reinforcement":
+            values["method_extra"] = {"response_format": self._response_format}
+        return JobSpec.from_request(request_body(values))
+
+    def show_contract_error(self, error: JobSpecError) -> str:
+        """Show a refusal of the contract under the field it names (the top box when
+        the form has no such field); returns the field's name or "" (the top box)."""
+        path = error.param.split(".")
+        name = next((part for part in reversed(path) if part in FIELDS), "")
+        if path[-1] == "training_method":
+            name = "method"
+        if name:
+            self._show_error(name, error.message)
+            self.query_one(f"#{name}-error", Label).scroll_visible()
+        else:
+            self.show_server_error(f"{error.param}: {error.message}")
+        return name
+
     # -- writing --------------------------------------------------------------------
+    def load_spec(self, spec: JobSpec) -> None:
+        """Fill the fields from a job spec (a cloned job as the contract reads it)."""
+        self.load(spec_values(spec))
+        self._response_format = spec.response_format
+
     def load(self, values: dict[str, Any]) -> None:
         """Pre-fill from `values` as `values()` returns them (flat classification keys
         and `hyperparameters` holding them are accepted too)."""
+        self._response_format = None
         self._choose("model", values.get("model"))
         self._choose("training_file", values.get("training_file"))
         self._choose("validation_file", values.get("validation_file"))
@@ -803,10 +909,11 @@ class HyperparamForm(Widget):
         self._show_dropped()
 
     def show_cost(self, text: str) -> None:
-        """The job's cost before it is created (one line; empty hides it)."""
-        label = self.query_one("#cost", Label)
-        label.update(safe_text(text))
-        label.set_class(not text, "-empty")
+        """The job's cost before it is created (one line; empty hides it). A line
+        counted after the form closed (its tokens are counted in a worker) is dropped."""
+        for label in self.query("#cost").results(Label):
+            label.update(safe_text(text))
+            label.set_class(not text, "-empty")
 
     @property
     def cost_text(self) -> str:

@@ -15,12 +15,15 @@ import builtins
 import logging
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fttui.api._http import HTTP, segment
 from fttui.api.errors import APIConnectionError, APIError, APIStatusError
 from fttui.api.retry import RETRY_STATUSES
 from fttui.api.types import Checkpoint, FineTuningJob, JobEvent, Page, parse
+
+if TYPE_CHECKING:
+    from fttui.core.job_spec import JobSpec
 
 __all__ = ["SEED_ONLY_FIELDS", "Jobs", "UnsupportedParameterWarning"]
 
@@ -104,15 +107,29 @@ class Jobs:
             "integrations": integrations,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
+        return await self._post(body, extra or {})
+
+    async def submit(self, spec: JobSpec) -> FineTuningJob:
+        """Start the job `spec` describes, sent as the job contract writes it
+        (`JobSpec.to_request()`: what the form and `fttui jobs create` build).
+
+        The legacy guide's classification options are dropped for a backend other
+        than the local server, as in `create`.
+        """
+        body = spec.to_request()
+        extra = {k: body.pop(k) for k in SEED_ONLY_FIELDS if k in body}
+        return await self._post(body, extra)
+
+    async def _post(self, body: dict[str, Any], extra: dict[str, Any]) -> FineTuningJob:
         self.last_notices = []
         kind = self._kind
-        if self._identify is not None and SEED_ONLY_FIELDS & set(extra or {}):
+        if self._identify is not None and SEED_ONLY_FIELDS & set(extra):
             kind = await self._identify()
-        for key, value in (extra or {}).items():
+        for key, value in extra.items():
             if key in SEED_ONLY_FIELDS and kind != "local":
                 notice = f"{key} is only supported by the local server; not sent to this backend"
                 self.last_notices.append(notice)
-                warnings.warn(notice, UnsupportedParameterWarning, stacklevel=2)
+                warnings.warn(notice, UnsupportedParameterWarning, stacklevel=3)
                 continue
             body[key] = value
         answer = await self._http.request("POST", "/fine_tuning/jobs", json=body, idempotent=False)

@@ -30,6 +30,8 @@ __all__ = [
     "Hyperparameters",
     "JobError",
     "JobEvent",
+    "LocalFile",
+    "LocalJob",
     "Model",
     "ModelDeleted",
     "Page",
@@ -65,6 +67,14 @@ class _Obj(BaseModel):
 
 
 # -- files -------------------------------------------------------------------
+class LocalFile(_Obj):
+    """The local server's own part of a file object (`fttui`; not in OpenAI's): what
+    its check found, such as the format (`chat`, `preference`, ...) and example count."""
+
+    format: str | None = None
+    examples: int | None = None
+
+
 class FileObject(_Obj):
     id: str
     object: str = "file"
@@ -75,6 +85,8 @@ class FileObject(_Obj):
     status: str | None = None
     status_details: str | None = None
     expires_at: int | None = None
+    # fttui's local server only.
+    fttui: LocalFile | None = None
 
 
 class FileDeleted(_Obj):
@@ -126,6 +138,24 @@ class JobError(_Obj):
     param: str | None = None
 
 
+class LocalJob(_Obj):
+    """The local server's own part of a job (`fttui`; not in OpenAI's object)."""
+
+    base_model: str | None = None
+    started_at: int | None = None
+    # The legacy guide's options and the trainer's (LoRA, classification, ...) as asked.
+    hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    # Where and how it runs (runner, workers, device, precision, ray_job_id); null
+    # until it starts.
+    runtime: dict[str, Any] | None = None
+    # Paused, with its trainer still saving the checkpoint to resume from.
+    pausing: bool = False
+    # Its checkpoints and model on the server's disk (shared weights counted once).
+    disk_bytes: int | None = None
+    # The hyperparameters as asked (`auto` where the server chose).
+    requested: dict[str, Any] | None = None
+
+
 class FineTuningJob(_Obj):
     id: str
     object: str = "fine_tuning.job"
@@ -146,9 +176,13 @@ class FineTuningJob(_Obj):
     seed: int | None = None
     estimated_finish: int | None = None
     suffix: str | None = None
+    # Today's API names the user's suffix here (`suffix` in older objects).
+    user_provided_suffix: str | None = None
     method: dict[str, Any] | None = None
     metadata: dict[str, str] | None = None
     integrations: list[Any] | None = None
+    # fttui's local server only.
+    fttui: LocalJob | None = None
 
     @model_validator(mode="before")
     @classmethod
@@ -161,6 +195,30 @@ class FineTuningJob(_Obj):
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_JOB_STATUSES
+
+    @property
+    def given_suffix(self) -> str | None:
+        """The suffix the user gave: `user_provided_suffix`, or `suffix` where an older
+        object or the legacy API says it."""
+        return self.user_provided_suffix or self.suffix or None
+
+    @property
+    def method_type(self) -> str:
+        """OpenAI's `method.type` (`supervised` when the backend gives none)."""
+        kind = (self.method or {}).get("type")
+        return str(kind) if kind else "supervised"
+
+    @property
+    def method_config(self) -> dict[str, Any]:
+        """The method's own object (`method.<type>`: its hyperparameters, a
+        reinforcement job's grader); empty when the backend gives none."""
+        inner = (self.method or {}).get(self.method_type)
+        return inner if isinstance(inner, dict) else {}
+
+    @property
+    def local(self) -> LocalJob:
+        """The local server's part of the job (empty from any other backend)."""
+        return self.fttui or LocalJob()
 
     @property
     def method_hyperparameters(self) -> Hyperparameters:

@@ -784,16 +784,10 @@ def create(
             line(f"uploaded {role} file ", path.name, ": ", uploaded.id, stderr=True)
         train_id = ids["training"]
         assert train_id is not None
-        body = spec.model_copy(
-            update={"training_file": train_id, "validation_file": ids["validation"]}
-        ).to_request()
-        known = ("hyperparameters", "suffix", "seed", "method", "metadata")
-        job = await client.jobs.create(
-            training_file=body.pop("training_file"),
-            validation_file=body.pop("validation_file", None),
-            model=body.pop("model", model),
-            **{key: body.pop(key) for key in known if key in body},
-            extra=body or None,
+        job = await client.jobs.submit(
+            spec.model_copy(
+                update={"training_file": train_id, "validation_file": ids["validation"]}
+            )
         )
         created.append(job.id)
         if json_out:

@@ -371,6 +371,10 @@ class JobSpec(_Frozen):
     # Reinforcement's grader, as sent, checked against OpenAI's grader schemas by
     # `fttui.core.graders` (in `_check_grader`, the one place the contract checks it).
     grader: dict[str, Any] | None = None
+    # Reinforcement's `response_format` (OpenAI's FineTuneReinforcementMethod), kept as
+    # sent so a clone to OpenAI keeps it; the local server refuses one (its trainer
+    # samples plain text: fttui/server/job_requests.py).
+    response_format: dict[str, Any] | None = None
     integrations: list[dict[str, Any]] | None = None
     seed: int | None = None
     suffix: str | None = None
@@ -439,13 +443,11 @@ class JobSpec(_Frozen):
         options) inside `method.<type>.hyperparameters`, where OpenAI's API takes them.
         The legacy guide's classification options go at the top level, where that
         guide sent them (`fttui.api` drops them for backends other than the local
-        server). Values left `auto` and options not set are not sent.
+        server). A hyperparameter is sent as it was asked: one given as `auto` (the
+        form sends each field it shows; OpenAI's job objects show `auto` too) is
+        sent as `auto`, one not given is not sent; options not set are not sent.
         """
-        hp: dict[str, Any] = {
-            k: v
-            for k, v in self.hyperparameters.model_dump().items()
-            if v != AUTO and not (k == "reasoning_effort" and v == "default")
-        }
+        hp: dict[str, Any] = self.hyperparameters.model_dump(exclude_unset=True)
         options = self.options.asked()
         if options.get("training_method") == "full":
             del options["training_method"]  # the default
@@ -466,6 +468,8 @@ class JobSpec(_Frozen):
             inner: dict[str, Any] = {"hyperparameters": hp}
             if self.method == "reinforcement" and self.grader is not None:
                 inner["grader"] = self.grader
+            if self.method == "reinforcement" and self.response_format is not None:
+                inner["response_format"] = self.response_format
             body["method"] = {"type": self.method, self.method: inner}
         return body
 
@@ -752,12 +756,20 @@ def _parse(body: Any, *, methods: tuple[str, ...] = METHODS, trainer: str = "") 
         problem = check_hyperparameter(name, value)
         if problem:
             raise _bad(problem, where.get(name, "hyperparameters.") + name)
-        if value is not None and value != AUTO:
+        if value == AUTO:
+            standard[name] = AUTO  # given: `to_request` sends it back as it was asked
+        elif value is not None:
             standard[name] = _whole(value) if name in RANGES and RANGES[name].kind is int else value
     options = _check_options(hp, validation is not None, where)
     method = body.get("method")
     inner = method.get(mtype) if isinstance(method, dict) else None
     grader = _check_grader(inner.get("grader") if isinstance(inner, dict) else None, mtype)
+    response_format = inner.get("response_format") if isinstance(inner, dict) else None
+    if response_format is not None and not isinstance(response_format, dict):
+        raise _bad(
+            f"method.{mtype}.response_format must be an object (OpenAI's response format)",
+            f"method.{mtype}.response_format",
+        )
     seed = _whole(body.get("seed"))
     if seed is not None and (
         not isinstance(seed, int) or isinstance(seed, bool) or not 0 <= seed < 2**31
@@ -788,6 +800,7 @@ def _parse(body: Any, *, methods: tuple[str, ...] = METHODS, trainer: str = "") 
         hyperparameters=_HPARAM_CLASS[mtype](**standard),
         options=options,
         grader=grader,
+        response_format=response_format,
         integrations=_check_integrations(body.get("integrations")),
         seed=seed,
         suffix=suffix or None,

@@ -10,99 +10,84 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
+from fttui.api import Checkpoint, FileObject, FineTuningJob, JobEvent
 from widgets import EventRow, FileRow, JobRow, human_bytes
-
-
-def _get(obj: Any, name: str, default: Any = None) -> Any:
-    """Attribute or key access: API types are pydantic models, tests may pass dicts."""
-    if isinstance(obj, dict):
-        return obj.get(name, default)
-    return getattr(obj, name, default)
-
 
 PARTLY_READ = " (partly read)"
 
 
-def _marked(text: str, obj: Any) -> str:
+def _marked(text: str, obj: FineTuningJob | FileObject | JobEvent) -> str:
     """`text`, marked when part of the object could not be read (see `unreadable`)."""
-    return text + PARTLY_READ if _get(obj, "unreadable") else text
+    return text + PARTLY_READ if obj.unreadable else text
 
 
-def job_row(job: Any) -> JobRow:
+def job_row(job: FineTuningJob) -> JobRow:
     return JobRow(
-        id=_get(job, "id"),
-        status=_get(job, "status") or "unknown",
-        model=_marked(_get(job, "model") or "", job),
-        fine_tuned_model=_get(job, "fine_tuned_model"),
-        created_at=int(_get(job, "created_at") or 0),
-        finished_at=_get(job, "finished_at"),
-        estimated_finish=_get(job, "estimated_finish"),
-        trained_tokens=_get(job, "trained_tokens"),
+        id=job.id,
+        status=job.status or "unknown",
+        model=_marked(job.model or "", job),
+        fine_tuned_model=job.fine_tuned_model,
+        created_at=int(job.created_at or 0),
+        finished_at=job.finished_at,
+        estimated_finish=job.estimated_finish,
+        trained_tokens=job.trained_tokens,
         suffix=job_suffix(job),
         method=method_type(job),
     )
 
 
-def job_suffix(job: Any) -> str | None:
+def job_suffix(job: FineTuningJob) -> str | None:
     """The suffix the user gave a job: today's API says `user_provided_suffix`, older
     objects and the legacy API `suffix`."""
-    return _get(job, "user_provided_suffix") or _get(job, "suffix") or None
+    return job.given_suffix
 
 
-def method_type(job: Any) -> str:
+def method_type(job: FineTuningJob) -> str:
     """OpenAI's `method.type` of a job (`supervised` when the backend gives none)."""
-    method = _plain(_get(job, "method"))
-    kind = method.get("type") if isinstance(method, dict) else None
-    return str(kind) if kind else "supervised"
+    return job.method_type
 
 
-def job_epochs(job: Any) -> int | None:
+def job_epochs(job: FineTuningJob) -> int | None:
     """The job's resolved number of epochs (None while it is still "auto" or unknown):
     the plots mark where each epoch ends."""
-    hp = _plain(_get(job, "hyperparameters"))
-    method = _plain(_get(job, "method"))
+    hp = _plain(job.hyperparameters)
     candidates = [hp.get("n_epochs") if isinstance(hp, dict) else None]
-    if isinstance(method, dict) and isinstance(method.get(method.get("type")), dict):
-        inner = method[method["type"]].get("hyperparameters")
-        if isinstance(inner, dict):
-            candidates.append(inner.get("n_epochs"))
+    inner = job.method_config.get("hyperparameters")
+    if isinstance(inner, dict):
+        candidates.append(inner.get("n_epochs"))
     for value in candidates:
         if isinstance(value, int) and not isinstance(value, bool) and value > 0:
             return value
     return None
 
 
-def job_pausing(job: Any) -> bool:
+def job_pausing(job: FineTuningJob) -> bool:
     """A paused job whose trainer is still saving the checkpoint to resume from (the
     local server says so in `fttui.pausing`; it cannot be resumed yet)."""
-    local = _plain(_get(job, "fttui")) or {}
-    return isinstance(local, dict) and bool(local.get("pausing"))
+    return job.local.pausing
 
 
-def file_row(f: Any) -> FileRow:
+def file_row(f: FileObject) -> FileRow:
     return FileRow(
-        id=_get(f, "id"),
-        filename=_marked(_get(f, "filename") or "", f),
-        bytes=int(_get(f, "bytes") or 0),
-        purpose=_get(f, "purpose") or "",
-        created_at=int(_get(f, "created_at") or 0),
-        status=_get(f, "status"),
-        status_details=_get(f, "status_details") or None,
-        expires_at=_get(f, "expires_at") or None,
+        id=f.id,
+        filename=_marked(f.filename or "", f),
+        bytes=int(f.bytes or 0),
+        purpose=f.purpose or "",
+        created_at=int(f.created_at or 0),
+        status=f.status,
+        status_details=f.status_details or None,
+        expires_at=f.expires_at or None,
     )
 
 
-def event_row(e: Any) -> EventRow:
-    data = _get(e, "data")
-    if data is not None and not isinstance(data, dict):
-        data = data.model_dump() if hasattr(data, "model_dump") else dict(data)
+def event_row(e: JobEvent) -> EventRow:
     return EventRow(
-        id=_get(e, "id"),
-        created_at=int(_get(e, "created_at") or 0),
-        level=_get(e, "level") or "info",
-        message=_marked(_get(e, "message") or "", e),
-        type=_get(e, "type") or "message",
-        data=data,
+        id=e.id,
+        created_at=int(e.created_at or 0),
+        level=e.level or "info",
+        message=_marked(e.message or "", e),
+        type=e.type or "message",
+        data=e.data,
     )
 
 
@@ -180,89 +165,80 @@ def runtime_text(runtime: dict[str, Any]) -> str:
     return ", ".join(parts)
 
 
-def job_detail(job: Any, checkpoints: list[Any] | None = None) -> list[tuple[str, str]]:
+def job_detail(
+    job: FineTuningJob, checkpoints: list[Checkpoint] | None = None
+) -> list[tuple[str, str]]:
     """What the job detail pane lists: resolved hyperparameters, files, names, error."""
-    status = _fmt(_get(job, "status"))
+    status = _fmt(job.status)
     if status == "paused" and job_pausing(job):
         status = "paused (saving the checkpoint to resume from)"
     items: list[tuple[str, str]] = [
-        ("id", _fmt(_get(job, "id"))),
+        ("id", _fmt(job.id)),
         ("status", status),
-        ("model", _fmt(_get(job, "model"))),
-        ("fine-tuned model", _fmt(_get(job, "fine_tuned_model"))),
+        ("model", _fmt(job.model)),
+        ("fine-tuned model", _fmt(job.fine_tuned_model)),
         ("suffix", _fmt(job_suffix(job))),
-        ("training file", _fmt(_get(job, "training_file"))),
-        ("validation file", _fmt(_get(job, "validation_file"))),
+        ("training file", _fmt(job.training_file)),
+        ("validation file", _fmt(job.validation_file)),
     ]
-    hp = _plain(_get(job, "hyperparameters")) or {}
-    method = _plain(_get(job, "method")) or {}
-    if isinstance(method, dict):
-        kind = method.get("type")
-        if kind:
-            items.append(("method", str(kind)))
-            inner = method.get(kind) or {}
-            if isinstance(inner, dict) and inner.get("hyperparameters"):
-                hp = {**inner["hyperparameters"], **(hp if isinstance(hp, dict) else {})}
-            if isinstance(inner, dict) and inner.get("grader") is not None:
-                items.append(("grader", grader_text(inner["grader"])))
-    if isinstance(hp, dict):
-        for name in ("n_epochs", "batch_size", "learning_rate_multiplier"):
-            if name in hp:
-                items.append((name, _number(hp[name])))
-        for name, value in hp.items():
-            if name not in ("n_epochs", "batch_size", "learning_rate_multiplier"):
-                items.append((name, _number(value)))
-    local = _plain(_get(job, "fttui")) or {}
-    if isinstance(local, dict):
-        for name, value in (local.get("hyperparameters") or {}).items():
-            items.append((name, _fmt(value)))
-        if local.get("base_model") and local.get("base_model") != _get(job, "model"):
-            items.append(("base model", _fmt(local["base_model"])))
-        runtime = local.get("runtime")
-        if isinstance(runtime, dict) and runtime.get("runner"):
-            items.append(("runs on", runtime_text(runtime)))
-        disk = local.get("disk_bytes")
-        if isinstance(disk, int) and disk > 0:
-            # Checkpoints and the model on the server's disk, shared weights counted once.
-            items.append(("disk use", human_bytes(disk)))
-    metadata = _plain(_get(job, "metadata"))
-    if isinstance(metadata, dict):
-        for name, value in metadata.items():
-            items.append((f"metadata {name}", _fmt(value)))
-    for integration in _plain(_get(job, "integrations")) or []:
+    hp: dict[str, Any] = _plain(job.hyperparameters) or {}
+    if job.method and job.method.get("type"):
+        items.append(("method", job.method_type))
+        inner = job.method_config
+        if isinstance(inner.get("hyperparameters"), dict):
+            hp = {**inner["hyperparameters"], **hp}
+        if inner.get("grader") is not None:
+            items.append(("grader", grader_text(inner["grader"])))
+    for name in ("n_epochs", "batch_size", "learning_rate_multiplier"):
+        if name in hp:
+            items.append((name, _number(hp[name])))
+    for name, value in hp.items():
+        if name not in ("n_epochs", "batch_size", "learning_rate_multiplier"):
+            items.append((name, _number(value)))
+    local = job.local
+    for name, value in local.hyperparameters.items():
+        items.append((name, _fmt(value)))
+    if local.base_model and local.base_model != job.model:
+        items.append(("base model", _fmt(local.base_model)))
+    if local.runtime and local.runtime.get("runner"):
+        items.append(("runs on", runtime_text(local.runtime)))
+    if local.disk_bytes:
+        # Checkpoints and the model on the server's disk, shared weights counted once.
+        items.append(("disk use", human_bytes(local.disk_bytes)))
+    for name, value in (job.metadata or {}).items():
+        items.append((f"metadata {name}", _fmt(value)))
+    for integration in job.integrations or []:
         if line := _integration(integration):
             items.append(line)
     items += [
-        ("seed", _fmt(_get(job, "seed"))),
-        ("trained tokens", _number(_get(job, "trained_tokens"))),
-        ("created", _when(_get(job, "created_at"))),
-        ("finished", _when(_get(job, "finished_at"))),
-        ("estimated finish", _when(_get(job, "estimated_finish"))),
-        ("result files", _fmt(_get(job, "result_files"))),
+        ("seed", _fmt(job.seed)),
+        ("trained tokens", _number(job.trained_tokens)),
+        ("created", _when(job.created_at)),
+        ("finished", _when(job.finished_at)),
+        ("estimated finish", _when(job.estimated_finish)),
+        ("result files", _fmt(job.result_files)),
     ]
-    error = _plain(_get(job, "error"))
-    if isinstance(error, dict):
-        message = error.get("message")
-        if message or error.get("code"):
-            items.append(("error", str(message or "-")))
+    error = job.error
+    if error is not None:
+        if error.message or error.code:
+            items.append(("error", str(error.message or "-")))
         # OpenAI's machine-readable code, and the parameter at fault (e.g. training_file).
-        for key in ("code", "param"):
-            if error.get(key):
-                items.append((f"error {key}", str(error[key])))
-    elif error:
-        items.append(("error", str(error)))
-    if unreadable := _get(job, "unreadable"):
-        items.append(("not read", str(unreadable)))
+        if error.code:
+            items.append(("error code", str(error.code)))
+        if error.param:
+            items.append(("error param", str(error.param)))
+    if job.unreadable:
+        items.append(("not read", str(job.unreadable)))
     for ckpt in checkpoints or []:
-        step = _get(ckpt, "step_number")
-        items.append((f"checkpoint step {step}", _fmt(_get(ckpt, "fine_tuned_model_checkpoint"))))
-        metrics = _plain(_get(ckpt, "metrics")) or {}
-        if isinstance(metrics, dict):
-            shown = ", ".join(
-                f"{k}={_number(v)}" for k, v in metrics.items() if k != "step" and v is not None
-            )
-            if shown:
-                items.append((f"checkpoint step {step} metrics", shown))
+        step = ckpt.step_number
+        items.append((f"checkpoint step {step}", _fmt(ckpt.fine_tuned_model_checkpoint)))
+        shown = ", ".join(
+            f"{k}={_number(v)}"
+            for k, v in ckpt.metrics.model_dump(exclude_none=True).items()
+            if k != "step"
+        )
+        if shown:
+            items.append((f"checkpoint step {step} metrics", shown))
     return results_first(items)
 
 

@@ -10,6 +10,7 @@ from textual.app import ComposeResult
 from textual.content import Content
 from textual.widget import Widget
 
+from fttui.api import FineTuningJob
 from fttui.core.safe_text import safe_text
 from fttui.messages import DetailLoaded
 from fttui.panes.base import Pane
@@ -45,7 +46,7 @@ class DetailPane(Pane):
     def main_widget(self) -> Widget:
         return self.compare_table if self.compare_table and self.comparing else self.table
 
-    def compare(self, jobs: Sequence[Any], labels: Sequence[str]) -> None:
+    def compare(self, jobs: Sequence[FineTuningJob], labels: Sequence[str]) -> None:
         """Show `jobs` side by side (rows that differ highlighted); none: back to one."""
         comparing = bool(jobs)
         if self.compare_table is None:
@@ -77,7 +78,7 @@ class DetailPane(Pane):
             return
         self.load(job_id)
 
-    def job_changed(self, job: Any) -> None:
+    def job_changed(self, job: FineTuningJob | None) -> None:
         """The jobs list has news of `job`; reload when its status moved on."""
         if self.comparing:
             return

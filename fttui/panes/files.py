@@ -7,6 +7,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 
+from fttui.api import FileObject
 from fttui.messages import FilesLoaded, PreviewWanted, UploadWanted
 from fttui.panes.base import Pane
 from fttui.panes.convert import file_row
@@ -26,7 +27,7 @@ class FilesPane(Pane):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.files: list[Any] = []
+        self.files: list[FileObject] = []
         self._started = False
 
     def compose(self) -> ComposeResult:
@@ -49,7 +50,7 @@ class FilesPane(Pane):
     async def refresh_files(self) -> None:
         client = self.backend.client
 
-        async def load_all() -> list[Any]:
+        async def load_all() -> list[FileObject]:
             return [f async for f in client.files.iter()]
 
         files = await self.call("list files", load_all)

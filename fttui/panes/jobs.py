@@ -5,13 +5,13 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 from textual import events, on, work
 from textual.app import ComposeResult
 from textual.widgets import Input
 
-from fttui.api import FINAL_JOB_STATUSES
+from fttui.api import FINAL_JOB_STATUSES, FineTuningJob
 from fttui.messages import (
     DownloadWanted,
     EvalWanted,
@@ -28,6 +28,9 @@ from widgets import JobRow, JobTable
 JOBS_INTERVAL = 2.0
 PAGE = 100
 STALE_PER_REFRESH = 20
+
+#: What `act` does to a job (the `client.jobs` method of that name).
+JobVerb = Literal["cancel", "pause", "resume"]
 
 EMPTY_NO_FILES = "No jobs yet. Press u to upload a training file (JSONL), then n to create a job."
 EMPTY_WITH_FILES = "No jobs yet. Press n to create a fine-tuning job from an uploaded file."
@@ -48,7 +51,7 @@ class JobsPane(Pane):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.jobs: dict[str, Any] = {}
+        self.jobs: dict[str, FineTuningJob] = {}
         # Widget rows per job, rebuilt only for jobs whose data changed: the table
         # skips rows that are the same object, so a refresh of 5,000 unchanged jobs
         # costs a dictionary walk instead of 5,000 conversions.
@@ -73,7 +76,7 @@ class JobsPane(Pane):
         yield self.table
 
     @property
-    def selected_job(self) -> Any | None:
+    def selected_job(self) -> FineTuningJob | None:
         """The job under the cursor, as the backend last sent it."""
         job_id = self.table.selected_job_id
         return self.jobs.get(job_id) if job_id is not None else None
@@ -117,10 +120,10 @@ class JobsPane(Pane):
     async def _load_all(self) -> None:
         client = self.backend.client
 
-        async def load_all() -> tuple[dict[str, Any], dict[str, JobRow]]:
+        async def load_all() -> tuple[dict[str, FineTuningJob], dict[str, JobRow]]:
             # Converted page by page as they arrive: converting 5,000 jobs after
             # the last page blocked the UI for ~100 ms in one go.
-            jobs: dict[str, Any] = {}
+            jobs: dict[str, FineTuningJob] = {}
             rows: dict[str, JobRow] = {}
             async for job in client.jobs.iter(page_size=PAGE):
                 jobs[job.id] = job
@@ -166,7 +169,7 @@ class JobsPane(Pane):
             changed = self.keep(job) or changed
         self._show(changed)
 
-    def keep(self, job: Any) -> bool:
+    def keep(self, job: FineTuningJob) -> bool:
         """Remember a job as the backend sent it; True when it is new or changed."""
         old = self.jobs.get(job.id)
         if old is not None and old == job and job.id in self._rows:
@@ -184,7 +187,7 @@ class JobsPane(Pane):
             self._rows[job.id] = row
         return True
 
-    def _notice_end(self, job: Any) -> None:
+    def _notice_end(self, job: FineTuningJob) -> None:
         """`JobEnded`, once per job, when a job this pane knew as active has ended."""
         old = self.jobs.get(job.id)
         if old is None or old.status in FINAL_JOB_STATUSES or job.status not in FINAL_JOB_STATUSES:
@@ -215,7 +218,7 @@ class JobsPane(Pane):
             return
         self.post_message(JobFormWanted(clone_from=source))
 
-    def created(self, job: Any | None) -> None:
+    def created(self, job: FineTuningJob | None) -> None:
         """The job form closed: `job` is the job it created (None when dismissed)."""
         if job is not None and not job.id:
             # Created (a 2xx), but the answer named no job: the list shows it next.
@@ -226,13 +229,13 @@ class JobsPane(Pane):
             self.table.focus()  # the screen shows the pane that has focus
             self.add_created(job)
 
-    def add_created(self, job: Any) -> None:
+    def add_created(self, job: FineTuningJob) -> None:
         """A job created from the app: listed at once, selected, its events followed."""
         self._pending_select = job.id
         self.keep(job)
         self._show(changed=True)
 
-    def selected_or_say(self) -> Any | None:
+    def selected_or_say(self) -> FineTuningJob | None:
         """The job under the cursor, or None after saying how to select one."""
         job = self.selected_job
         if job is None:
@@ -276,7 +279,7 @@ class JobsPane(Pane):
             return bool(job.status == "running")
         return bool(job.status == "paused") and not job_pausing(job)
 
-    def act_on_selected(self, verb: str) -> None:
+    def act_on_selected(self, verb: JobVerb) -> None:
         job = self.selected_or_say()
         if job is not None:
             self.act(verb, job.id)
@@ -306,7 +309,7 @@ class JobsPane(Pane):
             TryModelWanted(model or job.model, job.training_file, job.validation_file)
         )
 
-    def _tuned_or_say(self, what: str) -> Any | None:
+    def _tuned_or_say(self, what: str) -> FineTuningJob | None:
         """The selected job when it has a fine-tuned model, or None after saying why."""
         job = self.selected_or_say()
         if job is None:
@@ -348,16 +351,17 @@ class JobsPane(Pane):
             self.post_message(ExportWanted(job.fine_tuned_model))
 
     @work(group="job-actions")
-    async def act(self, verb: str, job_id: str) -> None:
-        """`cancel` (and any other job verb of the API: `client.jobs.<verb>(job_id)`)."""
-        method = getattr(self.backend.client.jobs, verb)
+    async def act(self, verb: JobVerb, job_id: str) -> None:
+        """`cancel`, `pause` or `resume` the job `job_id` (`client.jobs.<verb>`)."""
+        jobs = self.backend.client.jobs
+        method = {"cancel": jobs.cancel, "pause": jobs.pause, "resume": jobs.resume}[verb]
         job = await self.call(verb, partial(method, job_id))
         if job is not None:
             old = self.jobs.get(job_id)
-            if old is not None and type(old) is type(job):
+            if old is not None:
                 # OpenAI's answers to cancel/pause/resume carry only some of the job's
                 # fields: what they say updates the job known, the rest stays.
-                job = old.model_copy(update={k: getattr(job, k) for k in job.model_fields_set})
+                job = old.model_copy(update={k: v for k, v in job if k in job.model_fields_set})
             self.keep(job)
             self.notify(f"{job_id}: {job.status}", title=verb)
             self._show(changed=True)

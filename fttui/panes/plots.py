@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from textual import work
 from textual.app import ComposeResult
 
-from fttui.api import FINAL_JOB_STATUSES
+from fttui.api import FINAL_JOB_STATUSES, FineTuningJob
 from fttui.panes.base import Pane
 from fttui.panes.convert import job_epochs, job_suffix
 from fttui.results import LiveMetrics
@@ -66,7 +66,7 @@ def _frame_from_metrics(build: Callable[[Any], Any], data: list[Any]) -> Any:
     return build(data)
 
 
-def compare_labels(jobs: Sequence[Any]) -> list[str]:
+def compare_labels(jobs: Sequence[FineTuningJob]) -> list[str]:
     """What the legend calls each compared job: its suffix when that tells it apart,
     else the end of its id (with the suffix, if any, in front)."""
     suffixes = [job_suffix(j) for j in jobs]
@@ -99,7 +99,7 @@ class PlotsPane(Pane):
         self._last_plot = 0.0
         self._started = False
         #: The jobs shown side by side (empty: the selected job alone).
-        self.comparing: list[Any] = []
+        self.comparing: list[FineTuningJob] = []
 
     def compose(self) -> ComposeResult:
         self.panel = MetricsPanel(classes="pane-main")
@@ -140,7 +140,7 @@ class PlotsPane(Pane):
                 if self._metrics.add(row.data):
                     self._dirty = True
 
-    def job_updated(self, job: Any) -> None:
+    def job_updated(self, job: FineTuningJob) -> None:
         """The job's epochs are marked; a finished job's curves come from its results
         CSV, once."""
         if not self.comparing and job.id == self.job_id:
@@ -207,7 +207,7 @@ class PlotsPane(Pane):
             self.panel.set_frame(frame)
 
     # -- several jobs -----------------------------------------------------------------
-    def compare(self, jobs: Sequence[Any]) -> None:
+    def compare(self, jobs: Sequence[FineTuningJob]) -> None:
         """Overlay the curves of `jobs` (two or more); an empty list goes back to the
         selected job alone."""
         self.comparing = list(jobs)
@@ -220,7 +220,7 @@ class PlotsPane(Pane):
         self.border_subtitle = f"comparing {len(jobs)} jobs"
         self._load_comparison(list(jobs))
 
-    def jobs_changed(self, jobs: Mapping[str, Any]) -> None:
+    def jobs_changed(self, jobs: Mapping[str, FineTuningJob]) -> None:
         """Newer states of the compared jobs (a finished one now has its results file)."""
         if not self.comparing:
             return
@@ -233,7 +233,7 @@ class PlotsPane(Pane):
             self._load_comparison(list(self.comparing))
 
     @work(exclusive=True, group="compare")
-    async def _load_comparison(self, jobs: list[Any]) -> None:
+    async def _load_comparison(self, jobs: list[FineTuningJob]) -> None:
         """Each job's metrics: its results CSV once it has one, else its metrics
         events (a running job; OpenAI's jobs report their metrics that way too)."""
         runs = []
@@ -245,7 +245,7 @@ class PlotsPane(Pane):
         if [j.id for j in jobs] == [j.id for j in self.comparing]:
             self.panel.compare(runs)
 
-    async def _frame_of(self, job: Any) -> Any:
+    async def _frame_of(self, job: FineTuningJob) -> Any:
         from fttui.results import ResultsError, frame_from_metrics, read_results_csv
 
         client = self.backend.client
@@ -258,7 +258,7 @@ class PlotsPane(Pane):
                         return await asyncio.to_thread(preload_plot_modules, read_results_csv, path)
                     except ResultsError:
                         pass  # fall back to the metrics events
-        metrics: list[Any] = []
+        metrics: list[dict[str, Any]] = []
         after: str | None = None
         for _ in range(COMPARE_EVENTS // 100):
             page = await self.call(
@@ -270,5 +270,4 @@ class PlotsPane(Pane):
             if not page.has_more or not page.data:
                 break
             after = page.data[-1].id
-        data = [d.model_dump() if hasattr(d, "model_dump") else dict(d) for d in metrics]
-        return await asyncio.to_thread(_frame_from_metrics, frame_from_metrics, data)
+        return await asyncio.to_thread(_frame_from_metrics, frame_from_metrics, metrics)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from pydantic import BaseModel
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,13 +19,13 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
-from fttui.api import APIError, APIStatusError
+from fttui.api import APIError, APIStatusError, FineTuningJob
 from fttui.backend import Backend, describe_error
-from fttui.core.job_spec import EXTRA_HPARAMS
+from fttui.core.job_spec import EXTRA_HPARAMS, JobSpec, JobSpecError
 from fttui.core.safe_text import safe_text
 from fttui.panes.convert import job_suffix
 from widgets import HyperparamForm
-from widgets.hparam_form import LOCAL_NUMBERS, OPTIONS_NOT_IN_FORM
+from widgets.hparam_form import LOCAL_NUMBERS, OPTIONS_NOT_IN_FORM, request_body
 
 #: The methods the form builds (OpenAI's `method.type`).
 FORM_METHODS = ("supervised", "dpo", "reinforcement")
@@ -43,31 +44,22 @@ FORM_HPARAMS = frozenset(
 )
 
 
-def _method_of(job: Any) -> dict[str, Any]:
-    method = getattr(job, "method", None) or {}
-    if hasattr(method, "model_dump"):
-        method = method.model_dump(exclude_none=True)
-    return method if isinstance(method, dict) else {}
-
-
-def values_from_job(job: Any) -> dict[str, Any]:
+def values_from_job(job: FineTuningJob) -> dict[str, Any]:
     """A job as the form's `load()` takes it (clone: same files, model, settings).
 
     OpenAI's `method` holds the method's hyperparameters (and a reinforcement job's
     grader, kept exactly). To continue from the job's fine-tuned model instead, pick
     it in the model list: fine-tuned models are listed there next to the base models.
     """
-    hp = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
-    method = _method_of(job)
-    method_type = method.get("type") if method.get("type") in FORM_METHODS else None
-    inner = (method.get(method_type) or {}) if method_type else {}
-    inner = inner if isinstance(inner, dict) else {}
+    method_type = job.method_type if job.method_type in FORM_METHODS else "supervised"
+    inner = job.method_config if job.method_type in FORM_METHODS else {}
+    top = job.hyperparameters.model_dump(exclude_none=True) if job.hyperparameters else {}
+    inner_hp = inner.get("hyperparameters")
     # The local server reports its legacy-only options under the job's `fttui` key.
-    local = getattr(job, "fttui", None) or {}
-    hp = {**(inner.get("hyperparameters") or {}), **hp, **(local.get("hyperparameters") or {})}
+    hp = {**(inner_hp if isinstance(inner_hp, dict) else {}), **top, **job.local.hyperparameters}
     # The local server also says what was asked: a value left `auto` is cloned as
     # `auto` (the new job's files decide it), not pinned to what the server chose.
-    requested = local.get("requested")
+    requested = job.local.requested
     if isinstance(requested, dict):
         hp.update({k: None for k, v in requested.items() if v in (None, "auto")})
     extra = {k: v for k, v in hp.items() if k.startswith(("compute_", "classification_"))}
@@ -82,13 +74,13 @@ def values_from_job(job: Any) -> dict[str, Any]:
         "model": job.model,
         "training_file": job.training_file,
         "validation_file": job.validation_file,
-        "method_type": method_type or "supervised",
+        "method_type": method_type,
         "hyperparameters": base,
         "suffix": job_suffix(job),
         "seed": job.seed,
         "method": hp.get("training_method") or "full",
-        "integrations": _plain_list(getattr(job, "integrations", None)),
-        "metadata": getattr(job, "metadata", None) or None,
+        "integrations": _plain_list(job.integrations),
+        "metadata": job.metadata or None,
         "extra": extra,
     }
     if method_type == "reinforcement" and inner.get("grader") is not None:
@@ -102,59 +94,38 @@ def values_from_job(job: Any) -> dict[str, Any]:
     return values
 
 
-def clone_losses(job: Any) -> list[str]:
+def clone_losses(job: FineTuningJob) -> list[str]:
     """What a clone of `job` on this backend cannot keep, said before it is submitted."""
     notes: list[str] = []
-    method = _method_of(job)
-    mtype = method.get("type")
-    if mtype and mtype not in FORM_METHODS:
-        notes.append(f"method {mtype!r} is not one the form makes: the clone is supervised")
-    inner = method.get(mtype) if isinstance(mtype, str) else None
-    hp = (inner or {}).get("hyperparameters") if isinstance(inner, dict) else None
+    if job.method and job.method_type not in FORM_METHODS:
+        notes.append(
+            f"method {job.method_type!r} is not one the form makes: the clone is supervised"
+        )
+    hp = job.method_config.get("hyperparameters")
     # The local server's options are loaded into the form, which keeps them or names
     # them as not sent to this backend (its `#dropped` line), like the W&B fields.
-    for name in sorted(set(hp or {}) - FORM_HPARAMS - set(EXTRA_HPARAMS)):
+    for name in sorted(set(hp if isinstance(hp, dict) else {}) - FORM_HPARAMS - set(EXTRA_HPARAMS)):
         notes.append(f"hyperparameter {name} has no field in the form: not sent")
     return notes
 
 
-def _plain_list(value: Any) -> list[Any] | None:
-    if not isinstance(value, list):
+def _plain_list(value: list[Any] | None) -> list[Any] | None:
+    if value is None:
         return None
-    return [v.model_dump() if hasattr(v, "model_dump") else v for v in value]
+    return [v.model_dump() if isinstance(v, BaseModel) else v for v in value]
 
 
-def request_body(values: dict[str, Any]) -> dict[str, Any]:
-    """The form's values as `client.jobs.create` keyword arguments.
+def spec_from_job(job: FineTuningJob) -> JobSpec:
+    """What the form can clone of `job`, read by the job contract (`JobSpec`).
 
-    The form's full/LoRA choice travels as the local server's
-    `hyperparameters.training_method`; "full" is the default and is not sent. A DPO
-    job is OpenAI's `method: {"type": "dpo", "dpo": {"hyperparameters": {...}}}` with
-    every hyperparameter inside it (where OpenAI's API takes them for DPO); a
-    supervised job keeps the top-level `hyperparameters` every backend takes.
+    JobSpecError names the first value the contract refuses (a job made elsewhere
+    may hold one: a seed out of range, a file that is gone); the form then shows
+    the job as it is, with that field to fix.
     """
-    body = {k: v for k, v in values.items() if v not in (None, {}, "")}
-    method = body.pop("method", None)
-    method_type = body.pop("method_type", "supervised")
-    if isinstance(method, str):
-        if method in ("lora", "qlora"):
-            body["hyperparameters"] = {**body.get("hyperparameters", {}), "training_method": method}
-    elif isinstance(method, dict):
-        body["method"] = method
-    kept = body.pop("method_extra", None) or {}
-    if method_type == "dpo":
-        hp = body.pop("hyperparameters", {})
-        body["method"] = {"type": "dpo", "dpo": {"hyperparameters": hp}}
-    elif method_type == "reinforcement":
-        # OpenAI's FineTuneReinforcementMethod: the grader and every hyperparameter inside.
-        hp = body.pop("hyperparameters", {})
-        inner = {**kept, "grader": body.pop("grader", None), "hyperparameters": hp}
-        body["method"] = {"type": "reinforcement", "reinforcement": inner}
-    body.pop("grader", None)
-    return body
+    return JobSpec.from_request(request_body(values_from_job(job)))
 
 
-class JobFormScreen(ModalScreen[Any]):
+class JobFormScreen(ModalScreen[FineTuningJob | None]):
     """Returns the new job (the API object), or None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -163,12 +134,11 @@ class JobFormScreen(ModalScreen[Any]):
         Binding("ctrl+l", "run_local", "Run on the local server", show=False),
     ]
 
-    def __init__(self, backend: Backend, *, clone_from: Any = None) -> None:
+    def __init__(self, backend: Backend, *, clone_from: FineTuningJob | None = None) -> None:
         super().__init__()
         self.backend = backend
         self.client = backend.client
         self.clone_from = clone_from
-        self._method_extra: dict[str, Any] | None = None
         self._token_counts: dict[tuple[str, str], int] = {}
         self._files_by_id: dict[str, Any] = {}
         self._overlaps: dict[tuple[str, str], str | None] = {}
@@ -223,18 +193,19 @@ class JobFormScreen(ModalScreen[Any]):
         self._files_by_id = {f.id: f for f in tuning}
         # The local server says each file's format (`fttui.format`): the form names a
         # file that does not fit the chosen method before anything is sent.
-        formats = {
-            f.id: str(fmt)
-            for f in tuning
-            if isinstance(local := getattr(f, "fttui", None), dict) and (fmt := local.get("format"))
-        }
+        formats = {f.id: f.fttui.format for f in tuning if f.fttui and f.fttui.format}
         form.set_files([(f"{f.filename} ({f.id})", f.id) for f in tuning], formats)
         if self.clone_from is not None:
-            values = values_from_job(self.clone_from)
-            self._method_extra = values.get("method_extra")
-            form.load(values)
             # Said before anything is sent: what this clone cannot keep here.
             losses = clone_losses(self.clone_from)
+            try:
+                form.load_spec(spec_from_job(self.clone_from))
+            except JobSpecError as exc:
+                # Shown as the job was, that value under its field to fix.
+                form.load(values_from_job(self.clone_from))
+                form.show_contract_error(exc)
+                said = exc.message if exc.param in exc.message else f"{exc.param}: {exc.message}"
+                losses.append(said)
             if losses:
                 form.show_server_error(
                     "This clone cannot keep everything:\n" + "\n".join(f"- {n}" for n in losses)
@@ -431,21 +402,26 @@ class JobFormScreen(ModalScreen[Any]):
                 severity="warning",
             )
             return
-        self.create(form.values())
+        try:
+            spec = form.spec()
+        except JobSpecError as exc:
+            # The job contract refuses what the form's own checks let through: said
+            # under the field it names, nothing sent.
+            field = form.show_contract_error(exc)
+            self.notify(f"{field or exc.param}: {exc.message}", severity="warning")
+            return
+        self.create(spec)
 
     @work(exclusive=True, group="form-submit")
-    async def create(self, values: dict[str, Any]) -> None:
+    async def create(self, spec: JobSpec) -> None:
         form = self.form
-        if self._method_extra and values.get("method_type") == "reinforcement":
-            values = {**values, "method_extra": self._method_extra}
-        body = request_body(values)
         try:
-            job = await self.client.jobs.create(**body)
+            job = await self.client.jobs.submit(spec)
         except APIStatusError as exc:
             # The server's refusal verbatim: it names the field and the rule.
             if exc.status_code == 403 and exc.code == "training_not_available":
                 # OpenAI's wind-down: offer the same job on the local server, form kept.
-                self._refused = body
+                self._refused = spec.to_request()
                 form.show_server_error(
                     f"{exc.message}\n\nctrl+l: run this job on the local server instead "
                     f"(these settings kept; your copies of its files found by name and size "

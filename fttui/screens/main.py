@@ -7,7 +7,8 @@ messages to each other and turns keys into actions (most open a dialog).
 
 Adding a key: a `Binding` below (it then shows in the key bar when `show=True`,
 in `?` and in the command palette) and an `action_<name>` method; a job verb of
-the API (like pause) is `self.jobs.act_on_selected("<verb>")`.
+the API (cancel, pause, resume: `panes.jobs.JobVerb`) is
+`self.jobs.act_on_selected("<verb>")`.
 """
 
 from __future__ import annotations

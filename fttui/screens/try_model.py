@@ -25,8 +25,9 @@ import codecs
 import math
 import tempfile
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
+from rich.console import RenderableType
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -36,11 +37,14 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
-from fttui.api import APIError, Client
+from fttui.api import APIError, ChatCompletion, Client, Completion
 from fttui.backend import describe_error
 from fttui.core.models import serves_completions
 from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
+
+if TYPE_CHECKING:
+    from fttui.data.report import Report
 
 HEAD_BYTES = 262144
 DEFAULT_MAX_TOKENS = "32"
@@ -56,9 +60,9 @@ def unescape(text: str) -> str:
     return codecs.decode(text.encode("latin-1", "backslashreplace"), "unicode_escape")
 
 
-def is_classification(report: Any) -> bool:
+def is_classification(report: Report) -> bool:
     """Whether the check report found a classification dataset (few distinct labels)."""
-    return getattr(getattr(report, "training", None), "task", None) == "classification"
+    return report.training.task == "classification"
 
 
 def example_prompt(line: dict[str, Any], separator: str | None) -> str | None:
@@ -81,12 +85,9 @@ def example_prompt(line: dict[str, Any], separator: str | None) -> str | None:
     return None
 
 
-def dataset_markers(report: Any) -> tuple[str | None, str | None]:
+def dataset_markers(report: Report) -> tuple[str | None, str | None]:
     """(separator, stop sequence) the check report detected in the training file."""
-    stats = getattr(report, "training", None)
-    separator = getattr(stats, "separator", None)
-    stop = getattr(stats, "stop_sequence", None)
-    return (separator or None), (stop or None)
+    return (report.training.separator or None), (report.training.stop_sequence or None)
 
 
 class TryModelScreen(ModalScreen[None]):
@@ -109,7 +110,7 @@ class TryModelScreen(ModalScreen[None]):
         self.model = model
         self.training_file = training_file
         self.validation_file = validation_file
-        self.last_completion: Any = None
+        self.last_completion: Completion | ChatCompletion | None = None
         #: Whether the model is asked on chat completions (else completions).
         self.chat = not serves_completions(model)
         self._examples: list[str] = []
@@ -186,7 +187,7 @@ class TryModelScreen(ModalScreen[None]):
                 self.notify(f"could not check the training file: {exc}", severity="warning")
                 return
         await self.client.detect()
-        fmt = getattr(getattr(report, "training", None), "format", None)
+        fmt = report.training.format
         if self.client.is_local and fmt:
             # The local server serves both: the data says how the model was trained.
             self.chat = fmt in ("chat", "preference")
@@ -232,7 +233,7 @@ class TryModelScreen(ModalScreen[None]):
         stop = unescape(self.query_one("#try-stop", Input).value)
         classify = max_tokens == 1
         output.update(Text(f"asking {safe_text(model)} …", style="dim"))
-        completion: Any
+        completion: Completion | ChatCompletion
         try:
             if self.chat:
                 completion = await self.client.chat.completions.create(
@@ -308,7 +309,7 @@ def probability_bar(p: float, width: int = BAR_WIDTH) -> str:
     return "█" * full + (" ▏▎▍▌▋▊▉"[rest] if rest else "")
 
 
-def _chat_top(logprobs: Any) -> list[dict[str, float]] | None:
+def _chat_top(logprobs: dict[str, Any] | None) -> list[dict[str, float]] | None:
     """Chat logprobs (`content[i].top_logprobs: [{token, logprob}]`) as the
     completions endpoint's `top_logprobs: [{token: logprob}]`."""
     content = logprobs.get("content") if isinstance(logprobs, dict) else None
@@ -327,23 +328,25 @@ def _chat_top(logprobs: Any) -> list[dict[str, float]] | None:
     return out
 
 
-def render_completion(completion: Any) -> Any:
+def render_completion(completion: Completion | ChatCompletion) -> RenderableType:
     """The completion text, then (when asked for) the top tokens with probabilities."""
     if not completion.choices:
         return Text("the backend answered with no choices", style="red")
-    choice = completion.choices[0]
-    chat = hasattr(choice, "message")
+    chat = isinstance(completion, ChatCompletion)
     text = Text()
     text.append("reply: " if chat else "completion: ", style="bold")
-    # repr() shows whitespace; safe_text also covers what repr leaves (nothing today).
-    answer = (choice.message.content or "") if chat else choice.text
-    text.append(safe_text(repr(answer)))
-    text.append(f"   ({safe_text(str(choice.finish_reason))})", style="dim")
-    logprobs = getattr(choice, "logprobs", None)
-    if chat:
-        top = _chat_top(logprobs)
+    top: list[dict[str, float] | None] | None
+    if isinstance(completion, ChatCompletion):
+        reply = completion.choices[0]
+        answer, finish = reply.message.content or "", reply.finish_reason
+        top = list(_chat_top(reply.logprobs) or [])
     else:
-        top = getattr(logprobs, "top_logprobs", None) if logprobs is not None else None
+        choice = completion.choices[0]
+        answer, finish = choice.text, choice.finish_reason
+        top = choice.logprobs.top_logprobs if choice.logprobs is not None else None
+    # repr() shows whitespace; safe_text also covers what repr leaves (nothing today).
+    text.append(safe_text(repr(answer)))
+    text.append(f"   ({safe_text(str(finish))})", style="dim")
     if not top:
         return text
     table = Table(title="top tokens (first position)", box=None, expand=False)

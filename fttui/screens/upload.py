@@ -10,8 +10,9 @@ the model's own chat format with the trained tokens marked and counted
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from rich.console import RenderableType
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -24,6 +25,9 @@ from fttui.api import APIError, Client
 from fttui.core.safe_text import safe_text
 from fttui.messages import BackendFailed
 from widgets import ConfirmDialog, PathInput, TransferProgress
+
+if TYPE_CHECKING:
+    from fttui.data.report import Report
 
 #: Uploaded files the check compares a new file with (the newest first).
 OVERLAP_FILES = 3
@@ -81,7 +85,7 @@ class UploadScreen(ModalScreen[str | None]):
         self.prices = prices or {}
         self._sniffed: str | None = None
         self.initial_path = path
-        self.report: Any = None
+        self.report: Report | None = None
         self.checked_path: Path | None = None
         self.uploading = False
 
@@ -142,7 +146,7 @@ class UploadScreen(ModalScreen[str | None]):
         if not self.uploading:
             self.dismiss(None)
 
-    def _show(self, renderable: Any) -> None:
+    def _show(self, renderable: RenderableType) -> None:
         report = self.query_one("#upload-report", Static)
         report.display = True
         report.update(renderable)
@@ -169,14 +173,14 @@ class UploadScreen(ModalScreen[str | None]):
         self.checked_path = path
         from rich.console import Group
 
-        parts: list[Any] = [report.to_rich()]
+        parts: list[RenderableType] = [report.to_rich()]
         if self.client.is_local:
             from fttui.data.preview import render_previews, trained_preview
 
             model = self.check_model
             shown = await asyncio.to_thread(trained_preview, path, model, None, PREVIEW_EXAMPLES)
             if isinstance(shown, str):
-                trained: Any = Text(safe_text(shown), style="dim")
+                trained = Text(safe_text(shown), style="dim")
             else:
                 trained = render_previews(model, shown, plain=False)
             parts += [Text(""), trained]
@@ -244,7 +248,7 @@ class UploadScreen(ModalScreen[str | None]):
         if self.checked_path is None or self.report is None or self.uploading:
             self.notify("check the file first (Enter)", severity="warning")
             return
-        errors = list(getattr(self.report, "errors", []) or [])
+        errors = self.report.errors
         if errors:
 
             def answer(yes: bool | None) -> None:

@@ -175,8 +175,7 @@ def parse_job_request(
                 "reason: leave it out or use 'default'",
                 "method.reinforcement.hyperparameters.reasoning_effort",
             )
-        inner = body["method"].get("reinforcement") or {}
-        if inner.get("response_format") is not None:
+        if spec.response_format is not None:
             raise _bad(
                 "response_format is not supported by the local trainer (it samples plain "
                 "text); leave it out or null",

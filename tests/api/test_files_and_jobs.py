@@ -20,6 +20,7 @@ from fttui.api import (
     PermissionDeniedError,
     UnsupportedParameterWarning,
 )
+from fttui.core.job_spec import JobSpec
 from fttui.store.db import Store
 
 from .conftest import write_jsonl
@@ -243,3 +244,42 @@ async def test_oversize_file_and_full_quota_are_clear_413s(tmp_path: Path) -> No
             assert usage is not None and usage.used_bytes == 2 * fits.stat().st_size
     finally:
         srv.stop()
+
+
+async def test_submit_sends_the_spec_and_the_server_stores_it(
+    queued_server: ServerProcess, client: Client, tmp_path: Path
+) -> None:
+    """`jobs.submit(spec)`: what the form and `fttui jobs create` send. The local server
+    keeps the spec as asked; another backend is not sent the legacy guide's options."""
+    training = await client.files.upload(write_jsonl(tmp_path / "t.jsonl", 20))
+    validation = await client.files.upload(write_jsonl(tmp_path / "v.jsonl", 5, tag="v"))
+    spec = JobSpec.from_request(
+        {
+            "model": "davinci",
+            "training_file": training.id,
+            "validation_file": validation.id,
+            "suffix": "spec",
+            "hyperparameters": {"n_epochs": 2, "weight_decay": 0.1},
+            "compute_classification_metrics": True,
+            "classification_n_classes": 3,
+        }
+    )
+    job = await client.jobs.submit(spec)
+    assert client.jobs.last_notices == []
+    assert job.given_suffix == "spec" and job.local.hyperparameters["weight_decay"] == 0.1
+    store = Store(queued_server.data_dir)
+    try:
+        stored = store.get_job(job.id)
+        assert stored is not None
+        # As asked, with the seed the server drew (none was given).
+        assert JobSpec.from_job(stored) == spec.model_copy(update={"seed": stored["seed"]})
+        async with Client(queued_server.base_url, kind="compatible") as other:
+            with warnings.catch_warnings(record=True):
+                warnings.simplefilter("always")
+                remote = await other.jobs.submit(spec)
+            assert len(other.jobs.last_notices) == 2
+        stored = store.get_job(remote.id)
+        assert stored is not None
+        assert JobSpec.from_job(stored).options.compute_classification_metrics is None
+    finally:
+        store.close()

@@ -262,3 +262,96 @@ def test_errors_name_the_field_as_sent_in_openais_shape(
     error = caught.value.as_openai()
     assert set(error) == {"message", "type", "param", "code"}
     assert error["param"] == param and words in error["message"], error
+
+
+# Jobs the form can hold whole: on the local server (LoRA, weight decay, the legacy
+# guide's classification options) and on another backend (W&B, reinforcement's
+# response_format, which the local server refuses).
+FORM_SPECS = {
+    "local supervised": (
+        True,
+        {
+            "model": "m",
+            "training_file": "file-t",
+            "validation_file": "file-v",
+            "suffix": "my model",
+            "seed": 7,
+            "hyperparameters": {
+                "n_epochs": 3,
+                "batch_size": "auto",
+                "learning_rate_multiplier": 0.5,
+                "training_method": "lora",
+                "weight_decay": 0.1,
+            },
+            "compute_classification_metrics": True,
+            "classification_n_classes": 2,
+            "classification_positive_class": " yes",
+            "classification_betas": [0.5, 2.0],
+        },
+    ),
+    "local dpo": (
+        True,
+        {
+            "model": "m",
+            "training_file": "file-t",
+            "method": {"type": "dpo", "dpo": {"hyperparameters": {"beta": 0.3, "n_epochs": 2}}},
+        },
+    ),
+    "openai reinforcement": (
+        False,
+        {
+            "model": "o4-mini",
+            "training_file": "file-t",
+            "validation_file": "file-v",
+            "integrations": [{"type": "wandb", "wandb": {"project": "p", "tags": ["a", "b"]}}],
+            "method": {
+                "type": "reinforcement",
+                "reinforcement": {
+                    "grader": GRADER,
+                    "response_format": {"type": "json_schema", "json_schema": {"name": "x"}},
+                    "hyperparameters": {
+                        "eval_interval": 2,
+                        "compute_multiplier": 1.5,
+                        "reasoning_effort": "low",
+                    },
+                },
+            },
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(FORM_SPECS))
+async def test_the_form_gives_back_the_spec_it_loads(case: str) -> None:
+    """A clone goes through the form as a `JobSpec`: loaded into the fields and read
+    back by the contract unchanged, on each kind of backend."""
+    local, body = FORM_SPECS[case]
+    spec = JobSpec.from_request(body)
+    app = _Form()
+    async with app.run_test(size=(120, 60)) as pilot:
+        form = app.query_one(HyperparamForm)
+        form.local = local
+        await pilot.pause()
+        form.load_spec(spec)
+        await pilot.pause()
+        assert form.validate() == {}
+        assert form.spec() == spec
+        # What is sent is what the contract writes for it.
+        assert JobSpec.from_request(form.spec().to_request()) == spec
+
+
+async def test_a_value_only_the_contract_refuses_is_named_under_its_field() -> None:
+    """The form's own checks let a bidi control into the positive class through; the
+    contract (what the server parses with) refuses it, under that field."""
+    app = _Form()
+    async with app.run_test(size=(120, 60)) as pilot:
+        form = app.query_one(HyperparamForm)
+        form.load_spec(JobSpec.from_request(FORM_SPECS["local supervised"][1]))
+        form.query_one("#classification_positive_class", Input).value = "yes\u202e"
+        await pilot.pause()
+        with pytest.raises(JobSpecError) as caught:
+            form.spec()
+        assert caught.value.param == "hyperparameters.classification_positive_class"
+        assert form.show_contract_error(caught.value) == "classification_positive_class"
+        shown = str(form.query_one("#classification_positive_class-error").render())
+        assert "U+202E" in shown

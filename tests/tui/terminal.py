@@ -115,6 +115,8 @@ class Terminal:
             "PATH": os.environ.get("PATH", ""),
             "HOME": str(self.home),
             "TZ": "UTC",
+            # The checkout under test (a worktree on PYTHONPATH), not the venv's install.
+            **({"PYTHONPATH": path} if (path := os.environ.get("PYTHONPATH")) else {}),
         }
         command = " ".join(
             [

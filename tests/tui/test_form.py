@@ -90,6 +90,31 @@ async def test_missing_choices_and_classification_rules(
     assert _jobs(shared_seeded_server) == before
 
 
+async def test_a_value_the_contract_refuses_is_named_at_its_field_and_nothing_is_sent(
+    shared_seeded_server: ServerProcess,
+) -> None:
+    """The form's own checks pass a bidi control in the positive class; the job contract
+    (`form.spec()`, what the server parses with too) refuses it under that field
+    before anything is sent, not as the server's 400 at the top of the form."""
+    before = _jobs(shared_seeded_server)
+    app = make_app(shared_seeded_server)
+    async with app.run_test(size=(120, 50)) as pilot:
+        form = await _open_form(pilot, app)
+        form.query_one("#model", Select).value = "davinci"
+        form.query_one("#training_file", Select).value = FILE_TRAIN
+        form.query_one("#validation_file", Select).value = FILE_VALID
+        form.query_one("#compute_classification_metrics", Checkbox).value = True
+        await pilot.pause(0.1)
+        form.query_one("#classification_n_classes", Input).value = "2"
+        form.query_one("#classification_positive_class", Input).value = "yes\u202e"
+        await pilot.press("ctrl+s")
+        await pilot.pause(0.3)
+        assert isinstance(app.screen, JobFormScreen), "the form stays open"
+        assert "U+202E" in _error(form, "classification_positive_class")
+        assert not form.query_one("#server-error").has_class("-shown")
+    assert _jobs(shared_seeded_server) == before
+
+
 async def test_server_refusal_is_shown_verbatim(shared_seeded_server: ServerProcess) -> None:
     """A value only the server can judge (an unknown model) comes back as its 4xx message."""
     before = _jobs(shared_seeded_server)

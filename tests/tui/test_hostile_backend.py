@@ -164,6 +164,8 @@ def test_hostile_backend_is_shown_never_obeyed(
         "HOME": str(tmp_path),
         "TZ": "UTC",
         "OPENAI_API_KEY": "sk-test",
+        # The checkout under test (a worktree on PYTHONPATH), not the venv's install.
+        **({"PYTHONPATH": path} if (path := os.environ.get("PYTHONPATH")) else {}),
     }
     term = Terminal([_fttui()], env, tmp_path, cols=400, rows=100)
     try:
