@@ -1,5 +1,7 @@
 """Every dialog at 80x24: Tab through all its fields, and each focused widget is
 wholly on screen (inside the screen and inside every scrolling container around it).
+Each dialog's focusable widgets are named (the job form's for each method): one that
+Tab no longer reaches, or a new one, fails.
 
 A dialog taller than the terminal must scroll to the field that takes focus; one
 that is cut off by the screen edge (the form used to be, below its Method row) fails.
@@ -8,6 +10,7 @@ that is cut off by the screen edge (the form used to be, below its Method row) f
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -82,27 +85,81 @@ async def open_dialog(
     return app.screen
 
 
-async def check_form(pilot: Pilot[Any]) -> None:
+#: The job form's focusable widgets on the local server, named: every field of every
+#: method, the classification options (revealed by their checkbox) and the buttons.
+FORM_COMMON = (
+    "model",
+    "training_file",
+    "validation_file",
+    "method_type",
+    "n_epochs",
+    "batch_size",
+    "learning_rate_multiplier",
+    "suffix",
+    "seed",
+    "method",
+    "weight_decay",
+    "compute_classification_metrics",
+    "classification_n_classes",
+    "classification_positive_class",
+    "classification_betas",
+    "form-cancel",
+    "form-submit",
+)
+FORM_FIELDS = {
+    "supervised": FORM_COMMON,
+    "dpo": (*FORM_COMMON, "beta"),
+    "reinforcement": (
+        *FORM_COMMON,
+        "grader",
+        "reasoning_effort",
+        "eval_interval",
+        "eval_samples",
+        "compute_multiplier",
+    ),
+}
+
+
+def ids(seen: list[Widget]) -> set[str]:
+    return {w.id or type(w).__name__ for w in seen}
+
+
+async def check_form(pilot: Pilot[Any], method: str) -> None:
     screen = await open_dialog(pilot, "n", JobFormScreen)
     select = screen.query_one("#training_file", Select)
     await wait_for(pilot, lambda: len(select._options) > 2, what="choices")
-    seen = await tab_through(pilot, screen, expect=14)
-    names = {w.id for w in seen}
-    # Every field, the classification options (revealed by the checkbox) and buttons.
-    for field in (
-        "model",
-        "training_file",
-        "validation_file",
-        "n_epochs",
-        "suffix",
-        "seed",
-        "method",
-        "compute_classification_metrics",
-        "classification_n_classes",
-        "classification_betas",
-        "form-submit",
-    ):
-        assert field in names, (field, names)
+    screen.query_one("#method_type", Select).value = method
+    await pilot.pause()
+    seen = await tab_through(pilot, screen, expect=len(FORM_FIELDS[method]))
+    assert ids(seen) == {*FORM_FIELDS[method], *SCROLLERS["form"]}, method
+
+
+#: Every other dialog's focusable widgets, named.
+DIALOG_FIELDS = {
+    "upload": {"upload-path", "upload-close", "upload-check", "upload-go"},
+    "try": {
+        "try-model",
+        "try-separator",
+        "try-stop",
+        "try-max-tokens",
+        "try-prompt",
+        "try-close",
+        "try-send",
+    },
+    "download": {"download-path", "download-close", "download-go"},
+    "confirm": {"confirm-no", "confirm-yes"},
+    "help": set(),
+}
+#: Scrolling containers that take focus at 80x24 (their content is taller; the help
+#: screen's text is its only focusable widget).
+SCROLLERS: dict[str, set[str]] = {
+    "form": {"job-form-scroll"},
+    "upload": {"upload-body"},
+    "try": {"try-body"},
+    "download": set(),
+    "confirm": set(),
+    "help": {"VerticalScroll"},
+}
 
 
 async def check_upload(pilot: Pilot[Any]) -> None:
@@ -113,34 +170,39 @@ async def check_upload(pilot: Pilot[Any]) -> None:
     await wait_for(pilot, lambda: not go.disabled, timeout=60, what="check report")
     await wait_for(pilot, lambda: screen.focused is go, what="focus on Upload")
     seen = await tab_through(pilot, screen, expect=4)
-    assert go in seen
+    assert ids(seen) == DIALOG_FIELDS["upload"] | SCROLLERS["upload"]
 
 
 async def check_try(pilot: Pilot[Any]) -> None:
     screen = await open_dialog(pilot, "t", TryModelScreen)
     seen = await tab_through(pilot, screen, expect=6)
-    assert screen.query_one("#try-send", Button) in seen
+    assert ids(seen) == DIALOG_FIELDS["try"] | SCROLLERS["try"]
 
 
 async def check_download(pilot: Pilot[Any]) -> None:
     screen = await open_dialog(pilot, "d", DownloadScreen)
     seen = await tab_through(pilot, screen, expect=3)
-    assert screen.query_one("#download-go", Button) in seen
+    assert ids(seen) == DIALOG_FIELDS["download"] | SCROLLERS["download"]
 
 
 async def check_confirm(pilot: Pilot[Any]) -> None:
     # x on the jobs pane: delete the selected job's fine-tuned model (asks first).
     screen = await open_dialog(pilot, "x", ConfirmDialog)
-    await tab_through(pilot, screen, expect=2)
+    seen = await tab_through(pilot, screen, expect=2)
+    assert ids(seen) == DIALOG_FIELDS["confirm"] | SCROLLERS["confirm"]
 
 
 async def check_help(pilot: Pilot[Any]) -> None:
     screen = await open_dialog(pilot, "question_mark", HelpScreen)
-    await tab_through(pilot, screen, expect=1)
+    seen = await tab_through(pilot, screen, expect=1)
+    assert ids(seen) == DIALOG_FIELDS["help"] | SCROLLERS["help"]
 
 
 CASES: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
-    "job form": check_form,
+    **{
+        f"job form {method}": partial(check_form, method=method)
+        for method in ("supervised", "dpo", "reinforcement")
+    },
     "upload with report": check_upload,
     "try model": check_try,
     "download": check_download,
