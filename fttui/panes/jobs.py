@@ -347,7 +347,7 @@ class JobsPane(Pane):
     def export_selected(self) -> None:
         """Ask for the export of the selected job's fine-tuned model."""
         job = self._tuned_or_say("export")
-        if job is not None:
+        if job is not None and job.fine_tuned_model:
             self.post_message(ExportWanted(job.fine_tuned_model))
 
     @work(group="job-actions")

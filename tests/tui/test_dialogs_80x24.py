@@ -22,8 +22,11 @@ from textual.widget import Widget
 from textual.widgets import Button, Checkbox, Input, Select
 
 from fttui.screens.download import DownloadScreen
+from fttui.screens.evaluate import EvalScreen
+from fttui.screens.export import ExportScreen
 from fttui.screens.help import HelpScreen
 from fttui.screens.job_form import JobFormScreen
+from fttui.screens.preview import PreviewScreen
 from fttui.screens.try_model import TryModelScreen
 from fttui.screens.upload import UploadScreen
 from widgets import ConfirmDialog, FileTable, JobTable
@@ -148,7 +151,17 @@ DIALOG_FIELDS = {
     },
     "download": {"download-path", "download-close", "download-go"},
     "confirm": {"confirm-no", "confirm-yes"},
-    "help": set(),
+    "help": {"help-filter"},
+    "evaluate": {
+        "eval-model",
+        "eval-against",
+        "eval-file",
+        "eval-close",
+        "eval-toggle",
+        "eval-run",
+    },
+    "export": {"export-format", "export-path", "export-close", "export-go"},
+    "preview": set(),
 }
 #: Scrolling containers that take focus at 80x24 (their content is taller; the help
 #: screen's text is its only focusable widget).
@@ -159,6 +172,9 @@ SCROLLERS: dict[str, set[str]] = {
     "download": set(),
     "confirm": set(),
     "help": {"VerticalScroll"},
+    "evaluate": {"eval-body"},
+    "export": set(),
+    "preview": {"preview-scroll"},
 }
 
 
@@ -198,6 +214,24 @@ async def check_help(pilot: Pilot[Any]) -> None:
     assert ids(seen) == DIALOG_FIELDS["help"] | SCROLLERS["help"]
 
 
+async def check_evaluate(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "e", EvalScreen)
+    seen = await tab_through(pilot, screen, expect=3)
+    assert ids(seen) == DIALOG_FIELDS["evaluate"] | SCROLLERS["evaluate"]
+
+
+async def check_export(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "E", ExportScreen)
+    seen = await tab_through(pilot, screen, expect=3)
+    assert ids(seen) == DIALOG_FIELDS["export"] | SCROLLERS["export"]
+
+
+async def check_preview(pilot: Pilot[Any]) -> None:
+    screen = await open_dialog(pilot, "p", PreviewScreen, before="1")
+    seen = await tab_through(pilot, screen, expect=1)
+    assert ids(seen) == DIALOG_FIELDS["preview"] | SCROLLERS["preview"]
+
+
 CASES: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
     **{
         f"job form {method}": partial(check_form, method=method)
@@ -208,6 +242,9 @@ CASES: dict[str, Callable[[Pilot[Any]], Awaitable[None]]] = {
     "download": check_download,
     "confirm": check_confirm,
     "help": check_help,
+    "evaluate": check_evaluate,
+    "export": check_export,
+    "preview": check_preview,
 }
 
 
