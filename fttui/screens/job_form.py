@@ -282,10 +282,13 @@ class JobFormScreen(ModalScreen[FineTuningJob | None]):
             form.show_cost("")
             return
         file_id = form._select("training_file")
-        tokens = await self._tokens(file_id, model) if file_id else None
+        # Read before the tokens are counted: the form may close meanwhile (submitted),
+        # and then the line is dropped (`show_cost`).
         epochs = parse_number(form.query_one("#n_epochs", Input).value)
+        method = form.method_type
+        tokens = await self._tokens(file_id, model) if file_id else None
         form.show_cost(
-            cost_line(model, tokens, epochs, method=form.method_type, overrides=self.backend.prices)
+            cost_line(model, tokens, epochs, method=method, overrides=self.backend.prices)
         )
 
     async def _tokens(self, file_id: str, model: str) -> int | None:

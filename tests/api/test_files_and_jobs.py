@@ -250,7 +250,7 @@ async def test_submit_sends_the_spec_and_the_server_stores_it(
     queued_server: ServerProcess, client: Client, tmp_path: Path
 ) -> None:
     """`jobs.submit(spec)`: what the form and `fttui jobs create` send. The local server
-    keeps the spec as asked; another backend is not sent the legacy guide's options."""
+    keeps the spec as asked (the legacy guide's options included: it takes them)."""
     training = await client.files.upload(write_jsonl(tmp_path / "t.jsonl", 20))
     validation = await client.files.upload(write_jsonl(tmp_path / "v.jsonl", 5, tag="v"))
     spec = JobSpec.from_request(
@@ -273,13 +273,5 @@ async def test_submit_sends_the_spec_and_the_server_stores_it(
         assert stored is not None
         # As asked, with the seed the server drew (none was given).
         assert JobSpec.from_job(stored) == spec.model_copy(update={"seed": stored["seed"]})
-        async with Client(queued_server.base_url, kind="compatible") as other:
-            with warnings.catch_warnings(record=True):
-                warnings.simplefilter("always")
-                remote = await other.jobs.submit(spec)
-            assert len(other.jobs.last_notices) == 2
-        stored = store.get_job(remote.id)
-        assert stored is not None
-        assert JobSpec.from_job(stored).options.compute_classification_metrics is None
     finally:
         store.close()
