@@ -18,9 +18,10 @@ from fttui.server.auth import BearerAuth
 from fttui.server.context import ServerContext
 from fttui.server.errors import install_handlers
 from fttui.server.limits import RequestLimits
+from fttui.server.local_runner import LocalProcessRunner
 from fttui.server.openapi_errors import ERROR_RESPONSES
 from fttui.server.routes import extras, files, jobs, legacy, models, trainer
-from fttui.server.scheduler import LocalProcessRunner, Runner, Scheduler
+from fttui.server.scheduler import Runner, Scheduler
 from fttui.server.settings import Settings
 from fttui.store.db import Store
 

@@ -230,7 +230,7 @@ def test_server_logging_shows_client_strings_escaped(tmp_path: Path) -> None:
 
 def test_a_failed_jobs_log_tail_is_stored_escaped(tmp_path: Path) -> None:
     """The trainer log's tail goes into a failed job's error, which every client reads."""
-    from fttui.server.scheduler import log_tail
+    from fttui.server.local_runner import log_tail
 
     log = tmp_path / "train.log"
     log.write_bytes(
