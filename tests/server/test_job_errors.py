@@ -246,6 +246,8 @@ def test_usage_and_health(api: httpx.Client, queued_server: ServerProcess) -> No
         # No job of this server has trained: nothing on disk beside the files.
         "models_bytes": 0,
         "checkpoints_bytes": 0,
+        "jobs_on_disk": 0,
+        "largest_jobs": [],
     }
     health = api.get("/fttui/health").json()
     assert health["status"] == "ok" and health["version"]

@@ -178,7 +178,9 @@ async def test_a_clone_sends_every_option_of_the_job_again(queued: ServerProcess
             job = await client.jobs.retrieve(created.json()["id"])
             files = [f for f in (spec.training_file, spec.validation_file) if f]
             body = await _through_the_form(job, files, local=True)
-            clone = await client.jobs.create(**body)  # as the clone screen sends it
+            # As the clone screen sends it: form.spec() (the body read by the contract),
+            # then jobs.submit.
+            clone = await client.jobs.submit(JobSpec.from_request(body))
             assert client.jobs.last_notices == []
             stored = Store(queued.data_dir).get_job(clone.id)
             assert stored is not None
@@ -189,9 +191,10 @@ async def test_a_clone_sends_every_option_of_the_job_again(queued: ServerProcess
         *LocalOptions.model_fields,
         *(name for names in METHOD_HPARAMS.values() for name in names),
     } - {"hyperparameters", "options"}
-    # OpenAI's alone (the local server refuses a reasoning effort and has no W&B):
-    # cloned from OpenAI's published jobs below.
-    assert every - covered == {"integrations", "reasoning_effort"}
+    # OpenAI's alone (the local server refuses a reasoning effort and a response format
+    # and has no W&B): cloned from OpenAI's published jobs below, and the response format
+    # through the form in tests/contract/test_job_spec.py.
+    assert every - covered == {"integrations", "reasoning_effort", "response_format"}
 
 
 def _openai_job(title: str) -> FineTuningJob:

@@ -88,6 +88,7 @@ def _trained_locally() -> tuple[dict[str, object], list[dict[str, object]]]:
     }
     checkpoints = [
         {
+            "id": f"ftckpt-{step}",
             "step_number": step,
             "fine_tuned_model_checkpoint": f"ft:SmolLM2-135M:local:reviews:abc123:ckpt-step-{step}",
             "metrics": {"train_loss": loss, "valid_loss": loss + 0.1, "full_valid_loss": loss},
@@ -102,11 +103,15 @@ async def test_a_local_jobs_results_lead_its_detail_at_80x24() -> None:
     the detail pane shows at 80x24 (on main they came after 30 rows of options)."""
     from textual.app import App, ComposeResult
 
+    from fttui.api.types import Checkpoint, FineTuningJob, parse
     from fttui.panes.convert import job_detail
 
     class Pane(App[None]):
         def compose(self) -> ComposeResult:
-            yield KeyValueTable(job_detail(*_trained_locally()))
+            job, checkpoints = _trained_locally()
+            yield KeyValueTable(
+                job_detail(parse(FineTuningJob, job), [parse(Checkpoint, c) for c in checkpoints])
+            )
 
     app = Pane()
     async with app.run_test(size=(78, 19)) as pilot:  # the pane inside its border
