@@ -214,7 +214,24 @@ def parse_json_calls(text: str) -> list[ToolCall]:
     return calls
 
 
-class OutputParser:
+class _StreamParser:
+    """What both output parsers share: text arrives in pieces (`feed`), the end of the
+    answer flushes what was held back (`finish`); `_step` reads the buffer."""
+
+    _buffer: str
+
+    def feed(self, text: str) -> Piece:
+        self._buffer += text
+        return self._step(final=False)
+
+    def finish(self) -> Piece:
+        return self._step(final=True)
+
+    def _step(self, final: bool) -> Piece:
+        raise NotImplementedError
+
+
+class OutputParser(_StreamParser):
     """Splits a model's output, fed piece by piece, into reasoning, content and tool calls.
 
     Streamed and whole answers are the same by construction: a whole answer is what
@@ -229,13 +246,6 @@ class OutputParser:
         self._call = ""  # the body of the tool call being read
         self.tool_calls: list[ToolCall] = []
         self.unparsed: list[str] = []  # tool-call blocks that were not valid calls
-
-    def feed(self, text: str) -> Piece:
-        self._buffer += text
-        return self._step(final=False)
-
-    def finish(self) -> Piece:
-        return self._step(final=True)
 
     def _step(self, final: bool) -> Piece:
         out = Piece()
@@ -341,7 +351,7 @@ def output_parser(
     return OutputParser(in_reasoning=in_reasoning, tool_parser=tool_parser if tools else None)
 
 
-class HarmonyParser:
+class HarmonyParser(_StreamParser):
     """Reads gpt-oss's output (text decoded with its special tokens, starting after the
     prompt's `<|start|>assistant`) into reasoning, content and tool calls, piece by
     piece; `feed`/`finish` return the same `Piece`s as `chat_format.OutputParser`.
@@ -359,13 +369,6 @@ class HarmonyParser:
         self._body = ""  # a call's arguments, read to its end
         self.tool_calls: list[ToolCall] = []
         self.unparsed: list[str] = []
-
-    def feed(self, text: str) -> Piece:
-        self._buffer += text
-        return self._step(final=False)
-
-    def finish(self) -> Piece:
-        return self._step(final=True)
 
     def _step(self, final: bool) -> Piece:
         out = Piece()
