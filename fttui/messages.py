@@ -9,7 +9,7 @@ opens the dialogs, so no pane imports `fttui.screens` (an import-linter contract
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from textual.message import Message
 
@@ -115,13 +115,21 @@ class PreviewWanted(Message):
 
 
 class EvalWanted(Message):
-    """Open the evaluation of `model` against `against` (its base) on `file_id`."""
+    """Open the evaluation of `model` against `against` (its base) on `file_id`
+    (scored by `grader`, a reinforcement job's, when the file is a reinforcement file)."""
 
-    def __init__(self, model: str, against: str | None, file_id: str | None) -> None:
+    def __init__(
+        self,
+        model: str,
+        against: str | None,
+        file_id: str | None,
+        grader: dict[str, Any] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.against = against
         self.file_id = file_id
+        self.grader = grader
 
 
 class ExportWanted(Message):

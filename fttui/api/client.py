@@ -2,7 +2,7 @@
 
 It owns one httpx connection pool; resources hang off it the way they do in the
 `openai` SDK (`client.files`, `client.jobs`, `client.models`, `client.completions`,
-`client.chat.completions`) so code reads the same against either.
+`client.chat.completions`, `client.graders`) so code reads the same against either.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import httpx
 from fttui.api._http import HTTP
 from fttui.api.errors import APIError, NotFoundError
 from fttui.api.files import Files
+from fttui.api.graders import Graders
 from fttui.api.inference import Chat, Completions, Models
 from fttui.api.jobs import Jobs
 from fttui.api.retry import RetryPolicy
@@ -99,6 +100,7 @@ class Client:
         self.models = Models(self._http)
         self.completions = Completions(self._http)
         self.chat = Chat(self._http)
+        self.graders = Graders(self._http)
         # Decided once per connection (`detect`): whether this is fttui's own server.
         self._detected: bool | None = None
         # Routes of the local server that answered 404 here: never asked again.

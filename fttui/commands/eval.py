@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -26,7 +27,16 @@ def eval_command(
     file: Annotated[
         Path | None,
         typer.Option(
-            "--file", "-f", help="validation JSONL (prompt/completion, chat or preference)"
+            "--file",
+            "-f",
+            help="validation JSONL (prompt/completion, chat, preference or reinforcement)",
+        ),
+    ] = None,
+    grader: Annotated[
+        Path | None,
+        typer.Option(
+            help="a reinforcement file's grader: a JSON file with OpenAI's grader object "
+            "(scored through the backend's graders/run)"
         ),
     ] = None,
     against: Annotated[
@@ -87,7 +97,8 @@ def eval_command(
     confusion matrix and, for two classes, AUROC/AUPRC from the first token's
     logprobs. Generation and chat files: exact match, token F1, answer lengths and
     the worst answers. Preference files: the share of pairs where the model finds the
-    preferred answer more likely. Results are kept per model and shown again with
+    preferred answer more likely. Reinforcement files (with --grader): the mean reward
+    of the answers, each scored by the grader. Results are kept per model and shown again with
     --last. Against OpenAI the cost is estimated and confirmed first.
 
     Example: [bold]fttui eval ft:my-model --file valid.jsonl --against SmolLM2-135M-Instruct[/]
@@ -105,8 +116,16 @@ def eval_command(
         fail("--file is required (the validation JSONL to evaluate on), or --last")
     if task not in (None, "classification", "generation"):
         fail(f"--task must be classification or generation, got {task!r}")
+    grader_obj = None
+    if grader is not None:
+        try:
+            grader_obj = json.loads(grader.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            fail(f"--grader {grader}: not a readable JSON file ({exc})")
+        if not isinstance(grader_obj, dict):
+            fail(f"--grader {grader}: must hold a JSON object (OpenAI's grader)")
     try:
-        data = ev.read(file, task)  # type: ignore[arg-type]
+        data = ev.read(file, task, grader=grader_obj)  # type: ignore[arg-type]
     except ev.EvalFileError as exc:
         fail(str(exc))
     if (against_profile or against_base_url or record_against or use_recorded) and not against:

@@ -120,6 +120,7 @@ async def compare(
         "file": str(file.path),
         "task": file.task,
         "shape": file.shape,
+        **({"grader": file.grader} if file.grader is not None else {}),
         "prompts": [i.shown() for i in file.items],
         "references": [i.reference for i in file.items],
         "runs": runs,
@@ -195,7 +196,19 @@ def render(report: dict[str, Any]) -> list[Any]:
                 )
             out.append(per)
             out.append(confusion_table(metrics["confusion"], run["model"]))
-        if metrics.get("worst"):
+        if metrics.get("worst") and "reward" in metrics["worst"][0]:
+            worst = Table(title=_plain(f"lowest rewards · {run['model']}"), title_justify="left")
+            for col in ("#", "prompt", "answer", "reward"):
+                worst.add_column(col, overflow="fold")
+            for w in metrics["worst"]:
+                worst.add_row(
+                    str(w["index"]),
+                    _plain(w["prompt"][-60:]),
+                    _plain((w["answer"] or w.get("error") or "")[:60]),
+                    _fmt(w["reward"]),
+                )
+            out.append(worst)
+        elif metrics.get("worst"):
             worst = Table(title=_plain(f"worst answers · {run['model']}"), title_justify="left")
             for col in ("#", "prompt", "reference", "answer", "F1"):
                 worst.add_column(col, overflow="fold")

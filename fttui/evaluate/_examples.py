@@ -6,7 +6,10 @@ match it):
 - chat (`messages`, the last one the assistant's reference answer): asked through
   `/v1/chat/completions` with the messages before it;
 - preference (OpenAI's DPO format: `input.messages`, `preferred_output`,
-  `non_preferred_output`): scored, not generated.
+  `non_preferred_output`): scored, not generated;
+- reinforcement (OpenAI's RFT format: `messages` ending with the user's turn, every
+  other key the grader's `item`): asked like chat, each answer scored by the job's
+  grader (OpenAI's `graders/run`): the `reward` task.
 
 A prompt/completion or chat file is a classification task when its references are a
 few short labels that repeat (at most 20 distinct, each of at most 3 words, each
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-Task = Literal["classification", "generation", "preference"]
+Task = Literal["classification", "generation", "preference", "reward"]
 # Stop sequences the legacy guide suggests ending completions with: when every
 # reference ends with the same one, it is the stop sequence and not part of the answer.
 KNOWN_STOPS = (" END", "\n\n", "\n", " ###", "###")
@@ -37,6 +40,7 @@ class Item:
     messages: list[dict[str, Any]] | None = None  # chat and preference files
     reference: str = ""
     rejected: str = ""  # preference files: the non-preferred answer
+    fields: dict[str, Any] = field(default_factory=dict)  # reinforcement: the grader's item
 
     def shown(self) -> str:
         """The question as a person reads it (the last user message for chat)."""
@@ -49,10 +53,11 @@ class Item:
 @dataclass
 class EvalFile:
     path: Path
-    shape: Literal["prompt_completion", "chat", "preference"]
+    shape: Literal["prompt_completion", "chat", "preference", "reinforcement"]
     task: Task
     items: list[Item] = field(default_factory=list)
     stop: str | None = None
+    grader: dict[str, Any] | None = None  # the reward task's grader (OpenAI's object)
 
     @property
     def labels(self) -> list[str]:
@@ -82,6 +87,19 @@ def _item(row: Any, shape: str, where: str) -> Item:
                 f"{where}: the last message must be the assistant's (the reference answer)"
             )
         return Item(messages=messages[:-1], reference=_content(last, f"{where} messages[-1]"))
+    if shape == "reinforcement":
+        messages = row.get("messages")
+        if not isinstance(messages, list) or not messages:
+            raise EvalFileError(f"{where}: 'messages' must be a non-empty list")
+        last = messages[-1]
+        if not isinstance(last, dict) or last.get("role") != "user":
+            raise EvalFileError(
+                f"{where}: the last message must be the user's (a reinforcement example has "
+                "no reference answer: the grader scores the model's)"
+            )
+        _content(last, f"{where} messages[-1]")
+        fields = {k: v for k, v in row.items() if k != "messages"}
+        return Item(messages=messages, reference=json.dumps(fields), fields=fields)
     inp = row.get("input")
     messages = inp.get("messages") if isinstance(inp, dict) else None
     if not isinstance(messages, list) or not messages:
@@ -103,7 +121,10 @@ def _shape(row: Any) -> str:
         if "prompt" in row and "completion" in row:
             return "prompt_completion"
         if "messages" in row:
-            return "chat"
+            messages = row["messages"]
+            last = messages[-1] if isinstance(messages, list) and messages else None
+            user_last = isinstance(last, dict) and last.get("role") == "user"
+            return "reinforcement" if user_last else "chat"
         if "preferred_output" in row:
             return "preference"
     return ""
@@ -118,8 +139,16 @@ def looks_like_classification(references: list[str]) -> bool:
     )
 
 
-def read(path: Path, task: Task | None = None, stop: str | None = None) -> EvalFile:
-    """Read and check `path`; raises EvalFileError naming the first bad line."""
+def read(
+    path: Path,
+    task: Task | None = None,
+    stop: str | None = None,
+    grader: dict[str, Any] | None = None,
+) -> EvalFile:
+    """Read and check `path`; raises EvalFileError naming the first bad line.
+
+    `grader`: a reinforcement job's grader, which a reinforcement file needs (its
+    examples have no reference answer to compare with)."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -138,8 +167,9 @@ def read(path: Path, task: Task | None = None, stop: str | None = None) -> EvalF
             shape = _shape(row)
             if not shape:
                 raise EvalFileError(
-                    f"{where}: not a prompt/completion, chat ('messages') or preference "
-                    "('input', 'preferred_output', 'non_preferred_output') example"
+                    f"{where}: not a prompt/completion, chat or reinforcement ('messages') "
+                    "or preference ('input', 'preferred_output', 'non_preferred_output') "
+                    "example"
                 )
         items.append(_item(row, shape, where))
     if not items:
@@ -152,6 +182,19 @@ def read(path: Path, task: Task | None = None, stop: str | None = None) -> EvalF
     if stop:
         for i in items:
             i.reference = i.reference.removesuffix(stop)
+    if shape == "reinforcement":
+        if grader is None:
+            raise EvalFileError(
+                f"{path}: a reinforcement file (messages ending with the user's turn) has no "
+                "reference answers; its answers are scored by a grader: evaluate it from its "
+                "reinforcement job (the TUI's `e`) or give one with --grader"
+            )
+        return EvalFile(path=path, shape="reinforcement", task="reward", items=items, grader=grader)
+    if grader is not None:
+        raise EvalFileError(
+            f"{path}: a grader scores reinforcement files (messages ending with the user's "
+            f"turn); this is a {shape.replace('_', '/')} file"
+        )
     if shape == "preference":
         chosen_task: Task = "preference"
     elif task is not None:

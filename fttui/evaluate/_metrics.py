@@ -121,5 +121,36 @@ def preference(chosen: list[float], rejected: list[float]) -> dict[str, Any]:
     }
 
 
+def reward(
+    rewards: list[float],
+    errors: list[str | None],
+    prompts: list[str],
+    predictions: list[str],
+    worst: int = 5,
+) -> dict[str, Any]:
+    """A grader's rewards: their mean (OpenAI's `valid_reward_mean` for a reinforcement
+    job), the share of full marks, the answers the grader failed on, the worst answers."""
+    n = max(1, len(rewards))
+    order = sorted(range(len(rewards)), key=lambda i: (rewards[i], i))
+    return {
+        "examples": len(rewards),
+        "mean_reward": sum(rewards) / n,
+        "full_reward": sum(r >= 1.0 for r in rewards) / n,
+        "grader_errors": sum(e is not None for e in errors),
+        "rewards": rewards,
+        "worst": [
+            {
+                "index": i,
+                "prompt": prompts[i],
+                "answer": predictions[i],
+                "reward": rewards[i],
+                **({"error": errors[i]} if errors[i] else {}),
+            }
+            for i in order[:worst]
+            if rewards[i] < 1.0
+        ],
+    }
+
+
 def probability(logprob: float | None) -> float:
     return 0.0 if logprob is None else math.exp(logprob)

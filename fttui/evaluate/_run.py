@@ -21,6 +21,9 @@ from fttui.evaluate import _metrics
 from fttui.evaluate._examples import EvalFile, Item
 
 PROMPTS_PER_REQUEST = 16
+# A reinforcement file's answers: as long as the local trainer lets an answer be
+# (fttui.train.rft.MAX_NEW_TOKENS), so the answers scored are those it trained.
+REWARD_MAX_TOKENS = 64
 Progress = Callable[[int, int], None]
 
 
@@ -39,6 +42,8 @@ def max_tokens_for(file: EvalFile) -> int:
     """Room for the longest reference (about 4 characters a token, plus slack)."""
     if file.task == "classification":
         return max(1, min(16, max(len(i.reference) for i in file.items) // 2 + 2))
+    if file.task == "reward":
+        return REWARD_MAX_TOKENS
     longest = max(len(i.reference) for i in file.items)
     return max(16, min(1024, longest // 2 + 16))
 
@@ -183,6 +188,31 @@ def score(
     return _metrics.generation(references, predictions, [i.shown() for i in file.items], worst)
 
 
+async def reward_scores(
+    client: Any, file: EvalFile, texts: list[str], *, concurrency: int = 8, worst: int = 5
+) -> dict[str, Any]:
+    """Each answer scored by the file's grader through the backend's `graders/run`
+    (OpenAI's, and the local server's with the same code a job grades with)."""
+    assert file.grader is not None
+
+    def job(k: int) -> Callable[[], Awaitable[dict[str, Any]]]:
+        return lambda: client.graders.run(file.grader, texts[k], file.items[k].fields)
+
+    results = await _bounded(concurrency, [job(k) for k in range(len(texts))])
+    rewards = [float(r.get("reward") or 0.0) for r in results]
+    errors = [_grader_error(r) for r in results]
+    return _metrics.reward(rewards, errors, [i.shown() for i in file.items], texts, worst)
+
+
+def _grader_error(result: dict[str, Any]) -> str | None:
+    """What went wrong grading one answer (OpenAI's error flags), or None."""
+    if result.get("error"):
+        return str(result["error"])
+    flags = (result.get("metadata") or {}).get("errors") or {}
+    raised = [k for k, v in flags.items() if v is True]
+    return ", ".join(raised) if raised else None
+
+
 async def preference_scores(
     client: Any, model: str, file: EvalFile, *, concurrency: int = 8
 ) -> dict[str, Any]:
@@ -245,7 +275,10 @@ async def evaluate(
             max_tokens=max_tokens,
             progress=progress,
         )
-        metrics = score(file, got, positive)
+        if file.task == "reward":
+            metrics = await reward_scores(client, file, got.texts, concurrency=concurrency)
+        else:
+            metrics = score(file, got, positive)
         texts = got.texts
         usage = {"prompt_tokens": got.prompt_tokens, "completion_tokens": got.completion_tokens}
         latencies = sorted(got.latencies)

@@ -80,6 +80,9 @@ def summary_names(metrics: dict[str, Any]) -> list[str]:
         "reference_mean_words",
         "prefers_chosen",
         "mean_margin",
+        "mean_reward",
+        "full_reward",
+        "grader_errors",
     ]
     return [n for n in order if isinstance(metrics.get(n), (int, float))]
 

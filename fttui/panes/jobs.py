@@ -335,14 +335,17 @@ class JobsPane(Pane):
                 "has seen it); name another file in the dialog",
                 severity="warning",
             )
+        # A reinforcement job's answers are scored by its own grader.
+        grader = job.method_config.get("grader") if job.method_type == "reinforcement" else None
+        grader = grader if isinstance(grader, dict) else None
         if job.fine_tuned_model:
-            self.post_message(EvalWanted(job.fine_tuned_model, job.model, file_id))
+            self.post_message(EvalWanted(job.fine_tuned_model, job.model, file_id, grader))
             return
         self.notify(
             f"{job.id} has no fine-tuned model yet; evaluating its base model {job.model}",
             severity="warning",
         )
-        self.post_message(EvalWanted(job.model, None, file_id))
+        self.post_message(EvalWanted(job.model, None, file_id, grader))
 
     def export_selected(self) -> None:
         """Ask for the export of the selected job's fine-tuned model."""

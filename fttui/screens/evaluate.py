@@ -63,12 +63,15 @@ class EvalScreen(ModalScreen[None]):
         *,
         against: str | None = None,
         file: str | None = None,
+        grader: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.client = client
         self.model = model
         self.against = against
         self.file = file
+        # A reinforcement job's grader: scores the answers to a reinforcement file.
+        self.grader = grader
         self.report: dict[str, Any] | None = None
         #: The run whose cost the user was shown: a second ctrl+s starts it.
         self._costed: tuple[str, str, str] | None = None
@@ -156,7 +159,7 @@ class EvalScreen(ModalScreen[None]):
             if path is None:
                 return
             try:
-                data = await asyncio.to_thread(ev.read, path)
+                data = await asyncio.to_thread(ev.read, path, grader=self.grader)
             except ev.EvalFileError as exc:
                 self._status(str(exc), "red")
                 return
@@ -240,7 +243,11 @@ class EvalScreen(ModalScreen[None]):
             zip(report["prompts"], report["references"], strict=True)
         ):
             answers = [r["answers"][k] if k < len(r["answers"]) else "" for r in runs]
-            cells = [_cell(a, right=a.strip() == reference.strip()) for a in answers]
+            # A grader's full marks where there is one, else the reference's words.
+            cells = [
+                _cell(a, right=_right(run, k, a, reference))
+                for run, a in zip(runs, answers, strict=True)
+            ]
             table.add_row(Text(str(k)), _cell(prompt[-CELL:]), _cell(reference), *cells)
 
     def action_examples(self) -> None:
@@ -271,6 +278,13 @@ class _Tracker:
         self.say(done, total)
         if done >= total:
             self.turn += 1
+
+
+def _right(run: dict[str, Any], k: int, answer: str, reference: str) -> bool:
+    rewards = run["metrics"].get("rewards")
+    if isinstance(rewards, list) and k < len(rewards):
+        return bool(rewards[k] >= 1.0)
+    return answer.strip() == reference.strip()
 
 
 def _cell(text: str, right: bool | None = None) -> Text:

@@ -346,7 +346,11 @@ class MainScreen(Screen[None]):
         from fttui.screens.evaluate import EvalScreen
 
         screen = EvalScreen(
-            self.backend.client, message.model, against=message.against, file=message.file_id
+            self.backend.client,
+            message.model,
+            against=message.against,
+            file=message.file_id,
+            grader=message.grader,
         )
         self.app.push_screen(screen)
 

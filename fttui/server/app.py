@@ -20,7 +20,7 @@ from fttui.server.errors import install_handlers
 from fttui.server.limits import RequestLimits
 from fttui.server.local_runner import LocalProcessRunner
 from fttui.server.openapi_errors import ERROR_RESPONSES
-from fttui.server.routes import extras, files, jobs, legacy, models, trainer
+from fttui.server.routes import extras, files, graders, jobs, legacy, models, trainer
 from fttui.server.scheduler import Runner, Scheduler
 from fttui.server.settings import Settings
 from fttui.store.db import Store
@@ -84,7 +84,7 @@ def create_app(settings: Settings, runner: Runner | None = None) -> FastAPI:
     # The inference routes (/v1/completions, /v1/chat/completions, and /v1/responses,
     # the Responses API's subset with the same engine) are always there; without the
     # training engine installed they answer 503 naming the fix.
-    routers = (files, jobs, models, legacy, extras, routes_inference, routes_responses)
+    routers = (files, jobs, graders, models, legacy, extras, routes_inference, routes_responses)
     for module in routers:
         app.include_router(module.router, prefix="/v1", responses=ERROR_RESPONSES)
     # The internal trainer API: per-job tokens, outside /v1 and the OpenAPI schema.

@@ -55,7 +55,12 @@ def _bad(path: str, message: str) -> APIError:
 
 
 def check_grader(
-    store: Store, registry: dict[str, BaseModelSpec], obj: Any, *, base: str | None = None
+    store: Store,
+    registry: dict[str, BaseModelSpec],
+    obj: Any,
+    *,
+    base: str | None = None,
+    path: str = PATH,
 ) -> tuple[dict[str, Any], list[str]]:
     """(the grader object as sent, notes for the job's events); APIError naming the field.
 
@@ -64,23 +69,23 @@ def check_grader(
     if obj is None:
         raise APIError(
             400,
-            f"{PATH} is required for a reinforcement job: the grader that scores each answer",
-            param=PATH,
+            f"{path} is required for a reinforcement job: the grader that scores each answer",
+            param=path,
             code="missing_required_parameter",
         )
     try:
-        grader = parse_grader(obj, PATH)
+        grader = parse_grader(obj, path)
     except GraderError as exc:
         raise _bad(exc.path, exc.message) from None
     notes: list[str] = []
-    for field, ref in template_references(grader, PATH):
+    for field, ref in template_references(grader, path):
         if ref.namespace == "sample" and ref.top not in ("output_text", "output_json"):
             raise _bad(
                 field,
                 f"{{{{{ref.text}}}}}: the local engine samples plain text; it fills "
                 "sample.output_text and sample.output_json only",
             )
-    for where, sub in _paths(obj, grader):
+    for where, sub in _paths(obj, grader, path):
         if isinstance(sub, TextSimilarityGrader) and sub.evaluation_metric not in LOCAL_METRICS:
             why = (
                 "needs an embedding model, and the local server has none"
@@ -108,16 +113,16 @@ def check_grader(
     return obj, notes
 
 
-def _paths(obj: dict[str, Any], grader: Any) -> list[tuple[str, Any]]:
+def _paths(obj: dict[str, Any], grader: Any, path: str) -> list[tuple[str, Any]]:
     """(field path as sent, grader) for the grader or each grader of a multi grader."""
     raw = obj.get("graders")
     if grader.type != "multi":
-        return [(PATH, grader)]
+        return [(path, grader)]
     if isinstance(raw, dict) and not isinstance(raw.get("type"), str):
-        return list(iter_graders(grader, PATH))
+        return list(iter_graders(grader, path))
     if isinstance(raw, list):
-        return [(f"{PATH}.graders[{i}]", sub) for i, sub in enumerate(grader.graders.values())]
-    return [(f"{PATH}.graders", sub) for sub in grader.graders.values()]
+        return [(f"{path}.graders[{i}]", sub) for i, sub in enumerate(grader.graders.values())]
+    return [(f"{path}.graders", sub) for sub in grader.graders.values()]
 
 
 def _check_judge(

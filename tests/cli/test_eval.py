@@ -75,6 +75,47 @@ def test_eval_names_the_bad_line(cli_server: ServerProcess, tmp_path: Path) -> N
     assert "bad.jsonl line 2" in ran.err and "not valid JSON" in ran.err
 
 
+def test_eval_scores_a_reinforcement_file_with_its_grader(
+    cli_server: ServerProcess, tmp_path: Path
+) -> None:
+    """A reinforcement file (messages ending with the user's turn, the grader's fields
+    beside them) has no reference answers: `--grader` scores each answer through the
+    server's graders/run; without it the file is refused naming what is missing."""
+    rows = [
+        {"messages": [{"role": "user", "content": f"Say {w}"}], "word": w}
+        for w in ("cat", "dog", "owl")
+    ]
+    valid = tmp_path / "rft.jsonl"
+    valid.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    grader = tmp_path / "grader.json"
+    grader.write_text(
+        json.dumps(
+            {
+                "type": "python",
+                "name": "len",
+                "source": "def grade(sample, item):\n"
+                "    return 1.0 if item['word'] in sample['output_text'] else 0.25\n",
+            }
+        )
+    )
+    base = cli_server.base_url
+    ran = fttui("eval", "tiny-test", "--file", str(valid), "--grader", str(grader), "--json",
+                base_url=base)  # fmt: skip
+    assert ran.code == 0, ran.err
+    report = json.loads(ran.out)
+    assert report["task"] == "reward"
+    run = report["runs"][0]
+    # The tiny random model does not say the word: 0.25 each, as the grader says.
+    want = [1.0 if r["word"] in a else 0.25 for r, a in zip(rows, run["answers"], strict=True)]
+    assert run["metrics"]["rewards"] == want
+    assert run["metrics"]["mean_reward"] == sum(want) / 3
+    assert run["metrics"]["grader_errors"] == 0
+
+    refused = fttui("eval", "tiny-test", "--file", str(valid), base_url=base)
+    assert refused.code == 2
+    assert "reinforcement file" in refused.err and "--grader" in refused.err
+
+
 @pytest.mark.long
 @pytest.mark.timeout(5400)
 def test_eval_shows_the_gain_on_the_default_model(

@@ -215,3 +215,55 @@ def test_a_supervised_job_refuses_a_reinforcement_file(
     assert job["status"] == "failed"
     assert job["error"]["code"] == "method_mismatch"
     assert "reinforcement" in job["error"]["message"]
+
+
+def test_run_grader_scores_a_sample_as_openai_answers(sdk: openai.OpenAI) -> None:
+    """OpenAI's `fine_tuning.alpha.graders.run` on the spec's grader examples: the same
+    grading code as a job, the answer OpenAI's RunGraderResponse."""
+    run = sdk.fine_tuning.alpha.graders.run
+    examples = SPEC["schema_examples"]
+    hit = run(grader=examples["GraderStringCheck"], model_sample="42", item={"label": "42"})
+    miss = run(grader=examples["GraderStringCheck"], model_sample="41", item={"label": "42"})
+    assert (hit.reward, miss.reward) == (1.0, 0.0)
+    assert hit.metadata.type == "string_check" and not any(
+        v for v in hit.metadata.errors.model_dump().values() if isinstance(v, bool)
+    )
+    close = run(
+        grader=examples["GraderTextSimilarity"], model_sample="fuzzy", item={"label": "fuzzy wuzzy"}
+    )
+    assert 0.5 < close.reward < 1.0
+    # The python grader runs in the sandbox.
+    py = run(grader=examples["GraderPython"], model_sample="cat", item={"label": "cat"})
+    assert py.reward == 1.0
+    failing = {**examples["GraderPython"], "source": "def grade(sample, item):\n    return 1 / 0\n"}
+    broken = run(grader=failing, model_sample="cat", item={"label": "cat"})
+    assert broken.reward == 0.0 and broken.metadata.errors.python_grader_runtime_error
+    assert "ZeroDivisionError" in (broken.metadata.errors.python_grader_runtime_error_details or "")
+    multi = {
+        "type": "multi",
+        "name": "m",
+        "graders": {"exact": examples["GraderStringCheck"]},
+        "calculate_output": "0.5 * exact + 0.25",
+    }
+    both = run(grader=multi, model_sample="7", item={"label": "7"})
+    assert both.reward == 0.75 and both.sub_rewards == {"exact": 1.0}
+
+
+def test_run_grader_refuses_what_it_cannot_run_naming_the_field(api: httpx.Client) -> None:
+    url = "/fine_tuning/alpha/graders/run"
+    examples = SPEC["schema_examples"]
+    # OpenAI's own run-grader example: a score_model judge (gpt-5-mini).
+    resp = api.post(url, json=SPEC["run_grader_requests"][0])
+    assert_openai_error(resp, 400, param="grader.model")
+    judge = {**SPEC["run_grader_requests"][0]["grader"], "model": MODEL}
+    resp = api.post(url, json={"grader": judge, "model_sample": "x"})
+    assert_openai_error(resp, 400, param="grader.type")
+    bad = {**examples["GraderStringCheck"], "operation": "contains"}
+    resp = api.post(url, json={"grader": bad, "model_sample": "x"})
+    assert_openai_error(resp, 400, param="grader.operation")
+    resp = api.post(url, json={"grader": examples["GraderStringCheck"]})
+    assert_openai_error(resp, 400, param="model_sample")
+    resp = api.post(
+        url, json={"grader": examples["GraderStringCheck"], "model_sample": "x", "n": 2}
+    )
+    assert_openai_error(resp, 400, param="n")

@@ -1,10 +1,13 @@
 """A reinforcement job made in the TUI's form and trained by the local server (the tiny
 model, for real): the form sends OpenAI's method object with the grader typed into it,
-the job is followed to the end, and the reward curves (train and validation reward
-means, per step) come from the job's own metrics."""
+the job is followed to the end, the reward curves (train and validation reward
+means, per step) come from the job's own metrics, and the fine-tuned model is
+evaluated against its base in the eval view (`e`), its answers scored by the job's
+own grader."""
 
 from __future__ import annotations
 
+import io
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,8 +16,10 @@ from typing import Any
 import httpx
 import pytest
 from conftest import ServerProcess, free_port, register_tiny_model
-from textual.widgets import Input, Select, TextArea
+from rich.console import Console
+from textual.widgets import DataTable, Input, Select, Static, TextArea
 
+from fttui.screens.evaluate import EvalScreen
 from fttui.screens.job_form import JobFormScreen
 from fttui.screens.main import MainScreen
 from widgets import EventLog, HyperparamForm, MetricsPanel
@@ -133,3 +138,49 @@ async def test_a_reinforcement_job_from_the_form_trains_and_plots_its_rewards(
         assert all(0.0 <= v <= 1.0 for v in valid_values + series["train_reward_mean"][1])
         # The grader's own score series too, named by the grader's name.
         assert "train_score/close" in series
+
+        # -- evaluated: `e` opens the eval view on the validation file, scored by the
+        # job's grader through the server's graders/run.
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EvalScreen), what="eval view")
+        screen = app.screen
+        assert isinstance(screen, EvalScreen)
+        assert screen.grader == GRADER
+        assert screen.query_one("#eval-model", Input).value == done["fine_tuned_model"]
+        assert screen.query_one("#eval-file", Input).value == valid
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: screen.report is not None, timeout=120, what="report")
+        assert screen.report is not None and screen.report["task"] == "reward"
+        base, tuned = screen.report["runs"]
+        assert (base["model"], tuned["model"]) == ("tiny-test", done["fine_tuned_model"])
+        for run in (base, tuned):
+            metrics = run["metrics"]
+            assert metrics["examples"] == 2 and metrics["grader_errors"] == 0
+            # fuzzy_match of each answer to "aaaa", as the grader itself scores it.
+            want = [_fuzzy(a, "aaaa") for a in run["answers"]]
+            assert metrics["rewards"] == pytest.approx(want)
+            assert metrics["mean_reward"] == pytest.approx(sum(want) / 2)
+        shown = _text(screen.query_one("#eval-report", Static))
+        for words in (
+            "reward",
+            "mean_reward",
+            "full_reward",
+            "tiny-test",
+            done["fine_tuned_model"],
+        ):
+            assert words in shown, words
+        await pilot.press("ctrl+e")
+        examples = screen.query_one("#eval-examples", DataTable)
+        assert examples.display and examples.row_count == 2
+
+
+def _text(static: Static) -> str:
+    out = Console(width=150, file=io.StringIO(), color_system=None)
+    out.print(static.content)
+    return out.file.getvalue()  # type: ignore[attr-defined,no-any-return]
+
+
+def _fuzzy(answer: str, want: str) -> float:
+    from rapidfuzz import fuzz
+
+    return float(fuzz.ratio(answer, want)) / 100.0
