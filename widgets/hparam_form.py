@@ -69,7 +69,13 @@ FORMAT_NAMES = {
 #: The local trainer's options (`fttui.core.job_spec.LOCAL_PARAMS`) the form does not
 #: offer: sent from the CLI or the API (tests/contract/test_job_spec.py holds the form
 #: to its contract: each option is a field or named here).
-OPTIONS_NOT_IN_FORM = ("prompt_loss_weight", "lora_rank", "lora_alpha", "lora_dropout")
+OPTIONS_NOT_IN_FORM = (
+    "prompt_loss_weight",
+    "lora_rank",
+    "lora_alpha",
+    "lora_dropout",
+    "stored_dtype",
+)
 #: The local trainer's numeric options the form offers (local server only).
 LOCAL_NUMBERS = tuple(name for name in LOCAL_PARAMS if name not in OPTIONS_NOT_IN_FORM)
 

@@ -46,6 +46,7 @@ __all__ = [
     "METHODS",
     "METHOD_HPARAMS",
     "RANGES",
+    "STORED_DTYPES",
     "DpoHyperparameters",
     "JobSpec",
     "JobSpecError",
@@ -70,6 +71,10 @@ Method = Literal["supervised", "dpo", "reinforcement"]
 METHODS: tuple[str, ...] = ("supervised", "dpo", "reinforcement")
 TrainingMethod = Literal["full", "lora", "qlora"]
 TRAINING_METHODS: tuple[str, ...] = ("full", "lora", "qlora")
+# The number format the final model's weights are stored in (`auto`: the trainer's
+# rule, fttui/train/stored_dtype.py); checkpoints stay float32 for an exact resume.
+StoredDtype = Literal["auto", "float32", "bfloat16"]
+STORED_DTYPES: tuple[str, ...] = ("auto", "float32", "bfloat16")
 REASONING_EFFORTS: tuple[str, ...] = ("default", "low", "medium", "high")
 
 
@@ -177,6 +182,7 @@ EXTRA_HPARAMS: tuple[str, ...] = (
     *_CLASSIFICATION,
     "prompt_loss_weight",
     "training_method",
+    "stored_dtype",
     *(name for name in LOCAL_PARAMS if name != "prompt_loss_weight"),
 )
 # Options that only mean something for supervised jobs (a DPO job has no completion
@@ -327,6 +333,7 @@ class LocalOptions(_Frozen):
     classification_n_classes: int | None = None
     classification_positive_class: str | None = None
     classification_betas: list[float] | None = None
+    stored_dtype: StoredDtype | None = None
 
     def asked(self) -> dict[str, Any]:
         """The options that were set, by their wire names (the job's `extra`)."""
@@ -677,6 +684,15 @@ def _check_options(hp: dict[str, Any], has_validation: bool, where: dict[str, st
                 p("training_method"),
             )
         extra["training_method"] = method
+    stored = hp.get("stored_dtype")
+    if stored is not None:
+        if stored not in STORED_DTYPES:
+            raise _bad(
+                f"stored_dtype {_quote(stored)} is not supported; use "
+                f"{', '.join(map(repr, STORED_DTYPES))} (the final model's number format)",
+                p("stored_dtype"),
+            )
+        extra["stored_dtype"] = stored
     for param in LOCAL_PARAMS.values():
         value = hp.get(param.name)
         if value is None:
@@ -829,6 +845,7 @@ def _local_schema(method: str) -> dict[str, Any]:
     """The local options a `method` job takes, as JSON Schema properties."""
     props: dict[str, Any] = {
         "training_method": {"enum": [*TRAINING_METHODS, None]},
+        "stored_dtype": {"enum": [*STORED_DTYPES, None]},
         **{p.name: _nullable(p.schema()) for p in LOCAL_PARAMS.values() if method in p.methods},
     }
     if method == "supervised":

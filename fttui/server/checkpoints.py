@@ -114,6 +114,91 @@ def link_duplicates(store: Store, job_id: str, directory: Path, files: list[dict
     return shared
 
 
+def _rounded_copy(narrow: Path, wide: Path) -> bool:
+    """Whether safetensors file `wide` (float32) holds the same tensors as `narrow`
+    once each is rounded to `narrow`'s narrower float format, bit for bit."""
+    import torch
+    from safetensors import safe_open
+
+    with safe_open(str(narrow), "pt") as small, safe_open(str(wide), "pt") as big:
+        keys = list(small.keys())
+        if set(keys) != set(big.keys()):
+            return False
+        for key in keys:
+            a, b = small.get_tensor(key), big.get_tensor(key)
+            if b.dtype != torch.float32 or a.dtype not in (torch.bfloat16, torch.float16):
+                return False
+            if a.shape != b.shape or not torch.equal(b.to(a.dtype), a):
+                return False
+    return True
+
+
+def _config_but_dtype(a: Path, b: Path) -> bool:
+    """Whether two config.json files say the same but for the weights' format."""
+    try:
+        one, two = json.loads(a.read_text()), json.loads(b.read_text())
+    except (OSError, ValueError):
+        return False
+    for config in (one, two):
+        config.pop("dtype", None)
+        config.pop("torch_dtype", None)
+    return bool(one == two)
+
+
+def share_rounded_weights(
+    store: Store, job_id: str, directory: Path, files: list[dict[str, Any]]
+) -> int:
+    """A final model stored narrower than float32 (its `stored_dtype`) is its last
+    checkpoint's float32 weights rounded. Once the model is committed the job has
+    trained its last step: no resume needs that checkpoint's float32 weights (a
+    resume from the last step trains nothing and saves the same model), so the
+    checkpoint's weights (and its config, which differs only in the format) become
+    hard links to the model's, proved equal tensor by tensor after rounding. The job
+    then holds one copy of its weights, in the narrower format; serving or
+    downloading that checkpoint gives the final model's answers. Earlier checkpoints
+    keep their float32 weights. Returns the bytes freed."""
+    freed = 0
+    by_name = {str(f["name"]): f for f in files}
+    weights = [n for n in by_name if n.endswith(".safetensors")]
+    if not weights:
+        return 0
+    for row in store.job_checkpoints(job_id):
+        ckpt = store.data_dir / row["path"]
+        manifest = _files(ckpt)
+        names = {str(f["name"]) for f in manifest}
+        if not set(weights) <= names:
+            continue
+        try:
+            if any(os.path.samefile(ckpt / n, directory / n) for n in weights):
+                continue
+            if not all(_rounded_copy(directory / n, ckpt / n) for n in weights):
+                continue
+            linked = list(weights)
+            if "config.json" in names and _config_but_dtype(
+                ckpt / "config.json", directory / "config.json"
+            ):
+                linked.append("config.json")
+            for name in linked:
+                freed += (ckpt / name).stat().st_size
+                link = ckpt / f".{name}.link"
+                link.unlink(missing_ok=True)
+                os.link(directory / name, link)
+                os.replace(link, ckpt / name)
+        except (OSError, ValueError) as exc:
+            log.info("kept the float32 weights of %s: %s", ckpt, exc)
+            continue
+        updated = [
+            {**f, "bytes": by_name[f["name"]]["bytes"], "sha256": by_name[f["name"]]["sha256"]}
+            if f["name"] in linked
+            else f
+            for f in manifest
+        ]
+        _write_manifest(ckpt, updated)
+        store.update_checkpoint(row["id"], bytes=directory_bytes(ckpt))
+        log.info("checkpoint %s now shares the model's %s weights", ckpt, ", ".join(linked))
+    return freed
+
+
 def own_bytes(store: Store, job_id: str | None, directory: Path) -> int:
     """Bytes of a model's files that none of its job's checkpoints shares."""
     shared: set[tuple[int, int]] = set()

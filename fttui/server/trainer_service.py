@@ -619,7 +619,9 @@ def _model(store: Store, job_id: str, report: dict[str, Any]) -> None:
         return  # cancelled while the model was uploading: it is not kept
     target = store.models_dir / safe_dir_name(name)
     files = _commit(store, job_id, report, target)
-    # Stored once: the weights the last checkpoint already holds become a link to them.
+    # Stored once: a model stored narrower than float32 becomes its last checkpoint's
+    # weights, and the weights the last checkpoint already holds become a link to them.
+    checkpoints.share_rounded_weights(store, job_id, target, files)
     checkpoints.link_duplicates(store, job_id, target, files)
     if store.get_model(name) is None:
         store.add_model(

@@ -44,7 +44,7 @@ def _field_value(field: Any) -> Any:
 def write_gguf(model_dir: Path, source_gguf: Path, target: Path, *, f16: bool = False) -> Path:
     """Write `model_dir`'s safetensors weights as `target`, with `source_gguf`'s metadata."""
     import gguf
-    from safetensors.numpy import load_file
+    from safetensors.torch import load_file
 
     reader = gguf.GGUFReader(str(source_gguf))
     arch = str(_field_value(reader.fields["general.architecture"]))
@@ -52,7 +52,8 @@ def write_gguf(model_dir: Path, source_gguf: Path, target: Path, *, f16: bool = 
         raise GGUFExportError(f"GGUF export knows the llama architecture only, not {arch!r}")
     weights: dict[str, np.ndarray] = {}
     for file in sorted(model_dir.glob("*.safetensors")):
-        weights.update(load_file(str(file)))
+        # Read through torch: a model stored in bfloat16 has no numpy dtype.
+        weights.update({k: v.float().numpy() for k, v in load_file(str(file)).items()})
     if not weights:
         raise GGUFExportError(f"{model_dir} holds no safetensors weights")
     blocks = int(_field_value(reader.fields[f"{arch}.block_count"]))

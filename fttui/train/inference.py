@@ -50,6 +50,17 @@ __all__ = [
 _REPLACEMENT = "\ufffd"  # what decode() shows for an incomplete UTF-8 sequence
 
 
+def _load_dtype(device_type: str) -> Any:
+    """The format a model answers in: its own (`auto`) where the hardware computes in
+    it, float32 on a CPU without native bf16 (AMX or AVX512-BF16), where a model
+    stored in bfloat16 would run emulated and many times slower."""
+    from fttui.train.precision import cpu_bf16_features
+
+    if device_type == "cpu" and not cpu_bf16_features():
+        return torch.float32
+    return "auto"
+
+
 class ContextTooLong(ValueError):
     """Prompt plus max_tokens do not fit the model's context window."""
 
@@ -488,7 +499,9 @@ class InferenceEngine:
             ref = resolve(self.store, name)
             location = ensure_local(self.store, ref)
             device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-            model: Any = AutoModelForCausalLM.from_pretrained(location)
+            model: Any = AutoModelForCausalLM.from_pretrained(
+                location, dtype=_load_dtype(device.type)
+            )
             model = model.to(device).eval()
             tokenizer = AutoTokenizer.from_pretrained(location)
             limit = (

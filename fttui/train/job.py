@@ -55,6 +55,8 @@ from fttui.train.models import ModelUnavailable, UnknownModel, base_location
 from fttui.train.plan import PlanError, finish_plan, load_model, model_to_save, plan_loading
 from fttui.train.precision import PrecisionError
 from fttui.train.results import ResultsCsv, metrics_event_data
+from fttui.train.stored_dtype import FLOAT32, published_dtype
+from fttui.train.stored_dtype import choose as choose_stored_dtype
 
 if TYPE_CHECKING:
     from fttui.train.dpo import DPOObjective
@@ -109,6 +111,8 @@ class JobRun:
         self.csv: ResultsCsv | None = None
         self.model: Any = None
         self.model_name = ""
+        # (dtype the final model is stored in, why): set once the base model is known.
+        self.stored_dtype: tuple[str, str] = (FLOAT32, "no base model was read")
         self.results_sent = False
         self.resume_reference: dict[str, Any] | None = None
         self.closed = False  # the closing reports were flushed (cancel, pause)
@@ -439,6 +443,12 @@ class JobRun:
             weights = None if resume.adapter_dir else str(directory)
         plan = plan_loading(base, device.type, method, location)
         model, tokenizer = load_model(location, plan, device, weights=weights)
+        # The final model's format (checkpoints stay float32 for an exact resume).
+        from_gguf = base.kind == "gguf" and not spec.get("continue_from")
+        published = published_dtype(
+            base.source if from_gguf else location, base.gguf_file if from_gguf else None
+        )
+        self.stored_dtype = choose_stored_dtype(opts.stored_dtype, published)
         self.model = model
         self.check()
         limit = token_limit(base.context_length, model.config)
@@ -795,7 +805,13 @@ class JobRun:
             # LoRA: merge the adapters so the result loads like any other model.
             model = model.merge_and_unload()
         target = self.work / "model"
+        dtype, why = self.stored_dtype
+        import torch
+
+        if any(p.dtype != getattr(torch, dtype) for p in model.parameters()):
+            model = model.to(getattr(torch, dtype))
         model.save_pretrained(target)
+        self.event(f"Model stored as {dtype}, because {why} (checkpoints stay float32)")
         tokenizer.save_pretrained(target)
         from fttui.data.chat_format import format_files
 

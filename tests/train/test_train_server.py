@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ServerProcess
+from conftest import ServerProcess, register_tiny_model
 from openai.types import Completion
 from openai.types.chat import ChatCompletion
 from openai.types.fine_tuning import FineTuningJob
@@ -178,6 +178,97 @@ def test_the_model_and_its_last_checkpoint_are_one_copy_of_the_weights(
     # files are all there with their bytes.
     manifest = json.loads((last / "fttui-manifest.json").read_text())["files"]
     assert all((last / f["name"]).stat().st_size == f["bytes"] for f in manifest)
+
+
+def _weights_dtype(model_dir: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(str(model_dir / "model.safetensors"), "pt") as f:
+        return {str(f.get_slice(k).get_dtype()) for k in f.keys()}.pop()  # noqa: SIM118
+
+
+def test_a_model_published_in_float32_is_stored_in_float32(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    """`stored_dtype` not asked, base published in float32: the model stays float32
+    (and stays one copy with its last checkpoint, above)."""
+    model = Store(tiny_server.data_dir).get_model(str(trained["fine_tuned_model"]))
+    assert model is not None
+    assert _weights_dtype(tiny_server.data_dir / model["path"]) == "F32"
+    said = [e["message"] for e in events(tiny_server, str(trained["id"]))]
+    assert any(
+        "Model stored as float32, because the base model was published as float32" in m
+        for m in said
+    ), said
+
+
+def test_a_model_published_in_bfloat16_is_stored_in_bfloat16_as_one_copy(
+    tiny_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`stored_dtype` not asked, base published in bfloat16: the final model is stored
+    in bfloat16 (half the bytes), its last checkpoint's weights become that same file
+    (one copy), an earlier checkpoint keeps its float32 weights, and the served model
+    answers."""
+    from fttui.train.tiny import build_model
+
+    source = build_model(tmp_path_factory.mktemp("bf16") / "tiny-bf16", dtype="bfloat16")
+    register_tiny_model(tiny_server.data_dir, source, "tiny-bf16")
+    train_id = upload(tiny_server, "bf16.jsonl", toy_lines(8))
+    job = create_job(
+        tiny_server,
+        model="tiny-bf16",
+        training_file=train_id,
+        hyperparameters={"n_epochs": 2, "batch_size": 4},
+        seed=3,
+    )
+    done = wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
+    assert done["status"] == "succeeded", done["error"]
+    data = tiny_server.data_dir
+    model = Store(data).get_model(str(done["fine_tuned_model"]))
+    assert model is not None
+    model_dir = data / model["path"]
+    assert _weights_dtype(model_dir) == "BF16"
+    assert json.loads((model_dir / "config.json").read_text())["dtype"] == "bfloat16"
+    steps = data / "jobs" / job["id"] / "checkpoints"
+    first, last = steps / "step-2", steps / "step-4"
+    assert os.path.samefile(model_dir / "model.safetensors", last / "model.safetensors")
+    assert _weights_dtype(first) == "F32"  # an earlier epoch keeps float32
+    assert (model_dir / "model.safetensors").stat().st_size < (
+        first / "model.safetensors"
+    ).stat().st_size * 0.6
+    manifest = json.loads((last / "fttui-manifest.json").read_text())["files"]
+    assert all((last / f["name"]).stat().st_size == f["bytes"] for f in manifest)
+    said = [e["message"] for e in events(tiny_server, job["id"])]
+    assert any(
+        "Model stored as bfloat16, because the base model was published as bfloat16" in m
+        for m in said
+    ), said
+    body = {
+        "model": done["fine_tuned_model"],
+        "prompt": "cat number 3 says",
+        "max_tokens": 4,
+        "temperature": 0,
+    }
+    resp = httpx.post(f"{tiny_server.base_url}/completions", json=body, timeout=60)
+    assert resp.status_code == 200, resp.text
+    assert Completion.model_validate(resp.json()).usage.completion_tokens > 0  # type: ignore[union-attr]
+
+
+def test_an_unsupported_stored_dtype_is_refused_by_name(tiny_server: ServerProcess) -> None:
+    train_id = upload(tiny_server, "dtype.jsonl", toy_lines(4))
+    resp = httpx.post(
+        f"{tiny_server.base_url}/fine_tuning/jobs",
+        json={
+            "model": "tiny-test",
+            "training_file": train_id,
+            "hyperparameters": {"stored_dtype": "float8"},
+        },
+        timeout=30,
+    )
+    assert resp.status_code == 400, resp.text
+    error = resp.json()["error"]
+    assert error["param"] == "hyperparameters.stored_dtype"
+    assert "'float8'" in error["message"] and "bfloat16" in error["message"]
 
 
 def test_a_lora_checkpoint_holds_the_adapters_only(tiny_server: ServerProcess) -> None:

@@ -113,6 +113,7 @@ def _specs(srv: ServerProcess) -> list[JobSpec]:
                     "classification_n_classes": 2,
                     "classification_positive_class": " good",
                     "classification_betas": [0.5, 2.0],
+                    "stored_dtype": "bfloat16",
                 },
             }
         ),
