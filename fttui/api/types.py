@@ -154,6 +154,8 @@ class LocalJob(_Obj):
     disk_bytes: int | None = None
     # The hyperparameters as asked (`auto` where the server chose).
     requested: dict[str, Any] | None = None
+    # Whether the job's seed was asked (False: the server chose it).
+    seed_asked: bool | None = None
 
 
 class FineTuningJob(_Obj):

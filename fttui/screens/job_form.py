@@ -77,7 +77,9 @@ def values_from_job(job: FineTuningJob) -> dict[str, Any]:
         "method_type": method_type,
         "hyperparameters": base,
         "suffix": job_suffix(job),
-        "seed": job.seed,
+        # A seed the local server chose is not pinned by the clone (OpenAI's jobs do
+        # not say whether theirs was asked: kept).
+        "seed": None if job.local.seed_asked is False else job.seed,
         "method": hp.get("training_method") or "full",
         "integrations": _plain_list(job.integrations),
         "metadata": job.metadata or None,

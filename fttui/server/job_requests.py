@@ -71,7 +71,9 @@ class JobRequest:
             "seed": self.seed,
             "metadata": spec.metadata,
             "extra": spec.options.asked(),
-            "spec": spec.model_copy(update={"model": self.model, "seed": self.seed}).stored(),
+            # The seed as asked (None: the server chose `seed` above), so the job can
+            # say whether it was asked and a clone asks for one only if it was.
+            "spec": spec.model_copy(update={"model": self.model}).stored(),
         }
 
 

@@ -198,6 +198,36 @@ async def test_a_clone_sends_every_option_of_the_job_again(queued: ServerProcess
     assert every - covered == {"integrations", "reasoning_effort", "response_format"}
 
 
+async def test_a_clone_asks_for_a_seed_only_where_the_job_did(queued: ServerProcess) -> None:
+    """The server chooses a seed when none is asked; the job says so (`fttui.seed_asked`)
+    and a clone sends no seed, so the new job gets its own. A seed that was asked is
+    sent again."""
+    train = _upload(
+        queued,
+        "seedless.jsonl",
+        [{"messages": [{"role": "user", "content": f"s{i}"}, {"role": "assistant", "content": "ok"}]}
+         for i in range(4)],
+    )  # fmt: skip
+    async with Client(queued.base_url, max_retries=1) as client:
+        await client.detect()
+        for asked in (None, 99):
+            body: dict[str, Any] = {"model": "davinci", "training_file": train}
+            if asked is not None:
+                body["seed"] = asked
+            created = httpx.post(f"{queued.base_url}/fine_tuning/jobs", json=body, timeout=30)
+            assert created.status_code == 200, created.text
+            job = await client.jobs.retrieve(created.json()["id"])
+            assert isinstance(job.seed, int)  # OpenAI's object always shows one
+            sent = await _through_the_form(job, [train], local=True)
+            assert sent.get("seed") == asked, sent
+            assert job.local.seed_asked is (asked is not None)
+            clone = await client.jobs.submit(JobSpec.from_request(sent))
+            # The clone's own seed: chosen by the server again, or the one asked.
+            assert clone.local.seed_asked is (asked is not None)
+            if asked is not None:
+                assert clone.seed == asked
+
+
 def _openai_job(title: str) -> FineTuningJob:
     examples = json.loads(EXAMPLES.read_text())["routes"]["POST /fine_tuning/jobs"]
     body = next(e["response"] for e in examples if e["title"] == title)
