@@ -241,9 +241,11 @@ def _assert_usage_is_what_is_on_disk(srv: ServerProcess) -> None:
 def test_sdk_pause_then_resume_trains_every_step_once_and_keeps_the_last_epochs(
     srv: ServerProcess,
 ) -> None:
-    """The CI variant (one job, no restart, no unpaused twin; the engine's exactness is
-    tests/train/test_resume_engine.py): pause with the SDK mid-run, the checkpoint holds
-    what resuming needs, resume, every step once, retention, the storage figures."""
+    """The CI variant of the test above (8 examples, 12 steps): pause with the SDK
+    mid-run, the checkpoint holds what resuming needs, the server is killed while the
+    job is paused, resume after the restart: every step once, and the same rows and
+    weights as a twin job with the same seed that was never paused; retention, the
+    storage figures."""
     sdk = _sdk(srv)
     train = upload(srv, "short.jsonl", toy_lines(8))
     body: dict[str, Any] = {
@@ -252,9 +254,9 @@ def test_sdk_pause_then_resume_trains_every_step_once_and_keeps_the_last_epochs(
         # 12 steps, epoch checkpoints at 4, 8, 12; the weighted loss resumes too.
         "hyperparameters": {"n_epochs": 3, "batch_size": 2, "prompt_loss_weight": 0.5},
         "seed": 7,
-        "suffix": "short",
     }
-    job = sdk.fine_tuning.jobs.create(**body)
+    twin = sdk.fine_tuning.jobs.create(**body, suffix="twin")
+    job = sdk.fine_tuning.jobs.create(**body, suffix="short")
     deadline = time.monotonic() + 120
     while sum(e["type"] == "metrics" for e in events(srv, job.id)) < 2:
         assert time.monotonic() < deadline, "training never started"
@@ -265,12 +267,29 @@ def test_sdk_pause_then_resume_trains_every_step_once_and_keeps_the_last_epochs(
     step = int(said.split("at step ")[1].split()[0])
     assert 2 <= step < 12, said
     assert {"training_state.pt", "optimizer.pt"} <= _checkpoint_dirs(srv, job.id)[step]
+    done_twin = wait_for(srv, twin.id, FINAL, timeout=180)
+    assert done_twin["status"] == "succeeded", done_twin["error"]
+
+    # -- the server is killed while the job is paused; after the restart it resumes.
+    srv.restart(kill=True)
+    assert sdk.fine_tuning.jobs.retrieve(job.id).status == "paused"
     assert sdk.fine_tuning.jobs.resume(job.id).status == "queued"
     done = wait_for(srv, job.id, FINAL, timeout=180)
     assert done["status"] == "succeeded", done["error"]
     metrics = [e["data"]["step"] for e in events(srv, job.id) if e["type"] == "metrics"]
     assert metrics == list(range(1, 13))
-    assert [int(r["step"]) for r in _rows(srv, done["result_files"][0])] == list(range(1, 13))
+    got, want = _rows(srv, done["result_files"][0]), _rows(srv, done_twin["result_files"][0])
+    assert [int(r["step"]) for r in got] == list(range(1, 13))
+    for a, b in zip(got, want, strict=True):
+        assert a["elapsed_tokens"] == b["elapsed_tokens"]
+        assert float(a["training_loss"]) == pytest.approx(float(b["training_loss"]), rel=1e-4)
+    mine, reference = (
+        _weights(srv, done["fine_tuned_model"]),
+        _weights(srv, done_twin["fine_tuned_model"]),
+    )
+    assert mine.keys() == reference.keys()
+    for name, tensor in reference.items():
+        torch.testing.assert_close(mine[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
     messages = [e["message"] for e in events(srv, job.id)]
     for text in (f"Training resumed at step {step + 1}", "prompt loss weight 0.5;"):
         assert any(text in m for m in messages), (text, messages)
