@@ -15,10 +15,11 @@ ancestor, the screen, the app: each posted to the next node's queue once the
 previous node has handled everything before it, so it always trails the key and
 whatever the key's handlers posted on the way). When the marker is back at the app
 the key's binding has run (a marker that found messages queued behind it on the
-way goes round again: what the key started may travel on as messages, like a pane
-asking its screen for a dialog); if that pushed a screen, the next key waits until
-the new screen is mounted and has focused its first field. Keys that arrive meanwhile
-are held and then routed in order, as if typed slowly.
+way, or messages queued anywhere on the key's screen, goes round again: what the
+key started may travel on as messages, like a pane asking its screen for a dialog);
+if that pushed a screen, the next key waits until the new screen is mounted and has
+focused its first field. Keys that arrive meanwhile are held and then routed in
+order, as if typed slowly.
 
 A screen that must not act on keys typed before it was shown (a confirm for a
 destructive action) sets `ignore_keys_before` (a `textual._time.get_time()` value);
@@ -47,6 +48,16 @@ if TYPE_CHECKING:
 STALL_S = 0.25
 #: Passes of the marker along a key's path at most (see `KeyQueue._step`).
 MAX_PASSES = 4
+
+
+def _queued_under(path: list[DOMNode]) -> bool:
+    """Whether any widget of the screen on the key's path has messages queued."""
+    from textual.screen import Screen
+
+    screen = next((node for node in path if isinstance(node, Screen)), None)
+    if screen is None or not screen.is_attached:
+        return False
+    return any(not node._message_queue.empty() for node in screen.walk_children())
 
 
 class KeyQueue:
@@ -115,6 +126,10 @@ class KeyQueue:
             busy = busy or not path[index - 1]._message_queue.empty()
         if index == len(path):
             busy = busy or any(not node._message_queue.empty() for node in path)
+            # A binding may ask another part of the screen to act (`u` with the jobs
+            # list focused: the files pane posts that it wants the upload dialog, a
+            # message that bubbles up to the screen off the key's path).
+            busy = busy or _queued_under(path)
             if busy and passes < MAX_PASSES:
                 self._step(path, 0, generation, False, passes + 1)
             else:

@@ -66,6 +66,7 @@ FILE_RESULTS = tagged("file-R")
 FILE_BAD_RESULTS = tagged("file-X")
 BASE_MODEL = tagged("base-M")
 FT_MODEL = tagged("ft:M")
+FT_MODEL_ENDED = tagged("ft:END")
 ORG = tagged("org-")
 
 
@@ -91,6 +92,9 @@ class HostileState:
 
     created: int = field(default_factory=_now)
     requests: list[tuple[str, str]] = field(default_factory=list)
+    #: Set by a test: the running job has ended (succeeded, as a model this backend
+    #: named), so the app's "job ended" notification quotes the backend's strings.
+    running_ended: bool = False
 
     def files(self) -> list[dict[str, Any]]:
         c = self.created
@@ -140,9 +144,9 @@ class HostileState:
                 "id": JOB_RUNNING,
                 "created_at": c - 60,
                 "model": BASE_MODEL,
-                "status": "running",
-                "fine_tuned_model": None,
-                "finished_at": None,
+                "status": "succeeded" if self.running_ended else "running",
+                "fine_tuned_model": FT_MODEL_ENDED if self.running_ended else None,
+                "finished_at": c if self.running_ended else None,
                 "estimated_finish": c + 600,
                 "hyperparameters": {"n_epochs": 2, "batch_size": 1, "learning_rate_multiplier": 1},
                 "result_files": [],

@@ -13,17 +13,10 @@ shows.
 
 from __future__ import annotations
 
-import fcntl
 import json
-import os
-import struct
-import subprocess
 import sys
-import termios
-import threading
 import time
 from collections.abc import Iterator
-from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -39,6 +32,7 @@ from .hostile_server import (
     HostileState,
     hostile_server,
 )
+from .terminal import PtyTerminal, app_env, fttui_exe
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="needs a POSIX pty")
 
@@ -46,79 +40,6 @@ ESC, ENTER, CTRL_S = b"\x1b", b"\r", b"\x13"
 END = b"\x1b[F"
 # The start of the visible form, short enough for narrow cells.
 MARK = b"[reverse]R[/][@click=app.quit]Q[/]\\x1b[2JZc"
-
-
-def _fttui() -> str:
-    exe = Path(sys.executable).with_name("fttui")
-    return str(exe) if exe.exists() else "fttui"
-
-
-class Terminal:
-    """A pseudo-terminal running one process; keeps every byte it writes."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: Path, cols: int, rows: int):
-        self.master, slave = os.openpty()
-        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
-        self.proc = subprocess.Popen(
-            argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=cwd, start_new_session=True
-        )
-        os.close(slave)
-        self.output = bytearray()
-        self._lock = threading.Lock()
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
-
-    def _read(self) -> None:
-        with suppress(OSError):
-            while chunk := os.read(self.master, 65536):
-                with self._lock:
-                    self.output += chunk
-
-    def mark(self) -> int:
-        with self._lock:
-            return len(self.output)
-
-    def send(self, keys: bytes, pause: float = 0.15) -> None:
-        os.write(self.master, keys)
-        # A lone ESC is told from an escape sequence by a silence after it (a key
-        # sent too soon after it reads as alt+key on a busy machine).
-        time.sleep(0.8 if keys == ESC else pause)
-
-    def press_until(self, key: bytes, needle: bytes, since: int, tries: int = 3) -> int:
-        """Press `key` until `needle` is drawn (a key can be lost while a dialog closes)."""
-        for attempt in range(tries):
-            self.send(key)
-            try:
-                return self.wait_for(needle, since, timeout=8.0 if attempt < tries - 1 else 20.0)
-            except AssertionError:
-                if attempt == tries - 1 or self.proc.poll() is not None:
-                    raise
-        raise AssertionError("unreachable")
-
-    def wait_for(self, needle: bytes, since: int = 0, timeout: float = 20.0) -> int:
-        """Wait until `needle` is written after offset `since`; returns the new mark."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            with self._lock:
-                if needle in self.output[since:]:
-                    return len(self.output)
-            if self.proc.poll() is not None:
-                break
-            time.sleep(0.05)
-        with self._lock:
-            tail = bytes(self.output[-3000:])
-            if os.environ.get("FTTUI_DEBUG_PTY"):
-                Path(os.environ["FTTUI_DEBUG_PTY"]).write_bytes(bytes(self.output))
-        raise AssertionError(
-            f"{needle!r} never drawn (exit {self.proc.poll()}); last output:\n{tail!r}"
-        )
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.kill()
-        self.proc.wait(10)
-        self._reader.join(timeout=5)
-        os.close(self.master)
 
 
 def _wait_request(state: HostileState, request: tuple[str, str], after: int) -> None:
@@ -157,17 +78,8 @@ def test_hostile_backend_is_shown_never_obeyed(
             for i in range(12)
         )
     )
-    env = {
-        "FTTUI_CONFIG_DIR": str(config),
-        "TERM": "xterm-256color",
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "TZ": "UTC",
-        "OPENAI_API_KEY": "sk-test",
-        # The checkout under test (a worktree on PYTHONPATH), not the venv's install.
-        **({"PYTHONPATH": path} if (path := os.environ.get("PYTHONPATH")) else {}),
-    }
-    term = Terminal([_fttui()], env, tmp_path, cols=400, rows=100)
+    env = app_env(tmp_path, config, OPENAI_API_KEY="sk-test")
+    term = PtyTerminal([fttui_exe()], env, tmp_path, cols=400, rows=100)
     try:
         # Wide layout, wide enough that the files table shows names after the long ids.
         at = term.wait_for(b"ftjob-C" + MARK)  # the jobs table (running job selected)
@@ -285,11 +197,7 @@ def test_hostile_backend_is_shown_never_obeyed(
         at = term.wait_for(b"STATUS" + MARK, at)
         time.sleep(1.0)  # its detail (and the pane's border subtitle) drawn
 
-        term.send(b"q")
-        deadline = time.monotonic() + 15
-        while term.proc.poll() is None and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert term.proc.returncode == 0, bytes(term.output[-2000:])
+        assert term.quit() == 0, bytes(term.output[-2000:])
     finally:
         term.close()
 
@@ -307,3 +215,61 @@ def test_hostile_backend_is_shown_never_obeyed(
         ("GET", f"/v1/files/{FILE_RESULTS}/content"),
     ):
         assert (method, path) in seen, f"{method} {path!r} never requested"
+
+
+@pytest.mark.parametrize("size", [(400, 100), (80, 24)], ids=lambda s: f"{s[0]}x{s[1]}")
+def test_compare_and_job_end_notification_show_the_backend_never_obey_it(
+    size: tuple[int, int], hostile: tuple[HostileState, Path], tmp_path: Path
+) -> None:
+    """At the widest and the smallest size: two hostile jobs compared (curves and
+    settings side by side, legends named after their hostile suffix and ids), then the
+    running job ends and its "job ended" toast and desktop notification (OSC 9, the one
+    escape sequence fttui writes on purpose) quote its hostile id and model name. No
+    attack sequence reaches the terminal; the app keeps answering and quits cleanly.
+
+    (The whole walk above runs at 400x100 only: at 80 columns a hostile status fills
+    the jobs list, and its needles, whole hostile strings, do not fit a narrow cell.)"""
+    state, config = hostile
+    cols, rows = size
+    env = app_env(tmp_path, config, OPENAI_API_KEY="sk-test")
+    term = PtyTerminal([fttui_exe()], env, tmp_path, cols=cols, rows=rows)
+    try:
+        # The jobs list, the running job (the newest) selected: known active, so its
+        # end is told.
+        term.wait_for(b"running")
+        term.wait_for(b"STATUS[reverse]R[/]")  # the oldest job, the list drawn whole
+        term.settle()  # its first loads done before the keys
+        # Mark the failed and the finished job: compared in plots and detail.
+        at = term.mark()
+        term.send(b"j")
+        term.send(b" ")
+        term.send(b"j")
+        term.send(b" ")
+        if cols < 100:
+            term.send(b"5", pause=0.8)  # one pane at a time: the plots, their legends
+        # (At 80x24 the "marked" toast covers the border's subtitle for 3 s.)
+        term.wait_for(b"comparing 2 jobs", at)
+        term.wait_for(b"SFX[reverse]R[/]", at)  # a legend named by the hostile suffix
+        if cols < 100:
+            term.send(b"3", pause=0.8)  # the settings side by side
+            term.wait_for(b"learning_rate_multiplier", at)
+        # The running job ends: a toast and a desktop notification quote its id and model.
+        at = term.mark()
+        state.running_ended = True
+        term.wait_for(b"job ended", at, timeout=30)
+        term.wait_for(b"ftjob-C[reverse]R[/][@click", at)
+        term.wait_for(b"ft:END[reverse]R[/]", at)
+        notification = b"\x1b]9;fttui: job ended: ftjob-C" + MARK
+        term.wait_for(notification, at)
+        assert term.quit() == 0, bytes(term.output[-2000:])
+    finally:
+        term.close()
+    output = bytes(term.output)
+    for raw in RAW:
+        assert raw not in output, f"{raw!r} reached the terminal"
+    # The notification is one OSC 9 string: the attack inside it shown, its BELs and
+    # ESCs as text, so it ends where fttui ends it.
+    start = output.index(notification)
+    end = output.index(b"\x07", start)
+    assert b"\x1b" not in output[start + 1 : end], output[start:end]
+    assert b"\\u202eRL succeeded: ft:END[reverse]R[/]" in output[start:end]  # cut at 200

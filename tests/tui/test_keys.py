@@ -122,3 +122,19 @@ def test_no_key_typed_ahead_of_a_confirm_answers_it(
     term.send(["y"], SLOW)
     term.wait(lambda s: "Cancel job ftjob" not in s)
     assert status() == "cancelled"
+
+
+def test_a_path_typed_right_after_u_lands_whole_in_the_upload_dialog(
+    idle_server: ServerProcess, terminals: Callable[[str], Terminal]
+) -> None:
+    """`u` with the jobs list focused asks for the upload dialog through the files pane
+    (a message that bubbles to the screen off the key's path): the path typed behind it
+    in the same burst must wait for the dialog, not lose its first character to the
+    main screen."""
+    term = terminals("upload")
+    term.start(idle_server.base_url)
+    term.wait("00000003")
+    term.send(["u", "abc.jsonl"], BURST)
+    term.wait("Upload a training")
+    screen = term.settle()
+    assert re.search(r"▊\s+abc\.jsonl\s", screen), screen

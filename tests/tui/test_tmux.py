@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,13 +13,9 @@ import pytest
 from conftest import ServerProcess
 
 from .seed import JOB_FAILED, JOB_OK
+from .terminal import app_env, fttui_exe
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed")
-
-
-def _fttui() -> str:
-    exe = Path(sys.executable).with_name("fttui")
-    return str(exe) if exe.exists() else "fttui"
 
 
 @pytest.fixture
@@ -57,18 +52,12 @@ def _wait_screen(tmux: Callable[..., str], needle: str, timeout: float = 20.0) -
 def test_installed_fttui_in_tmux(
     seeded_server: ServerProcess, tmux: Callable[..., str], tmp_path: Path
 ) -> None:
-    env = {
-        "FTTUI_CONFIG_DIR": str(tmp_path / "config"),
-        "TERM": "xterm-256color",
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "TZ": "UTC",
-    }
+    env = app_env(tmp_path, tmp_path / "config")
     command = " ".join(
         [
             "env",
             *(f"{k}={v}" for k, v in env.items()),
-            _fttui(),
+            fttui_exe(),
             "--base-url",
             seeded_server.base_url,
             "--data-dir",
@@ -131,7 +120,7 @@ def test_fttui_starts_the_local_server_and_leaves_it_running(
         f'data_dir = "{data}"\n'
     )
     env = f"env FTTUI_CONFIG_DIR={config} TERM=xterm-256color HOME={tmp_path} PATH={os.environ['PATH']}"
-    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", f"{env} {_fttui()}")
+    tmux("new-session", "-d", "-s", "app", "-x", "100", "-y", "30", f"{env} {fttui_exe()}")
     try:
         _wait_screen(tmux, f"local · http://127.0.0.1:{port}/v1", timeout=30)
         deadline = time.monotonic() + 30
@@ -178,18 +167,12 @@ def test_compare_and_a_job_end_notification_in_tmux(
         status="running",
     )["id"]
     raw = tmp_path / "pane.raw"
-    env = {
-        "FTTUI_CONFIG_DIR": str(tmp_path / "config"),
-        "TERM": "xterm-256color",
-        "PATH": os.environ.get("PATH", ""),
-        "HOME": str(tmp_path),
-        "TZ": "UTC",
-    }
+    env = app_env(tmp_path, tmp_path / "config")
     app = " ".join(
         [
             "env",
             *(f"{k}={v}" for k, v in env.items()),
-            _fttui(),
+            fttui_exe(),
             "--base-url",
             seeded_server.base_url,
         ]
