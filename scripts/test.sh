@@ -22,4 +22,5 @@ ruff check fttui widgets tests benchmarks screenshots
 ruff format --check fttui widgets tests benchmarks screenshots
 mypy
 lint-imports  # the layering contracts in pyproject.toml ([tool.importlinter])
-pytest --durations=30 "$@"  # the slowest 30, for keeping the suite inside its time
+# Both cores: one xdist group per test module, tests/cluster in one (tests/conftest.py).
+pytest -n 2 --dist loadgroup --durations=30 "$@"  # the slowest 30, for keeping the suite inside its time

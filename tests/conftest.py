@@ -17,6 +17,31 @@ from typing import Any
 import httpx
 import pytest
 
+# -- running on both cores (pytest-xdist, `-n 2` in scripts/test.sh) ------------------
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """In an xdist worker, torch (in the worker, its servers and their trainers) uses one
+    thread: two workers on a 2-core box, each running a trainer with a thread per core,
+    would fight over the cores."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        os.environ.setdefault("OMP_NUM_THREADS", "1")
+        os.environ.setdefault("MKL_NUM_THREADS", "1")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups (in its own hook)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """One xdist group per test module (`--dist loadgroup`): a module's tests run in one
+    worker, so its module-scoped fixtures (a server, a trained job) are built once, not
+    once per worker. Everything under tests/cluster is one group: one Ray head per
+    machine, and `ray stop` ends every Ray process on it, so those tests never run in
+    two workers at once. A test may name its own group with `@pytest.mark.xdist_group`."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            module = item.nodeid.split("::", 1)[0]  # tests/<package>/test_<name>.py
+            group = "ray" if module.startswith("tests/cluster/") else module
+            item.add_marker(pytest.mark.xdist_group(group))
+
 
 def free_port() -> int:
     with socket.socket() as sock:

@@ -205,6 +205,7 @@ def test_follow_survives_a_server_restart_without_repeating_events(
     srv.start()
     store = Store(data_dir)
     follower: subprocess.Popen[str] | None = None
+    quitter: subprocess.Popen[str] | None = None
     try:
         train = write_rows(tmp_path / "t.jsonl", 0, 8)
         with httpx.Client(base_url=srv.base_url) as api:
@@ -253,7 +254,8 @@ def test_follow_survives_a_server_restart_without_repeating_events(
         assert messages.index("before the crash") < messages.index("after the restart")
         assert "written while the server was down 4" in messages
     finally:
-        if follower is not None and follower.poll() is None:
-            follower.kill()
+        for proc in (follower, quitter):
+            if proc is not None and proc.poll() is None:
+                proc.kill()
         store.close()
         srv.stop()
