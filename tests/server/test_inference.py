@@ -193,6 +193,7 @@ def test_too_long_for_the_context_window_is_a_400(sdk: openai.OpenAI) -> None:
     assert caught.value.param == "prompt" and "shorten the prompt" in caught.value.message
 
 
+@pytest.mark.alone  # a list request under 1 s while generating: no other test beside it
 def test_generation_never_blocks_the_server_and_a_dropped_stream_stops(
     tmp_path: Path, tiny_model_dir: Path
 ) -> None:

@@ -369,6 +369,7 @@ def test_continue_from_the_fine_tuned_model(
     assert float(rows[0]["training_loss"]) < 0.6 * float(first_rows[0]["training_loss"])
 
 
+@pytest.mark.alone  # the trainer (niced) gone within 5 s of cancel: no other test beside it
 def test_cancel_stops_training_within_seconds_and_keeps_rows(tiny_server: ServerProcess) -> None:
     train_id = upload(tiny_server, "long.jsonl", toy_lines(30))
     job = create_job(
