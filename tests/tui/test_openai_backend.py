@@ -220,9 +220,13 @@ async def test_wandb_is_settable_and_sent_as_openais_integrations(
         form.query_one("#training_file", Select).value = "file-abc"
         form.query_one("#wandb_tags", Input).value = "sweep-1, baseline"
         await pilot.press("ctrl+s")
-        await pilot.pause(0.2)
-        said = str(form.query_one("#wandb_project-error", Label).render())
-        assert "need the W&B project" in said
+
+        def said() -> str:
+            return str(form.query_one("#wandb_project-error", Label).render())
+
+        # On a busy box the check can take longer than a fixed pause: wait for it.
+        await wait_for(pilot, lambda: "need the W&B project" in said(), what=said)
+        assert "need the W&B project" in said()
         form.query_one("#wandb_project", Input).value = "my-wandb-project"
         form.query_one("#wandb_name", Input).value = "run one"
         await pilot.press("ctrl+s")
