@@ -152,6 +152,7 @@ def _train_workers() -> list[int]:
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)  # a 2-worker job and its twin: 522 s at load 20 on 2 cores
 def test_a_killed_ray_train_worker_resumes_from_its_checkpoint(
     tmp_path: Path, tiny_model_dir: Path, ray_head: RayHead
 ) -> None:
@@ -209,6 +210,7 @@ def test_a_killed_ray_train_worker_resumes_from_its_checkpoint(
 
 
 @pytest.mark.long
+@pytest.mark.timeout(1200)  # two jobs and a head restart: 130-200 s at load 20-30
 def test_ray_stop_under_running_jobs_fails_them_saying_why(
     tmp_path: Path, tiny_model_dir: Path, ray_head: RayHead
 ) -> None:
