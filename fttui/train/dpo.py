@@ -56,10 +56,12 @@ from fttui.train.engine import (
 __all__ = [
     "DPOObjective",
     "Pair",
+    "after_training",
     "dpo_loss",
     "pairs_from",
     "preference_share",
     "sequence_logps",
+    "step0_event",
 ]
 
 # Tokens in one no-gradient pass (reference log-probabilities, validation) on CPU. A
@@ -428,3 +430,36 @@ class DPOObjective:
             "validation_reward_accuracy": sums[1] / n,
             "validation_reward_margin": sums[2] / n,
         }
+
+
+def step0_event(objective: DPOObjective) -> tuple[str, dict[str, Any]]:
+    """Step 0 of a DPO job with a validation file, as an event (message, data).
+
+    Before the first step the model is its own reference: every implicit reward is 0,
+    so the loss is log 2, the reward accuracy 0 and the margin 0, by definition. What
+    the reference pass measured is how often the model already gives the preferred
+    output the higher log-probability.
+    """
+    share = objective.reference_share
+    data = {
+        "step": 0,
+        "validation_loss": math.log(2),
+        "validation_reward_accuracy": 0.0,
+        "validation_reward_margin": 0.0,
+        "validation_preferred_share": share,
+    }
+    message = (
+        f"Before training (step 0): validation loss={math.log(2):.4f}, reward accuracy=0.00, "
+        f"reward margin=0.0000 (the model is its own reference); the model gives the "
+        f"preferred output the higher log-probability on {share:.0%} of the validation pairs"
+    )
+    return message, data
+
+
+def after_training(objective: DPOObjective, n_valid: int) -> str:
+    """The held-out preference after training, next to the reference's (an event)."""
+    return (
+        f"After training: the model gives the preferred output the higher log-probability "
+        f"on {objective.preferred_share:.0%} of the {n_valid} validation pairs "
+        f"(before training: {objective.reference_share:.0%})"
+    )

@@ -145,7 +145,8 @@ def _gather_lists(
 
 
 class Reporter(Protocol):
-    """Where the loop sends what happens; run.py writes it to the store and CSV.
+    """Where the loop sends what happens: the job's run writes the results CSV and
+    reports to the server over HTTP (`RunReports`, fttui/train/job/_reports.py).
 
     A reporter may also have `should_abandon() -> bool`: stop even in the middle of a
     validation pass (a cancel: nothing will be resumed). Without it, `should_stop` is
@@ -179,8 +180,8 @@ class Objective(Protocol):
     `train` keeps everything around the step (batch schedule, optimizer and schedule,
     cancel and pause, resume, data-parallel ranks, validation cadence, epoch ends and
     their checkpoints, `training_state`); the objective decides what a step and a
-    validation compute. fttui.train.dpo is the one there is (DPO); supervised
-    fine-tuning is the loop's own.
+    validation compute: fttui.train.dpo (DPO) and fttui.train.rft (reinforcement);
+    supervised fine-tuning is the loop's own.
     """
 
     def module(self, model: Any) -> torch.nn.Module:

@@ -123,20 +123,24 @@ class ResultsCsv:
             self._fh = None
 
 
+def openai_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    """A results row's losses and accuracies under OpenAI's names (a checkpoint's
+    `metrics`, and the first keys of a metrics event's `data`); a DPO row has no token
+    accuracy."""
+    metrics: dict[str, Any] = {"train_loss": row["training_loss"]}
+    if "training_token_accuracy" in row:
+        metrics["train_mean_token_accuracy"] = row["training_token_accuracy"]
+    if "validation_loss" in row:
+        metrics["valid_loss"] = row["validation_loss"]
+    if "validation_token_accuracy" in row:
+        metrics["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
+    return metrics
+
+
 def metrics_event_data(row: dict[str, Any], total_steps: int) -> dict[str, Any]:
     """A metrics event's `data`: OpenAI's key names and the legacy guide's, side by side
     (a DPO row has no token accuracy; its reward columns keep the CSV's names)."""
-    data: dict[str, Any] = {
-        "step": row["step"],
-        "total_steps": total_steps,
-        "train_loss": row["training_loss"],
-    }
-    if "training_token_accuracy" in row:
-        data["train_mean_token_accuracy"] = row["training_token_accuracy"]
-    if "validation_loss" in row:
-        data["valid_loss"] = row["validation_loss"]
-    if "validation_token_accuracy" in row:
-        data["valid_mean_token_accuracy"] = row["validation_token_accuracy"]
+    data: dict[str, Any] = {"step": row["step"], "total_steps": total_steps, **openai_metrics(row)}
     for key, value in row.items():
         if key == "epoch_training_loss":
             continue

@@ -317,7 +317,7 @@ def _imports(path: Path) -> Iterator[str]:
 def test_no_trainer_module_imports_the_store_or_the_server() -> None:
     offenders = [
         f"{path.relative_to(REPO)} imports {name}"
-        for path in sorted((REPO / "fttui" / "train").glob("*.py"))
+        for path in sorted((REPO / "fttui" / "train").rglob("*.py"))
         for name in _imports(path)
         if name.startswith(("fttui.store", "fttui.server"))
     ]
