@@ -23,6 +23,6 @@ ruff format --check fttui widgets tests benchmarks screenshots
 mypy
 lint-imports  # the layering contracts in pyproject.toml ([tool.importlinter])
 # Both cores: one xdist group per test module, tests/cluster in one (tests/conftest.py).
-pytest -n 2 --dist loadgroup -m "not long and not alone" --durations=30 "$@"  # the slowest 30, for keeping the suite inside its time
+pytest -n 2 --dist loadgroup --no-loadscope-reorder -m "not long and not alone" --durations=30 "$@"  # the slowest 30, for keeping the suite inside its time
 # The tests that assert a wall-clock limit, with nothing running beside them.
 pytest -m "alone and not long" --durations=10 "$@"
