@@ -21,6 +21,12 @@ if that pushed a screen, the next key waits until the new screen is mounted and 
 focused its first field. Keys that arrive meanwhile are held and then routed in
 order, as if typed slowly.
 
+A screen that loads what its keys act on (the job form's model and file lists, a
+clone's values) sets `holds_keys_until` (a `time.monotonic()` deadline, at most
+`HOLD_MAX_S` ahead) and sets it to 0 once loaded: keys wait for it, so `n Enter tiny
+Enter` chooses from the loaded list and nothing typed is overwritten by values
+loaded after it. The deadline keeps a screen whose loading hangs answering keys.
+
 A screen that must not act on keys typed before it was shown (a confirm for a
 destructive action) sets `ignore_keys_before` (a `textual._time.get_time()` value);
 keys stamped earlier are dropped there, never delivered.
@@ -29,6 +35,7 @@ keys stamped earlier are dropped there, never delivered.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from functools import partial
@@ -48,6 +55,15 @@ if TYPE_CHECKING:
 STALL_S = 0.25
 #: Passes of the marker along a key's path at most (see `KeyQueue._step`).
 MAX_PASSES = 4
+#: The longest a screen holds keys while it loads (`holds_keys_until`).
+HOLD_MAX_S = 10.0
+#: How often a held screen is looked at again.
+HOLD_POLL_S = 0.05
+
+
+def _holds_keys(screen: DOMNode) -> bool:
+    """Whether `screen` is still loading what its keys act on."""
+    return time.monotonic() < getattr(screen, "holds_keys_until", 0.0)
 
 
 def _queued_under(path: list[DOMNode]) -> bool:
@@ -162,7 +178,7 @@ class KeyQueue:
 
     def _screen_ready(self) -> bool:
         screen = self._app.screen
-        return screen.is_mounted
+        return screen.is_mounted and not _holds_keys(screen)
 
     def _start_waiting(self) -> None:
         """Hold the queue (a placeholder in flight) until the screen on top is mounted
@@ -178,7 +194,9 @@ class KeyQueue:
             # (`Widget.focus` is a call_later on the app): behind that.
             self._app.call_later(self._next, generation)
 
-        if screen.is_mounted:
+        if screen.is_mounted and _holds_keys(screen):
+            self._app.set_timer(HOLD_POLL_S, partial(self._next, generation))
+        elif screen.is_mounted:
             self._app.call_later(self._next, generation)
         else:
             # Kept: the event loop holds tasks only weakly.

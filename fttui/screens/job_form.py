@@ -7,6 +7,7 @@ its 4xx message is shown verbatim at the top of the form, which stays open.
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,6 +20,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select
 
+from fttui._keys import HOLD_MAX_S
 from fttui.api import APIError, APIStatusError, FineTuningJob
 from fttui.backend import Backend, describe_error
 from fttui.core.job_spec import EXTRA_HPARAMS, JobSpec, JobSpecError
@@ -148,6 +150,10 @@ class JobFormScreen(ModalScreen[FineTuningJob | None]):
         self._refused: dict[str, Any] | None = None
         #: The form's values once loaded: Escape asks before closing a changed form.
         self._initial: dict[str, Any] | None = None
+        #: Keys typed ahead wait until the model and file lists (and a clone's or a
+        #: draft's values) are in: `n Enter tiny Enter` chooses from the loaded list,
+        #: and nothing typed is overwritten by the values loaded after it.
+        self.holds_keys_until = time.monotonic() + HOLD_MAX_S
 
     def compose(self) -> ComposeResult:
         title = f"Clone job {self.clone_from.id}" if self.clone_from is not None else "New job"
@@ -174,6 +180,12 @@ class JobFormScreen(ModalScreen[FineTuningJob | None]):
     @work(group="form-load")
     async def load_choices(self) -> None:
         """Models (base and fine-tuned, for continue-from) and fine-tune files."""
+        try:
+            await self._load_choices()
+        finally:
+            self.holds_keys_until = 0.0  # the keys typed meanwhile go on now
+
+    async def _load_choices(self) -> None:
         form = self.form
         # What the form offers depends on the backend (LoRA, "auto" numbers, names).
         await self.client.detect()
