@@ -247,9 +247,13 @@ def test_compare_and_job_end_notification_show_the_backend_never_obey_it(
         term.send(b" ")
         if cols < 100:
             term.send(b"5", pause=0.8)  # one pane at a time: the plots, their legends
-        # (At 80x24 the "marked" toast covers the border's subtitle for 3 s.)
-        term.wait_for(b"comparing 2 jobs", at)
-        term.wait_for(b"SFX[reverse]R[/]", at)  # a legend named by the hostile suffix
+        else:
+            # (At 80x24 toasts cover the panes' "comparing 2 jobs" subtitle.)
+            term.wait_for(b"comparing 2 jobs", at)
+        # The legends name each run (the hostile suffix): compared.
+        term.wait_for(b"SFX[reverse]R[/]", at)
+        if cols < 100:
+            term.wait_for(b"L: full names", at)  # the names shortened to fit
         if cols < 100:
             term.send(b"3", pause=0.8)  # the settings side by side
             term.wait_for(b"learning_rate_multiplier", at)
