@@ -2,10 +2,11 @@
 
 The task: a sentence says where someone went ("Hana flew to Lisbon last year."); the
 user asks which city and to answer with the city name only. The grader is OpenAI's
-`multi` of two `string_check` graders: `exact` (the answer is the city, `eq`) and
-`mentions` (the answer contains it, `like`), reward `0.2 * mentions + 0.8 * exact`.
+`python` grader (field extraction): 1 for the city alone (trailing punctuation and
+quotes ignored), 0 without the city, and in between partial credit that grows as the
+answer shrinks around the city (`0.5 * len(city) / len(answer)`).
 SmolLM2-135M-Instruct usually answers with a sentence ("Hana flew to Lisbon.") or
-something else, so the base model earns little; the reward rises only if the model
+something else, so the base model earns about 0.1; the reward rises only if the model
 learns to answer with the name and stop. Validation prompts use cities, names and
 sentences the training prompts never have (held out: the format is learned, not the
 answers).
@@ -17,7 +18,7 @@ followed to the end. The base model and the fine-tuned model answer the validati
 prompts through `client.chat.completions.create` at temperature 0 (greedy, as the
 job's own validation samples), graded by the same grader code the trainer runs.
 
-    nice -n 5 python benchmarks/rft_task.py            # prints the curve and a summary
+    nice -n 5 python benchmarks/rft_task.py --train 32 --valid 8   # the curve, a summary
     nice -n 5 python benchmarks/rft_task.py --json out.json
 
 Figures from this machine are in docs/training.md ("Reinforcement fine-tuning").
@@ -65,26 +66,27 @@ VALID_SENTENCES = [
 ]
 QUESTION = "Which city? Answer with the city name only."
 
+# What the grader runs (OpenAI's `python` grader: `grade(sample, item)` -> float).
+# Partial credit that grows as the answer shrinks around the city: the base model's
+# sentences ("Lena took a train to Sydney.") earn about 0.1, so the sampled answers of
+# a group differ in reward from the first step and GRPO has a direction (with an
+# all-or-nothing `eq` the base model's samples almost never score and every group's
+# advantages are 0).
+GRADE_SOURCE = """
+def grade(sample, item):
+    answer = sample["output_text"].strip().strip(".!'\\"").strip()
+    city = item["city"]
+    if answer.lower() == city.lower():
+        return 1.0
+    if city.lower() not in answer.lower():
+        return 0.0
+    return 0.5 * len(city) / len(answer)
+"""
+
 GRADER: dict[str, Any] = {
-    "type": "multi",
+    "type": "python",
     "name": "city",
-    "graders": {
-        "exact": {
-            "type": "string_check",
-            "name": "exact",
-            "input": "{{sample.output_text}}",
-            "reference": "{{item.city}}",
-            "operation": "eq",
-        },
-        "mentions": {
-            "type": "string_check",
-            "name": "mentions",
-            "input": "{{sample.output_text}}",
-            "reference": "{{item.city}}",
-            "operation": "like",
-        },
-    },
-    "calculate_output": "0.2 * mentions + 0.8 * exact",
+    "source": GRADE_SOURCE.lstrip(),
 }
 
 
@@ -273,8 +275,8 @@ def run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--train", type=int, default=64, help="training prompts")
-    parser.add_argument("--valid", type=int, default=24, help="held-out validation prompts")
+    parser.add_argument("--train", type=int, default=32, help="training prompts")
+    parser.add_argument("--valid", type=int, default=8, help="held-out validation prompts")
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--timeout", type=float, default=3600, help="seconds before giving up")
     parser.add_argument("--port", type=int, default=0, help="0: a free port")

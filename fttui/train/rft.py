@@ -44,12 +44,26 @@ from fttui.train.data import PromptExample
 from fttui.train.engine import Ranks, _autocast
 from fttui.train.grading import Graded, Grading
 
-__all__ = ["DEFAULT_BETA", "MAX_NEW_TOKENS", "RFTObjective", "group_advantages", "rft_columns"]
+__all__ = [
+    "DEFAULT_BETA",
+    "DEFAULT_TEMPERATURE",
+    "MAX_NEW_TOKENS",
+    "RFTObjective",
+    "group_advantages",
+    "rft_columns",
+]
 
 # KL weight (GRPO's paper and TRL's GRPOTrainer default before 0.16).
 DEFAULT_BETA = 0.04
 # Tokens an answer may have (the local engine's cap; OpenAI's graders read the text).
 MAX_NEW_TOKENS = 64
+# Sampling temperature of the answers a step trains on (OpenAI has no hyperparameter
+# for it). Not 1: at temperature 1 (no top-k/top-p) the default 135M model's answers
+# are mostly off the task (measured on benchmarks/rft_task.py: train reward mean
+# 0.02-0.05 for sampled answers where its greedy answers score 0.11), so few answers
+# of a group score and GRPO has little to go on; at 0.7 the answers stay close to
+# what the model would say and differ in what the grader scores.
+DEFAULT_TEMPERATURE = 0.7
 
 
 def group_advantages(rewards: Sequence[float]) -> list[float]:
@@ -98,7 +112,7 @@ class RFTObjective:
     beta: float = DEFAULT_BETA
     bf16: bool = False
     max_new_tokens: int = MAX_NEW_TOKENS
-    temperature: float = 1.0
+    temperature: float = DEFAULT_TEMPERATURE
     seed: int = 0
     # The reference model for full fine-tuning when it is not the model's starting
     # weights (a resumed job: set by the caller); otherwise a copy made in `prepare`.

@@ -1,8 +1,9 @@
 """Reinforcement fine-tuning of the default model (SmolLM2-135M-Instruct) through the
 real server and the OpenAI SDK, with the default hyperparameters: benchmarks/rft_task.py's
-task (answer with the city name only, graded by a multi of two string_checks). On
-held-out prompts the base model's greedy answers earn a mean reward of at most 0.3 and
-the fine-tuned model's at least 0.8.
+task (answer with the city name only, graded by a `python` grader: 1 for the city
+alone, partial credit shrinking with the words around it). On held-out prompts the
+base model's greedy answers earn a mean reward of at most 0.3 and the fine-tuned
+model's at least 0.8 (32 training prompts: the defaults make that 32 steps).
 
 Long (minutes on 2 cores; docs/training.md has the measured time):
 `nice -n 5 pytest -m long tests/train/test_rft_default_model.py -s`.
@@ -45,7 +46,7 @@ def default_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerP
 def test_default_model_learns_the_answer_format_by_rft(
     rft_task: ModuleType, default_server: ServerProcess
 ) -> None:
-    result = rft_task.run(default_server.base_url, 64, 24, seed=3, timeout=3300)
+    result = rft_task.run(default_server.base_url, 32, 8, seed=3, timeout=3300)
     print(
         f"\nRFT on {result['model']}: {result['train_prompts']} prompts, "
         f"{len(result['curve'])} steps in {result['job_seconds']:.0f} s; held-out mean "
