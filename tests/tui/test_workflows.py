@@ -68,7 +68,7 @@ def tiny_server(tmp_path: Path, tiny_model_dir: Path) -> Iterator[ServerProcess]
     data.mkdir()
     register_tiny_model(data, tiny_model_dir)
     srv = ServerProcess(data_dir=data, port=free_port(), extra_args=("--concurrency", "2"))
-    srv.start()
+    srv.start(timeout=120)  # a loaded machine (tests side by side) starts it slowly
     try:
         yield srv
     finally:
