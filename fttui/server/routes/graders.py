@@ -29,6 +29,28 @@ from fttui.server.grader_requests import check_grader
 router = APIRouter(prefix="/fine_tuning/alpha/graders")
 Ctx = Annotated[ServerContext, Depends(current_ctx)]
 FIELDS = {"grader", "model_sample", "item"}
+# OpenAI's RunGraderRequest as this server reads it, for the OpenAPI document (what a
+# client generator and the API fuzz test see); the grader object itself is checked by
+# `check_grader`, which a schema cannot say (templates, python source, nesting).
+RUN_REQUEST: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {
+                    "type": "object",
+                    "required": ["grader", "model_sample"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "grader": {"type": "object"},
+                        "model_sample": {"type": "string"},
+                        "item": {"type": "object"},
+                    },
+                }
+            }
+        },
+    }
+}
 # OpenAI's RunGraderResponse.metadata.errors flags, all required.
 ERROR_FLAGS = (
     "formula_parse_error",
@@ -111,7 +133,7 @@ def _run(grader: dict[str, Any], sample: str, item: dict[str, Any]) -> dict[str,
     }
 
 
-@router.post("/run")
+@router.post("/run", openapi_extra=RUN_REQUEST)
 async def run_grader(request: Request, ctx: Ctx) -> dict[str, Any]:
     grader, sample, item = _check(ctx, await json_body(request))
     return await run_in_threadpool(_run, grader, sample, item)
