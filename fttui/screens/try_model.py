@@ -24,6 +24,7 @@ import asyncio
 import codecs
 import math
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -37,6 +38,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static, TextArea
 
+from fttui._keys import HOLD_MAX_S
 from fttui.api import APIError, ChatCompletion, Client, Completion
 from fttui.backend import describe_error
 from fttui.core.models import serves_completions
@@ -147,7 +149,20 @@ class TryModelScreen(ModalScreen[None]):
         self.query_one("#try-mode", Label).display = False
         self._show_endpoint()
         if self.training_file:
+            # Keys typed ahead (a prompt and ctrl+s) wait for the separator, the stop
+            # and the endpoint the training file decides: else the first prompt of a
+            # burst is sent without its separator (fttui._keys, `holds_keys_until`).
+            self.holds_keys_until = time.monotonic() + HOLD_MAX_S
             self.detect_markers(self.training_file)
+
+    @work(exclusive=True, group="markers")
+    async def detect_markers(self, file_id: str) -> None:
+        """Separator and stop from the training file's check report; typed-ahead keys
+        are let through once they are in (or once that failed)."""
+        try:
+            await self._detect_markers(file_id)
+        finally:
+            self.holds_keys_until = 0.0
 
     def _show_endpoint(self) -> None:
         self.query_one("#try-endpoint", Label).update(
@@ -165,9 +180,7 @@ class TryModelScreen(ModalScreen[None]):
     def action_close(self) -> None:
         self.dismiss(None)
 
-    @work(exclusive=True, group="markers")
-    async def detect_markers(self, file_id: str) -> None:
-        """Separator and stop from the training file's check report."""
+    async def _detect_markers(self, file_id: str) -> None:
         from fttui.data import check_file
 
         try:
