@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from fttui.core.results_columns import TRAIN_COLUMNS, VALIDATION_COLUMNS
 from tests.cli.conftest import fttui
@@ -195,6 +196,7 @@ def test_cancel_follow_exit_codes_and_file_ids(cli_server: ServerProcess, tmp_pa
     assert fttui("files", "get", file_id, base_url=url).code == 3
 
 
+@pytest.mark.alone  # Ctrl-C answered within 60 s: failed in both two-worker runs at load ~25
 def test_follow_survives_a_server_restart_without_repeating_events(
     data_dir: Path, tmp_path: Path
 ) -> None:
