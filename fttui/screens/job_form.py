@@ -200,8 +200,11 @@ class JobFormScreen(ModalScreen[FineTuningJob | None]):
             models = await self.client.models.list()
             files = [f async for f in self.client.files.iter()]
         except APIError as exc:
-            form.show_server_error(describe_error("models and files", exc).text)
+            if form.is_attached:
+                form.show_server_error(describe_error("models and files", exc).text)
             return
+        if not form.is_attached:
+            return  # closed while the lists were asked for: nothing to fill
         form.set_models(sorted(m.id for m in models))
         tuning = [f for f in files if f.purpose == "fine-tune"]
         self._files_by_id = {f.id: f for f in tuning}
@@ -247,7 +250,8 @@ class JobFormScreen(ModalScreen[FineTuningJob | None]):
         key = (train, valid)
         if key not in self._overlaps:
             self._overlaps[key] = await self._overlap(train, valid)
-        form.set_overlap(train, valid, self._overlaps[key])
+        if form.is_attached:  # the form may have closed meanwhile (sent, Escape)
+            form.set_overlap(train, valid, self._overlaps[key])
 
     async def _overlap(self, train: str, valid: str) -> str | None:
         import asyncio
