@@ -192,9 +192,18 @@ class MetricsPanel(Widget):
     def on_mount(self) -> None:
         self.set_view()
 
+    def _taken_down(self) -> bool:
+        """Whether the plots are gone: the app is closing (or the pane is being removed)
+        while a worker still brings curves. Those curves are dropped: a query for a plot
+        would raise NoMatches in the worker, and a failed worker ends the app."""
+        return not self.is_attached or not self.query("#plot-loss")
+
     def set_frame(self, df: pd.DataFrame) -> None:
         """Plot the metrics in `df` (one row per step; missing values may be NaN)."""
         import pandas as pd
+
+        if self._taken_down():
+            return
 
         if "step" in df.columns:
             steps = pd.to_numeric(df["step"], errors="coerce").tolist()
@@ -231,6 +240,8 @@ class MetricsPanel(Widget):
         a line and its validation curve dotted; the legend names each by its label."""
         import pandas as pd
 
+        if self._taken_down():
+            return
         self.set_epochs(None)  # runs of other lengths: one job's epochs mean nothing here
         dpo_only = all(
             "training_reward_accuracy" in df.columns and "training_token_accuracy" not in df.columns
