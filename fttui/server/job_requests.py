@@ -71,7 +71,7 @@ class JobRequest:
             "seed": self.seed,
             "metadata": spec.metadata,
             "extra": spec.options.asked(),
-            # The seed as asked (None: the server chose `seed` above), so the job can
+            # The random seed as asked (None: the server chose `seed` above), so the job can
             # say whether it was asked and a clone asks for one only if it was.
             "spec": spec.model_copy(update={"model": self.model}).stored(),
         }

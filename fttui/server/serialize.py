@@ -109,7 +109,7 @@ def job_object(job: dict[str, Any], disk_bytes: int | None = None) -> dict[str, 
             # The method's hyperparameters as asked (`auto` kept), beside the resolved
             # ones above: a clone asks for `auto` again instead of pinning them.
             "requested": job.get("hyperparameters") or {},
-            # Whether the seed was asked (false: the server chose it; a clone then
+            # Whether a random seed was asked (false: the server chose it; a clone then
             # asks for none). Jobs stored before this was kept say true.
             "seed_asked": _seed_asked(job),
             "disk_bytes": disk_bytes,

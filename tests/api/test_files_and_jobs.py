@@ -272,7 +272,7 @@ async def test_submit_sends_the_spec_and_the_server_stores_it(
         stored = store.get_job(job.id)
         assert stored is not None
         # As asked: no seed was given, so the spec keeps none (a clone asks for none)
-        # while the job trains with the seed the server drew.
+        # while the job trains with the random seed the server drew.
         assert JobSpec.from_job(stored) == spec
         assert isinstance(stored["seed"], int) and job.local.seed_asked is False
     finally:
