@@ -576,6 +576,10 @@ class FileScan:
         classes = self.class_labels()
         if stats.format == "preference":
             stats.task = "preference"
+        elif stats.format == "reinforcement":
+            # Prompts without answers (the model writes them, a grader scores them):
+            # no labels to count as classes, no legacy-guide generation advice.
+            stats.task = "reinforcement"
         elif open_ended:
             stats.task = "open_ended_generation"
             if n < MIN_GENERATION:

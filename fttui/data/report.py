@@ -50,9 +50,9 @@ class FileStats:
     bytes: int = 0
     n_lines: int = 0
     n_examples: int = 0
-    format: str | None = None  # "prompt_completion" | "chat" | "preference" | None
+    format: str | None = None  # "prompt_completion" | "chat" | "preference" | "reinforcement"
     # "classification" | "conditional_generation" | "open_ended_generation" | "chat" |
-    # "preference"
+    # "preference" | "reinforcement"
     task: str | None = None
     separator: str | None = None
     stop_sequence: str | None = None

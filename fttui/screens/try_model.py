@@ -10,9 +10,9 @@ the guide says, and the top five log-probabilities are shown as probability bars
 The endpoint follows the model: OpenAI serves its completions models (davinci-002,
 babbage-002, gpt-3.5-turbo-instruct and their fine-tunes) on `/v1/completions` and
 every other model on `/v1/chat/completions` only; on the local server, which serves
-both, a model trained on a chat or preference file is asked as a chat model. A chat
-model gets the prompt as one user message (no separator appended). ctrl+r takes a
-prompt from the job's validation file (its training file when it has none).
+both, a model trained on a chat, preference or reinforcement file is asked as a chat
+model. A chat model gets the prompt as one user message (no separator appended).
+ctrl+r takes a prompt from the job's validation file (its training file when it has none).
 
 The model id, the completion, its tokens and any error come from a backend: they
 are drawn as plain text with control characters made visible (`safe_text`).
@@ -202,8 +202,9 @@ class TryModelScreen(ModalScreen[None]):
         await self.client.detect()
         fmt = report.training.format
         if self.client.is_local and fmt:
-            # The local server serves both: the data says how the model was trained.
-            self.chat = fmt in ("chat", "preference")
+            # The local server serves both: the data says how the model was trained
+            # (a reinforcement file's prompts are chats ending with a user message).
+            self.chat = fmt in ("chat", "preference", "reinforcement")
             self._show_endpoint()
         separator, stop = dataset_markers(report)
         sep_box = self.query_one("#try-separator", Input)

@@ -20,6 +20,7 @@ from fttui.core.job_spec import (
     resolve_beta,
     resolve_reinforcement,
 )
+from fttui.core.local_auto import resolve_local_rft
 from fttui.core.models import BaseModelSpec, resolve_model
 from fttui.server.errors import APIError
 from fttui.server.grader_requests import check_grader
@@ -185,6 +186,12 @@ def parse_job_request(
             )
         grader, notes = check_grader(store, registry, spec.grader, base=base)
         method_config = {"grader": grader}
+        # The local trainer sizes `auto` for reinforcement with its own rule from the
+        # prompts alone (fttui.core.local_auto), not the legacy guide's 0.2% batch:
+        # the job says from its creation what it will train with (batch 4 on a small
+        # file, not 1), and eval_interval follows from those steps.
+        rule, _why = resolve_local_rft(requested, max(n_examples, 1))
+        resolved.update(rule.as_dict())
         steps = -(-max(n_examples, 1) // resolved["batch_size"]) * resolved["n_epochs"]
         n_valid = int(((validation or {}).get("meta") or {}).get("examples") or 0)
         resolved.update(resolve_reinforcement(requested, steps, n_valid))

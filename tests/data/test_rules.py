@@ -279,3 +279,18 @@ def test_blank_lines_and_empty_file(write_jsonl: WriteJsonl, tmp_path: Path) -> 
     empty.write_text("")
     assert check_file(empty).issue("no_examples") is not None
     assert check_file(empty).exit_code == 2
+
+
+def test_a_reinforcement_file_is_not_taken_for_a_classifier(write_jsonl: WriteJsonl) -> None:
+    """A reinforcement file's prompts have no answers: its examples are not one class
+    of '' (the try view would then ask a classifier's single token), and the legacy
+    guide's classification advice does not apply."""
+    rows = [
+        {"messages": [{"role": "user", "content": f"say {i}"}], "want": "aaaa"} for i in range(12)
+    ]
+    report = check_file(write_jsonl(rows), model="davinci")
+    assert report.training.format == "reinforcement"
+    assert report.task == "reinforcement"
+    assert report.training.classes == {}
+    assert report.issue("few_examples_per_class") is None
+    assert report.exit_code == 0

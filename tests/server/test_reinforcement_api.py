@@ -90,6 +90,34 @@ def test_openai_sdk_creates_a_reinforcement_job(
     assert any("6 answers sampled per prompt" in m for m in events), events
 
 
+def test_auto_hyperparameters_are_the_local_trainers_from_the_start(
+    sdk: openai.OpenAI, files: dict[str, str]
+) -> None:
+    """A reinforcement job left `auto` says from its creation what the local trainer
+    will use (fttui.core.local_auto's rule: 4 prompts a step), not the legacy guide's
+    0.2% batch (1 on a small file), in its first event and in the job object."""
+    job = sdk.fine_tuning.jobs.create(
+        model=MODEL,
+        training_file=files["train"],
+        validation_file=files["valid"],
+        method={
+            "type": "reinforcement",
+            "reinforcement": {"grader": SPEC["schema_examples"]["GraderStringCheck"]},
+        },
+    )
+    # 8 prompts: batch 4, 4 epochs (about 64 steps, at most 4 epochs) = 8 steps;
+    # evaluation about 10 times a run: every step.
+    assert job.method is not None and job.method.reinforcement is not None
+    hp = job.method.reinforcement.hyperparameters
+    assert hp is not None
+    assert (hp.batch_size, hp.n_epochs, hp.learning_rate_multiplier) == (4, 4, 0.05)
+    assert hp.eval_interval == 1
+    events = [e.message for e in sdk.fine_tuning.jobs.list_events(job.id, limit=50).data]
+    method = next(m for m in events if m.startswith("Method: reinforcement"))
+    assert "n_epochs=4, batch_size=4, learning_rate_multiplier=0.05" in method, method
+    assert "eval_interval=1," in method, method
+
+
 def test_openai_job_example_gets_a_400_for_reasoning_effort(
     api: httpx.Client, files: dict[str, str]
 ) -> None:

@@ -1,9 +1,9 @@
 """A reinforcement job made in the TUI's form and trained by the local server (the tiny
 model, for real): the form sends OpenAI's method object with the grader typed into it,
 the job is followed to the end, the reward curves (train and validation reward
-means, per step) come from the job's own metrics, and the fine-tuned model is
-evaluated against its base in the eval view (`e`), its answers scored by the job's
-own grader."""
+means, per step) come from the job's own metrics, the fine-tuned model is tried
+(`t`: asked as a chat model, its answer on screen), and it is evaluated against its
+base in the eval view (`e`), its answers scored by the job's own grader."""
 
 from __future__ import annotations
 
@@ -17,11 +17,12 @@ import httpx
 import pytest
 from conftest import ServerProcess, free_port, register_tiny_model
 from rich.console import Console
-from textual.widgets import DataTable, Input, Select, Static, TextArea
+from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
 
 from fttui.screens.evaluate import EvalScreen
 from fttui.screens.job_form import JobFormScreen
 from fttui.screens.main import MainScreen
+from fttui.screens.try_model import TryModelScreen
 from widgets import EventLog, HyperparamForm, MetricsPanel
 
 from .conftest import make_app, wait_for
@@ -138,6 +139,54 @@ async def test_a_reinforcement_job_from_the_form_trains_and_plots_its_rewards(
         assert all(0.0 <= v <= 1.0 for v in valid_values + series["train_reward_mean"][1])
         # The grader's own score series too, named by the grader's name.
         assert "train_score/close" in series
+
+        # -- tried: `t` asks the fine-tuned model as a chat model (a reinforcement
+        # file's prompts are chats ending with a user message), one of the validation
+        # file's prompts (ctrl+r), and shows the server's answer.
+        await wait_for(
+            pilot,
+            lambda: main.jobs.jobs[job_id].fine_tuned_model == done["fine_tuned_model"],
+            timeout=30,
+            what="the fine-tuned model in the jobs list",
+        )
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, TryModelScreen), what="try view")
+        trial = app.screen
+        assert isinstance(trial, TryModelScreen)
+        await wait_for(pilot, lambda: trial.holds_keys_until == 0.0, what="training file read")
+        assert trial.chat, "a reinforcement job's model is a chat model"
+        assert "/v1/chat/completions" in str(trial.query_one("#try-endpoint", Label).render())
+        # Not taken for a classifier (one token and class probabilities).
+        assert trial.query_one("#try-max-tokens", Input).value == "32"
+        assert not trial.query_one("#try-mode", Label).display
+        await pilot.press("ctrl+r")
+        prompt = trial.query_one("#try-prompt", TextArea)
+        await wait_for(pilot, lambda: prompt.text == "say 100", what="a validation prompt")
+        await pilot.press("ctrl+s")
+        await wait_for(
+            pilot, lambda: trial.last_completion is not None, timeout=60, what="the answer"
+        )
+        assert trial.last_completion is not None
+        assert trial.last_completion.model == done["fine_tuned_model"]
+        # The same question put to the server directly: the same (greedy) answer is
+        # the one on screen.
+        direct = httpx.post(
+            f"{tiny_server.base_url}/chat/completions",
+            json={
+                "model": done["fine_tuned_model"],
+                "messages": [{"role": "user", "content": "say 100"}],
+                "max_tokens": 32,
+                "temperature": 0.0,
+            },
+            timeout=60,
+        )
+        assert direct.status_code == 200, direct.text
+        answer = direct.json()["choices"][0]["message"]["content"]
+        assert answer, "the model answered nothing"
+        shown = _text(trial.query_one("#try-output", Static))
+        assert "".join(f"reply: {answer!r}".split()) in "".join(shown.split()), shown
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
 
         # -- evaluated: `e` opens the eval view on the validation file, scored by the
         # job's grader through the server's graders/run.
