@@ -90,7 +90,9 @@ class MetricsPanel(Widget):
     It plots whichever of the known columns are present; the classification plot
     (every `classification/*` column) is shown only when such columns exist. A DPO
     job's frame (reward columns, no token accuracy) shows reward accuracy in the
-    accuracy plot and the reward margin in a plot of its own. The
+    accuracy plot and the reward margin in a plot of its own. A reinforcement job's
+    frame (rewards and grader scores) shows them in a plot of their own, first and
+    taller, and no accuracy plot (it has no token accuracy to draw). The
     frame comes from live metrics events while a job runs and from the results CSV
     once it is done; normalising legacy names is the caller's job (fttui.results).
     """
@@ -115,7 +117,8 @@ class MetricsPanel(Widget):
     MetricsPanel > #plot-reward-margin { display: none; }
     MetricsPanel.-reward > #plot-reward-margin { display: block; }
     MetricsPanel > #plot-grader { display: none; }
-    MetricsPanel.-grader > #plot-grader { display: block; }
+    MetricsPanel.-grader > #plot-grader { display: block; height: 2fr; }
+    MetricsPanel.-rft > #plot-accuracy { display: none; }
     """
 
     def __init__(
@@ -128,11 +131,13 @@ class MetricsPanel(Widget):
         self.full_names = False
 
     def compose(self) -> ComposeResult:
+        # A reinforcement job's rewards first (shown for such jobs only): they are
+        # what it trains for, and at 80x24 the first plot is the one on screen.
+        yield MetricPlot("Reward / score", id="plot-grader")
         yield MetricPlot("Loss", id="plot-loss")
         yield MetricPlot("Accuracy", id="plot-accuracy")
         yield MetricPlot("Classification", id="plot-classification")
         yield MetricPlot("Reward margin", id="plot-reward-margin")
-        yield MetricPlot("Reward / score", id="plot-grader")
 
     @property
     def loss_plot(self) -> MetricPlot:
@@ -234,6 +239,9 @@ class MetricsPanel(Widget):
         graded = grader_columns(list(df.columns))
         self.grader_plot.set_series(_series(df, steps, graded), "Reward / score", x_max=x_max)
         self.set_class(bool(graded), "-grader")
+        # A reinforcement job has no token accuracy: no empty "no data yet" plot
+        # taking the rewards' room.
+        self.set_class(bool(graded) and not accuracy and not reward_accuracy, "-rft")
 
     def compare(self, runs: Sequence[tuple[str, pd.DataFrame]]) -> None:
         """Overlay several runs (label, frame): one colour per run, its training curve
@@ -243,6 +251,8 @@ class MetricsPanel(Widget):
         if self._taken_down():
             return
         self.set_epochs(None)  # runs of other lengths: one job's epochs mean nothing here
+        # Rewards are not overlaid: one job's reward plot is not left up among them.
+        self.remove_class("-grader", "-rft")
         dpo_only = all(
             "training_reward_accuracy" in df.columns and "training_token_accuracy" not in df.columns
             for _, df in runs
@@ -282,4 +292,4 @@ class MetricsPanel(Widget):
         """Empty every plot (another job was selected)."""
         for plot in self.query(MetricPlot):
             plot.clear()
-        self.remove_class("-classification", "-reward", "-grader")
+        self.remove_class("-classification", "-reward", "-grader", "-rft")

@@ -187,12 +187,19 @@ async def test_reinforcement_rewards_and_scores_get_a_plot_of_their_own() -> Non
         }  # fmt: skip
         assert set(panel.loss_plot.series) == {"training_loss", "full_validation_loss"}
         assert "train_reward_mean" in drawn_text(panel.grader_plot)
+        # The rewards are what such a job trains for: their plot comes first and is
+        # the tallest; no empty accuracy plot (it has no token accuracy).
+        shown = [p for p in panel.query(MetricPlot) if p.display]
+        assert shown == [panel.grader_plot, panel.loss_plot]
+        assert panel.grader_plot.region.y < panel.loss_plot.region.y
+        assert panel.grader_plot.region.height > panel.loss_plot.region.height
         dpo = pd.DataFrame(
             {"step": [1, 2], "training_loss": [0.7, 0.6], "training_reward_margin": [0.1, 0.2]}
         )
         panel.set_frame(dpo)
         await pilot.pause()
         assert not panel.grader_plot.display and panel.reward_margin_plot.display
+        assert panel.accuracy_plot.display
 
 
 def test_ticks_are_round_steps_with_the_decimals_they_need() -> None:
