@@ -274,7 +274,8 @@ class HyperparamForm(Widget):
     HyperparamForm #dropped.-shown { display: block; }
     HyperparamForm .field { height: auto; width: 1fr; }
     HyperparamForm .row { height: auto; }
-    HyperparamForm .field-label { color: $foreground-muted; margin-top: 1; }
+    /* A label longer than its field wraps (never cut at 80 columns). */
+    HyperparamForm .field-label { color: $foreground-muted; margin-top: 1; width: 100%; }
     HyperparamForm .field-error { color: $error; height: auto; width: 100%; display: none; }
     HyperparamForm .field-error.-shown { display: block; }
     HyperparamForm #suffix-counter { width: auto; margin-left: 1; color: $foreground-muted; }
@@ -372,7 +373,19 @@ class HyperparamForm(Widget):
                 "Grader (JSON: string_check, text_similarity, score_model, python, multi)",
                 TextArea(GRADER_TEMPLATE, id="grader", language=None),
             )
+            # Two a row: four side by side at 80 columns ran their labels together
+            # ("reasoning efforteval interval") and cut "compute multiplier".
             with Horizontal(classes="row"):
+                for name in ("eval_interval", "eval_samples"):
+                    yield from self._field(
+                        name, name.replace("_", " "), Input(placeholder=AUTO, id=name)
+                    )
+            with Horizontal(classes="row"):
+                yield from self._field(
+                    "compute_multiplier",
+                    "compute multiplier",
+                    Input(placeholder=AUTO, id="compute_multiplier"),
+                )
                 yield from self._field(
                     "reasoning_effort",
                     "reasoning effort",
@@ -380,10 +393,6 @@ class HyperparamForm(Widget):
                         [(e, e) for e in REASONING_EFFORTS], prompt="not set", id="reasoning_effort"
                     ),
                 )
-                for name in RFT_NUMBERS:
-                    yield from self._field(
-                        name, name.replace("_", " "), Input(placeholder=AUTO, id=name)
-                    )
         with Horizontal(classes="row"):
             for name in HYPERPARAMETERS:
                 yield from self._field(name, self.LABELS[name], Input(placeholder=AUTO, id=name))
@@ -665,7 +674,8 @@ class HyperparamForm(Widget):
         if not self.classification_on:
             return None
         if name == "compute_classification_metrics":
-            if self.method_type == "dpo":
+            if self.method_type != "supervised":
+                # As the server refuses them: said here, before anything is sent.
                 return "classification metrics apply to supervised jobs only: untick them"
             if not self._select("validation_file"):
                 return "classification metrics need a validation file: choose one above"

@@ -16,10 +16,11 @@ from typing import Any
 
 import pytest
 from conftest import ServerProcess
+from rich.cells import cell_len
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widget import Widget
-from textual.widgets import Button, Checkbox, Input, Select
+from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from fttui.screens.download import DownloadScreen
 from fttui.screens.evaluate import EvalScreen
@@ -135,6 +136,18 @@ async def check_form(pilot: Pilot[Any], method: str) -> None:
     await pilot.pause()
     seen = await tab_through(pilot, screen, expect=len(FORM_FIELDS[method]))
     assert ids(seen) == {*FORM_FIELDS[method], *SCROLLERS["form"]}, method
+    # Every field's label is read whole: on one line with a cell to spare before the
+    # next field's label, or wrapped (the reinforcement row of four used to run
+    # "reasoning efforteval interval" together and cut "compute multipli").
+    for label in screen.query(".field-label").results(Label):
+        field = label.parent
+        assert isinstance(field, Widget)
+        if not field.size.width:
+            continue  # a field this method does not show
+        text = str(label.render())
+        assert label.size.height > 1 or cell_len(text) < field.size.width, (
+            f"{method}: label {text!r} in a field {field.size.width} cells wide"
+        )
 
 
 #: Every other dialog's focusable widgets, named.

@@ -120,6 +120,16 @@ async def test_missing_choices_and_classification_rules() -> None:
             "classification_betas": [0.5, 1.0],
         }
 
+        # A DPO or reinforcement job has no classification metrics (the server would
+        # refuse them): said under the box before anything is sent.
+        for method in ("dpo", "reinforcement"):
+            form.query_one("#method_type", Select).value = method
+            await pilot.pause()
+            assert form.validate()["compute_classification_metrics"] == (
+                "classification metrics apply to supervised jobs only: untick them"
+            ), method
+        form.query_one("#method_type", Select).value = "supervised"
+        await pilot.pause()
         # Validation file equal to the training file is refused.
         form.query_one("#validation_file", Select).value = "file-a"
         await pilot.pause()
