@@ -21,6 +21,7 @@ markup, for the report).
 from __future__ import annotations
 
 import asyncio
+import json
 import tempfile
 import time
 from pathlib import Path
@@ -100,7 +101,16 @@ class EvalScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#eval-examples", DataTable).display = False
         self.query_one("#eval-run", Button).focus()
-        self._status("ctrl+s runs the evaluation")
+        if self.grader is not None:
+            # Said before the run: the answers get the job's rewards, not an exact match.
+            kind = self.grader.get("type", "?")
+            name = self.grader.get("name", "")
+            self._status(
+                f"ctrl+s runs the evaluation; the answers are scored by the job's grader "
+                f"({kind} {json.dumps(name)})"
+            )
+        else:
+            self._status("ctrl+s runs the evaluation")
         self.show_last()
 
     def _status(self, text: str, style: str = "") -> None:

@@ -126,7 +126,7 @@ class TryModelScreen(ModalScreen[None]):
                 # Shown safe; sent as the backend named it unless the user edits it.
                 yield Input(value=safe_text(self.model), id="try-model")
                 with Horizontal(id="try-markers"):
-                    with Vertical():
+                    with Vertical(id="try-separator-field"):
                         yield Label("separator", classes="modal-hint")
                         yield Input(id="try-separator", placeholder="e.g. \\n\\n###\\n\\n")
                     with Vertical():
@@ -165,6 +165,8 @@ class TryModelScreen(ModalScreen[None]):
             self.holds_keys_until = 0.0
 
     def _show_endpoint(self) -> None:
+        # A chat model's prompt is a user message: no separator is appended to it.
+        self.query_one("#try-separator-field").display = not self.chat
         self.query_one("#try-endpoint", Label).update(
             "chat model: asked on /v1/chat/completions, the prompt as a user message"
             if self.chat

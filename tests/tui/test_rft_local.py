@@ -159,6 +159,8 @@ async def test_a_reinforcement_job_from_the_form_trains_and_plots_its_rewards(
         # Not taken for a classifier (one token and class probabilities).
         assert trial.query_one("#try-max-tokens", Input).value == "32"
         assert not trial.query_one("#try-mode", Label).display
+        # No separator field: a chat prompt is sent as a user message, nothing appended.
+        assert not trial.query_one("#try-separator-field").display
         await pilot.press("ctrl+r")
         prompt = trial.query_one("#try-prompt", TextArea)
         await wait_for(pilot, lambda: prompt.text == "say 100", what="a validation prompt")
@@ -197,6 +199,8 @@ async def test_a_reinforcement_job_from_the_form_trains_and_plots_its_rewards(
         assert screen.grader == GRADER
         assert screen.query_one("#eval-model", Input).value == done["fine_tuned_model"]
         assert screen.query_one("#eval-file", Input).value == valid
+        status = str(screen.query_one("#eval-status", Label).render())
+        assert 'scored by the job\'s grader (text_similarity "close")' in status, status
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: screen.report is not None, timeout=120, what="report")
         assert screen.report is not None and screen.report["task"] == "reward"
