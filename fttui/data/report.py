@@ -179,9 +179,13 @@ class Report:
         overview.add_row("Format", _plain(str(self.format or "-")))
         overview.add_row("Task", _plain(str(self.task or "-")))
         overview.add_row("Tokens per epoch", f"{self.tokens_per_epoch:,}")
-        overview.add_row(
-            f"Billed tokens ({self.n_epochs} epochs)", f"{self.billed_tokens:,} (estimate)"
-        )
+        if self.format == "reinforcement":
+            # OpenAI bills reinforcement fine-tuning by training time (fttui.core.prices).
+            overview.add_row("Billed", "by training time, not tokens (reinforcement)")
+        else:
+            overview.add_row(
+                f"Billed tokens ({self.n_epochs} epochs)", f"{self.billed_tokens:,} (estimate)"
+            )
 
         stats = Table(title="Files", expand=False)
         for column in ("file", "examples", "size", "tokens", "min/mean/max", "too long", "dupes"):

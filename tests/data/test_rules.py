@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
+
+from rich.console import Console
 
 from fttui.data import check_file
 from fttui.data.encodings import get_encoding
@@ -294,3 +297,9 @@ def test_a_reinforcement_file_is_not_taken_for_a_classifier(write_jsonl: WriteJs
     assert report.training.classes == {}
     assert report.issue("few_examples_per_class") is None
     assert report.exit_code == 0
+    # OpenAI bills reinforcement fine-tuning by training time: no token bill shown.
+    out = Console(width=100, file=io.StringIO(), color_system=None)
+    out.print(report.to_rich())
+    shown = out.file.getvalue()
+    assert "by training time, not tokens" in shown
+    assert "Billed tokens" not in shown
