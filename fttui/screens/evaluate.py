@@ -101,17 +101,17 @@ class EvalScreen(ModalScreen[None]):
     def on_mount(self) -> None:
         self.query_one("#eval-examples", DataTable).display = False
         self.query_one("#eval-run", Button).focus()
-        if self.grader is not None:
-            # Said before the run: the answers get the job's rewards, not an exact match.
-            kind = self.grader.get("type", "?")
-            name = self.grader.get("name", "")
-            self._status(
-                f"ctrl+s runs the evaluation; the answers are scored by the job's grader "
-                f"({kind} {json.dumps(name)})"
-            )
-        else:
-            self._status("ctrl+s runs the evaluation")
+        self._status(f"ctrl+s runs the evaluation{self._scored_by()}")
         self.show_last()
+
+    def _scored_by(self) -> str:
+        """Said before a run: a reinforcement job's answers get its grader's rewards
+        (not an exact match with a reference); empty without a grader."""
+        if self.grader is None:
+            return ""
+        kind = self.grader.get("type", "?")
+        name = self.grader.get("name", "")
+        return f"; the answers are scored by the job's grader ({kind} {json.dumps(name)})"
 
     def _status(self, text: str, style: str = "") -> None:
         self.query_one("#eval-status", Label).update(Text(safe_text(text), style=style))
@@ -147,7 +147,7 @@ class EvalScreen(ModalScreen[None]):
         last = runs[-1]
         when = time.strftime("%Y-%m-%d %H:%M", time.localtime(last.get("saved_at", 0)))
         self.show_report(last["report"])
-        self._status(f"last evaluation, {when}; ctrl+s runs it again")
+        self._status(f"last evaluation, {when}; ctrl+s runs it again{self._scored_by()}")
 
     # -- a run ------------------------------------------------------------------------
     def action_run(self) -> None:

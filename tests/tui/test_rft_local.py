@@ -225,6 +225,16 @@ async def test_a_reinforcement_job_from_the_form_trains_and_plots_its_rewards(
         await pilot.press("ctrl+e")
         examples = screen.query_one("#eval-examples", DataTable)
         assert examples.display and examples.row_count == 2
+        # Opened again, the view shows that last evaluation and still names the grader.
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, MainScreen), what="back")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, EvalScreen), what="eval again")
+        again = app.screen.query_one("#eval-status", Label)
+        await wait_for(
+            pilot, lambda: "last evaluation" in str(again.render()), what="the last evaluation"
+        )
+        assert 'the job\'s grader (text_similarity "close")' in str(again.render())
 
 
 def _text(static: Static) -> str:
