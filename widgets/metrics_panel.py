@@ -82,6 +82,11 @@ COMPARE_REWARD_MARGIN = (
     ("training_reward_margin", "train", False),
     ("validation_reward_margin", "valid", True),
 )
+#: Reinforcement jobs: the mean reward their grader gave (rft.py's metric names).
+COMPARE_GRADER_REWARD = (
+    ("train_reward_mean", "train", False),
+    ("valid_reward_mean", "valid", True),
+)
 
 
 class MetricsPanel(Widget):
@@ -251,8 +256,6 @@ class MetricsPanel(Widget):
         if self._taken_down():
             return
         self.set_epochs(None)  # runs of other lengths: one job's epochs mean nothing here
-        # Rewards are not overlaid: one job's reward plot is not left up among them.
-        self.remove_class("-grader", "-rft")
         dpo_only = all(
             "training_reward_accuracy" in df.columns and "training_token_accuracy" not in df.columns
             for _, df in runs
@@ -266,6 +269,7 @@ class MetricsPanel(Widget):
             ),
             (self.classification_plot, "Classification accuracy", COMPARE_CLASSIFICATION),
             (self.reward_margin_plot, "Reward margin", COMPARE_REWARD_MARGIN),
+            (self.grader_plot, "Reward", COMPARE_GRADER_REWARD),
         )
         for plot, title, columns in plots:
             series: dict[str, tuple[list[Any], list[Any]]] = {}
@@ -287,6 +291,11 @@ class MetricsPanel(Widget):
             plot.set_series(series, title, colors=colors, dotted=dotted)
         self.set_class(self.classification_plot.has_data, "-classification")
         self.set_class(self.reward_margin_plot.has_data, "-reward")
+        # Reinforcement jobs compared: their rewards overlaid, first; no accuracy plot
+        # when none of the runs has one.
+        rewards = self.grader_plot.has_data
+        self.set_class(rewards, "-grader")
+        self.set_class(rewards and not self.accuracy_plot.has_data, "-rft")
 
     def clear(self) -> None:
         """Empty every plot (another job was selected)."""

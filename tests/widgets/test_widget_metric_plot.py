@@ -202,6 +202,42 @@ async def test_reinforcement_rewards_and_scores_get_a_plot_of_their_own() -> Non
         assert panel.accuracy_plot.display
 
 
+async def test_two_reinforcement_runs_compared_overlay_their_rewards() -> None:
+    """Marking two RFT jobs: their train and valid reward means in the reward plot
+    (first, each run in its own colour, validation dotted), no empty accuracy plot;
+    a comparison without rewards hides the reward plot again."""
+    app = Host(lambda: [MetricsPanel()])
+    async with app.run_test(size=(120, 48)) as pilot:
+        panel = app.query_one(MetricsPanel)
+
+        def rft(shift: float) -> pd.DataFrame:
+            return pd.DataFrame(
+                {
+                    "step": [1, 2, 3],
+                    "training_loss": [0.0, 0.01, 0.02],
+                    "train_reward_mean": [0.1, 0.2 + shift, 0.3 + shift],
+                    "train_score/close": [0.1, 0.2 + shift, 0.3 + shift],
+                    "valid_reward_mean": [None, 0.25, 0.35 + shift],
+                }
+            )
+
+        panel.compare([("a", rft(0.0)), ("b", rft(0.1))])
+        await pilot.pause()
+        rewards = panel.grader_plot
+        assert set(rewards.series) == {"a train", "a valid", "b train", "b valid"}
+        assert rewards.series["b train"][1] == pytest.approx([0.1, 0.3, 0.4])
+        assert rewards.dotted == {"a valid", "b valid"}
+        assert rewards.series_colors["a train"] != rewards.series_colors["b train"]
+        shown = [p for p in panel.query(MetricPlot) if p.display]
+        assert shown == [rewards, panel.loss_plot]
+        sft = pd.DataFrame(
+            {"step": [1, 2], "training_loss": [2.0, 1.5], "training_token_accuracy": [0.4, 0.5]}
+        )
+        panel.compare([("s1", sft), ("s2", sft)])
+        await pilot.pause()
+        assert not rewards.display and panel.accuracy_plot.display
+
+
 def test_ticks_are_round_steps_with_the_decimals_they_need() -> None:
     from widgets.metric_plot import nice_ticks
 
