@@ -71,7 +71,7 @@ def servers(
         single.stop()
 
 
-def _run_job(srv: ServerProcess) -> dict[str, object]:
+def _start_job(srv: ServerProcess) -> str:
     train_id = upload(srv, "train.jsonl", toy_lines(N_TRAIN))
     valid_id = upload(srv, "valid.jsonl", toy_lines(6, offset=100))
     job = create_job(
@@ -82,7 +82,7 @@ def _run_job(srv: ServerProcess) -> dict[str, object]:
         hyperparameters={"n_epochs": EPOCHS, "batch_size": BATCH},
         seed=SEED,
     )
-    return wait_for(srv, job["id"], {"succeeded", "failed", "cancelled"}, timeout=120)
+    return str(job["id"])
 
 
 def _rows(srv: ServerProcess, job: dict[str, object]) -> list[dict[str, str]]:
@@ -101,7 +101,13 @@ def jobs(
     servers: tuple[ServerProcess, ServerProcess],
 ) -> tuple[dict[str, object], dict[str, object]]:
     single, dp = servers
-    return _run_job(single), _run_job(dp)
+    # Both at once: each job is mostly its processes starting (imports, model load).
+    started = [(srv, _start_job(srv)) for srv in (single, dp)]
+    one, two = (
+        wait_for(srv, job_id, {"succeeded", "failed", "cancelled"}, timeout=180)
+        for srv, job_id in started
+    )
+    return one, two
 
 
 def test_two_ranks_train_like_one_process(
