@@ -3,13 +3,13 @@
 The task: a sentence says where someone went ("Hana flew to Lisbon last year."); the
 user asks which city and to answer with the city name only. The grader is OpenAI's
 `python` grader (field extraction): 1 for the city alone (trailing punctuation and
-quotes ignored), 0 without the city, and in between partial credit that grows as the
-answer shrinks around the city (`0.5 * len(city) / len(answer)`).
-SmolLM2-135M-Instruct usually answers with a sentence ("Hana flew to Lisbon.") or
-something else, so the base model earns about 0.1; the reward rises only if the model
-learns to answer with the name and stop. Validation prompts use cities, names and
-sentences the training prompts never have (held out: the format is learned, not the
-answers).
+quotes ignored), 0.5 for an answer that starts with the city but goes on ("Lisbon,
+Portugal"), 0 otherwise. SmolLM2-135M-Instruct's greedy answers are sentences ("Hana
+flew to Lisbon.", "The city of Lisbon is ..."), so the base model earns about 0 on the
+held-out prompts; its sampled answers (temperature 0.7) are rarely the city alone
+(1 of 32 in a probe), which is what reinforcement learning can grow. Validation prompts
+use cities, names and sentences the training prompts never have (held out: the
+format is learned, not the answers).
 
 Everything goes through a real `fttui serve` on loopback and the OpenAI SDK: files
 uploaded, the job created with `client.fine_tuning.jobs.create(method={"type":
@@ -19,6 +19,7 @@ prompts through `client.chat.completions.create` at temperature 0 (greedy, as th
 job's own validation samples), graded by the same grader code the trainer runs.
 
     nice -n 5 python benchmarks/rft_task.py --train 32 --valid 8   # the curve, a summary
+    OMP_NUM_THREADS=1 ...   # on a busy shared box (docs/training.md: threads under load)
     nice -n 5 python benchmarks/rft_task.py --json out.json
 
 Figures from this machine are in docs/training.md ("Reinforcement fine-tuning").
@@ -67,20 +68,26 @@ VALID_SENTENCES = [
 QUESTION = "Which city? Answer with the city name only."
 
 # What the grader runs (OpenAI's `python` grader: `grade(sample, item)` -> float).
-# Partial credit that grows as the answer shrinks around the city: the base model's
-# sentences ("Lena took a train to Sydney.") earn about 0.1, so the sampled answers of
-# a group differ in reward from the first step and GRPO has a direction (with an
-# all-or-nothing `eq` the base model's samples almost never score and every group's
-# advantages are 0).
+# Partial credit only for answers that lead with the city. An earlier version gave
+# partial credit to any answer containing the city, shrinking with its length
+# (`0.5 * len(city) / len(answer)`): the base model's copies of the sentence ("Hana
+# flew to Lisbon last year.", ~0.1) then beat its off-task answers (0), and the first
+# two or three updates collapsed every group onto copying the sentence (measured
+# in-process, KL weight 0, constant learning rate 5e-5 or 2e-4, 8 answers a prompt: 28
+# distinct answers of 32 at step 1, 4 of 32 at step 3, no answer with the city alone
+# in 16 steps, held-out reward 0.10 -> 0.13; with the defaults through the server
+# 0.098 -> 0.127 in 32 steps); from a copy, no small change earns more. Here a copy
+# earns 0 like any other miss, so only answers that are (or start with) the city pull:
+# with the defaults, held-out 0.000 -> 1.000 (docs/training.md).
 GRADE_SOURCE = """
 def grade(sample, item):
     answer = sample["output_text"].strip().strip(".!'\\"").strip()
     city = item["city"]
     if answer.lower() == city.lower():
         return 1.0
-    if city.lower() not in answer.lower():
-        return 0.0
-    return 0.5 * len(city) / len(answer)
+    if answer.lower().startswith(city.lower()):
+        return 0.5
+    return 0.0
 """
 
 GRADER: dict[str, Any] = {

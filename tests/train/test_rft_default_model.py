@@ -1,7 +1,7 @@
 """Reinforcement fine-tuning of the default model (SmolLM2-135M-Instruct) through the
 real server and the OpenAI SDK, with the default hyperparameters: benchmarks/rft_task.py's
 task (answer with the city name only, graded by a `python` grader: 1 for the city
-alone, partial credit shrinking with the words around it). On held-out prompts the
+alone, 0.5 for an answer that starts with it, 0 otherwise). On held-out prompts the
 base model's greedy answers earn a mean reward of at most 0.3 and the fine-tuned
 model's at least 0.8 (32 training prompts: the defaults make that 32 steps).
 
