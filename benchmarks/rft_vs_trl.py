@@ -269,14 +269,23 @@ def main() -> None:
             cmd += ["--train", str(args.train), "--epochs", str(args.epochs)]
             cmd += ["--seed", str(args.seed)] + (["--trl-bf16"] if args.trl_bf16 else [])
             env = {**os.environ, "PYTHONPATH": str(ROOT)}
-            proc = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
-            lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("CURVE ")]
-            if proc.returncode != 0 or not lines:
-                print(proc.stdout[-3000:], proc.stderr[-3000:], sep="\n")
-                raise SystemExit(f"the TRL side failed (exit {proc.returncode})")
+            # Its steps are printed as they come (a TRL step can take minutes on a
+            # busy CPU); its stderr (progress bars, warnings) goes to a file.
+            errors = Path(tmp) / "trl.stderr"
+            out_lines: list[str] = []
+            with errors.open("w") as err:
+                proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=err, text=True)
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    out_lines.append(line.rstrip("\n"))
+                    if line.startswith("  trl "):
+                        print(line, end="", flush=True)
+                returncode = proc.wait()
+            lines = [ln for ln in out_lines if ln.startswith("CURVE ")]
+            if returncode != 0 or not lines:
+                print("\n".join(out_lines[-40:]), errors.read_text()[-3000:], sep="\n")
+                raise SystemExit(f"the TRL side failed (exit {returncode})")
             results[side] = json.loads(lines[-1][len("CURVE ") :])
-            for p in results[side]:
-                print(f"  trl {p}")
     rows = [summary(side, curve, args) for side, curve in results.items()]
     out = {
         "target": args.target,
