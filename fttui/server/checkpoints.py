@@ -38,13 +38,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from fttui.core.checkpoint_files import MANIFEST, OPTIMIZER_FILE, STATE_FILE
 from fttui.store.db import FINAL_STATUSES, Store
 
 log = logging.getLogger("fttui.server.checkpoints")
 
-MANIFEST = "fttui-manifest.json"
-OPTIMIZER_FILE = "optimizer.pt"
-STATE_FILE = "training_state.pt"
 DEFAULT_KEEP = 3
 
 

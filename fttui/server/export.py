@@ -20,11 +20,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from fttui.core.checkpoint_files import MANIFEST
 from fttui.server.errors import APIError
 
 FORMATS = ("hf", "gguf")
 # Files of a model directory that are fttui's own bookkeeping, not the model's.
-_OWN = {"fttui-manifest.json"}
+_OWN = {MANIFEST}
 
 
 def model_directory(store: Any, model: str) -> Path:

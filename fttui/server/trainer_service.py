@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from fttui import __version__
+from fttui.core.checkpoint_files import MANIFEST
 from fttui.core.models import DEFAULT_MODEL, BaseModelSpec, resolve_model
 from fttui.core.naming import fine_tuned_model_name, safe_dir_name
 from fttui.server import checkpoints
@@ -42,7 +43,6 @@ TOKEN_ENV = "FTTUI_TRAINER_TOKEN"
 # How long the trainer of a job the user cancelled may still deliver its closing
 # reports (results rows so far, the "cancelled" event) before its token is refused.
 CLOSING_GRACE_S = 60
-MANIFEST = "fttui-manifest.json"
 MAX_REPORTS_PER_BATCH = 500
 _NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$")
 _REPORT_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,128}$")

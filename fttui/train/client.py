@@ -43,6 +43,7 @@ import httpx
 from tenacity import Retrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
 from fttui import __version__
+from fttui.core.checkpoint_files import MANIFEST
 
 log = logging.getLogger("fttui.train.client")
 
@@ -50,7 +51,6 @@ TOKEN_ENV = "FTTUI_TRAINER_TOKEN"
 OFFLINE_ENV = "FTTUI_TRAINER_OFFLINE_S"
 CACHE_ENV = "FTTUI_CACHE_DIR"
 DEFAULT_OFFLINE_S = 900.0
-MANIFEST = "fttui-manifest.json"
 POLL_S = 1.0
 BATCH = 100
 _T = TypeVar("_T")

@@ -5,7 +5,7 @@ resume may need them, `optimizer.pt` (AdamW's moments), `training_state.pt` (ste
 counters, schedule, random state, DPO's reference log-probabilities, RFT's step
 count) and `results.csv` (the rows up to step N, so a resumed job's file goes on
 with none missing and none twice). The server reads the same names to decide what
-to keep (fttui/server/checkpoints.py).
+to keep (fttui/server/checkpoints.py); the names are fttui.core.checkpoint_files'.
 """
 
 from __future__ import annotations
@@ -15,14 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from fttui.core.checkpoint_files import OPTIMIZER_FILE, RESULTS_FILE, STATE_FILE
 from fttui.train.results import ResultsCsv
 
 if TYPE_CHECKING:
     from fttui.train.engine import Resume
-
-STATE_FILE = "training_state.pt"  # step, counters, schedule, random state: kilobytes
-OPTIMIZER_FILE = "optimizer.pt"  # AdamW's moments: twice the trained weights
-RESULTS_FILE = "results.csv"  # the rows up to the checkpoint's step
 
 
 def write_checkpoint(

@@ -16,7 +16,7 @@ import shutil
 import time
 from typing import TYPE_CHECKING, Any
 
-from fttui.train.job._checkpoint import RESULTS_FILE
+from fttui.core.checkpoint_files import RESULTS_FILE
 from fttui.train.job._control import Control, Stopped
 from fttui.train.job._plan import JobPlan
 from fttui.train.job._reports import RunReports
