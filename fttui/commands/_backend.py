@@ -11,7 +11,9 @@ an `ExitCode`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Sequence
+import contextlib
+import signal
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -132,6 +134,54 @@ def exit_code_for(exc: BaseException) -> ExitCode:
     return ExitCode.FAILURE
 
 
+# How often Ctrl-C's cancel is sent again while the command has not ended.
+_CANCEL_AGAIN_S = 0.5
+
+
+def run_interruptible(coro: Coroutine[Any, Any, T]) -> T:
+    """`asyncio.run(coro)`, where one Ctrl-C always ends it with KeyboardInterrupt.
+
+    asyncio.run answers the first Ctrl-C by cancelling the task once. A cancel that
+    lands inside the HTTP stack's own cancel scopes can be absorbed there: twice in CI
+    `fttui jobs follow` went on polling for a minute after Ctrl-C, its main thread
+    waiting in the event loop (faulthandler's stack). So the cancel is sent again
+    every half second until the task has ended."""
+    interrupted = False
+
+    async def main() -> T:
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        assert task is not None
+
+        def cancel() -> None:
+            if not task.done():
+                task.cancel()
+                loop.call_later(_CANCEL_AGAIN_S, cancel)
+
+        def on_sigint() -> None:
+            nonlocal interrupted
+            if interrupted:  # a second Ctrl-C: stop waiting for a clean end
+                raise KeyboardInterrupt
+            interrupted = True
+            cancel()
+
+        # Not the main thread, or no signal support: asyncio.run's own handling stays.
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(signal.SIGINT, on_sigint)
+        try:
+            return await coro
+        finally:
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.remove_signal_handler(signal.SIGINT)
+
+    try:
+        return asyncio.run(main())
+    except asyncio.CancelledError:
+        if interrupted:
+            raise KeyboardInterrupt from None
+        raise
+
+
 def call(
     ctx: typer.Context,
     fn: Callable[[Client], Awaitable[T]],
@@ -155,7 +205,7 @@ def call(
             return await fn(client)
 
     try:
-        return asyncio.run(main())
+        return run_interruptible(main())
     except APIConnectionError as exc:
         raise CommandError(f"{exc} (backend: {profile.label})", exit_code_for(exc)) from exc
     except APIError as exc:
