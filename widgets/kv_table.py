@@ -54,8 +54,11 @@ class KeyValueTable(VerticalScroll):
         if new == self._items:
             return
         self._items = new
-        if self.is_mounted:
-            self.query_one("#kv-body", Static).update(self._table())
+        # `query`, not `query_one`: while the app closes a worker may still bring a job's
+        # detail after the body is gone, and NoMatches in a worker ends the app (seen in
+        # CI: tests/tui/test_ui_state.py, the detail pane's load finishing after `q`).
+        for body in self.query("#kv-body").results(Static):
+            body.update(self._table())
 
     def _table(self) -> Table:
         table = Table.grid(padding=(0, 2), expand=True)
