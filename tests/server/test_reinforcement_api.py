@@ -61,22 +61,25 @@ def body(files: dict[str, str], grader: Any = None, **hp: Any) -> dict[str, Any]
     }
 
 
-def test_openai_sdk_creates_a_reinforcement_job(
-    sdk: openai.OpenAI, files: dict[str, str], api: httpx.Client
-) -> None:
-    grader = SPEC["schema_examples"]["GraderStringCheck"]
-    job = sdk.fine_tuning.jobs.create(
+def _create_rft(
+    sdk: openai.OpenAI, files: dict[str, str], hyperparameters: dict[str, Any] | None = None
+) -> Any:
+    """A reinforcement job on the test files, graded by OpenAI's string_check example."""
+    rft: dict[str, Any] = {"grader": SPEC["schema_examples"]["GraderStringCheck"]}
+    if hyperparameters is not None:
+        rft["hyperparameters"] = hyperparameters
+    return sdk.fine_tuning.jobs.create(
         model=MODEL,
         training_file=files["train"],
         validation_file=files["valid"],
-        method={
-            "type": "reinforcement",
-            "reinforcement": {
-                "grader": grader,
-                "hyperparameters": {"eval_interval": 2, "compute_multiplier": 1.5},
-            },
-        },
+        method={"type": "reinforcement", "reinforcement": rft},
     )
+
+
+def test_openai_sdk_creates_a_reinforcement_job(
+    sdk: openai.OpenAI, files: dict[str, str], api: httpx.Client
+) -> None:
+    job = _create_rft(sdk, files, {"eval_interval": 2, "compute_multiplier": 1.5})
     assert job.method is not None and job.method.type == "reinforcement"
     rft = job.method.reinforcement
     assert rft is not None and rft.grader.type == "string_check"
@@ -96,15 +99,7 @@ def test_auto_hyperparameters_are_the_local_trainers_from_the_start(
     """A reinforcement job left `auto` says from its creation what the local trainer
     will use (fttui.core.local_auto's rule: 4 prompts a step), not the legacy guide's
     0.2% batch (1 on a small file), in its first event and in the job object."""
-    job = sdk.fine_tuning.jobs.create(
-        model=MODEL,
-        training_file=files["train"],
-        validation_file=files["valid"],
-        method={
-            "type": "reinforcement",
-            "reinforcement": {"grader": SPEC["schema_examples"]["GraderStringCheck"]},
-        },
-    )
+    job = _create_rft(sdk, files)
     # 8 prompts: batch 4, 4 epochs (about 64 steps, at most 4 epochs) = 8 steps;
     # evaluation about 10 times a run: every step.
     assert job.method is not None and job.method.reinforcement is not None
