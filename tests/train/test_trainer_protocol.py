@@ -159,8 +159,15 @@ def test_server_killed_mid_training_gets_every_report_once_and_in_order(
             hyperparameters={"n_epochs": 3, "batch_size": 1},
         )
         _wait_metrics(srv, job["id"], 2)
+        log = tmp_path / "data" / "jobs" / job["id"] / "train.log"
+        tried = log.read_text().count("; retrying")
         srv.stop(kill=True)  # the trainer runs on, buffering its reports
-        time.sleep(4)
+        # Restarted once the trainer has found the server gone (a send failed, and it
+        # buffers while it retries), not after a fixed pause that may prove nothing.
+        deadline = time.monotonic() + 60
+        while log.read_text().count("; retrying") <= tried:
+            assert time.monotonic() < deadline, "the trainer never found the server gone"
+            time.sleep(0.05)
         srv.start()
         done = wait_for(srv, job["id"], FINAL, timeout=180)
         assert done["status"] == "succeeded", done["error"]
