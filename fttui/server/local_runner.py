@@ -6,17 +6,27 @@
 below the server, with its output in the job's train.log; after a server restart it
 re-adopts a trainer that still runs by its pid. The trainer talks to the server only
 over HTTP, like a trainer on another machine.
+
+Trainers in standby: while a job's files are validated or it waits in the queue, a
+trainer for it is already started (`--standby`, fttui/train/standby.py) and imports
+torch and transformers; the job is handed to it on stdin when it starts, so it starts
+training seconds sooner (measured in docs/architecture.md, "Suite time").
+`FTTUI_TRAINER_STANDBY=0` turns this off.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +41,11 @@ log = logging.getLogger("fttui.server.local_runner")
 
 DEFAULT_TRAINER_NICE = 10
 LOG_TAIL_LINES = 15
+# A trainer in standby nobody handed a job exits after this; the runner hands none to
+# one within STANDBY_MARGIN_S of that, so a job never goes to a process ending idle.
+STANDBY_IDLE_S = 120.0
+STANDBY_MARGIN_S = 30.0
+STANDBY_ENV = "FTTUI_TRAINER_STANDBY"
 
 
 @dataclass
@@ -130,7 +145,16 @@ def trainer_alive(pid: int | None, job_id: str) -> bool:
     except OSError:
         return False
     zombie = stat.rsplit(")", 1)[-1].split()[:1] == ["Z"]
-    return not zombie and job_id.encode() in cmdline
+    if zombie:
+        return False
+    if job_id.encode() in cmdline:
+        return True
+    # A trainer that took its job in standby names it by its working directory.
+    try:
+        cwd = os.readlink(f"/proc/{pid}/cwd")
+    except OSError:
+        return False
+    return b"fttui.train.run" in cmdline and os.path.basename(cwd) == job_id
 
 
 def visible_gpu_count() -> int:
@@ -220,6 +244,9 @@ class LocalProcessRunner:
         self.command = command
         self.server_url = server_url
         self._gpus: int | None = None
+        self._standby: list[tuple[subprocess.Popen[bytes], float]] = []  # (process, started)
+        self._standby_lock = threading.Lock()
+        self._standby_broken = False
 
     def log_path(self, job_id: str) -> Path:
         return self.data_dir / "jobs" / job_id / "train.log"
@@ -240,14 +267,96 @@ class LocalProcessRunner:
             return list(self.command)
         return accelerate_command(n)
 
+    def _env(self) -> dict[str, str]:
+        env = {**os.environ, "FTTUI_CACHE_DIR": str(self.data_dir / "models")}
+        env.pop(TOKEN_ENV, None)
+        return env
+
+    # -- trainers in standby ----------------------------------------------------------
+    def _standby_wanted(self) -> bool:
+        if self._standby_broken or os.environ.get(STANDBY_ENV, "").strip() == "0":
+            return False
+        return self._default() and self._workers() == 1
+
+    def warm(self, jobs: int) -> None:
+        """`jobs` jobs wait (validating or queued): have up to that many trainers in
+        standby, importing the engine before their jobs start."""
+        if not self._standby_wanted():
+            return
+        with self._standby_lock:
+            self._reap_standby()
+            while len(self._standby) < jobs:
+                try:
+                    proc = subprocess.Popen(
+                        [*self.command, "--standby", f"{STANDBY_IDLE_S:g}"],
+                        stdin=subprocess.PIPE,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                        start_new_session=True,
+                        cwd=self.data_dir,
+                        env=self._env(),
+                    )
+                except OSError as exc:
+                    log.warning("no trainer in standby: %s", exc)
+                    self._standby_broken = True
+                    return
+                lower_priority(proc.pid)
+                self._standby.append((proc, time.monotonic()))
+
+    def _reap_standby(self) -> None:
+        """Forget standby trainers that ended; one that failed on its own (an engine
+        that does not import) turns standby off: the cold start tells the story."""
+        alive = []
+        for proc, started in self._standby:
+            code = proc.poll()
+            if code is None:
+                alive.append((proc, started))
+            elif code != 0:
+                log.warning("a trainer in standby exited with %s: starting trainers cold", code)
+                self._standby_broken = True
+        self._standby = alive
+
+    def _hand_over(self, job_id: str, token: str, log_path: Path) -> subprocess.Popen[bytes] | None:
+        """Give the job to a trainer in standby; None when none can take it."""
+        if not self._standby_wanted():
+            return None
+        handover = {
+            "server_url": self.server_url,
+            "job_id": job_id,
+            "token": token,
+            "log": str(log_path),
+        }
+        with self._standby_lock:
+            self._reap_standby()
+            while self._standby:
+                proc, started = self._standby.pop(0)
+                if time.monotonic() - started > STANDBY_IDLE_S - STANDBY_MARGIN_S:
+                    _end(proc)
+                    continue
+                try:
+                    assert proc.stdin is not None
+                    proc.stdin.write(json.dumps(handover).encode() + b"\n")
+                    proc.stdin.close()
+                except OSError:  # it ended meanwhile
+                    _end(proc)
+                    continue
+                return proc
+        return None
+
+    def close(self) -> None:
+        """The server stops: end the trainers still in standby."""
+        with self._standby_lock:
+            for proc, _ in self._standby:
+                _end(proc)
+            self._standby = []
+
     def start(self, job: dict[str, Any], token: str) -> RunHandle:
         log_path = self.log_path(job["id"])
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        env = {
-            **os.environ,
-            TOKEN_ENV: token,
-            "FTTUI_CACHE_DIR": str(self.data_dir / "models"),
-        }
+        taken = self._hand_over(job["id"], token, log_path)
+        if taken is not None:
+            return _ChildHandle(taken, log_path, 1)
+        env = {**self._env(), TOKEN_ENV: token}
         with open(log_path, "ab") as out:
             proc = subprocess.Popen(
                 [*self.trainer_command(), "--server-url", self.server_url, "--job-id", job["id"]],
@@ -268,6 +377,16 @@ class LocalProcessRunner:
         assert pid is not None
         workers = int((job.get("runtime") or {}).get("workers") or 1)
         return AdoptedHandle(pid, job["id"], self.log_path(job["id"]), workers)
+
+
+def _end(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=5)
+    if proc.stdin is not None:
+        with contextlib.suppress(OSError):
+            proc.stdin.close()
 
 
 def trainer_niceness() -> int:

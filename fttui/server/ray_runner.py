@@ -393,6 +393,12 @@ class RayRunner:
             return False
         return True
 
+    def warm(self, jobs: int) -> None:
+        """Nothing to get ready: the cluster starts each job's driver."""
+
+    def close(self) -> None:
+        """Nothing to release: jobs on the cluster train on (re-attached on restart)."""
+
     def adopt(self, job: dict[str, Any]) -> RayJobHandle | None:
         """The job's Ray job, watched again; a head that is down now gets the grace."""
         submission_id = (job.get("runtime") or {}).get("ray_job_id")

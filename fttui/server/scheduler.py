@@ -81,6 +81,15 @@ class Runner(Protocol):
         """After a server restart: the job's trainer if it still runs, else None."""
         ...
 
+    def warm(self, jobs: int) -> None:
+        """`jobs` jobs wait to start (validating or queued): a runner may get their
+        trainers ready beforehand (the local runner's standby trainers)."""
+        ...
+
+    def close(self) -> None:
+        """The server stops: release what `warm` started."""
+        ...
+
 
 _NO_MODULE = re.compile(r"No module named '([A-Za-z0-9_]+)")
 
@@ -164,6 +173,7 @@ class Scheduler:
                 await self._task
         if self.validator is not None:
             await asyncio.to_thread(self.validator.close)
+        await asyncio.to_thread(self.runner.close)
         self._pool.shutdown(wait=False, cancel_futures=True)
         for job_id, running in list(self._running.items()):
             if running.handle.outlives_server:
@@ -216,11 +226,14 @@ class Scheduler:
                 await asyncio.wait_for(self._wake.wait(), self.poll_interval)
 
     def tick(self) -> None:
-        """One pass: validate, reap, enforce cancels, start, drop the optimizer state of
-        jobs that can no longer resume. Safe to call repeatedly."""
+        """One pass: validate, reap, enforce cancels, start, get trainers ready for the
+        jobs still waiting, drop the optimizer state of jobs that can no longer resume.
+        Safe to call repeatedly."""
         self._validate_pending()
         self._watch_running()
         self._start_queued()
+        waiting = self.store.list_jobs(statuses=["validating_files", "queued"])
+        self.runner.warm(min(len(waiting), self.concurrency))
         drop_state_of_final_jobs(self.store)
 
     def _validate_pending(self) -> None:

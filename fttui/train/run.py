@@ -4,6 +4,8 @@ The entry point only: it reads the arguments and the token, joins the process gr
 under `accelerate launch` / torchrun, hands several Ray workers to
 `fttui/train/ray_train.py`, and otherwise runs the job in this process
 (`fttui.train.job.train_job`, which holds the run itself and its docs).
+`--standby IDLE_S` starts it before its job: it loads the engine and takes the job
+on stdin (`fttui/train/standby.py`; the local runner's head start).
 """
 
 from __future__ import annotations
@@ -59,10 +61,14 @@ def _die_with_parent() -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m fttui.train.run")
+    parser.add_argument("--server-url", help="the fttui server, e.g. http://HOST:8765")
+    parser.add_argument("--job-id")
     parser.add_argument(
-        "--server-url", required=True, help="the fttui server, e.g. http://HOST:8765"
+        "--standby",
+        type=float,
+        metavar="IDLE_S",
+        help="load the engine, then take the job handed over on stdin (fttui/train/standby.py)",
     )
-    parser.add_argument("--job-id", required=True)
     parser.add_argument("--ray-workers", type=int, default=0, help="train under Ray Train")
     parser.add_argument("--ray-gpus-per-worker", type=float, default=0.0)
     parser.add_argument("--ray-cpus-per-worker", type=float, default=1.0)
@@ -70,6 +76,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--ray-max-failures", type=int, default=0, help="restarts after a lost worker"
     )
     args = parser.parse_args(argv)
+    if args.standby is not None:
+        if args.server_url or args.job_id:
+            parser.error("--standby takes its job on stdin, not --server-url/--job-id")
+        from fttui.train.standby import standby
+
+        job_args = standby(args.standby)
+        return 0 if job_args is None else main(job_args)
+    if not args.server_url or not args.job_id:
+        parser.error("--server-url and --job-id are required")
     configure_process()  # before torch loads: see fttui/train/host.py
     logging.basicConfig(level=logging.INFO)
     logging.getLogger("httpx").setLevel(logging.WARNING)  # not a line per report

@@ -389,7 +389,13 @@ def test_cancel_stops_training_within_seconds_and_keeps_rows(tiny_server: Server
     # the recorded pid is the live trainer of this job (else the check below proves nothing)
     assert isinstance(pid, int) and pid > 0, pid
     assert _alive(pid), f"pid {pid} is not running while the job trains"
-    assert job["id"].encode() in Path(f"/proc/{pid}/cmdline").read_bytes()
+    cmdline = Path(f"/proc/{pid}/cmdline").read_bytes()
+    # started for the job (its id in the command line) or in standby before it (then
+    # it works in the job's directory)
+    assert b"fttui.train.run" in cmdline
+    assert job["id"].encode() in cmdline or Path(f"/proc/{pid}/cwd").resolve() == (
+        tiny_server.data_dir / "jobs" / job["id"]
+    ).resolve()
     # it trains at a lower CPU priority than the server, so the API stays responsive
     assert tiny_server.proc is not None
     server_nice = os.getpriority(os.PRIO_PROCESS, tiny_server.proc.pid)
