@@ -393,9 +393,11 @@ def test_cancel_stops_training_within_seconds_and_keeps_rows(tiny_server: Server
     # started for the job (its id in the command line) or in standby before it (then
     # it works in the job's directory)
     assert b"fttui.train.run" in cmdline
-    assert job["id"].encode() in cmdline or Path(f"/proc/{pid}/cwd").resolve() == (
-        tiny_server.data_dir / "jobs" / job["id"]
-    ).resolve()
+    assert (
+        job["id"].encode() in cmdline
+        or Path(f"/proc/{pid}/cwd").resolve()
+        == (tiny_server.data_dir / "jobs" / job["id"]).resolve()
+    )
     # it trains at a lower CPU priority than the server, so the API stays responsive
     assert tiny_server.proc is not None
     server_nice = os.getpriority(os.PRIO_PROCESS, tiny_server.proc.pid)
