@@ -63,7 +63,14 @@ def families_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         for f in SERVED
     ]
     (data_dir / "models.json").write_text(json.dumps({"models": models}))
-    srv = ServerProcess(data_dir=data_dir, port=free_port(), env={"HF_HUB_OFFLINE": "1"})
+    # Two jobs train at once: the module's jobs are independent, and all are queued at
+    # its start (`started`), so one job's trainer starts while another trains.
+    srv = ServerProcess(
+        data_dir=data_dir,
+        port=free_port(),
+        extra_args=("--concurrency", "2"),
+        env={"HF_HUB_OFFLINE": "1"},
+    )
     srv.start()
     try:
         yield srv
@@ -71,16 +78,44 @@ def families_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         srv.stop()
 
 
-def train(srv: ServerProcess, family: str, rows: list[dict[str, Any]], **hp: Any) -> dict[str, Any]:
-    file_id = upload(srv, f"{family}.jsonl", [json.dumps(r) for r in rows])
-    job = create_job(
-        srv,
-        model=f"tiny-{family}",
-        training_file=file_id,
-        hyperparameters={"n_epochs": 1, "batch_size": 2, **hp},
-        seed=1,
-    )
-    return wait_for(srv, job["id"], {"succeeded", "failed", "cancelled"}, timeout=300)
+LORA = {"training_method": "lora", "lora_rank": 4}
+
+
+def _jobs_of(test: str, family: str) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """The jobs (name -> rows, hyperparameters) one test of this module trains."""
+    if test == "test_lora_on_a_two_turn_chat_per_family":
+        return {f"{family}-lora": ([TWO_TURNS] * 4, LORA)}
+    if RENDERS_TOOLS[family]:
+        # One job, one file of both kinds: every line must render for the job to train
+        # (a line the template cannot render fails the job, as below).
+        return {f"{family}-both": ([TWO_TURNS, TOOL_CALL] * 2, {})}
+    return {f"{family}-chat": ([TWO_TURNS] * 4, {}), f"{family}-tools": ([TOOL_CALL] * 4, {})}
+
+
+@pytest.fixture(scope="module")
+def started(families_server: ServerProcess, request: pytest.FixtureRequest) -> dict[str, str]:
+    """Every job the selected tests of this module train, queued at once (name -> job
+    id): each test then waits for its own."""
+    ids = {}
+    for item in request.session.items:
+        if not isinstance(item, pytest.Function) or item.module is not request.module:
+            continue
+        family = item.callspec.params["family"]
+        for name, (rows, hp) in _jobs_of(item.originalname, family).items():
+            file_id = upload(families_server, f"{name}.jsonl", [json.dumps(r) for r in rows])
+            job = create_job(
+                families_server,
+                model=f"tiny-{family}",
+                training_file=file_id,
+                hyperparameters={"n_epochs": 1, "batch_size": 2, **hp},
+                seed=1,
+            )
+            ids[name] = job["id"]
+    return ids
+
+
+def train(srv: ServerProcess, started: dict[str, str], name: str) -> dict[str, Any]:
+    return wait_for(srv, started[name], {"succeeded", "failed", "cancelled"}, timeout=300)
 
 
 def answer(srv: ServerProcess, model: str) -> dict[str, Any]:
@@ -103,21 +138,19 @@ def answer(srv: ServerProcess, model: str) -> dict[str, Any]:
     ],
 )
 def test_a_two_turn_chat_and_a_tool_call_file_per_family(
-    families_server: ServerProcess, family: str
+    families_server: ServerProcess, started: dict[str, str], family: str
 ) -> None:
     if RENDERS_TOOLS[family]:
-        # One job, one file of both kinds: every line must render for the job to train
-        # (a line the template cannot render fails the job, as below).
-        job = train(families_server, family, [TWO_TURNS, TOOL_CALL] * 2)
+        job = train(families_server, started, f"{family}-both")
         assert job["status"] == "succeeded", job["error"]
         message = answer(families_server, job["fine_tuned_model"])
         assert not any(mark in (message["content"] or "") for mark in REASONING_MARKS), message
     else:
-        job = train(families_server, family, [TWO_TURNS] * 4)
+        job = train(families_server, started, f"{family}-chat")
         assert job["status"] == "succeeded", job["error"]
         message = answer(families_server, job["fine_tuned_model"])
         assert not any(mark in (message["content"] or "") for mark in REASONING_MARKS), message
-        job = train(families_server, family, [TOOL_CALL] * 4)
+        job = train(families_server, started, f"{family}-tools")
         assert job["status"] == "failed"
         assert "chat template cannot render" in job["error"]["message"], job["error"]
         assert "line 1" in job["error"]["message"]
@@ -133,8 +166,10 @@ def test_a_two_turn_chat_and_a_tool_call_file_per_family(
         pytest.param("gemma3", marks=pytest.mark.long),
     ],
 )
-def test_lora_on_a_two_turn_chat_per_family(families_server: ServerProcess, family: str) -> None:
-    job = train(families_server, family, [TWO_TURNS] * 4, training_method="lora", lora_rank=4)
+def test_lora_on_a_two_turn_chat_per_family(
+    families_server: ServerProcess, started: dict[str, str], family: str
+) -> None:
+    job = train(families_server, started, f"{family}-lora")
     assert job["status"] == "succeeded", job["error"]
     message = answer(families_server, job["fine_tuned_model"])
     assert not any(mark in (message["content"] or "") for mark in REASONING_MARKS), message

@@ -10,11 +10,12 @@ import os
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ServerProcess, register_tiny_model
+from conftest import ServerProcess, free_port, register_tiny_model
 from openai.types import Completion
 from openai.types.chat import ChatCompletion
 from openai.types.fine_tuning import FineTuningJob
@@ -43,21 +44,84 @@ OPENAI_FIRST = ["step", "train_loss", "train_accuracy", "valid_loss", "valid_mea
 OPENAI_FIRST_NO_VALIDATION = ["step", "train_loss", "train_accuracy"]
 
 
+BF16_TEST = "test_a_model_published_in_bfloat16_is_stored_in_bfloat16_as_one_copy"
+LORA_TEST = "test_a_lora_checkpoint_holds_the_adapters_only"
+
+
 @pytest.fixture(scope="module")
-def trained(tiny_server: ServerProcess) -> dict[str, object]:
+def tiny_server(
+    tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
+) -> Iterator[ServerProcess]:
+    """This module's server trains two jobs at once: `started` queues its independent
+    jobs together (most of a tiny job is its trainer starting)."""
+    data_dir = tmp_path_factory.mktemp("train-data")
+    register_tiny_model(data_dir, tiny_model_dir)
+    srv = ServerProcess(data_dir=data_dir, port=free_port(), extra_args=("--concurrency", "2"))
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture(scope="module")
+def started(
+    tiny_server: ServerProcess,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> dict[str, str]:
+    """The module's independent jobs that the selected tests read, queued at once (name
+    -> job id): "trained" (48 examples, batch 4, 3 epochs, with a validation file),
+    "bf16" (a base model published in bfloat16) and "lora"."""
+    wanted = {
+        name
+        for item in request.session.items
+        if isinstance(item, pytest.Function) and item.module is request.module
+        for name in (
+            *(["trained"] if "trained" in item.fixturenames else []),
+            *(["bf16"] if item.originalname == BF16_TEST else []),
+            *(["lora"] if item.originalname == LORA_TEST else []),
+        )
+    }
+    ids = {}
+    if "trained" in wanted:
+        train_id = upload(tiny_server, "train.jsonl", toy_lines(48))
+        valid_id = upload(tiny_server, "valid.jsonl", toy_lines(9, offset=100))
+        ids["trained"] = create_job(
+            tiny_server,
+            model="tiny-test",
+            training_file=train_id,
+            validation_file=valid_id,
+            hyperparameters={"n_epochs": 3, "batch_size": 4},
+            suffix="Toy Animals",
+            seed=7,
+        )["id"]
+    if "bf16" in wanted:
+        from fttui.train.tiny import build_model
+
+        source = build_model(tmp_path_factory.mktemp("bf16") / "tiny-bf16", dtype="bfloat16")
+        register_tiny_model(tiny_server.data_dir, source, "tiny-bf16")
+        ids["bf16"] = create_job(
+            tiny_server,
+            model="tiny-bf16",
+            training_file=upload(tiny_server, "bf16.jsonl", toy_lines(8)),
+            hyperparameters={"n_epochs": 2, "batch_size": 4},
+            seed=3,
+        )["id"]
+    if "lora" in wanted:
+        ids["lora"] = create_job(
+            tiny_server,
+            model="tiny-test",
+            training_file=upload(tiny_server, "lora.jsonl", toy_lines(8)),
+            hyperparameters={"n_epochs": 1, "batch_size": 4, "training_method": "lora"},
+        )["id"]
+    return ids
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_server: ServerProcess, started: dict[str, str]) -> dict[str, object]:
     """One finished job: 48 examples, batch 4, 3 epochs, with a validation file."""
-    train_id = upload(tiny_server, "train.jsonl", toy_lines(48))
-    valid_id = upload(tiny_server, "valid.jsonl", toy_lines(9, offset=100))
-    job = create_job(
-        tiny_server,
-        model="tiny-test",
-        training_file=train_id,
-        validation_file=valid_id,
-        hyperparameters={"n_epochs": 3, "batch_size": 4},
-        suffix="Toy Animals",
-        seed=7,
-    )
-    return wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
+    return wait_for(tiny_server, started["trained"], {"succeeded", "failed", "cancelled"})
 
 
 def _csv(srv: ServerProcess, file_id: str) -> tuple[list[str], list[dict[str, str]]]:
@@ -150,11 +214,13 @@ def _unique_bytes(paths: list[Path]) -> int:
 
 
 def test_the_model_and_its_last_checkpoint_are_one_copy_of_the_weights(
-    tiny_server: ServerProcess, trained: dict[str, object]
+    tiny_server: ServerProcess, trained: dict[str, object], started: dict[str, str]
 ) -> None:
     """A job's weights are stored once: the final model's files are the last epoch
     checkpoint's (hard links), the job says what it holds on disk, and the storage
     line counts each byte once."""
+    for job_id in started.values():  # none writing while the bytes are counted
+        wait_for(tiny_server, job_id, {"succeeded", "failed", "cancelled"})
     data = tiny_server.data_dir
     job_id = str(trained["id"])
     model = Store(data).get_model(str(trained["fine_tuned_model"]))
@@ -203,24 +269,13 @@ def test_a_model_published_in_float32_is_stored_in_float32(
 
 
 def test_a_model_published_in_bfloat16_is_stored_in_bfloat16_as_one_copy(
-    tiny_server: ServerProcess, tmp_path_factory: pytest.TempPathFactory
+    tiny_server: ServerProcess, started: dict[str, str]
 ) -> None:
     """`stored_dtype` not asked, base published in bfloat16: the final model is stored
     in bfloat16 (half the bytes), its last checkpoint's weights become that same file
     (one copy), an earlier checkpoint keeps its float32 weights, and the served model
     answers."""
-    from fttui.train.tiny import build_model
-
-    source = build_model(tmp_path_factory.mktemp("bf16") / "tiny-bf16", dtype="bfloat16")
-    register_tiny_model(tiny_server.data_dir, source, "tiny-bf16")
-    train_id = upload(tiny_server, "bf16.jsonl", toy_lines(8))
-    job = create_job(
-        tiny_server,
-        model="tiny-bf16",
-        training_file=train_id,
-        hyperparameters={"n_epochs": 2, "batch_size": 4},
-        seed=3,
-    )
+    job = {"id": started["bf16"]}
     done = wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
     assert done["status"] == "succeeded", done["error"]
     data = tiny_server.data_dir
@@ -271,14 +326,10 @@ def test_an_unsupported_stored_dtype_is_refused_by_name(tiny_server: ServerProce
     assert "'float8'" in error["message"] and "bfloat16" in error["message"]
 
 
-def test_a_lora_checkpoint_holds_the_adapters_only(tiny_server: ServerProcess) -> None:
-    train_id = upload(tiny_server, "lora.jsonl", toy_lines(8))
-    job = create_job(
-        tiny_server,
-        model="tiny-test",
-        training_file=train_id,
-        hyperparameters={"n_epochs": 1, "batch_size": 4, "training_method": "lora"},
-    )
+def test_a_lora_checkpoint_holds_the_adapters_only(
+    tiny_server: ServerProcess, started: dict[str, str]
+) -> None:
+    job = {"id": started["lora"]}
     done = wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
     assert done["status"] == "succeeded", done["error"]
     (step,) = (tiny_server.data_dir / "jobs" / job["id"] / "checkpoints").iterdir()
@@ -348,25 +399,6 @@ def test_unknown_model_is_a_404_in_openai_shape(tiny_server: ServerProcess) -> N
     assert resp.status_code == 404
     error = resp.json()["error"]
     assert error["param"] == "model" and "no-such-model" in error["message"]
-
-
-def test_continue_from_the_fine_tuned_model(
-    tiny_server: ServerProcess, trained: dict[str, object]
-) -> None:
-    """A second job starts from the first one's weights: its first loss is already low."""
-    train_id = upload(tiny_server, "more.jsonl", toy_lines(8, offset=200))
-    job = create_job(
-        tiny_server,
-        model=trained["fine_tuned_model"],
-        training_file=train_id,
-        hyperparameters={"n_epochs": 1, "batch_size": 4},
-    )
-    done = wait_for(tiny_server, job["id"], {"succeeded", "failed", "cancelled"})
-    assert done["status"] == "succeeded", done["error"]
-    assert done["fine_tuned_model"].startswith("tiny-test:ft-local:")
-    _, first_rows = _csv(tiny_server, trained["result_files"][0])  # type: ignore[index]
-    _, rows = _csv(tiny_server, done["result_files"][0])
-    assert float(rows[0]["training_loss"]) < 0.6 * float(first_rows[0]["training_loss"])
 
 
 @pytest.mark.alone  # the trainer (niced) gone within 5 s of cancel: no other test beside it
@@ -492,18 +524,32 @@ def test_killed_trainer_fails_the_job_with_a_clear_error(tiny_server: ServerProc
     assert "signal 9" in done["error"]["message"]
 
 
-def test_a_legacy_fine_tunes_job_keeps_the_legacy_results_file(tiny_server: ServerProcess) -> None:
-    """`POST /v1/fine-tunes` (openai 0.28's `fine_tunes.create`): the legacy guide's file,
-    exactly its columns, none of OpenAI's current ones."""
-    train_id = upload(tiny_server, "legacy.jsonl", toy_lines(8))
+def test_a_legacy_job_continues_from_the_fine_tuned_model_with_the_legacy_results_file(
+    tiny_server: ServerProcess, trained: dict[str, object]
+) -> None:
+    """`POST /v1/fine-tunes` (openai 0.28's `fine_tunes.create`) from the first job's
+    fine-tuned model: the second job starts from its weights (its first loss is already
+    low), and its results file is the legacy guide's, exactly its columns, none of
+    OpenAI's current ones. One job for both: a job's trainer costs seconds to start.
+    (Continuing through `/v1/fine_tuning/jobs` is tests/train/test_trainer_protocol.py's
+    sandbox test: the fine-tuned weights come over HTTP into the node cache.)"""
+    train_id = upload(tiny_server, "more.jsonl", toy_lines(8, offset=200))
     resp = httpx.post(
         f"{tiny_server.base_url}/fine-tunes",
-        json={"training_file": train_id, "model": "tiny-test", "n_epochs": 1, "batch_size": 4},
+        json={
+            "training_file": train_id,
+            "model": trained["fine_tuned_model"],
+            "n_epochs": 1,
+            "batch_size": 4,
+        },
         timeout=30,
     )
     assert resp.status_code == 200, resp.text
     job_id = resp.json()["id"]
     done = wait_for(tiny_server, job_id, {"succeeded", "failed", "cancelled"})
     assert done["status"] == "succeeded", done.get("error")
+    assert done["fine_tuned_model"].startswith("tiny-test:ft-local:")
     header, rows = _csv(tiny_server, done["result_files"][0])
     assert header == SEED_COLUMNS and len(rows) == 2
+    _, first_rows = _csv(tiny_server, trained["result_files"][0])  # type: ignore[index]
+    assert float(rows[0]["training_loss"]) < 0.6 * float(first_rows[0]["training_loss"])
