@@ -206,6 +206,44 @@ def register_tiny_model(data_dir: Path, model_dir: Path, model_id: str = "tiny-t
     return model_id
 
 
+# -- the default model, converted from its GGUF once per test run --------------------
+
+
+@pytest.fixture(scope="session")
+def default_model_converted(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The default model converted from its GGUF by fttui's own converter
+    (`fttui.train.models.convert_gguf`, what a server or trainer runs the first time it
+    needs the model), once per test run: the xdist workers share the directory (under
+    the run's base temp; the converter's lock and rename make a second worker wait for
+    the first one's copy). Converting takes 15-20 s, so the short CI tests on the default
+    model start from this copy (`seed_default_model`); their `long` versions still let
+    the server or the trainer convert it themselves."""
+    from fttui.core.models import DEFAULT_MODEL, load_registry, resolve_model
+    from fttui.train.models import convert_gguf, safe_dir_name
+
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # .../pytest-N/popen-gwK -> .../pytest-N, shared by the workers
+    spec = resolve_model(load_registry(root), DEFAULT_MODEL)
+    assert spec is not None
+    return convert_gguf(root / "default-model" / safe_dir_name(spec.id), spec)
+
+
+def seed_default_model(data_dir: Path, converted: Path) -> None:
+    """Put the converted default model where a server and its trainers keep converted
+    base models (`<data_dir>/models/base/<id>/`), as hard links (read only there), so
+    neither converts it again. Do it before the server starts."""
+    import shutil
+
+    target = data_dir / "models" / "base" / converted.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        shutil.copytree(converted, target, copy_function=os.link)
+    except OSError:  # another file system: copy
+        shutil.rmtree(target, ignore_errors=True)
+        shutil.copytree(converted, target)
+
+
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A 2-layer random-weight Llama with a small BPE tokenizer and a chat template."""

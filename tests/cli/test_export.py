@@ -1,6 +1,13 @@
 """`fttui export`: a LoRA fine-tune of the tiny model, exported through the real
 process from the real server, loads in transformers (merged weights, tokenizer,
-chat template) and answers a prompt greedily exactly as the server does."""
+chat template) and answers a prompt greedily exactly as the server does.
+
+The default model exported as GGUF: CI checks the file with gguf's reader (metadata,
+chat template, and every tensor equal to the model's own GGUF's, dequantised: what
+llama.cpp loads is the model the server serves); the `long` version (run by hand:
+`python -m pytest -m long tests/cli/test_export.py`) has the server convert the model
+itself and loads the export in transformers (and llama.cpp where installed) to compare
+answers with the server's."""
 
 from __future__ import annotations
 
@@ -15,7 +22,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import fttui
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, free_port, seed_default_model
 from tests.train.conftest import SEPARATOR, create_job, toy_lines, upload, wait_for
 
 
@@ -75,7 +82,54 @@ def test_export_refuses_what_it_cannot_do(cli_server: ServerProcess, tmp_path: P
     assert missing.code == 3 and "no-such-model" in missing.err
 
 
-@pytest.mark.slow
+def test_default_model_exports_as_gguf_holding_its_own_weights(
+    tmp_path: Path, default_model_converted: Path
+) -> None:
+    """The default model as model.gguf + Modelfile, from a server that holds it converted
+    (as after its first use): the GGUF keeps the model's metadata and chat template, in
+    float32, and under each of llama.cpp's tensor names the very numbers of the model's
+    own GGUF (dequantised): names, shapes and the q/k row order all as llama.cpp reads
+    them."""
+    gguf = pytest.importorskip("gguf")
+    import numpy as np
+
+    from fttui.core.models import DEFAULT_MODEL, load_registry, resolve_model
+
+    srv = ServerProcess(data_dir=tmp_path / "data", port=free_port())
+    srv.data_dir.mkdir()
+    seed_default_model(srv.data_dir, default_model_converted)
+    srv.start()
+    try:
+        out = tmp_path / "gguf"
+        ran = fttui("export", DEFAULT_MODEL, "--format", "gguf", "-o", str(out),
+                    base_url=srv.base_url, timeout=400)  # fmt: skip
+        assert ran.code == 0, ran.err
+    finally:
+        srv.stop()
+    assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "model.gguf"]
+    assert "FROM ./model.gguf" in (out / "Modelfile").read_text()
+
+    spec = resolve_model(load_registry(srv.data_dir), DEFAULT_MODEL)
+    assert spec is not None and spec.gguf_file
+    source = gguf.GGUFReader(str(Path(spec.source) / spec.gguf_file))
+    exported = gguf.GGUFReader(str(out / "model.gguf"))
+    assert exported.fields["general.architecture"].contents() == "llama"
+    assert exported.fields["general.file_type"].contents() == gguf.LlamaFileType.ALL_F32
+    template = exported.fields["tokenizer.chat_template"].contents()
+    assert template == source.fields["tokenizer.chat_template"].contents() and template
+    assert exported.fields["tokenizer.ggml.tokens"].contents() == (
+        source.fields["tokenizer.ggml.tokens"].contents()
+    )
+    tensors = {t.name: t for t in exported.tensors}
+    assert len(tensors) == len(source.tensors) == 272
+    for original in source.tensors:
+        mine = tensors[original.name]
+        assert mine.tensor_type == gguf.GGMLQuantizationType.F32, original.name
+        want = gguf.quants.dequantize(original.data, original.tensor_type)
+        assert np.array_equal(np.asarray(mine.data), want), original.name
+
+
+@pytest.mark.long
 @pytest.mark.timeout(600)
 def test_default_model_exports_as_gguf_that_answers_like_the_server(
     tmp_path: Path,
@@ -88,7 +142,6 @@ def test_default_model_exports_as_gguf_that_answers_like_the_server(
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from fttui.core.models import DEFAULT_MODEL
-    from tests.conftest import free_port
 
     srv = ServerProcess(data_dir=tmp_path / "data", port=free_port())
     srv.data_dir.mkdir()
