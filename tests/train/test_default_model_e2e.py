@@ -101,6 +101,9 @@ def _answers(tops: list[dict[str, float]]) -> list[str]:
     return [max(top, key=lambda k: top[k]) for top in tops]
 
 
+# `slow`: scheduled first in CI (tests/conftest.py), so that its worker converts the default
+# model early and the GGUF export test, later in the other worker, finds it converted.
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_default_model_fine_tuned_in_a_few_steps_answers_the_task(
     converted_server: ServerProcess,
