@@ -38,9 +38,7 @@ def config_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 def _server(tmp_path_factory: pytest.TempPathFactory, model_dir: Path, name: str) -> ServerProcess:
     data = tmp_path_factory.mktemp(name)
     register_tiny_model(data, model_dir)
-    # Two trainers at once: each server's two jobs train side by side, not one after
-    # the other (most of a tiny job is its trainer starting; the jobs are independent).
-    srv = ServerProcess(data_dir=data, port=free_port(), extra_args=("--concurrency", "2"))
+    srv = ServerProcess(data_dir=data, port=free_port())
     srv.start()
     return srv
 
@@ -81,7 +79,7 @@ def _content(srv: ServerProcess, file_id: str) -> bytes:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(900)  # four tiny jobs train, two at a time, on a 2-core box
+@pytest.mark.timeout(900)  # four tiny jobs train, one after another, on a 2-core box
 def test_migrate_moves_both_jobs_once_and_they_train(
     source: ServerProcess, target: ServerProcess, config_dir: Path, tmp_path: Path
 ) -> None:
