@@ -48,8 +48,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path) -> Itera
     server = ServerProcess(
         data_dir=root,
         port=free_port(),
-        # Four at once: the DPO and reinforcement twins (`twins`) train side by side.
-        extra_args=("--concurrency", "4", "--keep-checkpoints", "2"),
+        extra_args=("--concurrency", "2", "--keep-checkpoints", "2"),
         env=env,
     )
     server.start()
@@ -301,62 +300,63 @@ def test_sdk_pause_then_resume_trains_every_step_once_and_keeps_the_last_epochs(
     _assert_usage_is_what_is_on_disk(srv)
 
 
-def _pause_resume_twins(
-    srv: ServerProcess, bodies: dict[str, tuple[dict[str, Any], int]]
-) -> dict[str, dict[str, Any]]:
-    """For each name: a job and its twin never paused (same body, same seed) created
-    together; the job paused through the SDK once it has reported 2 of its `steps`,
-    resumed at once; both waited to the end. Every name's jobs run at the same time
-    (the server's `--concurrency 4`): most of a tiny job is its trainer starting.
-    Returns name -> {"whole": job, "paused": job, "step": the step it paused at}."""
-    sdk = _sdk(srv)
-    made = {
-        name: (
-            sdk.fine_tuning.jobs.create(**body, suffix=f"{name}-whole"),
-            sdk.fine_tuning.jobs.create(**body, suffix=f"{name}-paused"),
-        )
-        for name, (body, _) in bodies.items()
-    }
-    waiting = set(bodies)
-    deadline = time.monotonic() + 120
-    while waiting:
-        for name in sorted(waiting):
-            paused = made[name][1]
-            if sum(e["type"] == "metrics" for e in events(srv, paused.id)) >= 2:
-                assert sdk.fine_tuning.jobs.pause(paused.id).status == "paused"
-                waiting.discard(name)
-        assert time.monotonic() < deadline, f"training never started: {sorted(waiting)}"
-        time.sleep(0.05)
-    out = {}
-    for name, (_, paused) in made.items():
-        _wait_event(srv, paused.id, "Job paused at step")
-        said = next(
-            e["message"] for e in events(srv, paused.id) if "Job paused at step" in e["message"]
-        )
-        step = int(said.split("at step ")[1].split()[0])
-        assert 2 <= step < bodies[name][1], (name, said)
-        assert sdk.fine_tuning.jobs.resume(paused.id).status == "queued"
-        out[name] = {"step": step}
-    for name, (whole, paused) in made.items():
-        out[name]["whole"] = wait_for(srv, whole.id, FINAL, timeout=180)
-        out[name]["paused"] = wait_for(srv, paused.id, FINAL, timeout=180)
-        assert out[name]["whole"]["status"] == "succeeded", out[name]["whole"]["error"]
-        assert out[name]["paused"]["status"] == "succeeded", out[name]["paused"]["error"]
-    return out
-
-
-def _dpo_body(srv: ServerProcess) -> dict[str, Any]:
+def test_a_dpo_job_paused_and_resumed_through_the_api_equals_an_unpaused_one(
+    srv: ServerProcess,
+) -> None:
+    """A full-fine-tune DPO job resumed from its pause checkpoint must keep the reference
+    log-probabilities of the model as it was before step 1 (saved in the pause state),
+    not take the checkpoint's weights as its reference: then its rows and weights equal
+    those of the same job never paused. Through the SDK's pause/resume, real trainers."""
     import json
 
     from fttui.train.tiny import preference_task
 
+    sdk = _sdk(srv)
     pairs = [json.dumps(r) for r in preference_task(8, seed=1)]
+    train = upload(srv, "pref.jsonl", pairs)
     method = {
         "type": "dpo",
         "dpo": {"hyperparameters": {"n_epochs": 2, "batch_size": 2, "beta": 0.1}},
     }
-    train = upload(srv, "pref.jsonl", pairs)
-    return {"model": "tiny-test", "training_file": train, "method": method, "seed": 9}
+    body: dict[str, Any] = {"model": "tiny-test", "training_file": train, "method": method}
+    whole = sdk.fine_tuning.jobs.create(**body, seed=9, suffix="dpo-whole")
+    paused = sdk.fine_tuning.jobs.create(**body, seed=9, suffix="dpo-paused")
+    steps = 8  # 8 pairs, batch 2, 2 epochs
+
+    deadline = time.monotonic() + 120
+    while sum(e["type"] == "metrics" for e in events(srv, paused.id)) < 2:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    assert sdk.fine_tuning.jobs.pause(paused.id).status == "paused"
+    _wait_event(srv, paused.id, "Job paused at step")
+    said = next(
+        e["message"] for e in events(srv, paused.id) if "Job paused at step" in e["message"]
+    )
+    step = int(said.split("at step ")[1].split()[0])
+    assert 2 <= step < steps, said
+    assert sdk.fine_tuning.jobs.resume(paused.id).status == "queued"
+    done = wait_for(srv, whole.id, FINAL, timeout=180)
+    done_paused = wait_for(srv, paused.id, FINAL, timeout=180)
+    assert done["status"] == "succeeded", done["error"]
+    assert done_paused["status"] == "succeeded", done_paused["error"]
+
+    metrics = [e["data"]["step"] for e in events(srv, paused.id) if e["type"] == "metrics"]
+    assert metrics == list(range(1, steps + 1))  # every step once
+    got, want = _rows(srv, done_paused["result_files"][0]), _rows(srv, done["result_files"][0])
+    assert [int(r["step"]) for r in got] == list(range(1, steps + 1))
+    for a, b in zip(got, want, strict=True):
+        for column in ("training_loss", "training_reward_margin"):
+            assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-4, abs=1e-6), (
+                column,
+                a,
+                b,
+            )
+    mine = _weights(srv, done_paused["fine_tuned_model"])
+    reference = _weights(srv, done["fine_tuned_model"])
+    for name, tensor in reference.items():
+        torch.testing.assert_close(mine[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
+    messages = [e["message"] for e in events(srv, paused.id)]
+    assert any(f"Training resumed at step {step + 1}" in m for m in messages), messages
 
 
 RFT_GRADER = {
@@ -377,7 +377,17 @@ def _rft_prompts(n: int) -> list[str]:
     ]
 
 
-def _rft_body(srv: ServerProcess, training_method: str) -> dict[str, Any]:
+# LoRA (its reference is the adapters switched off, nothing to reload): long, ~25 s.
+@pytest.mark.parametrize("training_method", ["full", pytest.param("lora", marks=pytest.mark.long)])
+def test_a_reinforcement_job_paused_and_resumed_equals_an_unpaused_one(
+    srv: ServerProcess, training_method: str
+) -> None:
+    """A reinforcement job samples its answers from the weights it trains, so a resumed
+    job only matches the unpaused one if the weights, optimizer, the sampling's random
+    numbers and the reference model (full: the starting model, loaded again) all come
+    back exactly: then the same answers are sampled, graded and trained on. Rows
+    (rewards, loss, KL) and final weights equal; every step once."""
+    sdk = _sdk(srv)
     train = upload(srv, f"rft-{training_method}.jsonl", _rft_prompts(8))
     method = {
         "type": "reinforcement",
@@ -392,65 +402,29 @@ def _rft_body(srv: ServerProcess, training_method: str) -> dict[str, Any]:
             },
         },
     }
-    return {"model": "tiny-test", "training_file": train, "method": method, "seed": 4}
+    body: dict[str, Any] = {"model": "tiny-test", "training_file": train, "method": method}
+    whole = sdk.fine_tuning.jobs.create(**body, seed=4, suffix="rft-whole")
+    paused = sdk.fine_tuning.jobs.create(**body, seed=4, suffix="rft-paused")
+    steps = 8  # 8 prompts, batch 2, 2 epochs
 
-
-@pytest.fixture(scope="module")
-def twins(srv: ServerProcess) -> dict[str, dict[str, Any]]:
-    """The DPO and the (full) reinforcement pause/resume twins, trained side by side:
-    8 steps each (8 examples, batch 2, 2 epochs)."""
-    return _pause_resume_twins(
-        srv, {"dpo": (_dpo_body(srv), 8), "rft-full": (_rft_body(srv, "full"), 8)}
+    deadline = time.monotonic() + 120
+    while sum(e["type"] == "metrics" for e in events(srv, paused.id)) < 2:
+        assert time.monotonic() < deadline, "training never started"
+        time.sleep(0.05)
+    assert sdk.fine_tuning.jobs.pause(paused.id).status == "paused"
+    _wait_event(srv, paused.id, "Job paused at step")
+    said = next(
+        e["message"] for e in events(srv, paused.id) if "Job paused at step" in e["message"]
     )
+    step = int(said.split("at step ")[1].split()[0])
+    assert 2 <= step < steps, said
+    assert sdk.fine_tuning.jobs.resume(paused.id).status == "queued"
+    done = wait_for(srv, whole.id, FINAL, timeout=180)
+    done_paused = wait_for(srv, paused.id, FINAL, timeout=180)
+    assert done["status"] == "succeeded", done["error"]
+    assert done_paused["status"] == "succeeded", done_paused["error"]
 
-
-def test_a_dpo_job_paused_and_resumed_through_the_api_equals_an_unpaused_one(
-    srv: ServerProcess, twins: dict[str, dict[str, Any]]
-) -> None:
-    """A full-fine-tune DPO job resumed from its pause checkpoint must keep the reference
-    log-probabilities of the model as it was before step 1 (saved in the pause state),
-    not take the checkpoint's weights as its reference: then its rows and weights equal
-    those of the same job never paused. Through the SDK's pause/resume, real trainers."""
-    run = twins["dpo"]
-    done, done_paused, step, steps = run["whole"], run["paused"], run["step"], 8
-
-    metrics = [e["data"]["step"] for e in events(srv, done_paused["id"]) if e["type"] == "metrics"]
-    assert metrics == list(range(1, steps + 1))  # every step once
-    got, want = _rows(srv, done_paused["result_files"][0]), _rows(srv, done["result_files"][0])
-    assert [int(r["step"]) for r in got] == list(range(1, steps + 1))
-    for a, b in zip(got, want, strict=True):
-        for column in ("training_loss", "training_reward_margin"):
-            assert float(a[column]) == pytest.approx(float(b[column]), rel=1e-4, abs=1e-6), (
-                column,
-                a,
-                b,
-            )
-    mine = _weights(srv, done_paused["fine_tuned_model"])
-    reference = _weights(srv, done["fine_tuned_model"])
-    for name, tensor in reference.items():
-        torch.testing.assert_close(mine[name], tensor, rtol=1e-5, atol=1e-6, msg=name)
-    messages = [e["message"] for e in events(srv, done_paused["id"])]
-    assert any(f"Training resumed at step {step + 1}" in m for m in messages), messages
-
-
-# LoRA (its reference is the adapters switched off, nothing to reload): long, ~25 s.
-@pytest.mark.parametrize("training_method", ["full", pytest.param("lora", marks=pytest.mark.long)])
-def test_a_reinforcement_job_paused_and_resumed_equals_an_unpaused_one(
-    srv: ServerProcess, training_method: str, request: pytest.FixtureRequest
-) -> None:
-    """A reinforcement job samples its answers from the weights it trains, so a resumed
-    job only matches the unpaused one if the weights, optimizer, the sampling's random
-    numbers and the reference model (full: the starting model, loaded again) all come
-    back exactly: then the same answers are sampled, graded and trained on. Rows
-    (rewards, loss, KL) and final weights equal; every step once."""
-    if training_method == "full":  # trained beside the DPO twins
-        run = request.getfixturevalue("twins")["rft-full"]
-    else:
-        body = _rft_body(srv, training_method)
-        run = _pause_resume_twins(srv, {"rft-lora": (body, 8)})["rft-lora"]
-    done, done_paused, step, steps = run["whole"], run["paused"], run["step"], 8
-
-    metrics = [e["data"]["step"] for e in events(srv, done_paused["id"]) if e["type"] == "metrics"]
+    metrics = [e["data"]["step"] for e in events(srv, paused.id) if e["type"] == "metrics"]
     assert metrics == list(range(1, steps + 1))  # every step once
     got, want = _rows(srv, done_paused["result_files"][0]), _rows(srv, done["result_files"][0])
     assert [int(r["step"]) for r in got] == list(range(1, steps + 1))
@@ -463,7 +437,7 @@ def test_a_reinforcement_job_paused_and_resumed_equals_an_unpaused_one(
             )
     # The job learned something to compare: the rewards moved the weights.
     assert len({r["train_reward_mean"] for r in want}) > 1
-    messages = [e["message"] for e in events(srv, done_paused["id"])]
+    messages = [e["message"] for e in events(srv, paused.id)]
     assert any(f"Training resumed at step {step + 1}" in m for m in messages), messages
     if training_method == "full":
         mine = _weights(srv, done_paused["fine_tuned_model"])
