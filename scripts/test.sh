@@ -34,8 +34,12 @@ lint-imports  # the layering contracts in pyproject.toml ([tool.importlinter])
 # mypy (about a minute of one core from a cold cache) runs beside the tests' first
 # minutes, when the two workers leave a core partly idle (they wait on servers and
 # trainers starting); its verdict is read before the wall-clock tests below.
+# Its cache lives outside the checkout, like uv's, so a fresh clone reuses it: mypy
+# rechecks what changed (it compares file hashes when the times differ) and a mypy
+# upgrade starts it anew. Measured from fresh clones: 44 s cold, 1 s warm, 3.7 s with
+# one module changed (its new error found).
 mypy_log=$(mktemp)
-mypy >"$mypy_log" 2>&1 &
+mypy --cache-dir "${FTTUI_MYPY_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/fttui-dev/mypy}" >"$mypy_log" 2>&1 &
 mypy_pid=$!
 # Both cores: one xdist group per test module, tests/cluster in one (tests/conftest.py).
 pytest -n 2 --dist loadgroup --no-loadscope-reorder -m "not long and not alone" --durations=30 "$@"  # the slowest 30, for keeping the suite inside its time
