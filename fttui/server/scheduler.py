@@ -232,8 +232,8 @@ class Scheduler:
         self._validate_pending()
         self._watch_running()
         self._start_queued()
-        waiting = self.store.list_jobs(statuses=["validating_files", "queued"])
-        self.runner.warm(min(len(waiting), self.concurrency))
+        waiting = self.store.job_count(["validating_files", "queued"])
+        self.runner.warm(min(waiting, self.concurrency))
         drop_state_of_final_jobs(self.store)
 
     def _validate_pending(self) -> None:

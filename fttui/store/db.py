@@ -425,6 +425,15 @@ class Store:
             params.append(int(legacy))
         return self._page("jobs", " AND ".join(clauses), params, after, limit)
 
+    def job_count(self, statuses: Iterable[str]) -> int:
+        """How many jobs are in one of `statuses` (the scheduler asks every tick: a
+        count, not the rows)."""
+        wanted = list(statuses)
+        marks = ", ".join("?" for _ in wanted)
+        sql = f"SELECT COUNT(*) FROM jobs WHERE status IN ({marks})"
+        (count,) = self._conn().execute(sql, wanted).fetchone()
+        return int(count)
+
     def update_job(self, job_id: str, **fields: Any) -> dict[str, Any] | None:
         if fields:
             sets = ", ".join(f"{k} = ?" for k in fields)
