@@ -136,6 +136,33 @@ class ServerProcess:
         return (self.data_dir / "server.log").read_text(errors="replace")
 
 
+@contextmanager
+def running_server(
+    data_dir: Path,
+    *,
+    tiny_model_dir: Path | None = None,
+    default_model: Path | None = None,
+    extra_args: tuple[str, ...] = (),
+    env: dict[str, str] | None = None,
+) -> Iterator[ServerProcess]:
+    """A started `fttui serve` over `data_dir` (made if missing), stopped on leaving.
+
+    `tiny_model_dir`: the tiny model registered as `tiny-test`; `default_model`: the
+    converted default model seeded into it (`seed_default_model`), both before the start.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    if tiny_model_dir is not None:
+        register_tiny_model(data_dir, tiny_model_dir)
+    if default_model is not None:
+        seed_default_model(data_dir, default_model)
+    srv = ServerProcess(data_dir=data_dir, port=free_port(), extra_args=extra_args, env=env)
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
 def wait_job_status(
     api: httpx.Client,
     job_id: str,

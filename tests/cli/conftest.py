@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ServerProcess, free_port, register_tiny_model
+from tests.conftest import ServerProcess, running_server
 
 
 @dataclass
@@ -63,11 +63,5 @@ def cli_server(
     tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
 ) -> Iterator[ServerProcess]:
     """A real local server with the tiny model registered, shared by a module's tests."""
-    data = tmp_path_factory.mktemp("cli-data")
-    register_tiny_model(data, tiny_model_dir)
-    srv = ServerProcess(data_dir=data, port=free_port())
-    srv.start()
-    try:
+    with running_server(tmp_path_factory.mktemp("cli-data"), tiny_model_dir=tiny_model_dir) as srv:
         yield srv
-    finally:
-        srv.stop()

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from tests.cli.conftest import fttui
-from tests.conftest import ServerProcess, free_port, seed_default_model
+from tests.conftest import ServerProcess, running_server
 from tests.train.conftest import SEPARATOR, create_job, toy_lines, upload, wait_for
 
 
@@ -82,6 +82,17 @@ def test_export_refuses_what_it_cannot_do(cli_server: ServerProcess, tmp_path: P
     assert missing.code == 3 and "no-such-model" in missing.err
 
 
+def _export_default_gguf(srv: ServerProcess, out: Path) -> None:
+    """`fttui export` of the default model as GGUF into `out`: the two files."""
+    from fttui.core.models import DEFAULT_MODEL
+
+    ran = fttui("export", DEFAULT_MODEL, "--format", "gguf", "-o", str(out),
+                base_url=srv.base_url, timeout=400)  # fmt: skip
+    assert ran.code == 0, ran.err
+    assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "model.gguf"]
+    assert "FROM ./model.gguf" in (out / "Modelfile").read_text()
+
+
 def test_default_model_exports_as_gguf_holding_its_own_weights(
     tmp_path: Path, default_model_converted: Path
 ) -> None:
@@ -95,19 +106,9 @@ def test_default_model_exports_as_gguf_holding_its_own_weights(
 
     from fttui.core.models import DEFAULT_MODEL, load_registry, resolve_model
 
-    srv = ServerProcess(data_dir=tmp_path / "data", port=free_port())
-    srv.data_dir.mkdir()
-    seed_default_model(srv.data_dir, default_model_converted)
-    srv.start()
-    try:
-        out = tmp_path / "gguf"
-        ran = fttui("export", DEFAULT_MODEL, "--format", "gguf", "-o", str(out),
-                    base_url=srv.base_url, timeout=400)  # fmt: skip
-        assert ran.code == 0, ran.err
-    finally:
-        srv.stop()
-    assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "model.gguf"]
-    assert "FROM ./model.gguf" in (out / "Modelfile").read_text()
+    out = tmp_path / "gguf"
+    with running_server(tmp_path / "data", default_model=default_model_converted) as srv:
+        _export_default_gguf(srv, out)
 
     spec = resolve_model(load_registry(srv.data_dir), DEFAULT_MODEL)
     assert spec is not None and spec.gguf_file
@@ -143,16 +144,9 @@ def test_default_model_exports_as_gguf_that_answers_like_the_server(
 
     from fttui.core.models import DEFAULT_MODEL
 
-    srv = ServerProcess(data_dir=tmp_path / "data", port=free_port())
-    srv.data_dir.mkdir()
-    srv.start()
-    try:
-        out = tmp_path / "gguf"
-        ran = fttui("export", DEFAULT_MODEL, "--format", "gguf", "-o", str(out),
-                    base_url=srv.base_url, timeout=400)  # fmt: skip
-        assert ran.code == 0, ran.err
-        assert sorted(p.name for p in out.iterdir()) == ["Modelfile", "model.gguf"]
-        assert "FROM ./model.gguf" in (out / "Modelfile").read_text()
+    out = tmp_path / "gguf"
+    with running_server(tmp_path / "data") as srv:
+        _export_default_gguf(srv, out)
         reader = gguf.GGUFReader(str(out / "model.gguf"))
         assert reader.fields["general.architecture"].contents() == "llama"
         assert len(reader.tensors) == 272 and "tokenizer.chat_template" in reader.fields
@@ -163,8 +157,6 @@ def test_default_model_exports_as_gguf_that_answers_like_the_server(
             json={"model": DEFAULT_MODEL, "prompt": prompt, "max_tokens": 8, "temperature": 0},
             timeout=300,
         ).json()["choices"][0]["text"]
-    finally:
-        srv.stop()
     model = AutoModelForCausalLM.from_pretrained(out, gguf_file="model.gguf").eval()
     tokenizer = AutoTokenizer.from_pretrained(out, gguf_file="model.gguf")
     ids = tokenizer(prompt, return_tensors="pt")

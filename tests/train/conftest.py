@@ -11,8 +11,7 @@ import httpx
 import pytest
 from conftest import (  # tests/conftest.py
     ServerProcess,
-    free_port,
-    register_tiny_model,
+    running_server,
     wait_job_status,
 )
 
@@ -37,13 +36,8 @@ def tiny_server(
     tmp_path_factory: pytest.TempPathFactory, tiny_model_dir: Path
 ) -> Iterator[ServerProcess]:
     data_dir = tmp_path_factory.mktemp("train-data")
-    register_tiny_model(data_dir, tiny_model_dir)
-    srv = ServerProcess(data_dir=data_dir, port=free_port())
-    srv.start()
-    try:
+    with running_server(data_dir, tiny_model_dir=tiny_model_dir) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def upload(srv: ServerProcess, name: str, lines: list[str]) -> str:

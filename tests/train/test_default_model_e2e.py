@@ -21,7 +21,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ServerProcess, free_port, seed_default_model
+from conftest import ServerProcess, running_server
 
 from fttui.core.models import DEFAULT_MODEL
 
@@ -47,26 +47,15 @@ def _examples(n: int, seed: int) -> list[dict[str, str]]:
 @pytest.fixture
 def default_server(tmp_path: Path) -> Iterator[ServerProcess]:
     """A server that has not converted the default model yet (its trainer will)."""
-    srv = ServerProcess(data_dir=tmp_path / "e2e-data", port=free_port())
-    srv.data_dir.mkdir()
-    srv.start()
-    try:
+    with running_server(tmp_path / "e2e-data") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
 def converted_server(tmp_path: Path, default_model_converted: Path) -> Iterator[ServerProcess]:
     """A server whose data directory already holds the converted default model."""
-    srv = ServerProcess(data_dir=tmp_path / "e2e-data", port=free_port())
-    srv.data_dir.mkdir()
-    seed_default_model(srv.data_dir, default_model_converted)
-    srv.start()
-    try:
+    with running_server(tmp_path / "e2e-data", default_model=default_model_converted) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _first_tokens(

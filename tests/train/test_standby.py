@@ -11,22 +11,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import ServerProcess, free_port, register_tiny_model
+from conftest import ServerProcess, running_server
 
 from .conftest import SEPARATOR, create_job, events, toy_lines, upload, wait_for
 
 
 @pytest.fixture
 def srv(tmp_path: Path, tiny_model_dir: Path) -> Iterator[ServerProcess]:
-    data = tmp_path / "data"
-    data.mkdir()
-    register_tiny_model(data, tiny_model_dir)
-    server = ServerProcess(data_dir=data, port=free_port())
-    server.start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    with running_server(tmp_path / "data", tiny_model_dir=tiny_model_dir) as srv:
+        yield srv
 
 
 def _children(pid: int) -> dict[int, str]:

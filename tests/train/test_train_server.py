@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ServerProcess, free_port, register_tiny_model
+from conftest import ServerProcess, register_tiny_model, running_server
 from openai.types import Completion
 from openai.types.chat import ChatCompletion
 from openai.types.fine_tuning import FineTuningJob
@@ -55,13 +55,10 @@ def tiny_server(
     """This module's server trains two jobs at once: `started` queues its independent
     jobs together (most of a tiny job is its trainer starting)."""
     data_dir = tmp_path_factory.mktemp("train-data")
-    register_tiny_model(data_dir, tiny_model_dir)
-    srv = ServerProcess(data_dir=data_dir, port=free_port(), extra_args=("--concurrency", "2"))
-    srv.start()
-    try:
+    with running_server(
+        data_dir, tiny_model_dir=tiny_model_dir, extra_args=("--concurrency", "2")
+    ) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="module")

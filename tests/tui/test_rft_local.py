@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import ServerProcess, free_port, register_tiny_model
+from conftest import ServerProcess, running_server
 from rich.console import Console
 from textual.widgets import DataTable, Input, Label, Select, Static, TextArea
 
@@ -40,15 +40,8 @@ GRADER = {
 
 @pytest.fixture
 def tiny_server(tmp_path: Path, tiny_model_dir: Path) -> Iterator[ServerProcess]:
-    data = tmp_path / "data"
-    data.mkdir()
-    register_tiny_model(data, tiny_model_dir)
-    srv = ServerProcess(data_dir=data, port=free_port())
-    srv.start()
-    try:
+    with running_server(tmp_path / "data", tiny_model_dir=tiny_model_dir) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 def _upload(srv: ServerProcess, name: str, n: int, offset: int = 0) -> str:
